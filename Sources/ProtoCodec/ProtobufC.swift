@@ -1,0 +1,216 @@
+package import CProtobufC
+
+/// The protobuf-c descriptor of one generated message type.
+///
+/// `@unchecked Sendable`: the descriptor is a `const` static in the generated C code,
+/// never written after the program loads.
+public struct ProtobufCMessageType: @unchecked Sendable {
+    package let descriptor: UnsafePointer<ProtobufCMessageDescriptor>
+    /// `sizeof` the message's C struct, in bytes.
+    public let size: Int
+
+    /// Finds the descriptor by running the message's generated `…__init` function on a
+    /// scratch struct (Swift cannot take the address of an imported C constant).
+    package init<CMessage>(_ initialize: (UnsafeMutablePointer<CMessage>) -> Void) {
+        let scratch = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
+        defer { scratch.deallocate() }
+        initialize(scratch)
+        let base = UnsafeRawPointer(scratch).assumingMemoryBound(to: ProtobufCMessage.self)
+        descriptor = base.pointee.descriptor
+        size = Int(descriptor.pointee.sizeof_message)
+        precondition(size == MemoryLayout<CMessage>.size, "protobuf-c descriptor and C struct disagree")
+    }
+
+    /// The fully qualified proto name recorded by protoc-c.
+    public var protoName: String { String(cString: descriptor.pointee.name) }
+
+    /// Parses `buffer`; the result must be released with ``free(_:)``.
+    func unpack(_ buffer: UnsafeRawBufferPointer) throws(ProtoDecodingError) -> UnsafeRawPointer {
+        var empty: UInt8 = 0
+        let message = withUnsafePointer(to: &empty) { emptyPointer in
+            let data = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer
+            return protobuf_c_message_unpack(descriptor, nil, buffer.count, data)
+        }
+        guard let message else {
+            throw ProtoDecodingError(.malformed, String(cString: descriptor.pointee.name))
+        }
+        return UnsafeRawPointer(message)
+    }
+
+    func free(_ message: UnsafeRawPointer) {
+        protobuf_c_message_free_unpacked(
+            UnsafeMutableRawPointer(mutating: message).assumingMemoryBound(to: ProtobufCMessage.self), nil)
+    }
+
+    func packedSize(_ message: UnsafeRawPointer) -> Int {
+        protobuf_c_message_get_packed_size(message.assumingMemoryBound(to: ProtobufCMessage.self))
+    }
+
+    func pack(_ message: UnsafeRawPointer) -> [UInt8] {
+        let typed = message.assumingMemoryBound(to: ProtobufCMessage.self)
+        let size = protobuf_c_message_get_packed_size(typed)
+        guard size > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = protobuf_c_message_pack(typed, buffer.baseAddress!)
+            precondition(count == size, "protobuf-c packed \(count) bytes, announced \(size)")
+        }
+    }
+}
+
+/// Memory for the C structs, strings and arrays of one message being packed; all of it
+/// is released together when the arena is released. Not thread-safe: one encode uses one
+/// arena on one thread.
+public final class ProtobufCArena {
+    private var blocks: [UnsafeMutableRawPointer] = []
+    private var cursor: UnsafeMutableRawPointer?
+    private var remaining = 0
+    private static let blockSize = 16 * 1024
+    private static let alignment = 16
+
+    public init() {}
+
+    deinit {
+        for block in blocks { block.deallocate() }
+    }
+
+    /// `byteCount` zeroed bytes aligned to 16, valid until the arena is released.
+    public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let rounded = (max(byteCount, 1) + Self.alignment - 1) & ~(Self.alignment - 1)
+        if rounded > remaining {
+            if rounded > Self.blockSize / 4 {
+                let block = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: Self.alignment)
+                blocks.append(block)
+                block.initializeMemory(as: UInt8.self, repeating: 0, count: rounded)
+                return block
+            }
+            let block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: Self.alignment)
+            blocks.append(block)
+            cursor = block
+            remaining = Self.blockSize
+        }
+        let result = cursor!
+        cursor = result + rounded
+        remaining -= rounded
+        result.initializeMemory(as: UInt8.self, repeating: 0, count: rounded)
+        return result
+    }
+
+    package func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
+        precondition(MemoryLayout<T>.alignment <= Self.alignment)
+        return allocate(byteCount: MemoryLayout<T>.stride * count).bindMemory(to: T.self, capacity: count)
+    }
+
+    /// A NUL-terminated copy of `string`. protobuf-c measures strings with `strlen`, so a
+    /// string holding U+0000 is cut at that character.
+    package func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+        var string = string
+        return string.withUTF8 { utf8 in
+            let target = allocate(CChar.self, count: utf8.count + 1)
+            if let base = utf8.baseAddress {
+                UnsafeMutableRawPointer(target).copyMemory(from: base, byteCount: utf8.count)
+            }
+            target[utf8.count] = 0
+            return target
+        }
+    }
+
+    package func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let target = allocate(UInt8.self, count: bytes.count)
+        bytes.withUnsafeBufferPointer { target.initialize(from: $0.baseAddress!, count: bytes.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: target)
+    }
+
+    /// A C array holding `values`; nil when empty (protobuf-c reads `count` first).
+    package func array<T>(_ values: [T]) -> UnsafeMutablePointer<T>? {
+        guard !values.isEmpty else { return nil }
+        let target = allocate(T.self, count: values.count)
+        for (index, value) in values.enumerated() { target[index] = value }
+        return target
+    }
+
+    package func strings(_ values: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        guard !values.isEmpty else { return nil }
+        let target = allocate(UnsafeMutablePointer<CChar>?.self, count: values.count)
+        for (index, value) in values.enumerated() { target[index] = string(value) }
+        return target
+    }
+
+    package func binaries(_ values: [[UInt8]]) -> UnsafeMutablePointer<ProtobufCBinaryData>? {
+        array(values.map { binary($0) })
+    }
+
+    /// The C struct of `message`, filled in.
+    package func message<M: ProtoMessage, CMessage>(_ message: M, as type: CMessage.Type) -> UnsafeMutablePointer<CMessage> {
+        let raw = allocate(byteCount: M._protobufC.size)
+        message._protobufCWrite(to: raw, arena: self)
+        return raw.assumingMemoryBound(to: CMessage.self)
+    }
+
+    /// A C array of pointers to the C structs of `messages`; nil when empty.
+    package func messages<M: ProtoMessage, CMessage>(
+        _ messages: [M], as type: CMessage.Type
+    ) -> UnsafeMutablePointer<UnsafeMutablePointer<CMessage>?>? {
+        guard !messages.isEmpty else { return nil }
+        let target = pointers(CMessage.self, count: messages.count)
+        for (index, element) in messages.enumerated() { target[index] = message(element, as: CMessage.self) }
+        return target
+    }
+
+    package func pointers<CMessage>(_ type: CMessage.Type, count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<CMessage>?> {
+        allocate(UnsafeMutablePointer<CMessage>?.self, count: count)
+    }
+}
+
+/// Reading unpacked C structs into Swift values; used by generated code.
+package enum ProtobufCRead {
+    /// A proto string field; `field` is its full proto name, for the error.
+    @inline(__always)
+    package static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: @autoclosure () -> String) throws(ProtoDecodingError) -> String {
+        guard let pointer else { return "" }
+        if pointer.pointee == 0 { return "" }
+        guard let value = String(validatingCString: pointer) else {
+            throw ProtoDecodingError(.invalidUTF8, field())
+        }
+        return value
+    }
+
+    @inline(__always)
+    package static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let base = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: data.len))
+    }
+
+    @inline(__always)
+    package static func scalars<T>(_ count: Int, _ pointer: UnsafeMutablePointer<T>?) -> [T] {
+        guard count > 0, let pointer else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    @inline(__always)
+    package static func repeated<C, T>(
+        _ count: Int, _ pointer: UnsafeMutablePointer<C>?, _ convert: (C) throws(ProtoDecodingError) -> T
+    ) throws(ProtoDecodingError) -> [T] {
+        guard count > 0, let pointer else { return [] }
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for index in 0..<count { result.append(try convert(pointer[index])) }
+        return result
+    }
+
+    @inline(__always)
+    package static func message<M: ProtoMessage, CMessage>(
+        _ pointer: UnsafeMutablePointer<CMessage>?, as type: M.Type = M.self
+    ) throws(ProtoDecodingError) -> M? {
+        guard let pointer else { return nil }
+        return try M(_protobufC: UnsafeRawPointer(pointer))
+    }
+
+    @inline(__always)
+    package static func requiredMessage<M: ProtoMessage, CMessage>(
+        _ pointer: UnsafeMutablePointer<CMessage>?, as type: M.Type = M.self
+    ) throws(ProtoDecodingError) -> M {
+        guard let pointer else { return M() }
+        return try M(_protobufC: UnsafeRawPointer(pointer))
+    }
+}

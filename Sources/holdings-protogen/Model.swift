@@ -1,0 +1,147 @@
+/// The parts of a FileDescriptorSet the generator uses, as plain Swift values.
+
+enum ScalarKind: Equatable {
+    case double, float, int64, uint64, int32, fixed64, fixed32, bool, string, bytes, uint32, sfixed32, sfixed64, sint32, sint64
+}
+
+enum FieldType: Equatable {
+    case scalar(ScalarKind)
+    case message(String)  // full proto name, no leading dot
+    case enumeration(String)
+}
+
+struct Field {
+    var name: String
+    var number: Int32
+    var type: FieldType
+    var repeated: Bool
+    var oneofIndex: Int?
+    var comment: String
+    /// The message that declares the field (full proto name).
+    var owner: String
+    var fullName: String { "\(owner).\(name)" }
+}
+
+struct Oneof {
+    var name: String
+    var fields: [Field]
+}
+
+final class Message {
+    let fullName: String
+    let name: String
+    let parent: Message?
+    let file: String
+    var fields: [Field] = []
+    var oneofNames: [String] = []
+    var nestedMessages: [Message] = []
+    var nestedEnums: [EnumType] = []
+    var isMapEntry = false
+    var comment = ""
+
+    init(fullName: String, name: String, parent: Message?, file: String) {
+        self.fullName = fullName
+        self.name = name
+        self.parent = parent
+        self.file = file
+    }
+
+    /// Fields outside oneofs, in declaration order.
+    var plainFields: [Field] { fields.filter { $0.oneofIndex == nil } }
+
+    var oneofs: [Oneof] {
+        oneofNames.enumerated().map { index, name in
+            Oneof(name: name, fields: fields.filter { $0.oneofIndex == index })
+        }
+    }
+}
+
+struct EnumValue {
+    var name: String
+    var number: Int32
+    var comment: String
+}
+
+final class EnumType {
+    let fullName: String
+    let name: String
+    let parent: Message?
+    var values: [EnumValue] = []
+    var comment = ""
+
+    init(fullName: String, name: String, parent: Message?) {
+        self.fullName = fullName
+        self.name = name
+        self.parent = parent
+    }
+}
+
+struct Method {
+    var name: String
+    var inputType: String
+    var outputType: String
+    var clientStreaming: Bool
+    var serverStreaming: Bool
+    var comment: String
+}
+
+struct Service {
+    var name: String
+    var fullName: String
+    var methods: [Method]
+    var comment: String
+}
+
+final class ProtoFile {
+    let name: String
+    let package: String
+    var messages: [Message] = []
+    var enums: [EnumType] = []
+    var services: [Service] = []
+    /// The FileDescriptorProto as protoc wrote it, without source info (for reflection).
+    var descriptorBytes: [UInt8] = []
+    var dependencies: [String] = []
+
+    init(name: String, package: String) {
+        self.name = name
+        self.package = package
+    }
+
+    /// Every message of the file, nested ones after their parent.
+    var allMessages: [Message] {
+        var result: [Message] = []
+        func visit(_ message: Message) {
+            result.append(message)
+            message.nestedMessages.forEach(visit)
+        }
+        messages.forEach(visit)
+        return result
+    }
+
+    var allEnums: [EnumType] {
+        enums + allMessages.flatMap(\.nestedEnums)
+    }
+}
+
+/// Every type of the set, by full proto name.
+struct TypeIndex {
+    var messages: [String: Message] = [:]
+    var enums: [String: EnumType] = [:]
+
+    init(files: [ProtoFile]) {
+        for file in files {
+            for message in file.allMessages { messages[message.fullName] = message }
+            for enumType in file.allEnums { enums[enumType.fullName] = enumType }
+        }
+    }
+
+    func message(_ name: String) -> Message {
+        guard let message = messages[name] else { fatalError("unknown message type \(name)") }
+        return message
+    }
+
+    func enumeration(_ name: String) -> EnumType {
+        guard let enumType = enums[name] else { fatalError("unknown enum type \(name)") }
+        return enumType
+    }
+}

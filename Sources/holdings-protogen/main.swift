@@ -1,0 +1,79 @@
+import Foundation
+
+/// holdings-protogen: generates the Swift side of our protobuf-c codecs.
+///
+///     holdings-protogen --descriptor-set SET.pb --c-module HoldingsProtoC \
+///         --swift-out Generated/swift [--samples-out Generated/swift-samples]
+///
+/// SET.pb is protoc's `--descriptor_set_out --include_imports --include_source_info`
+/// output for the files to generate; every file in it gets a Swift file.
+
+struct Options {
+    var descriptorSet = ""
+    var cModule = ""
+    var swiftOut = ""
+    var samplesOut: String?
+}
+
+func parseOptions() -> Options {
+    var options = Options()
+    var arguments = CommandLine.arguments.dropFirst()
+    func value(_ flag: String) -> String {
+        guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
+        return value
+    }
+    while let argument = arguments.popFirst() {
+        switch argument {
+        case "--descriptor-set": options.descriptorSet = value(argument)
+        case "--c-module": options.cModule = value(argument)
+        case "--swift-out": options.swiftOut = value(argument)
+        case "--samples-out": options.samplesOut = value(argument)
+        default: fail("unknown argument \(argument)")
+        }
+    }
+    if options.descriptorSet.isEmpty || options.cModule.isEmpty || options.swiftOut.isEmpty {
+        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR]")
+    }
+    return options
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("holdings-protogen: \(message)\n".utf8))
+    exit(2)
+}
+
+func outputName(_ protoFile: String, suffix: String) -> String {
+    protoFile.replacingOccurrences(of: ".proto", with: "").replacingOccurrences(of: "/", with: "_") + suffix
+}
+
+func write(_ text: String, to directory: String, name: String) {
+    let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    } catch {
+        fail("cannot write \(url.path): \(error)")
+    }
+}
+
+let options = parseOptions()
+guard let data = FileManager.default.contents(atPath: options.descriptorSet) else {
+    fail("cannot read \(options.descriptorSet)")
+}
+let files: [ProtoFile]
+do {
+    files = try DescriptorReader.read([UInt8](data))
+} catch {
+    fail("\(options.descriptorSet): \(error)")
+}
+let emitter = SwiftEmitter(files: files, cModule: options.cModule)
+for file in files {
+    write(emitter.emit(file), to: options.swiftOut, name: outputName(file.name, suffix: ".pb.swift"))
+}
+if let samplesOut = options.samplesOut {
+    let samples = SamplesEmitter(swift: emitter)
+    for file in files {
+        write(samples.emit(file), to: samplesOut, name: outputName(file.name, suffix: ".samples.swift"))
+    }
+    write(samples.emitRegistry(files), to: samplesOut, name: "AllSamples.swift")
+}
