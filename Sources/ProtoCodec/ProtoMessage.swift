@@ -60,9 +60,9 @@ extension ProtoMessage {
 
     /// Decodes from a raw buffer; the buffer is only read during the call.
     public init(unpacking buffer: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        let message = try Self._protobufC.unpack(buffer)
-        defer { Self._protobufC.free(message) }
-        self = try Self(_protobufC: message)
+        let arena = ProtobufCArena()
+        let message = try Self._protobufC.unpack(buffer, arena: arena)
+        self = try withExtendedLifetime(arena) { () throws(ProtoDecodingError) in try Self(_protobufC: message) }
     }
 
     /// Encodes the message to protobuf wire bytes (map entries in key order, so equal

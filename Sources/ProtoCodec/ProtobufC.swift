@@ -24,22 +24,26 @@ public struct ProtobufCMessageType: @unchecked Sendable {
     /// The fully qualified proto name recorded by protoc-c.
     public var protoName: String { String(cString: descriptor.pointee.name) }
 
-    /// Parses `buffer`; the result must be released with ``free(_:)``.
-    func unpack(_ buffer: UnsafeRawBufferPointer) throws(ProtoDecodingError) -> UnsafeRawPointer {
+    /// Parses `buffer` with every allocation taken from `arena`; the result lives as long
+    /// as the arena (nothing to free one by one, also when protobuf-c fails half-way).
+    func unpack(_ buffer: UnsafeRawBufferPointer, arena: ProtobufCArena) throws(ProtoDecodingError) -> UnsafeRawPointer {
         var empty: UInt8 = 0
         let message = withUnsafePointer(to: &empty) { emptyPointer in
             let data = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer
-            return protobuf_c_message_unpack(descriptor, nil, buffer.count, data)
+            return withExtendedLifetime(arena) {
+                var allocator = ProtobufCAllocator(
+                    alloc: { data, size in
+                        ArenaState.allocate(data!.assumingMemoryBound(to: ArenaState.self), size)
+                    },
+                    free: { _, _ in },
+                    allocator_data: UnsafeMutableRawPointer(arena.state))
+                return protobuf_c_message_unpack(descriptor, &allocator, buffer.count, data)
+            }
         }
         guard let message else {
             throw ProtoDecodingError(.malformed, String(cString: descriptor.pointee.name))
         }
         return UnsafeRawPointer(message)
-    }
-
-    func free(_ message: UnsafeRawPointer) {
-        protobuf_c_message_free_unpacked(
-            UnsafeMutableRawPointer(mutating: message).assumingMemoryBound(to: ProtobufCMessage.self), nil)
     }
 
     func packedSize(_ message: UnsafeRawPointer) -> Int {
@@ -57,46 +61,82 @@ public struct ProtobufCMessageType: @unchecked Sendable {
     }
 }
 
-/// Memory for the C structs, strings and arrays of one message being packed; all of it
-/// is released together when the arena is released. Not thread-safe: one encode uses one
-/// arena on one thread.
-public final class ProtobufCArena {
-    private var blocks: [UnsafeMutableRawPointer] = []
-    private var cursor: UnsafeMutableRawPointer?
-    private var remaining = 0
-    private static let blockSize = 16 * 1024
-    private static let alignment = 16
+/// The bump allocator behind ``ProtobufCArena``: plain memory, no reference counting, so
+/// protobuf-c's allocation callback can use it directly. Blocks form a list through their
+/// first word.
+struct ArenaState {
+    static let blockSize = 16 * 1024
+    static let alignment = 16
+    static let header = 16  // room for the link to the previous block, keeping alignment
 
-    public init() {}
+    var lastBlock: UnsafeMutableRawPointer?
+    var cursor: UnsafeMutableRawPointer?
+    var remaining = 0
+
+    static func allocate(_ state: UnsafeMutablePointer<ArenaState>, _ byteCount: Int) -> UnsafeMutableRawPointer {
+        let rounded = (max(byteCount, 1) + alignment - 1) & ~(alignment - 1)
+        if rounded > state.pointee.remaining {
+            if rounded > blockSize / 4 {
+                return newBlock(state, payload: rounded)
+            }
+            state.pointee.cursor = newBlock(state, payload: blockSize)
+            state.pointee.remaining = blockSize
+        }
+        let result = state.pointee.cursor!
+        state.pointee.cursor = result + rounded
+        state.pointee.remaining -= rounded
+        return result
+    }
+
+    /// Links a new block holding `payload` bytes and returns its payload.
+    private static func newBlock(_ state: UnsafeMutablePointer<ArenaState>, payload: Int) -> UnsafeMutableRawPointer {
+        let block = UnsafeMutableRawPointer.allocate(byteCount: header + payload, alignment: alignment)
+        block.storeBytes(of: state.pointee.lastBlock, as: UnsafeMutableRawPointer?.self)
+        state.pointee.lastBlock = block
+        return block + header
+    }
+
+    static func releaseAll(_ state: UnsafeMutablePointer<ArenaState>) {
+        var block = state.pointee.lastBlock
+        while let current = block {
+            block = current.load(as: UnsafeMutableRawPointer?.self)
+            current.deallocate()
+        }
+        state.pointee = ArenaState()
+    }
+}
+
+/// Memory for the C structs, strings and arrays of one message being packed or unpacked;
+/// all of it is released together when the arena is released. Not thread-safe: one
+/// encode or decode uses one arena on one thread.
+public final class ProtobufCArena {
+    let state: UnsafeMutablePointer<ArenaState>
+
+    public init() {
+        state = .allocate(capacity: 1)
+        state.initialize(to: ArenaState())
+    }
 
     deinit {
-        for block in blocks { block.deallocate() }
+        ArenaState.releaseAll(state)
+        state.deallocate()
     }
 
     /// `byteCount` zeroed bytes aligned to 16, valid until the arena is released.
     public func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        let rounded = (max(byteCount, 1) + Self.alignment - 1) & ~(Self.alignment - 1)
-        if rounded > remaining {
-            if rounded > Self.blockSize / 4 {
-                let block = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: Self.alignment)
-                blocks.append(block)
-                block.initializeMemory(as: UInt8.self, repeating: 0, count: rounded)
-                return block
-            }
-            let block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: Self.alignment)
-            blocks.append(block)
-            cursor = block
-            remaining = Self.blockSize
-        }
-        let result = cursor!
-        cursor = result + rounded
-        remaining -= rounded
-        result.initializeMemory(as: UInt8.self, repeating: 0, count: rounded)
+        let result = allocateUninitialized(byteCount: byteCount)
+        result.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         return result
     }
 
+    /// `byteCount` bytes aligned to 16 with undefined contents, valid until the arena is released.
+    @inline(__always)
+    func allocateUninitialized(byteCount: Int) -> UnsafeMutableRawPointer {
+        ArenaState.allocate(state, byteCount)
+    }
+
     package func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
-        precondition(MemoryLayout<T>.alignment <= Self.alignment)
+        precondition(MemoryLayout<T>.alignment <= ArenaState.alignment)
         return allocate(byteCount: MemoryLayout<T>.stride * count).bindMemory(to: T.self, capacity: count)
     }
 
@@ -125,14 +165,14 @@ public final class ProtobufCArena {
     package func array<T>(_ values: [T]) -> UnsafeMutablePointer<T>? {
         guard !values.isEmpty else { return nil }
         let target = allocate(T.self, count: values.count)
-        for (index, value) in values.enumerated() { target[index] = value }
+        for index in values.indices { target[index] = values[index] }
         return target
     }
 
     package func strings(_ values: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
         guard !values.isEmpty else { return nil }
         let target = allocate(UnsafeMutablePointer<CChar>?.self, count: values.count)
-        for (index, value) in values.enumerated() { target[index] = string(value) }
+        for index in values.indices { target[index] = string(values[index]) }
         return target
     }
 
@@ -153,7 +193,7 @@ public final class ProtobufCArena {
     ) -> UnsafeMutablePointer<UnsafeMutablePointer<CMessage>?>? {
         guard !messages.isEmpty else { return nil }
         let target = pointers(CMessage.self, count: messages.count)
-        for (index, element) in messages.enumerated() { target[index] = message(element, as: CMessage.self) }
+        for index in messages.indices { target[index] = message(messages[index], as: CMessage.self) }
         return target
     }
 
