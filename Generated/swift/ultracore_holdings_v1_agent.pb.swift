@@ -8,9 +8,13 @@ internal import HoldingsProtoC
 /// Risk levels.
 public enum Ultracore_Holdings_V1_RiskLevel: ProtoEnum, CaseIterable {
     case unspecified // RISK_LEVEL_UNSPECIFIED = 0
+    /// Annualized volatility under 10 % and no position above 25 %.
     case riskLow // RISK_LOW = 1
+    /// Volatility 10–20 % or one position above 25 %.
     case riskModerate // RISK_MODERATE = 2
+    /// Volatility 20–35 % or one position above 40 %.
     case riskHigh // RISK_HIGH = 3
+    /// Volatility above 35 % or one position above 60 %.
     case riskSevere // RISK_SEVERE = 4
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)
@@ -152,6 +156,7 @@ public enum Ultracore_Holdings_V1_PolicyAction: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .hold, .rebalanceToTarget, .increaseRisk, .decreaseRisk]
 }
 
+/// Input of AgentService.AssessRisk.
 public struct Ultracore_Holdings_V1_AssessRiskRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.AssessRiskRequest"
 
@@ -167,6 +172,7 @@ public struct Ultracore_Holdings_V1_AssessRiskRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AgentService.AssessRisk.
 public struct Ultracore_Holdings_V1_AssessRiskResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.AssessRiskResponse"
 
@@ -231,6 +237,7 @@ public struct Ultracore_Holdings_V1_Anomaly: ProtoMessage {
     public init() {}
 }
 
+/// Input of AgentService.DetectAnomalies.
 public struct Ultracore_Holdings_V1_DetectAnomaliesRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.DetectAnomaliesRequest"
 
@@ -246,6 +253,7 @@ public struct Ultracore_Holdings_V1_DetectAnomaliesRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AgentService.DetectAnomalies.
 public struct Ultracore_Holdings_V1_DetectAnomaliesResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.DetectAnomaliesResponse"
 
@@ -258,6 +266,7 @@ public struct Ultracore_Holdings_V1_DetectAnomaliesResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of AgentService.RecommendRebalancing.
 public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendRebalancingRequest"
 
@@ -270,6 +279,7 @@ public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AgentService.RecommendRebalancing.
 public struct Ultracore_Holdings_V1_RecommendRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendRebalancingResponse"
 
@@ -304,6 +314,7 @@ public struct Ultracore_Holdings_V1_PriceHistory: ProtoMessage {
     public init() {}
 }
 
+/// Input of AgentService.TrainPolicy.
 public struct Ultracore_Holdings_V1_TrainPolicyRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TrainPolicyRequest"
 
@@ -328,6 +339,7 @@ public struct Ultracore_Holdings_V1_TrainPolicyRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AgentService.TrainPolicy.
 public struct Ultracore_Holdings_V1_TrainPolicyResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TrainPolicyResponse"
 
@@ -362,6 +374,7 @@ public struct Ultracore_Holdings_V1_ActionValue: ProtoMessage {
     public init() {}
 }
 
+/// Input of AgentService.RecommendAction.
 public struct Ultracore_Holdings_V1_RecommendActionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendActionRequest"
 
@@ -374,6 +387,7 @@ public struct Ultracore_Holdings_V1_RecommendActionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AgentService.RecommendAction.
 public struct Ultracore_Holdings_V1_RecommendActionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendActionResponse"
 

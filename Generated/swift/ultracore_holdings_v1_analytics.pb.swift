@@ -92,6 +92,7 @@ public struct Ultracore_Holdings_V1_UndefinedStatistic: ProtoMessage {
     public init() {}
 }
 
+/// Input of AnalyticsService.ComputePerformance.
 public struct Ultracore_Holdings_V1_ComputePerformanceRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputePerformanceRequest"
 
@@ -110,6 +111,7 @@ public struct Ultracore_Holdings_V1_ComputePerformanceRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AnalyticsService.ComputePerformance.
 public struct Ultracore_Holdings_V1_ComputePerformanceResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputePerformanceResponse"
 
@@ -140,6 +142,7 @@ public struct Ultracore_Holdings_V1_ComputePerformanceResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of AnalyticsService.ComputeSharpe.
 public struct Ultracore_Holdings_V1_ComputeSharpeRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeSharpeRequest"
 
@@ -158,6 +161,7 @@ public struct Ultracore_Holdings_V1_ComputeSharpeRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AnalyticsService.ComputeSharpe.
 public struct Ultracore_Holdings_V1_ComputeSharpeResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeSharpeResponse"
 
@@ -179,6 +183,7 @@ public struct Ultracore_Holdings_V1_ComputeSharpeResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of AnalyticsService.ComputeMaxDrawdown.
 public struct Ultracore_Holdings_V1_ComputeMaxDrawdownRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeMaxDrawdownRequest"
 
@@ -188,6 +193,7 @@ public struct Ultracore_Holdings_V1_ComputeMaxDrawdownRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AnalyticsService.ComputeMaxDrawdown.
 public struct Ultracore_Holdings_V1_ComputeMaxDrawdownResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeMaxDrawdownResponse"
 
@@ -206,16 +212,19 @@ public struct Ultracore_Holdings_V1_ComputeMaxDrawdownResponse: ProtoMessage {
     /// Periods from peak to recovery (to the end when not recovered).
     public var durationPeriods: Int32 = 0
 
-    /// Times of peak, trough and recovery when the series has times.
+    /// Time of the peak, when the series has times.
     public var peakTime: Google_Protobuf_Timestamp? = nil
 
+    /// Time of the trough, when the series has times.
     public var troughTime: Google_Protobuf_Timestamp? = nil
 
+    /// Time of the recovery, when the series has times and wealth recovered.
     public var recoveryTime: Google_Protobuf_Timestamp? = nil
 
     public init() {}
 }
 
+/// Input of AnalyticsService.ComputeAlphaBeta.
 public struct Ultracore_Holdings_V1_ComputeAlphaBetaRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeAlphaBetaRequest"
 
@@ -234,6 +243,7 @@ public struct Ultracore_Holdings_V1_ComputeAlphaBetaRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of AnalyticsService.ComputeAlphaBeta.
 public struct Ultracore_Holdings_V1_ComputeAlphaBetaResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ComputeAlphaBetaResponse"
 

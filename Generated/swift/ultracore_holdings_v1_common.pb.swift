@@ -150,7 +150,9 @@ public enum Ultracore_Holdings_V1_PositionStatus: ProtoEnum, CaseIterable {
 /// Direction of a trade.
 public enum Ultracore_Holdings_V1_TradeSide: ProtoEnum, CaseIterable {
     case unspecified // TRADE_SIDE_UNSPECIFIED = 0
+    /// Shares acquired.
     case buy // BUY = 1
+    /// Shares disposed of.
     case sell // SELL = 2
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)

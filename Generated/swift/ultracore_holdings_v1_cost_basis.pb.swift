@@ -5,6 +5,7 @@ import RPCCore
 internal import CProtobufC
 internal import HoldingsProtoC
 
+/// Input of CostBasisService.GetCostBasisSummary.
 public struct Ultracore_Holdings_V1_GetCostBasisSummaryRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetCostBasisSummaryRequest"
 
@@ -20,6 +21,7 @@ public struct Ultracore_Holdings_V1_GetCostBasisSummaryRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of CostBasisService.GetCostBasisSummary.
 public struct Ultracore_Holdings_V1_GetCostBasisSummaryResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetCostBasisSummaryResponse"
 
@@ -47,6 +49,7 @@ public struct Ultracore_Holdings_V1_GetCostBasisSummaryResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of CostBasisService.SellLots.
 public struct Ultracore_Holdings_V1_SellLotsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.SellLotsRequest"
 
@@ -84,6 +87,7 @@ public struct Ultracore_Holdings_V1_SellLotsRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of CostBasisService.SellLots.
 public struct Ultracore_Holdings_V1_SellLotsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.SellLotsResponse"
 
@@ -111,6 +115,7 @@ public struct Ultracore_Holdings_V1_SellLotsResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of CostBasisService.GetTaxLossHarvestCandidates.
 public struct Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetTaxLossHarvestCandidatesRequest"
 
@@ -166,6 +171,7 @@ public struct Ultracore_Holdings_V1_HarvestCandidate: ProtoMessage {
     public init() {}
 }
 
+/// Result of CostBasisService.GetTaxLossHarvestCandidates.
 public struct Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetTaxLossHarvestCandidatesResponse"
 
@@ -181,6 +187,7 @@ public struct Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse: ProtoMe
     public init() {}
 }
 
+/// Input of CostBasisService.GetUnrealizedGainLoss.
 public struct Ultracore_Holdings_V1_GetUnrealizedGainLossRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetUnrealizedGainLossRequest"
 
@@ -212,6 +219,7 @@ public struct Ultracore_Holdings_V1_LotGainLoss: ProtoMessage {
     public init() {}
 }
 
+/// Result of CostBasisService.GetUnrealizedGainLoss.
 public struct Ultracore_Holdings_V1_GetUnrealizedGainLossResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetUnrealizedGainLossResponse"
 
@@ -227,6 +235,7 @@ public struct Ultracore_Holdings_V1_GetUnrealizedGainLossResponse: ProtoMessage 
     public init() {}
 }
 
+/// Input of CostBasisService.GetRealizedGains.
 public struct Ultracore_Holdings_V1_GetRealizedGainsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetRealizedGainsRequest"
 
@@ -273,6 +282,7 @@ public struct Ultracore_Holdings_V1_RealizedSale: ProtoMessage {
     public init() {}
 }
 
+/// Result of CostBasisService.GetRealizedGains.
 public struct Ultracore_Holdings_V1_GetRealizedGainsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetRealizedGainsResponse"
 

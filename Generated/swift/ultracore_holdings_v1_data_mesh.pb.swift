@@ -5,6 +5,7 @@ import RPCCore
 internal import CProtobufC
 internal import HoldingsProtoC
 
+/// Input of DataMeshService.GetDataQuality.
 public struct Ultracore_Holdings_V1_GetDataQualityRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetDataQualityRequest"
 
@@ -45,6 +46,7 @@ public struct Ultracore_Holdings_V1_QualityRule: ProtoMessage {
     public init() {}
 }
 
+/// Result of DataMeshService.GetDataQuality.
 public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetDataQualityResponse"
 
@@ -60,6 +62,7 @@ public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of DataMeshService.GetLineage.
 public struct Ultracore_Holdings_V1_GetLineageRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetLineageRequest"
 
@@ -122,6 +125,7 @@ public struct Ultracore_Holdings_V1_LineageEdge: ProtoMessage {
     public init() {}
 }
 
+/// Result of DataMeshService.GetLineage.
 public struct Ultracore_Holdings_V1_GetLineageResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetLineageResponse"
 
@@ -134,6 +138,7 @@ public struct Ultracore_Holdings_V1_GetLineageResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of DataMeshService.ListMaterializedViews.
 public struct Ultracore_Holdings_V1_ListMaterializedViewsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListMaterializedViewsRequest"
 
@@ -165,6 +170,7 @@ public struct Ultracore_Holdings_V1_MaterializedView: ProtoMessage {
     public init() {}
 }
 
+/// Result of DataMeshService.ListMaterializedViews.
 public struct Ultracore_Holdings_V1_ListMaterializedViewsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListMaterializedViewsResponse"
 

@@ -183,9 +183,13 @@ public enum Ultracore_Holdings_V1_RebalancingStrategy: ProtoEnum, CaseIterable {
 /// Calendar cadences.
 public enum Ultracore_Holdings_V1_Cadence: ProtoEnum, CaseIterable {
     case unspecified // CADENCE_UNSPECIFIED = 0
+    /// Every day at 00:00 UTC.
     case daily // DAILY = 1
+    /// Every Monday at 00:00 UTC.
     case weekly // WEEKLY = 2
+    /// The first day of every month at 00:00 UTC.
     case monthly // MONTHLY = 3
+    /// The first day of January, April, July and October at 00:00 UTC.
     case quarterly // QUARTERLY = 4
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)

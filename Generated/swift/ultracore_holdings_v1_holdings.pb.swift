@@ -60,8 +60,11 @@ public enum Ultracore_Holdings_V1_AlertKind: ProtoEnum, CaseIterable {
 /// How urgent an alert is.
 public enum Ultracore_Holdings_V1_AlertSeverity: ProtoEnum, CaseIterable {
     case unspecified // ALERT_SEVERITY_UNSPECIFIED = 0
+    /// Worth knowing; no action needed.
     case info // INFO = 1
+    /// Should be looked at soon.
     case warning // WARNING = 2
+    /// Needs action now.
     case critical // CRITICAL = 3
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)
@@ -101,6 +104,7 @@ public enum Ultracore_Holdings_V1_AlertSeverity: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .info, .warning, .critical]
 }
 
+/// Input of HoldingsService.OpenPosition.
 public struct Ultracore_Holdings_V1_OpenPositionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.OpenPositionRequest"
 
@@ -128,6 +132,7 @@ public struct Ultracore_Holdings_V1_OpenPositionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.OpenPosition.
 public struct Ultracore_Holdings_V1_OpenPositionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.OpenPositionResponse"
 
@@ -146,6 +151,7 @@ public struct Ultracore_Holdings_V1_OpenPositionResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.ClosePosition.
 public struct Ultracore_Holdings_V1_ClosePositionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ClosePositionRequest"
 
@@ -170,6 +176,7 @@ public struct Ultracore_Holdings_V1_ClosePositionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.ClosePosition.
 public struct Ultracore_Holdings_V1_ClosePositionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ClosePositionResponse"
 
@@ -188,6 +195,7 @@ public struct Ultracore_Holdings_V1_ClosePositionResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.GetPosition.
 public struct Ultracore_Holdings_V1_GetPositionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetPositionRequest"
 
@@ -197,6 +205,7 @@ public struct Ultracore_Holdings_V1_GetPositionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.GetPosition.
 public struct Ultracore_Holdings_V1_GetPositionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetPositionResponse"
 
@@ -206,6 +215,7 @@ public struct Ultracore_Holdings_V1_GetPositionResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.UpdatePositionValue.
 public struct Ultracore_Holdings_V1_UpdatePositionValueRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.UpdatePositionValueRequest"
 
@@ -224,6 +234,7 @@ public struct Ultracore_Holdings_V1_UpdatePositionValueRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.UpdatePositionValue.
 public struct Ultracore_Holdings_V1_UpdatePositionValueResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.UpdatePositionValueResponse"
 
@@ -236,6 +247,7 @@ public struct Ultracore_Holdings_V1_UpdatePositionValueResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.PublishPrices.
 public struct Ultracore_Holdings_V1_PublishPricesRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PublishPricesRequest"
 
@@ -248,6 +260,7 @@ public struct Ultracore_Holdings_V1_PublishPricesRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.PublishPrices.
 public struct Ultracore_Holdings_V1_PublishPricesResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PublishPricesResponse"
 
@@ -260,6 +273,7 @@ public struct Ultracore_Holdings_V1_PublishPricesResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.ReconstructPosition.
 public struct Ultracore_Holdings_V1_ReconstructPositionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ReconstructPositionRequest"
 
@@ -275,6 +289,7 @@ public struct Ultracore_Holdings_V1_ReconstructPositionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.ReconstructPosition.
 public struct Ultracore_Holdings_V1_ReconstructPositionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ReconstructPositionResponse"
 
@@ -287,6 +302,7 @@ public struct Ultracore_Holdings_V1_ReconstructPositionResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.ListPositions.
 public struct Ultracore_Holdings_V1_ListPositionsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListPositionsRequest"
 
@@ -305,6 +321,7 @@ public struct Ultracore_Holdings_V1_ListPositionsRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.ListPositions.
 public struct Ultracore_Holdings_V1_ListPositionsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListPositionsResponse"
 
@@ -317,6 +334,7 @@ public struct Ultracore_Holdings_V1_ListPositionsResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.GetPortfolioValue.
 public struct Ultracore_Holdings_V1_GetPortfolioValueRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetPortfolioValueRequest"
 
@@ -351,6 +369,7 @@ public struct Ultracore_Holdings_V1_PositionWeight: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.GetPortfolioValue.
 public struct Ultracore_Holdings_V1_GetPortfolioValueResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetPortfolioValueResponse"
 
@@ -403,6 +422,7 @@ public struct Ultracore_Holdings_V1_Alert: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.MonitorPortfolio.
 public struct Ultracore_Holdings_V1_MonitorPortfolioRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.MonitorPortfolioRequest"
 
@@ -421,6 +441,7 @@ public struct Ultracore_Holdings_V1_MonitorPortfolioRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.MonitorPortfolio.
 public struct Ultracore_Holdings_V1_MonitorPortfolioResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.MonitorPortfolioResponse"
 
@@ -433,6 +454,7 @@ public struct Ultracore_Holdings_V1_MonitorPortfolioResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.ApplyCorporateAction.
 public struct Ultracore_Holdings_V1_ApplyCorporateActionRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ApplyCorporateActionRequest"
 
@@ -469,6 +491,7 @@ public struct Ultracore_Holdings_V1_ApplyCorporateActionRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.ApplyCorporateAction.
 public struct Ultracore_Holdings_V1_ApplyCorporateActionResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ApplyCorporateActionResponse"
 
@@ -481,6 +504,7 @@ public struct Ultracore_Holdings_V1_ApplyCorporateActionResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.ListEvents.
 public struct Ultracore_Holdings_V1_ListEventsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListEventsRequest"
 
@@ -502,6 +526,7 @@ public struct Ultracore_Holdings_V1_ListEventsRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.ListEvents.
 public struct Ultracore_Holdings_V1_ListEventsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListEventsResponse"
 
@@ -514,6 +539,7 @@ public struct Ultracore_Holdings_V1_ListEventsResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of HoldingsService.WatchEvents.
 public struct Ultracore_Holdings_V1_WatchEventsRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.WatchEventsRequest"
 
@@ -529,6 +555,7 @@ public struct Ultracore_Holdings_V1_WatchEventsRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of HoldingsService.WatchEvents.
 public struct Ultracore_Holdings_V1_WatchEventsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.WatchEventsResponse"
 

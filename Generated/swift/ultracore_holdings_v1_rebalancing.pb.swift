@@ -21,6 +21,7 @@ public struct Ultracore_Holdings_V1_TacticalSignal: ProtoMessage {
     public init() {}
 }
 
+/// Input of RebalancingService.EvaluateRebalancing.
 public struct Ultracore_Holdings_V1_EvaluateRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.EvaluateRebalancingRequest"
 
@@ -57,6 +58,7 @@ public struct Ultracore_Holdings_V1_EvaluateRebalancingRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of RebalancingService.EvaluateRebalancing.
 public struct Ultracore_Holdings_V1_EvaluateRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.EvaluateRebalancingResponse"
 
@@ -152,6 +154,7 @@ public struct Ultracore_Holdings_V1_PlannedTrade: ProtoMessage {
     public init() {}
 }
 
+/// Input of RebalancingService.PlanRebalancing.
 public struct Ultracore_Holdings_V1_PlanRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PlanRebalancingRequest"
 
@@ -179,6 +182,7 @@ public struct Ultracore_Holdings_V1_PlanRebalancingRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of RebalancingService.PlanRebalancing.
 public struct Ultracore_Holdings_V1_PlanRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PlanRebalancingResponse"
 
@@ -203,6 +207,7 @@ public struct Ultracore_Holdings_V1_PlanRebalancingResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of RebalancingService.ExecuteRebalancing.
 public struct Ultracore_Holdings_V1_ExecuteRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ExecuteRebalancingRequest"
 
@@ -240,6 +245,7 @@ public struct Ultracore_Holdings_V1_ExecutedTrade: ProtoMessage {
     public init() {}
 }
 
+/// Result of RebalancingService.ExecuteRebalancing.
 public struct Ultracore_Holdings_V1_ExecuteRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ExecuteRebalancingResponse"
 
@@ -261,6 +267,7 @@ public struct Ultracore_Holdings_V1_ExecuteRebalancingResponse: ProtoMessage {
     public init() {}
 }
 
+/// Input of RebalancingService.ScheduleRebalancing.
 public struct Ultracore_Holdings_V1_ScheduleRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ScheduleRebalancingRequest"
 
@@ -294,6 +301,7 @@ public struct Ultracore_Holdings_V1_ScheduleRebalancingRequest: ProtoMessage {
     public init() {}
 }
 
+/// Result of RebalancingService.ScheduleRebalancing.
 public struct Ultracore_Holdings_V1_ScheduleRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ScheduleRebalancingResponse"
 

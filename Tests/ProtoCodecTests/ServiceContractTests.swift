@@ -50,6 +50,13 @@ struct ServiceContractTests {
         #expect(Self.services.flatMap(\.methods).filter { $0.kind != .unary }.map(\.method) == ["WatchEvents"])
     }
 
+    @Test("every service, method, message, field and enum value of proto/ has a comment")
+    func everythingDocumented() throws {
+        let run = try runPython(["comments"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("0 undocumented elements"), "\(run.output)")
+    }
+
     /// A DataMeshService that answers from fixed data, to drive the generated handlers.
     struct FixedDataMesh: Ultracore_Holdings_V1_DataMeshService.ServiceProtocol {
         func getDataQuality(request: Ultracore_Holdings_V1_GetDataQualityRequest, context: ServerContext) async throws

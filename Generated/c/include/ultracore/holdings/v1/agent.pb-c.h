@@ -40,9 +40,21 @@ typedef struct Ultracore__Holdings__V1__RecommendActionResponse Ultracore__Holdi
  */
 typedef enum _Ultracore__Holdings__V1__RiskLevel {
   ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_LEVEL_UNSPECIFIED = 0,
+  /*
+   * Annualized volatility under 10 % and no position above 25 %.
+   */
   ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_LOW = 1,
+  /*
+   * Volatility 10–20 % or one position above 25 %.
+   */
   ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_MODERATE = 2,
+  /*
+   * Volatility 20–35 % or one position above 40 %.
+   */
   ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_HIGH = 3,
+  /*
+   * Volatility above 35 % or one position above 60 %.
+   */
   ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_SEVERE = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__RISK_LEVEL)
 } Ultracore__Holdings__V1__RiskLevel;
@@ -91,6 +103,9 @@ typedef enum _Ultracore__Holdings__V1__PolicyAction {
 
 /* --- messages --- */
 
+/*
+ * Input of AgentService.AssessRisk.
+ */
 struct  Ultracore__Holdings__V1__AssessRiskRequest
 {
   ProtobufCMessage base;
@@ -112,6 +127,9 @@ struct  Ultracore__Holdings__V1__AssessRiskRequest
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * Result of AgentService.AssessRisk.
+ */
 struct  Ultracore__Holdings__V1__AssessRiskResponse
 {
   ProtobufCMessage base;
@@ -202,6 +220,9 @@ struct  Ultracore__Holdings__V1__Anomaly
     , ULTRACORE__HOLDINGS__V1__ANOMALY_KIND__ANOMALY_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Input of AgentService.DetectAnomalies.
+ */
 struct  Ultracore__Holdings__V1__DetectAnomaliesRequest
 {
   ProtobufCMessage base;
@@ -223,6 +244,9 @@ struct  Ultracore__Holdings__V1__DetectAnomaliesRequest
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * Result of AgentService.DetectAnomalies.
+ */
 struct  Ultracore__Holdings__V1__DetectAnomaliesResponse
 {
   ProtobufCMessage base;
@@ -252,6 +276,9 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of AgentService.RecommendRebalancing.
+ */
 struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
 {
   ProtobufCMessage base;
@@ -270,6 +297,9 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * Result of AgentService.RecommendRebalancing.
+ */
 struct  Ultracore__Holdings__V1__RecommendRebalancingResponse
 {
   ProtobufCMessage base;
@@ -322,6 +352,9 @@ struct  Ultracore__Holdings__V1__PriceHistory
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * Input of AgentService.TrainPolicy.
+ */
 struct  Ultracore__Holdings__V1__TrainPolicyRequest
 {
   ProtobufCMessage base;
@@ -356,6 +389,9 @@ struct  Ultracore__Holdings__V1__TrainPolicyRequest
     , 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of AgentService.TrainPolicy.
+ */
 struct  Ultracore__Holdings__V1__TrainPolicyResponse
 {
   ProtobufCMessage base;
@@ -406,6 +442,9 @@ struct  Ultracore__Holdings__V1__ActionValue
     , ULTRACORE__HOLDINGS__V1__POLICY_ACTION__POLICY_ACTION_UNSPECIFIED, 0 }
 
 
+/*
+ * Input of AgentService.RecommendAction.
+ */
 struct  Ultracore__Holdings__V1__RecommendActionRequest
 {
   ProtobufCMessage base;
@@ -423,6 +462,9 @@ struct  Ultracore__Holdings__V1__RecommendActionRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of AgentService.RecommendAction.
+ */
 struct  Ultracore__Holdings__V1__RecommendActionResponse
 {
   ProtobufCMessage base;

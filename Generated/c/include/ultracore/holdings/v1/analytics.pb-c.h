@@ -180,6 +180,9 @@ struct  Ultracore__Holdings__V1__UndefinedStatistic
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of AnalyticsService.ComputePerformance.
+ */
 struct  Ultracore__Holdings__V1__ComputePerformanceRequest
 {
   ProtobufCMessage base;
@@ -206,6 +209,9 @@ struct  Ultracore__Holdings__V1__ComputePerformanceRequest
     , NULL, 0, 0, 0,NULL }
 
 
+/*
+ * Result of AnalyticsService.ComputePerformance.
+ */
 struct  Ultracore__Holdings__V1__ComputePerformanceResponse
 {
   ProtobufCMessage base;
@@ -248,6 +254,9 @@ struct  Ultracore__Holdings__V1__ComputePerformanceResponse
     , 0, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
+/*
+ * Input of AnalyticsService.ComputeSharpe.
+ */
 struct  Ultracore__Holdings__V1__ComputeSharpeRequest
 {
   ProtobufCMessage base;
@@ -273,6 +282,9 @@ struct  Ultracore__Holdings__V1__ComputeSharpeRequest
     , NULL, 0, 0, 0 }
 
 
+/*
+ * Result of AnalyticsService.ComputeSharpe.
+ */
 struct  Ultracore__Holdings__V1__ComputeSharpeResponse
 {
   ProtobufCMessage base;
@@ -303,6 +315,9 @@ struct  Ultracore__Holdings__V1__ComputeSharpeResponse
     , 0, 0, 0, 0, 0,NULL }
 
 
+/*
+ * Input of AnalyticsService.ComputeMaxDrawdown.
+ */
 struct  Ultracore__Holdings__V1__ComputeMaxDrawdownRequest
 {
   ProtobufCMessage base;
@@ -316,6 +331,9 @@ struct  Ultracore__Holdings__V1__ComputeMaxDrawdownRequest
     , NULL }
 
 
+/*
+ * Result of AnalyticsService.ComputeMaxDrawdown.
+ */
 struct  Ultracore__Holdings__V1__ComputeMaxDrawdownResponse
 {
   ProtobufCMessage base;
@@ -340,10 +358,16 @@ struct  Ultracore__Holdings__V1__ComputeMaxDrawdownResponse
    */
   int32_t duration_periods;
   /*
-   * Times of peak, trough and recovery when the series has times.
+   * Time of the peak, when the series has times.
    */
   Google__Protobuf__Timestamp *peak_time;
+  /*
+   * Time of the trough, when the series has times.
+   */
   Google__Protobuf__Timestamp *trough_time;
+  /*
+   * Time of the recovery, when the series has times and wealth recovered.
+   */
   Google__Protobuf__Timestamp *recovery_time;
 };
 #define ULTRACORE__HOLDINGS__V1__COMPUTE_MAX_DRAWDOWN_RESPONSE__INIT \
@@ -351,6 +375,9 @@ struct  Ultracore__Holdings__V1__ComputeMaxDrawdownResponse
     , 0, 0, 0, 0, 0, NULL, NULL, NULL }
 
 
+/*
+ * Input of AnalyticsService.ComputeAlphaBeta.
+ */
 struct  Ultracore__Holdings__V1__ComputeAlphaBetaRequest
 {
   ProtobufCMessage base;
@@ -376,6 +403,9 @@ struct  Ultracore__Holdings__V1__ComputeAlphaBetaRequest
     , NULL, NULL, 0, 0 }
 
 
+/*
+ * Result of AnalyticsService.ComputeAlphaBeta.
+ */
 struct  Ultracore__Holdings__V1__ComputeAlphaBetaResponse
 {
   ProtobufCMessage base;

@@ -94,7 +94,13 @@ typedef enum _Ultracore__Holdings__V1__PositionStatus {
  */
 typedef enum _Ultracore__Holdings__V1__TradeSide {
   ULTRACORE__HOLDINGS__V1__TRADE_SIDE__TRADE_SIDE_UNSPECIFIED = 0,
+  /*
+   * Shares acquired.
+   */
   ULTRACORE__HOLDINGS__V1__TRADE_SIDE__BUY = 1,
+  /*
+   * Shares disposed of.
+   */
   ULTRACORE__HOLDINGS__V1__TRADE_SIDE__SELL = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__TRADE_SIDE)
 } Ultracore__Holdings__V1__TradeSide;

@@ -37,6 +37,9 @@ typedef struct Ultracore__Holdings__V1__GetRealizedGainsResponse Ultracore__Hold
 
 /* --- messages --- */
 
+/*
+ * Input of CostBasisService.GetCostBasisSummary.
+ */
 struct  Ultracore__Holdings__V1__GetCostBasisSummaryRequest
 {
   ProtobufCMessage base;
@@ -58,6 +61,9 @@ struct  Ultracore__Holdings__V1__GetCostBasisSummaryRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Result of CostBasisService.GetCostBasisSummary.
+ */
 struct  Ultracore__Holdings__V1__GetCostBasisSummaryResponse
 {
   ProtobufCMessage base;
@@ -96,6 +102,9 @@ struct  Ultracore__Holdings__V1__GetCostBasisSummaryResponse
     , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Input of CostBasisService.SellLots.
+ */
 struct  Ultracore__Holdings__V1__SellLotsRequest
 {
   ProtobufCMessage base;
@@ -147,6 +156,9 @@ struct  Ultracore__Holdings__V1__SellLotsRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of CostBasisService.SellLots.
+ */
 struct  Ultracore__Holdings__V1__SellLotsResponse
 {
   ProtobufCMessage base;
@@ -185,6 +197,9 @@ struct  Ultracore__Holdings__V1__SellLotsResponse
     , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of CostBasisService.GetTaxLossHarvestCandidates.
+ */
 struct  Ultracore__Holdings__V1__GetTaxLossHarvestCandidatesRequest
 {
   ProtobufCMessage base;
@@ -262,6 +277,9 @@ struct  Ultracore__Holdings__V1__HarvestCandidate
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__HOLDING_TERM__HOLDING_TERM_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of CostBasisService.GetTaxLossHarvestCandidates.
+ */
 struct  Ultracore__Holdings__V1__GetTaxLossHarvestCandidatesResponse
 {
   ProtobufCMessage base;
@@ -284,6 +302,9 @@ struct  Ultracore__Holdings__V1__GetTaxLossHarvestCandidatesResponse
     , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of CostBasisService.GetUnrealizedGainLoss.
+ */
 struct  Ultracore__Holdings__V1__GetUnrealizedGainLossRequest
 {
   ProtobufCMessage base;
@@ -329,6 +350,9 @@ struct  Ultracore__Holdings__V1__LotGainLoss
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Result of CostBasisService.GetUnrealizedGainLoss.
+ */
 struct  Ultracore__Holdings__V1__GetUnrealizedGainLossResponse
 {
   ProtobufCMessage base;
@@ -352,6 +376,9 @@ struct  Ultracore__Holdings__V1__GetUnrealizedGainLossResponse
     , 0,NULL, NULL, 0,NULL }
 
 
+/*
+ * Input of CostBasisService.GetRealizedGains.
+ */
 struct  Ultracore__Holdings__V1__GetRealizedGainsRequest
 {
   ProtobufCMessage base;
@@ -418,6 +445,9 @@ struct  Ultracore__Holdings__V1__RealizedSale
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL }
 
 
+/*
+ * Result of CostBasisService.GetRealizedGains.
+ */
 struct  Ultracore__Holdings__V1__GetRealizedGainsResponse
 {
   ProtobufCMessage base;

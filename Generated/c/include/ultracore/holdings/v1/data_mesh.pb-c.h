@@ -34,6 +34,9 @@ typedef struct Ultracore__Holdings__V1__ListMaterializedViewsResponse Ultracore_
 
 /* --- messages --- */
 
+/*
+ * Input of DataMeshService.GetDataQuality.
+ */
 struct  Ultracore__Holdings__V1__GetDataQualityRequest
 {
   ProtobufCMessage base;
@@ -91,6 +94,9 @@ struct  Ultracore__Holdings__V1__QualityRule
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of DataMeshService.GetDataQuality.
+ */
 struct  Ultracore__Holdings__V1__GetDataQualityResponse
 {
   ProtobufCMessage base;
@@ -113,6 +119,9 @@ struct  Ultracore__Holdings__V1__GetDataQualityResponse
     , 0, 0,NULL, 0 }
 
 
+/*
+ * Input of DataMeshService.GetLineage.
+ */
 struct  Ultracore__Holdings__V1__GetLineageRequest
 {
   ProtobufCMessage base;
@@ -202,6 +211,9 @@ struct  Ultracore__Holdings__V1__LineageEdge
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of DataMeshService.GetLineage.
+ */
 struct  Ultracore__Holdings__V1__GetLineageResponse
 {
   ProtobufCMessage base;
@@ -221,6 +233,9 @@ struct  Ultracore__Holdings__V1__GetLineageResponse
     , 0,NULL, 0,NULL }
 
 
+/*
+ * Input of DataMeshService.ListMaterializedViews.
+ */
 struct  Ultracore__Holdings__V1__ListMaterializedViewsRequest
 {
   ProtobufCMessage base;
@@ -266,6 +281,9 @@ struct  Ultracore__Holdings__V1__MaterializedView
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0, 0 }
 
 
+/*
+ * Result of DataMeshService.ListMaterializedViews.
+ */
 struct  Ultracore__Holdings__V1__ListMaterializedViewsResponse
 {
   ProtobufCMessage base;

@@ -128,9 +128,21 @@ typedef enum _Ultracore__Holdings__V1__RebalancingStrategy {
  */
 typedef enum _Ultracore__Holdings__V1__Cadence {
   ULTRACORE__HOLDINGS__V1__CADENCE__CADENCE_UNSPECIFIED = 0,
+  /*
+   * Every day at 00:00 UTC.
+   */
   ULTRACORE__HOLDINGS__V1__CADENCE__DAILY = 1,
+  /*
+   * Every Monday at 00:00 UTC.
+   */
   ULTRACORE__HOLDINGS__V1__CADENCE__WEEKLY = 2,
+  /*
+   * The first day of every month at 00:00 UTC.
+   */
   ULTRACORE__HOLDINGS__V1__CADENCE__MONTHLY = 3,
+  /*
+   * The first day of January, April, July and October at 00:00 UTC.
+   */
   ULTRACORE__HOLDINGS__V1__CADENCE__QUARTERLY = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__CADENCE)
 } Ultracore__Holdings__V1__Cadence;

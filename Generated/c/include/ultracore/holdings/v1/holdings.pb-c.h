@@ -77,14 +77,26 @@ typedef enum _Ultracore__Holdings__V1__AlertKind {
  */
 typedef enum _Ultracore__Holdings__V1__AlertSeverity {
   ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__ALERT_SEVERITY_UNSPECIFIED = 0,
+  /*
+   * Worth knowing; no action needed.
+   */
   ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__INFO = 1,
+  /*
+   * Should be looked at soon.
+   */
   ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__WARNING = 2,
+  /*
+   * Needs action now.
+   */
   ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__CRITICAL = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY)
 } Ultracore__Holdings__V1__AlertSeverity;
 
 /* --- messages --- */
 
+/*
+ * Input of HoldingsService.OpenPosition.
+ */
 struct  Ultracore__Holdings__V1__OpenPositionRequest
 {
   ProtobufCMessage base;
@@ -122,6 +134,9 @@ struct  Ultracore__Holdings__V1__OpenPositionRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.OpenPosition.
+ */
 struct  Ultracore__Holdings__V1__OpenPositionResponse
 {
   ProtobufCMessage base;
@@ -147,6 +162,9 @@ struct  Ultracore__Holdings__V1__OpenPositionResponse
     , NULL, NULL, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.ClosePosition.
+ */
 struct  Ultracore__Holdings__V1__ClosePositionRequest
 {
   ProtobufCMessage base;
@@ -180,6 +198,9 @@ struct  Ultracore__Holdings__V1__ClosePositionRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.ClosePosition.
+ */
 struct  Ultracore__Holdings__V1__ClosePositionResponse
 {
   ProtobufCMessage base;
@@ -206,6 +227,9 @@ struct  Ultracore__Holdings__V1__ClosePositionResponse
     , NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.GetPosition.
+ */
 struct  Ultracore__Holdings__V1__GetPositionRequest
 {
   ProtobufCMessage base;
@@ -219,6 +243,9 @@ struct  Ultracore__Holdings__V1__GetPositionRequest
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.GetPosition.
+ */
 struct  Ultracore__Holdings__V1__GetPositionResponse
 {
   ProtobufCMessage base;
@@ -232,6 +259,9 @@ struct  Ultracore__Holdings__V1__GetPositionResponse
     , NULL }
 
 
+/*
+ * Input of HoldingsService.UpdatePositionValue.
+ */
 struct  Ultracore__Holdings__V1__UpdatePositionValueRequest
 {
   ProtobufCMessage base;
@@ -257,6 +287,9 @@ struct  Ultracore__Holdings__V1__UpdatePositionValueRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.UpdatePositionValue.
+ */
 struct  Ultracore__Holdings__V1__UpdatePositionValueResponse
 {
   ProtobufCMessage base;
@@ -274,6 +307,9 @@ struct  Ultracore__Holdings__V1__UpdatePositionValueResponse
     , NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.PublishPrices.
+ */
 struct  Ultracore__Holdings__V1__PublishPricesRequest
 {
   ProtobufCMessage base;
@@ -292,6 +328,9 @@ struct  Ultracore__Holdings__V1__PublishPricesRequest
     , 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.PublishPrices.
+ */
 struct  Ultracore__Holdings__V1__PublishPricesResponse
 {
   ProtobufCMessage base;
@@ -310,6 +349,9 @@ struct  Ultracore__Holdings__V1__PublishPricesResponse
     , 0, 0,NULL }
 
 
+/*
+ * Input of HoldingsService.ReconstructPosition.
+ */
 struct  Ultracore__Holdings__V1__ReconstructPositionRequest
 {
   ProtobufCMessage base;
@@ -331,6 +373,9 @@ struct  Ultracore__Holdings__V1__ReconstructPositionRequest
     , (char *)protobuf_c_empty_string, 0, NULL }
 
 
+/*
+ * Result of HoldingsService.ReconstructPosition.
+ */
 struct  Ultracore__Holdings__V1__ReconstructPositionResponse
 {
   ProtobufCMessage base;
@@ -349,6 +394,9 @@ struct  Ultracore__Holdings__V1__ReconstructPositionResponse
     , NULL, 0,NULL }
 
 
+/*
+ * Input of HoldingsService.ListPositions.
+ */
 struct  Ultracore__Holdings__V1__ListPositionsRequest
 {
   ProtobufCMessage base;
@@ -374,6 +422,9 @@ struct  Ultracore__Holdings__V1__ListPositionsRequest
     , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.ListPositions.
+ */
 struct  Ultracore__Holdings__V1__ListPositionsResponse
 {
   ProtobufCMessage base;
@@ -392,6 +443,9 @@ struct  Ultracore__Holdings__V1__ListPositionsResponse
     , 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.GetPortfolioValue.
+ */
 struct  Ultracore__Holdings__V1__GetPortfolioValueRequest
 {
   ProtobufCMessage base;
@@ -441,6 +495,9 @@ struct  Ultracore__Holdings__V1__PositionWeight
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.GetPortfolioValue.
+ */
 struct  Ultracore__Holdings__V1__GetPortfolioValueResponse
 {
   ProtobufCMessage base;
@@ -527,6 +584,9 @@ struct  Ultracore__Holdings__V1__MonitorPortfolioRequest__TargetWeightsEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.MonitorPortfolio.
+ */
 struct  Ultracore__Holdings__V1__MonitorPortfolioRequest
 {
   ProtobufCMessage base;
@@ -553,6 +613,9 @@ struct  Ultracore__Holdings__V1__MonitorPortfolioRequest
     , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.MonitorPortfolio.
+ */
 struct  Ultracore__Holdings__V1__MonitorPortfolioResponse
 {
   ProtobufCMessage base;
@@ -571,6 +634,9 @@ struct  Ultracore__Holdings__V1__MonitorPortfolioResponse
     , 0,NULL, NULL }
 
 
+/*
+ * Input of HoldingsService.ApplyCorporateAction.
+ */
 struct  Ultracore__Holdings__V1__ApplyCorporateActionRequest
 {
   ProtobufCMessage base;
@@ -620,6 +686,9 @@ struct  Ultracore__Holdings__V1__ApplyCorporateActionRequest
     , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__CORPORATE_ACTION_TYPE__CORPORATE_ACTION_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of HoldingsService.ApplyCorporateAction.
+ */
 struct  Ultracore__Holdings__V1__ApplyCorporateActionResponse
 {
   ProtobufCMessage base;
@@ -638,6 +707,9 @@ struct  Ultracore__Holdings__V1__ApplyCorporateActionResponse
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * Input of HoldingsService.ListEvents.
+ */
 struct  Ultracore__Holdings__V1__ListEventsRequest
 {
   ProtobufCMessage base;
@@ -668,6 +740,9 @@ struct  Ultracore__Holdings__V1__ListEventsRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * Result of HoldingsService.ListEvents.
+ */
 struct  Ultracore__Holdings__V1__ListEventsResponse
 {
   ProtobufCMessage base;
@@ -686,6 +761,9 @@ struct  Ultracore__Holdings__V1__ListEventsResponse
     , 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of HoldingsService.WatchEvents.
+ */
 struct  Ultracore__Holdings__V1__WatchEventsRequest
 {
   ProtobufCMessage base;
@@ -708,6 +786,9 @@ struct  Ultracore__Holdings__V1__WatchEventsRequest
     , (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
+/*
+ * Result of HoldingsService.WatchEvents.
+ */
 struct  Ultracore__Holdings__V1__WatchEventsResponse
 {
   ProtobufCMessage base;

@@ -91,6 +91,9 @@ struct  Ultracore__Holdings__V1__EvaluateRebalancingRequest__AssetBandsEntry
     , (char *)protobuf_c_empty_string, NULL }
 
 
+/*
+ * Input of RebalancingService.EvaluateRebalancing.
+ */
 struct  Ultracore__Holdings__V1__EvaluateRebalancingRequest
 {
   ProtobufCMessage base;
@@ -153,6 +156,9 @@ struct  Ultracore__Holdings__V1__EvaluateRebalancingResponse__EffectiveTargetsEn
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of RebalancingService.EvaluateRebalancing.
+ */
 struct  Ultracore__Holdings__V1__EvaluateRebalancingResponse
 {
   ProtobufCMessage base;
@@ -312,6 +318,9 @@ struct  Ultracore__Holdings__V1__PlanRebalancingRequest__PricesEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of RebalancingService.PlanRebalancing.
+ */
 struct  Ultracore__Holdings__V1__PlanRebalancingRequest
 {
   ProtobufCMessage base;
@@ -362,6 +371,9 @@ struct  Ultracore__Holdings__V1__PlanRebalancingResponse__ProjectedWeightsEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of RebalancingService.PlanRebalancing.
+ */
 struct  Ultracore__Holdings__V1__PlanRebalancingResponse
 {
   ProtobufCMessage base;
@@ -397,6 +409,9 @@ struct  Ultracore__Holdings__V1__PlanRebalancingResponse
     , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of RebalancingService.ExecuteRebalancing.
+ */
 struct  Ultracore__Holdings__V1__ExecuteRebalancingRequest
 {
   ProtobufCMessage base;
@@ -451,6 +466,9 @@ struct  Ultracore__Holdings__V1__ExecutedTrade
     , NULL, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of RebalancingService.ExecuteRebalancing.
+ */
 struct  Ultracore__Holdings__V1__ExecuteRebalancingResponse
 {
   ProtobufCMessage base;
@@ -492,6 +510,9 @@ struct  Ultracore__Holdings__V1__ScheduleRebalancingRequest__TargetWeightsEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input of RebalancingService.ScheduleRebalancing.
+ */
 struct  Ultracore__Holdings__V1__ScheduleRebalancingRequest
 {
   ProtobufCMessage base;
@@ -538,6 +559,9 @@ struct  Ultracore__Holdings__V1__ScheduleRebalancingRequest
     , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__CADENCE__CADENCE_UNSPECIFIED, ULTRACORE__HOLDINGS__V1__REBALANCING_STRATEGY__REBALANCING_STRATEGY_UNSPECIFIED, 0,NULL, NULL, NULL, 0, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Result of RebalancingService.ScheduleRebalancing.
+ */
 struct  Ultracore__Holdings__V1__ScheduleRebalancingResponse
 {
   ProtobufCMessage base;
