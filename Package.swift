@@ -10,6 +10,8 @@ import PackageDescription
 //   RPCCore               call-level types: method descriptors, status, contexts, handlers
 //   HoldingsProto         generated Swift types and service protocols (Generated/swift)
 //   holdings-protogen     our generator of HoldingsProto (reads protoc descriptor sets)
+//   HTTP2 → GRPCServer    nghttp2 session wrapper, gRPC server on epoll loops
+//   StandardServices      grpc.health.v1 and the placeholder for services not built yet
 
 let package = Package(
     name: "UltraCoreHoldings",
@@ -27,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CRDKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Linux headers Glibc's module leaves out (epoll, eventfd, sockets).
+        .systemLibrary(name: "CLinux"),
 
         // Generated C codecs (protoc-c), committed.
         .target(name: "HoldingsProtoC", dependencies: ["CProtobufC"], path: "Generated/c"),
@@ -43,10 +47,15 @@ let package = Package(
         .target(name: "ProtoSampling", dependencies: ["ProtoCodec"]),
         .target(name: "HoldingsProtoSamples", dependencies: ["HoldingsProto", "ProtoSampling"], path: "Generated/swift-samples"),
 
+        // gRPC over HTTP/2: the nghttp2 layer, then the server on epoll loops.
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2"]),
+        .target(name: "GRPCServer", dependencies: ["CLinux", "HTTP2", "RPCCore"]),
+        .target(name: "StandardServices", dependencies: ["HoldingsProto", "RPCCore"]),
+
         .target(name: "NativeLibraries", dependencies: ["CNGHTTP2", "CProtobufC", "CRDKafka", "CLibPQ", "COpenSSL"]),
 
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
-        .executableTarget(name: "holdingsd", dependencies: ["HoldingsProto", "NativeLibraries"]),
+        .executableTarget(name: "holdingsd", dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "StandardServices"]),
 
         .testTarget(
             name: "ProtoCodecTests",

@@ -14,7 +14,7 @@ fi
 PACKAGES=(
   pkg-config
   libnghttp2-dev libprotobuf-c-dev librdkafka-dev libpq-dev libssl-dev zlib1g-dev
-  protobuf-compiler protobuf-c-compiler libprotobuf-dev
+  protobuf-compiler protobuf-c-compiler libprotobuf-dev grpc-proto
   python3 python3-venv python3-pip
 )
 missing=()

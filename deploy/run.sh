@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs holdingsd.
-# At this stage holdingsd reports its version and linked libraries; the gRPC server,
-# Postgres and the embedded broker arrive with the transport and event-backbone issues.
+# holdingsd serves gRPC on 127.0.0.1:50051 (flags pass through, e.g. --port 0); Postgres
+# and the embedded broker arrive with the event-backbone issue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh

@@ -4,12 +4,14 @@
 #   Generated/descriptor    protoc-c codec of google/protobuf/descriptor.proto (for the generator)
 #   Generated/swift         Swift types + service protocols (holdings-protogen)
 #   Generated/swift-samples fully-populated sample messages for tests (holdings-protogen)
-# Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler) and libprotobuf-dev.
+# Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev and grpc-proto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 INCLUDE=/usr/include
+GRPC_PROTO=/usr/share/grpc-proto   # Debian grpc-proto: the standard gRPC services
 PROTOS=$(cd proto && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
+STANDARD="grpc/health/v1/health.proto"
 WELL_KNOWN="google/protobuf/timestamp.proto"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -36,7 +38,7 @@ write_module() { # $1 = target dir, $2 = module name
 # 1. C codecs.
 mkdir -p "$tmp/c" "$tmp/descriptor"
 # shellcheck disable=SC2086
-protoc-c -I proto -I "$INCLUDE" --c_out="$tmp/c" $PROTOS $WELL_KNOWN
+protoc-c -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --c_out="$tmp/c" $PROTOS $STANDARD $WELL_KNOWN
 split_c_output "$tmp/c" Generated/c
 write_module Generated/c HoldingsProtoC
 protoc-c -I "$INCLUDE" --c_out="$tmp/descriptor" google/protobuf/descriptor.proto
@@ -45,8 +47,8 @@ write_module Generated/descriptor CProtoDescriptor
 
 # 2. The descriptor set our generator reads.
 # shellcheck disable=SC2086
-protoc -I proto -I "$INCLUDE" --include_imports --include_source_info \
-  --descriptor_set_out="$tmp/set.pb" $PROTOS
+protoc -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --include_imports --include_source_info \
+  --descriptor_set_out="$tmp/set.pb" $PROTOS $STANDARD
 
 # 3. Swift.
 swift build --product holdings-protogen -c debug >/dev/null

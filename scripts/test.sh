@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed and runs the whole test suite: the Generated/ freshness check,
-# then every Swift test (codec, cross-language with Python protobuf, contract).
+# every Swift test (codec, cross-language with Python protobuf, contract), then the
+# end-to-end tests: the reference Python grpcio client against a running holdingsd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
@@ -8,3 +9,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 bash scripts/check-generated.sh
 swift build --build-tests
 swift test --skip-build
+HOLDINGSD_BIN="$(swift build --show-bin-path)/holdingsd" timeout 600 python3 -m pytest -q -p no:cacheprovider Tests/e2e

@@ -115,4 +115,6 @@ public let allProtoSampleTypes: [any ProtoSample.Type] = [
     Ultracore_Holdings_V1_ExecuteRebalancingResponse.self,
     Ultracore_Holdings_V1_ScheduleRebalancingRequest.self,
     Ultracore_Holdings_V1_ScheduleRebalancingResponse.self,
+    Grpc_Health_V1_HealthCheckRequest.self,
+    Grpc_Health_V1_HealthCheckResponse.self,
 ]

@@ -755,7 +755,7 @@ public enum Ultracore_Holdings_V1_AgentService {
 }
 
 extension Ultracore_Holdings_V1_AgentService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_AgentService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_AgentService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

@@ -635,7 +635,7 @@ public enum Ultracore_Holdings_V1_AnalyticsService {
 }
 
 extension Ultracore_Holdings_V1_AnalyticsService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_AnalyticsService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_AnalyticsService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

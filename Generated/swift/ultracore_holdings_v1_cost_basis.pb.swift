@@ -657,7 +657,7 @@ public enum Ultracore_Holdings_V1_CostBasisService {
 }
 
 extension Ultracore_Holdings_V1_CostBasisService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_CostBasisService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_CostBasisService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

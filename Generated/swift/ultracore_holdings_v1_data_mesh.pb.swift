@@ -427,7 +427,7 @@ public enum Ultracore_Holdings_V1_DataMeshService {
 }
 
 extension Ultracore_Holdings_V1_DataMeshService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_DataMeshService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_DataMeshService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

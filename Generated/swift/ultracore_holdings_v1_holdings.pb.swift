@@ -1217,7 +1217,7 @@ public enum Ultracore_Holdings_V1_HoldingsService {
 }
 
 extension Ultracore_Holdings_V1_HoldingsService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_HoldingsService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_HoldingsService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

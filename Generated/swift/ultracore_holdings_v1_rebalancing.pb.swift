@@ -792,7 +792,7 @@ public enum Ultracore_Holdings_V1_RebalancingService {
 }
 
 extension Ultracore_Holdings_V1_RebalancingService.ServiceProtocol {
-    public static var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_RebalancingService.descriptor }
+    public var serviceDescriptor: ServiceDescriptor { Ultracore_Holdings_V1_RebalancingService.descriptor }
 
     public var methodHandlers: [ServerMethodHandler] {
         [

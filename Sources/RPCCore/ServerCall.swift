@@ -64,7 +64,7 @@ public struct ResponseWriter<Element: Sendable>: Sendable {
 
 /// A service implementation as the transport sees it: one handler per method path.
 public protocol RPCService: Sendable {
-    static var serviceDescriptor: ServiceDescriptor { get }
+    var serviceDescriptor: ServiceDescriptor { get }
     var methodHandlers: [ServerMethodHandler] { get }
 }
 

@@ -406,7 +406,7 @@ struct SwiftEmitter {
         }
         w.line()
         w.block("extension \(swift).ServiceProtocol {") {
-            w.line("public static var serviceDescriptor: ServiceDescriptor { \(swift).descriptor }")
+            w.line("public var serviceDescriptor: ServiceDescriptor { \(swift).descriptor }")
             w.line()
             w.block("public var methodHandlers: [ServerMethodHandler] {") {
                 w.block("[", "]") {

@@ -99,7 +99,7 @@ struct ServiceContractTests {
     func handlers() async throws {
         let handlers = FixedDataMesh().methodHandlers
         #expect(handlers.map(\.method.method) == ["GetDataQuality", "GetLineage", "ListMaterializedViews"])
-        #expect(FixedDataMesh.serviceDescriptor.protoFile == "ultracore/holdings/v1/data_mesh.proto")
+        #expect(FixedDataMesh().serviceDescriptor.protoFile == "ultracore/holdings/v1/data_mesh.proto")
         var request = Ultracore_Holdings_V1_GetDataQualityRequest()
         request.clientId = "client-42"
         let responses = try await call(handlers[0], [request.serializedBytes()])
