@@ -25,6 +25,8 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
         var deframer: MessageDeframer
         var requests: AsyncThrowingStream<[UInt8], any Error>.Continuation?
         var task: Task<Void, Never>?
+        /// Ends the call with DEADLINE_EXCEEDED; cancelled when the call ends first.
+        var deadlineTimer: Task<Void, Never>?
         var responseStarted = false
         var finished = false
         init(maxMessageSize: Int) { deframer = MessageDeframer(maxMessageSize: maxMessageSize) }
@@ -120,6 +122,7 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
         loop.unregister(fd)
         CLinux.close(fd)
         for (_, call) in calls {
+            call.deadlineTimer?.cancel()
             call.requests?.finish(throwing: RPCError(.cancelled, "the connection closed"))
             call.task?.cancel()
         }
@@ -203,8 +206,8 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
             loop.execute { [self] in finishCall(streamID, finalCode, finalMessage) }
         }
         if let deadline {
-            Task { [self] in
-                try? await Task.sleep(until: deadline, clock: .continuous)
+            call.deadlineTimer = Task { [self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
                 loop.execute { [self] in
                     guard let call = calls[streamID], !call.finished else { return }
                     call.task?.cancel()
@@ -241,6 +244,7 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
+        call.deadlineTimer?.cancel()
         if !call.finished {
             call.requests?.finish(throwing: RPCError(.cancelled, "the client reset the stream"))
             call.task?.cancel()
@@ -289,6 +293,7 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
     private func finishCall(_ streamID: Int32, _ code: StatusCode, _ message: String) {
         guard let call = calls[streamID], !call.finished else { return }
         call.finished = true
+        call.deadlineTimer?.cancel()
         call.requests?.finish()
         if call.responseStarted {
             session.finish(streamID, trailers: trailers(code, message))

@@ -157,3 +157,17 @@ def test_many_concurrent_calls_on_shared_and_separate_connections(server):
     for t in threads:
         t.join(timeout=60)
     assert not errors
+
+
+def test_calls_with_deadlines_succeed_and_a_bad_timeout_is_rejected(server):
+    stub = health_pb2_grpc.HealthStub(channel(server))
+    for _ in range(20):
+        assert stub.Check(health_pb2.HealthCheckRequest(), timeout=3600).status == \
+            health_pb2.HealthCheckResponse.SERVING
+    # A health Watch with a short deadline ends with DEADLINE_EXCEEDED after its first message
+    # (grpcio enforces deadlines too, so this does not tell which side ended it).
+    stream = stub.Watch(health_pb2.HealthCheckRequest(), timeout=0.5)
+    assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as error:
+        list(stream)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
