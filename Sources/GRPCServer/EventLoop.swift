@@ -14,7 +14,6 @@ final class EventLoop: @unchecked Sendable {
     private let queue = Mutex<[@Sendable () -> Void]>([])
     private var thread: Thread?
     private let threadID = Mutex<pthread_t?>(nil)
-    private let stopping = Atomic<Bool>(false)
     let name: String
 
     init(name: String) {
@@ -82,14 +81,9 @@ final class EventLoop: @unchecked Sendable {
         epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
     }
 
-    func stop() {
-        stopping.store(true, ordering: .relaxed)
-        execute {}
-    }
-
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
-        while !stopping.load(ordering: .relaxed) {
+        while true {
             let count = epoll_wait(epoll, &events, Int32(events.count), -1)
             if count < 0 {
                 if errno == EINTR { continue }

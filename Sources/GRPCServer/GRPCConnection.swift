@@ -130,11 +130,6 @@ final class GRPCConnection: HTTP2ServerSessionDelegate, @unchecked Sendable {
         onClose(self)
     }
 
-    func goAway() {
-        session.goAway()
-        flush()
-    }
-
     // MARK: HTTP2ServerSessionDelegate
 
     func streamOpened(_ streamID: Int32) {

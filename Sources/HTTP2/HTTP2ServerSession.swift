@@ -173,21 +173,6 @@ public final class HTTP2ServerSession {
         nghttp2_session_resume_data(session, streamID)
     }
 
-    /// Bytes queued on a stream and not yet handed to nghttp2.
-    public func pendingBytes(_ streamID: Int32) -> Int {
-        outbound[streamID].map { $0.buffer.count - $0.offset } ?? 0
-    }
-
-    /// Resets a stream (RST_STREAM with `errorCode`, default 0x8 CANCEL).
-    public func reset(_ streamID: Int32, errorCode: UInt32 = 0x8) {
-        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
-    }
-
-    /// Starts a graceful shutdown: GOAWAY with the last stream id processed.
-    public func goAway() {
-        nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
-    }
-
     private func read(
         _ session: OpaquePointer?, _ streamID: Int32, _ buffer: UnsafeMutablePointer<UInt8>, _ length: Int,
         _ flags: UnsafeMutablePointer<UInt32>

@@ -68,18 +68,21 @@ extension ProtoMessage {
     /// Encodes the message to protobuf wire bytes (map entries in key order, so equal
     /// values give equal bytes).
     public func serializedBytes() -> [UInt8] {
-        let arena = ProtobufCArena()
-        let message = arena.allocate(byteCount: Self._protobufC.size)
-        _protobufCWrite(to: message, arena: arena)
-        return Self._protobufC.pack(UnsafeRawPointer(message))
+        withCMessage { Self._protobufC.pack($0) }
     }
 
     /// Size in bytes of ``serializedBytes()``.
     public func serializedSize() -> Int {
+        withCMessage { Self._protobufC.packedSize($0) }
+    }
+
+    /// Runs `body` with this value copied into its C struct; the pointer is valid during
+    /// the call only.
+    private func withCMessage<R>(_ body: (UnsafeRawPointer) -> R) -> R {
         let arena = ProtobufCArena()
         let message = arena.allocate(byteCount: Self._protobufC.size)
         _protobufCWrite(to: message, arena: arena)
-        return Self._protobufC.packedSize(UnsafeRawPointer(message))
+        return withExtendedLifetime(arena) { body(UnsafeRawPointer(message)) }
     }
 }
 

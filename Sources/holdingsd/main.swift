@@ -71,10 +71,9 @@ do {
     signal(SIGTERM, SIG_IGN)
     signal(SIGINT, SIG_IGN)
     signal(SIGPIPE, SIG_IGN)
-    let stop: @convention(c) (Int32) -> Void = { _ in exit(0) }
     for signalNumber in [SIGTERM, SIGINT] {
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-        source.setEventHandler { stop(0) }
+        source.setEventHandler { exit(0) }
         source.resume()
         signalSources.append(source)
     }

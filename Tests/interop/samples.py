@@ -22,21 +22,26 @@ MAX_DEPTH = 3
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def generate_modules():
-    """Compile proto/ with grpcio-tools into a temp dir and import every _pb2 module."""
+def run_protoc(*outputs):
+    """Runs grpcio-tools' protoc on every file of proto/ with `outputs` flags; returns the files."""
     from grpc_tools import protoc
     import grpc_tools
 
-    out = tempfile.mkdtemp(prefix="uc-py-proto-")
     proto_root = os.path.join(ROOT, "proto")
     files = sorted(
         os.path.relpath(p, proto_root)
         for p in glob.glob(os.path.join(proto_root, "**", "*.proto"), recursive=True)
     )
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    args = ["protoc", f"-I{proto_root}", f"-I{well_known}", f"--python_out={out}", *files]
-    if protoc.main(args) != 0:
+    if protoc.main(["protoc", f"-I{proto_root}", f"-I{well_known}", *outputs, *files]) != 0:
         raise SystemExit("grpc_tools.protoc failed")
+    return files
+
+
+def generate_modules():
+    """Compile proto/ with grpcio-tools into a temp dir and import every _pb2 module."""
+    out = tempfile.mkdtemp(prefix="uc-py-proto-")
+    files = run_protoc(f"--python_out={out}")
     sys.path.insert(0, out)
     modules = []
     for f in files:
@@ -273,20 +278,10 @@ def bench():
 def comments():
     """Every service, method, message, field, enum and enum value needs a leading comment
     (or, for a field, a trailing one); a oneof member may share the oneof's comment."""
-    from grpc_tools import protoc
-    import grpc_tools
     from google.protobuf import descriptor_pb2
 
-    proto_root = os.path.join(ROOT, "proto")
-    files = sorted(
-        os.path.relpath(p, proto_root)
-        for p in glob.glob(os.path.join(proto_root, "**", "*.proto"), recursive=True)
-    )
     out = os.path.join(tempfile.mkdtemp(prefix="uc-comments-"), "set.pb")
-    well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    if protoc.main(["protoc", f"-I{proto_root}", f"-I{well_known}", "--include_source_info",
-                    f"--descriptor_set_out={out}", *files]) != 0:
-        raise SystemExit("protoc failed")
+    run_protoc("--include_source_info", f"--descriptor_set_out={out}")
     fds = descriptor_pb2.FileDescriptorSet.FromString(open(out, "rb").read())
     missing = []
     for f in fds.file:
