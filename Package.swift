@@ -10,8 +10,11 @@ import PackageDescription
 //   RPCCore               call-level types: method descriptors, status, contexts, handlers
 //   HoldingsProto         generated Swift types and service protocols (Generated/swift)
 //   holdings-protogen     our generator of HoldingsProto (reads protoc descriptor sets)
-//   HTTP2 → GRPCServer    nghttp2 session wrapper, gRPC server on epoll loops
-//   StandardServices      grpc.health.v1 and the placeholder for services not built yet
+//   HTTP2                 nghttp2 sessions (server and client), manual flow control
+//   GRPCTransport         epoll loops, sockets and TLS (OpenSSL), gRPC framing, gzip (zlib)
+//   GRPCServer/GRPCClient the gRPC server and the client channel
+//   StandardServices      grpc.health.v1, grpc.reflection v1/v1alpha, placeholders for services not built yet
+//   GRPCTestingProto      grpc.testing interop protos; InteropService implements TestService
 
 let package = Package(
     name: "UltraCoreHoldings",
@@ -19,6 +22,7 @@ let package = Package(
     products: [
         .executable(name: "holdingsd", targets: ["holdingsd"]),
         .executable(name: "holdings-protogen", targets: ["holdings-protogen"]),
+        .executable(name: "interop-server", targets: ["interop-server"]),
         .library(name: "HoldingsProto", targets: ["HoldingsProto"]),
         .library(name: "HoldingsProtoSamples", targets: ["HoldingsProtoSamples", "ProtoSampling"]),
     ],
@@ -31,10 +35,13 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Linux headers Glibc's module leaves out (epoll, eventfd, sockets).
         .systemLibrary(name: "CLinux"),
+        // gzip message compression (grpc-encoding: gzip).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Generated C codecs (protoc-c), committed.
         .target(name: "HoldingsProtoC", dependencies: ["CProtobufC"], path: "Generated/c"),
         .target(name: "CProtoDescriptor", dependencies: ["CProtobufC"], path: "Generated/descriptor"),
+        .target(name: "GRPCTestingProtoC", dependencies: ["CProtobufC"], path: "Generated/testing-c"),
 
         .target(name: "ProtoCodec", dependencies: ["CProtobufC"]),
         .target(name: "RPCCore", dependencies: ["ProtoCodec"]),
@@ -43,19 +50,32 @@ let package = Package(
             dependencies: ["ProtoCodec", "RPCCore", "CProtobufC", "HoldingsProtoC"],
             path: "Generated/swift"),
 
+        .target(
+            name: "GRPCTestingProto",
+            dependencies: ["ProtoCodec", "RPCCore", "CProtobufC", "GRPCTestingProtoC"],
+            path: "Generated/testing-swift"),
+
         // Deterministic fully-populated samples of every message, for tests and benchmarks.
         .target(name: "ProtoSampling", dependencies: ["ProtoCodec"]),
         .target(name: "HoldingsProtoSamples", dependencies: ["HoldingsProto", "ProtoSampling"], path: "Generated/swift-samples"),
 
         // gRPC over HTTP/2: the nghttp2 layer, then the server on epoll loops.
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"]),
-        .target(name: "GRPCServer", dependencies: ["CLinux", "HTTP2", "RPCCore"]),
+        .target(name: "GRPCTransport", dependencies: ["CLinux", "COpenSSL", "CZlib", "HTTP2", "RPCCore"]),
+        .target(name: "GRPCServer", dependencies: ["CLinux", "HTTP2", "GRPCTransport", "RPCCore"]),
         .target(name: "StandardServices", dependencies: ["HoldingsProto", "RPCCore"]),
+
+        // Conformance: grpc.testing.TestService, its server and our interop client.
+        .target(name: "InteropService", dependencies: ["GRPCTestingProto", "RPCCore"]),
+        .executableTarget(
+            name: "interop-server",
+            dependencies: ["InteropService", "GRPCServer", "GRPCTransport", "StandardServices", "GRPCTestingProto", "HoldingsProto"]),
 
         .target(name: "NativeLibraries", dependencies: ["CNGHTTP2", "CProtobufC", "CRDKafka", "CLibPQ", "COpenSSL"]),
 
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
-        .executableTarget(name: "holdingsd", dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "StandardServices"]),
+        .executableTarget(
+            name: "holdingsd", dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices"]),
 
         .testTarget(
             name: "ProtoCodecTests",

@@ -4,6 +4,8 @@
 #   Generated/descriptor    protoc-c codec of google/protobuf/descriptor.proto (for the generator)
 #   Generated/swift         Swift types + service protocols (holdings-protogen)
 #   Generated/swift-samples fully-populated sample messages for tests (holdings-protogen)
+#   Generated/testing-c, Generated/testing-swift
+#                           grpc.testing (the official interop protos) for the conformance server
 # Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev and grpc-proto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,8 @@ cd "$(dirname "$0")/.."
 INCLUDE=/usr/include
 GRPC_PROTO=/usr/share/grpc-proto   # Debian grpc-proto: the standard gRPC services
 PROTOS=$(cd proto && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
-STANDARD="grpc/health/v1/health.proto"
+STANDARD="grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto"
+TESTING="grpc/testing/test.proto grpc/testing/messages.proto grpc/testing/empty.proto"
 WELL_KNOWN="google/protobuf/timestamp.proto"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,6 +44,11 @@ mkdir -p "$tmp/c" "$tmp/descriptor"
 protoc-c -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --c_out="$tmp/c" $PROTOS $STANDARD $WELL_KNOWN
 split_c_output "$tmp/c" Generated/c
 write_module Generated/c HoldingsProtoC
+mkdir -p "$tmp/testing-c"
+# shellcheck disable=SC2086
+protoc-c -I "$GRPC_PROTO" --c_out="$tmp/testing-c" $TESTING
+split_c_output "$tmp/testing-c" Generated/testing-c
+write_module Generated/testing-c GRPCTestingProtoC
 protoc-c -I "$INCLUDE" --c_out="$tmp/descriptor" google/protobuf/descriptor.proto
 split_c_output "$tmp/descriptor" Generated/descriptor
 write_module Generated/descriptor CProtoDescriptor
@@ -49,11 +57,15 @@ write_module Generated/descriptor CProtoDescriptor
 # shellcheck disable=SC2086
 protoc -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --include_imports --include_source_info \
   --descriptor_set_out="$tmp/set.pb" $PROTOS $STANDARD
+# shellcheck disable=SC2086
+protoc -I "$GRPC_PROTO" --include_imports --include_source_info --descriptor_set_out="$tmp/testing.pb" $TESTING
 
 # 3. Swift.
 swift build --product holdings-protogen -c debug >/dev/null
-rm -f Generated/swift/*.swift Generated/swift-samples/*.swift  # after the build: the targets must not be empty while it runs
-"$(swift build --show-bin-path -c debug)/holdings-protogen" \
-  --descriptor-set "$tmp/set.pb" --c-module HoldingsProtoC \
+rm -f Generated/swift/*.swift Generated/swift-samples/*.swift Generated/testing-swift/*.swift  # after the build: the targets must not be empty while it runs
+protogen="$(swift build --show-bin-path -c debug)/holdings-protogen"
+"$protogen" --descriptor-set "$tmp/set.pb" --c-module HoldingsProtoC --registry HoldingsProtoFiles \
   --swift-out Generated/swift --samples-out Generated/swift-samples
+"$protogen" --descriptor-set "$tmp/testing.pb" --c-module GRPCTestingProtoC --registry GRPCTestingProtoFiles \
+  --swift-out Generated/testing-swift
 echo "generate.sh: Generated/ is up to date with proto/"

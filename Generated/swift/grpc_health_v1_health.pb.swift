@@ -128,6 +128,38 @@ public enum Grpc_Health_V1_Health {
         methods: [Method.check.descriptor, Method.watch.descriptor],
         protoFile: "grpc/health/v1/health.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// If the requested service is unknown, the call will fail with status
+        /// NOT_FOUND.
+        public func check(_ request: Grpc_Health_V1_HealthCheckRequest, options: CallOptions = CallOptions()) async throws -> Grpc_Health_V1_HealthCheckResponse {
+            try await ClientCalls.unary(transport, Method.check, request, options: options).message
+        }
+
+        /// Performs a watch for the serving status of the requested service.
+        /// The server will immediately send back a message indicating the current
+        /// serving status.  It will then subsequently send a new message whenever
+        /// the service's serving status changes.
+        ///
+        /// If the requested service is unknown when the call is received, the
+        /// server will send a message setting the serving status to
+        /// SERVICE_UNKNOWN but will *not* terminate the call.  If at some
+        /// future point, the serving status of the service becomes known, the
+        /// server will send a new message with the service's serving status.
+        ///
+        /// If the call terminates with status UNIMPLEMENTED, then clients
+        /// should assume this method is not supported and should not retry the
+        /// call.  If the call terminates with any other status (including OK),
+        /// clients should retry the call with appropriate exponential backoff.
+        public func watch(_ request: Grpc_Health_V1_HealthCheckRequest, options: CallOptions = CallOptions()) async throws -> ServerStreamingCall<Grpc_Health_V1_HealthCheckResponse> {
+            try await ClientCalls.serverStreaming(transport, Method.watch, request, options: options)
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// If the requested service is unknown, the call will fail with status

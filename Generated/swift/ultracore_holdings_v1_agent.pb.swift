@@ -739,6 +739,38 @@ public enum Ultracore_Holdings_V1_AgentService {
         methods: [Method.assessRisk.descriptor, Method.detectAnomalies.descriptor, Method.recommendRebalancing.descriptor, Method.trainPolicy.descriptor, Method.recommendAction.descriptor],
         protoFile: "ultracore/holdings/v1/agent.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Volatility, value at risk, concentration and risk level of a client's portfolio.
+        public func assessRisk(_ request: Ultracore_Holdings_V1_AssessRiskRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_AssessRiskResponse {
+            try await ClientCalls.unary(transport, Method.assessRisk, request, options: options).message
+        }
+
+        /// Unusual valuations and trades, each with why it was flagged.
+        public func detectAnomalies(_ request: Ultracore_Holdings_V1_DetectAnomaliesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_DetectAnomaliesResponse {
+            try await ClientCalls.unary(transport, Method.detectAnomalies, request, options: options).message
+        }
+
+        /// The agent's rebalancing recommendation for a client, with reasons.
+        public func recommendRebalancing(_ request: Ultracore_Holdings_V1_RecommendRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_RecommendRebalancingResponse {
+            try await ClientCalls.unary(transport, Method.recommendRebalancing, request, options: options).message
+        }
+
+        /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        public func trainPolicy(_ request: Ultracore_Holdings_V1_TrainPolicyRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse {
+            try await ClientCalls.unary(transport, Method.trainPolicy, request, options: options).message
+        }
+
+        /// The trained policy's action for a client's current state, with its Q-values.
+        public func recommendAction(_ request: Ultracore_Holdings_V1_RecommendActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_RecommendActionResponse {
+            try await ClientCalls.unary(transport, Method.recommendAction, request, options: options).message
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Volatility, value at risk, concentration and risk level of a client's portfolio.

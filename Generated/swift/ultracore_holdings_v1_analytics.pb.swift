@@ -620,6 +620,34 @@ public enum Ultracore_Holdings_V1_AnalyticsService {
         methods: [Method.computePerformance.descriptor, Method.computeSharpe.descriptor, Method.computeMaxDrawdown.descriptor, Method.computeAlphaBeta.descriptor],
         protoFile: "ultracore/holdings/v1/analytics.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Total return, CAGR, annualized volatility, time-weighted return, and
+        /// money-weighted return (XIRR) when cash flows are given.
+        public func computePerformance(_ request: Ultracore_Holdings_V1_ComputePerformanceRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputePerformanceResponse {
+            try await ClientCalls.unary(transport, Method.computePerformance, request, options: options).message
+        }
+
+        /// Sharpe and Sortino ratios.
+        public func computeSharpe(_ request: Ultracore_Holdings_V1_ComputeSharpeRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeSharpeResponse {
+            try await ClientCalls.unary(transport, Method.computeSharpe, request, options: options).message
+        }
+
+        /// Maximum drawdown with its peak, trough, recovery and duration.
+        public func computeMaxDrawdown(_ request: Ultracore_Holdings_V1_ComputeMaxDrawdownRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeMaxDrawdownResponse {
+            try await ClientCalls.unary(transport, Method.computeMaxDrawdown, request, options: options).message
+        }
+
+        /// Alpha, beta, R², information ratio and tracking error against a benchmark.
+        public func computeAlphaBeta(_ request: Ultracore_Holdings_V1_ComputeAlphaBetaRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeAlphaBetaResponse {
+            try await ClientCalls.unary(transport, Method.computeAlphaBeta, request, options: options).message
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Total return, CAGR, annualized volatility, time-weighted return, and

@@ -641,6 +641,38 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         methods: [Method.getCostBasisSummary.descriptor, Method.sellLots.descriptor, Method.getTaxLossHarvestCandidates.descriptor, Method.getUnrealizedGainLoss.descriptor, Method.getRealizedGains.descriptor],
         protoFile: "ultracore/holdings/v1/cost_basis.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Open lots of a client's position in a ticker, with totals and average cost.
+        public func getCostBasisSummary(_ request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse {
+            try await ClientCalls.unary(transport, Method.getCostBasisSummary, request, options: options).message
+        }
+
+        /// Sells shares by a lot selection method (LOTS_SOLD); a dry run emits nothing.
+        public func sellLots(_ request: Ultracore_Holdings_V1_SellLotsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
+            try await ClientCalls.unary(transport, Method.sellLots, request, options: options).message
+        }
+
+        /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
+        public func getTaxLossHarvestCandidates(_ request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse {
+            try await ClientCalls.unary(transport, Method.getTaxLossHarvestCandidates, request, options: options).message
+        }
+
+        /// Unrealized gain or loss per lot and in total, split short/long term.
+        public func getUnrealizedGainLoss(_ request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse {
+            try await ClientCalls.unary(transport, Method.getUnrealizedGainLoss, request, options: options).message
+        }
+
+        /// Gains realized by a client over a period, per sale and per term.
+        public func getRealizedGains(_ request: Ultracore_Holdings_V1_GetRealizedGainsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse {
+            try await ClientCalls.unary(transport, Method.getRealizedGains, request, options: options).message
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Open lots of a client's position in a ticker, with totals and average cost.

@@ -415,6 +415,28 @@ public enum Ultracore_Holdings_V1_DataMeshService {
         methods: [Method.getDataQuality.descriptor, Method.getLineage.descriptor, Method.listMaterializedViews.descriptor],
         protoFile: "ultracore/holdings/v1/data_mesh.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
+        public func getDataQuality(_ request: Ultracore_Holdings_V1_GetDataQualityRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetDataQualityResponse {
+            try await ClientCalls.unary(transport, Method.getDataQuality, request, options: options).message
+        }
+
+        /// For an event or a position: the events it came from and what they caused.
+        public func getLineage(_ request: Ultracore_Holdings_V1_GetLineageRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetLineageResponse {
+            try await ClientCalls.unary(transport, Method.getLineage, request, options: options).message
+        }
+
+        /// The Postgres read models, their row counts and their lag behind the log.
+        public func listMaterializedViews(_ request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse {
+            try await ClientCalls.unary(transport, Method.listMaterializedViews, request, options: options).message
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Quality score 0–100 of a client's or a position's data, with the rules behind it.

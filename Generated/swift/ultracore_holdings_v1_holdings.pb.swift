@@ -1185,6 +1185,75 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         methods: [Method.openPosition.descriptor, Method.closePosition.descriptor, Method.getPosition.descriptor, Method.updatePositionValue.descriptor, Method.publishPrices.descriptor, Method.reconstructPosition.descriptor, Method.listPositions.descriptor, Method.getPortfolioValue.descriptor, Method.monitorPortfolio.descriptor, Method.applyCorporateAction.descriptor, Method.listEvents.descriptor, Method.watchEvents.descriptor],
         protoFile: "ultracore/holdings/v1/holdings.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Buys shares: opens the client's position in the ticker (POSITION_OPENED) or
+        /// adds a lot to the open one (LOT_ADDED). Returns the position.
+        public func openPosition(_ request: Ultracore_Holdings_V1_OpenPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
+            try await ClientCalls.unary(transport, Method.openPosition, request, options: options).message
+        }
+
+        /// Sells the whole position (POSITION_CLOSED); returns the realized gain per lot.
+        public func closePosition(_ request: Ultracore_Holdings_V1_ClosePositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
+            try await ClientCalls.unary(transport, Method.closePosition, request, options: options).message
+        }
+
+        /// A position with its open lots, market value and unrealized gain or loss.
+        public func getPosition(_ request: Ultracore_Holdings_V1_GetPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPositionResponse {
+            try await ClientCalls.unary(transport, Method.getPosition, request, options: options).message
+        }
+
+        /// Marks one position to a price (POSITION_VALUED); returns the revalued position.
+        public func updatePositionValue(_ request: Ultracore_Holdings_V1_UpdatePositionValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
+            try await ClientCalls.unary(transport, Method.updatePositionValue, request, options: options).message
+        }
+
+        /// Market-data batch: revalues every open position in the given tickers.
+        public func publishPrices(_ request: Ultracore_Holdings_V1_PublishPricesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
+            try await ClientCalls.unary(transport, Method.publishPrices, request, options: options).message
+        }
+
+        /// Rebuilds a position purely from its events, optionally as of a version or a time.
+        public func reconstructPosition(_ request: Ultracore_Holdings_V1_ReconstructPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {
+            try await ClientCalls.unary(transport, Method.reconstructPosition, request, options: options).message
+        }
+
+        /// A client's positions, paged.
+        public func listPositions(_ request: Ultracore_Holdings_V1_ListPositionsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListPositionsResponse {
+            try await ClientCalls.unary(transport, Method.listPositions, request, options: options).message
+        }
+
+        /// A client's total market value, cost, unrealized gain and weight per position.
+        public func getPortfolioValue(_ request: Ultracore_Holdings_V1_GetPortfolioValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
+            try await ClientCalls.unary(transport, Method.getPortfolioValue, request, options: options).message
+        }
+
+        /// The monitoring agent's current alerts for a client.
+        public func monitorPortfolio(_ request: Ultracore_Holdings_V1_MonitorPortfolioRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {
+            try await ClientCalls.unary(transport, Method.monitorPortfolio, request, options: options).message
+        }
+
+        /// Applies a split or a cash dividend to every holder of a ticker.
+        public func applyCorporateAction(_ request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
+            try await ClientCalls.unary(transport, Method.applyCorporateAction, request, options: options).message
+        }
+
+        /// The audit trail of a client or a position, in order, paged.
+        public func listEvents(_ request: Ultracore_Holdings_V1_ListEventsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListEventsResponse {
+            try await ClientCalls.unary(transport, Method.listEvents, request, options: options).message
+        }
+
+        /// Live events, optionally filtered by client and optionally replayed from the start.
+        /// A subscriber that falls too far behind gets RESOURCE_EXHAUSTED.
+        public func watchEvents(_ request: Ultracore_Holdings_V1_WatchEventsRequest, options: CallOptions = CallOptions()) async throws -> ServerStreamingCall<Ultracore_Holdings_V1_WatchEventsResponse> {
+            try await ClientCalls.serverStreaming(transport, Method.watchEvents, request, options: options)
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Buys shares: opens the client's position in the ticker (POSITION_OPENED) or

@@ -776,6 +776,35 @@ public enum Ultracore_Holdings_V1_RebalancingService {
         methods: [Method.evaluateRebalancing.descriptor, Method.planRebalancing.descriptor, Method.executeRebalancing.descriptor, Method.scheduleRebalancing.descriptor],
         protoFile: "ultracore/holdings/v1/rebalancing.proto")
 
+    /// Typed calls to the service over any client transport (a channel).
+    public struct Client: Sendable {
+        public let transport: any ClientTransport
+
+        public init(_ transport: any ClientTransport) { self.transport = transport }
+
+        /// Drift per asset and whether to rebalance, with reasons; emits
+        /// REBALANCING_TRIGGERED when it must rebalance.
+        public func evaluateRebalancing(_ request: Ultracore_Holdings_V1_EvaluateRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
+            try await ClientCalls.unary(transport, Method.evaluateRebalancing, request, options: options).message
+        }
+
+        /// The trades that reach the targets, with costs and tax impact; returns a plan_id.
+        public func planRebalancing(_ request: Ultracore_Holdings_V1_PlanRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse {
+            try await ClientCalls.unary(transport, Method.planRebalancing, request, options: options).message
+        }
+
+        /// Executes a plan (TRADE_EXECUTED per trade, REBALANCING_COMPLETED), all or nothing,
+        /// or simulates it when dry_run is set.
+        public func executeRebalancing(_ request: Ultracore_Holdings_V1_ExecuteRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
+            try await ClientCalls.unary(transport, Method.executeRebalancing, request, options: options).message
+        }
+
+        /// Creates or replaces a client's schedule; the service evaluates it on time by itself.
+        public func scheduleRebalancing(_ request: Ultracore_Holdings_V1_ScheduleRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse {
+            try await ClientCalls.unary(transport, Method.scheduleRebalancing, request, options: options).message
+        }
+    }
+
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Drift per asset and whether to rebalance, with reasons; emits

@@ -7,3 +7,5 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
+#include <netdb.h>
+#include <sys/resource.h>

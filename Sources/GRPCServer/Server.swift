@@ -1,6 +1,8 @@
 import CLinux
-import Glibc
 import Foundation
+import GRPCTransport
+import Glibc
+import HTTP2
 import RPCCore
 import Synchronization
 
@@ -8,15 +10,14 @@ import Synchronization
 struct Router: Sendable {
     let handlers: [String: ServerMethodHandler]
     let services: Set<String>
-    let maxMessageSize: Int
 
     func handler(for path: String) -> ServerMethodHandler? { handlers[path] }
 
     func unknownMethodMessage(_ path: String) -> String {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count == 2 else { return "malformed method path '\(path)'" }
-        if services.contains(String(parts[0])) { return "unknown method \(parts[1]) of service \(parts[0])" }
-        return "unknown service \(parts[0])"
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return "malformed method path '\(path)'" }
+        if services.contains(String(parts[1])) { return "unknown method \(parts[2]) of service \(parts[1])" }
+        return "unknown service \(parts[1])"
     }
 }
 
@@ -28,21 +29,30 @@ public struct ServerConfiguration: Sendable {
     public var port: UInt16 = 50051
     /// Event loops (threads); default one per core.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
-    /// Largest request message accepted, bytes; larger is RESOURCE_EXHAUSTED.
+    /// Largest request message accepted (after inflating), bytes; larger is RESOURCE_EXHAUSTED.
     public var maxMessageSize = 4 * 1024 * 1024
+    /// Largest request header block (names + values), bytes; larger is RESOURCE_EXHAUSTED.
+    public var maxHeaderListSize = 16 * 1024
+    /// TLS with ALPN h2; nil serves HTTP/2 cleartext with prior knowledge.
+    public var tls: TLSContext?
+    /// HTTP/2 settings (concurrent streams, windows, reset rate limit).
+    public var http2 = HTTP2Settings()
 
     public init() {}
 }
 
-/// A gRPC server over HTTP/2 cleartext (prior knowledge) on nghttp2 and epoll.
+/// A gRPC server over HTTP/2 (cleartext with prior knowledge, or TLS with ALPN h2) on
+/// nghttp2 and epoll loops. Handlers run as Swift tasks, never on a loop.
 public final class GRPCServer: Sendable {
     private let loops: [EventLoop]
     private let listenFD: Int32
     private let router: Router
+    private let configuration: ServerConfiguration
     /// The port actually bound.
     public let port: UInt16
-    private let connections = Mutex<[ObjectIdentifier: GRPCConnection]>([:])
+    private let connections = Mutex<[ObjectIdentifier: ServerConnection]>([:])
     private let nextLoop = Atomic<Int>(0)
+    private let accepting = Atomic<Bool>(true)
 
     public init(configuration: ServerConfiguration, services: [any RPCService]) throws {
         var handlers: [String: ServerMethodHandler] = [:]
@@ -51,7 +61,8 @@ public final class GRPCServer: Sendable {
             for handler in service.methodHandlers { handlers[handler.method.path] = handler }
             names.insert(service.serviceDescriptor.name)
         }
-        router = Router(handlers: handlers, services: names, maxMessageSize: configuration.maxMessageSize)
+        router = Router(handlers: handlers, services: names)
+        self.configuration = configuration
 
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ServerError("socket: errno \(errno)") }
@@ -61,16 +72,16 @@ public final class GRPCServer: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = configuration.port.bigEndian
         guard inet_pton(AF_INET, configuration.host, &address.sin_addr) == 1 else {
-            CLinux.close(fd)
+            Glibc.close(fd)
             throw ServerError("not an IPv4 address: \(configuration.host)")
         }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(fd, 1024) == 0 else {
+        guard bound == 0, listen(fd, 4096) == 0 else {
             let code = errno
-            CLinux.close(fd)
-            throw ServerError("cannot listen on \(configuration.host):\(configuration.port): errno \(code)")
+            Glibc.close(fd)
+            throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(String(cString: strerror(code)))")
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -92,7 +103,7 @@ public final class GRPCServer: Sendable {
     }
 
     private func acceptAll() {
-        while true {
+        while accepting.load(ordering: .relaxed) {
             var address = sockaddr_in()
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let fd = withUnsafeMutablePointer(to: &address) {
@@ -100,7 +111,11 @@ public final class GRPCServer: Sendable {
                     accept(listenFD, $0, &length)
                 }
             }
-            if fd < 0 { return }  // EAGAIN, or a transient error: the next readiness retries
+            if fd < 0 {
+                // EAGAIN: all taken. EMFILE/ENFILE: out of descriptors; the connection waits
+                // in the backlog and the next readiness retries. Either way, stop for now.
+                return
+            }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
@@ -109,9 +124,22 @@ public final class GRPCServer: Sendable {
             inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
             let host = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let peer = "\(host):\(UInt16(bigEndian: address.sin_port))"
+            let stream: any ByteStream
+            if let tls = configuration.tls {
+                guard let tlsStream = try? TLSStream(fd: fd, context: tls) else {
+                    Glibc.close(fd)
+                    continue
+                }
+                stream = tlsStream
+            } else {
+                stream = SocketStream(fd: fd)
+            }
             let loop = loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
+            let box = UncheckedBox(stream)
             loop.execute { [self] in
-                let connection = GRPCConnection(fd: fd, loop: loop, router: router, peer: peer) { [self] closed in
+                let connection = ServerConnection(
+                    stream: box.value, loop: loop, router: router, configuration: configuration, peer: peer
+                ) { [self] closed in
                     _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(closed)) }
                 }
                 connections.withLock { $0[ObjectIdentifier(connection)] = connection }
@@ -122,6 +150,39 @@ public final class GRPCServer: Sendable {
 
     /// Number of open connections.
     public var connectionCount: Int { connections.withLock { $0.count } }
+
+    /// Graceful shutdown: stops accepting, tells every client (GOAWAY: a shutdown notice,
+    /// then after a round trip the last stream processed), lets the calls in flight finish
+    /// for up to `grace`, then cancels what is left and closes every connection.
+    public func shutdown(grace: Duration) async {
+        guard accepting.exchange(false, ordering: .relaxed) else { return }
+        let acceptLoop = loops[0]
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            acceptLoop.execute { [self] in
+                acceptLoop.unregister(listenFD)
+                Glibc.close(listenFD)
+                done.resume()
+            }
+        }
+        let open = connections.withLock { Array($0.values) }
+        for connection in open { connection.loop.execute { connection.sendShutdownNotice() } }
+        try? await Task.sleep(for: .milliseconds(100))  // about one round trip on a LAN
+        for connection in open { connection.loop.execute { connection.sendFinalGoAway() } }
+        let deadline = ContinuousClock.now + grace
+        while connectionCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for connection in connections.withLock({ Array($0.values) }) {
+            connection.loop.execute { connection.closeNow("the server shut down") }
+        }
+        while connectionCount > 0 { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// Moves a value that is not Sendable to the loop that will own it.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 public struct ServerError: Error, CustomStringConvertible {

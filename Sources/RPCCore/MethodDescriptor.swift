@@ -62,3 +62,24 @@ public struct ServiceDescriptor: Sendable, Hashable {
         self.protoFile = protoFile
     }
 }
+
+/// A `.proto` file as compiled by protoc: what server reflection serves.
+public struct ProtoFileDescriptor: Sendable {
+    /// Path as imported, for example `ultracore/holdings/v1/holdings.proto`.
+    public let name: String
+    /// The files it imports, by name.
+    public let dependencies: [String]
+    /// Fully qualified names it defines: packages' messages, enums, services and methods.
+    public let symbols: [String]
+    private let base64: String
+
+    public init(name: String, dependencies: [String], symbols: [String], base64: String) {
+        self.name = name
+        self.dependencies = dependencies
+        self.symbols = symbols
+        self.base64 = base64
+    }
+
+    /// The serialized `google.protobuf.FileDescriptorProto` (no source info).
+    public var serialized: [UInt8] { Base64.decode(base64) ?? [] }
+}

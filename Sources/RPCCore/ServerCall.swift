@@ -1,4 +1,5 @@
 import ProtoCodec
+import Synchronization
 
 /// What a handler knows about its call besides the messages.
 public struct ServerContext: Sendable {
@@ -10,12 +11,66 @@ public struct ServerContext: Sendable {
     public let deadline: ContinuousClock.Instant?
     /// The peer's address, for logs.
     public let peer: String
+    /// What the handler sends besides messages: response metadata and compression.
+    public let response: ResponseOptions
+    /// How the request messages arrived.
+    public let request: RequestInfo
 
-    public init(method: MethodDescriptor, metadata: Metadata = Metadata(), deadline: ContinuousClock.Instant? = nil, peer: String = "") {
+    public init(
+        method: MethodDescriptor, metadata: Metadata = Metadata(), deadline: ContinuousClock.Instant? = nil, peer: String = "",
+        response: ResponseOptions = ResponseOptions(), request: RequestInfo = RequestInfo()
+    ) {
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
         self.peer = peer
+        self.response = response
+        self.request = request
+    }
+}
+
+/// How the request messages of a call arrived, as far as a handler may care.
+public final class RequestInfo: Sendable {
+    private let compressed = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Whether the message the handler read last came compressed on the wire.
+    public var lastMessageWasCompressed: Bool { compressed.load(ordering: .relaxed) }
+
+    /// Set by the transport as each message is read.
+    public func recordMessage(compressed: Bool) { self.compressed.store(compressed, ordering: .relaxed) }
+}
+
+/// Response metadata and compression a handler chooses. Initial metadata goes out with
+/// the first message (or with the status when there is none): set it before writing.
+public final class ResponseOptions: Sendable {
+    private struct State {
+        var initialMetadata = Metadata()
+        var trailingMetadata = Metadata()
+        var compress = false
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Metadata sent in the response headers.
+    public var initialMetadata: Metadata {
+        get { state.withLock { $0.initialMetadata } }
+        set { state.withLock { $0.initialMetadata = newValue } }
+    }
+
+    /// Metadata sent in the trailers with the status (merged with an RPCError's).
+    public var trailingMetadata: Metadata {
+        get { state.withLock { $0.trailingMetadata } }
+        set { state.withLock { $0.trailingMetadata = newValue } }
+    }
+
+    /// Compress response messages with gzip when the client accepts it (a message
+    /// written with `compress: false` still goes uncompressed).
+    public var compress: Bool {
+        get { state.withLock { $0.compress } }
+        set { state.withLock { $0.compress = newValue } }
     }
 }
 
@@ -46,19 +101,25 @@ public struct RequestStream<Element: Sendable>: AsyncSequence, Sendable {
 /// Where a handler writes the messages of its response stream. A write suspends while
 /// the transport's buffer is full (flow control) and throws when the call has ended.
 public struct ResponseWriter<Element: Sendable>: Sendable {
-    private let writeElement: @Sendable (Element) async throws -> Void
+    private let writeElement: @Sendable (Element, _ compress: Bool?) async throws -> Void
 
-    public init(write: @escaping @Sendable (Element) async throws -> Void) {
+    /// - Parameter write: sends an element; `compress` overrides the call's choice for it.
+    public init(write: @escaping @Sendable (Element, _ compress: Bool?) async throws -> Void) {
         writeElement = write
     }
 
     public func write(_ element: Element) async throws {
-        try await writeElement(element)
+        try await writeElement(element, nil)
+    }
+
+    /// Writes one message compressed or not, whatever the call's setting.
+    public func write(_ element: Element, compress: Bool) async throws {
+        try await writeElement(element, compress)
     }
 
     public func map<T: Sendable>(_ transform: @escaping @Sendable (T) -> Element) -> ResponseWriter<T> {
         let sink = writeElement
-        return ResponseWriter<T> { try await sink(transform($0)) }
+        return ResponseWriter<T> { try await sink(transform($0), $1) }
     }
 }
 

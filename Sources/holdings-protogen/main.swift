@@ -3,7 +3,7 @@ import Foundation
 /// holdings-protogen: generates the Swift side of our protobuf-c codecs.
 ///
 ///     holdings-protogen --descriptor-set SET.pb --c-module HoldingsProtoC \
-///         --swift-out Generated/swift [--samples-out Generated/swift-samples]
+///         --swift-out Generated/swift [--samples-out Generated/swift-samples] [--registry NAME]
 ///
 /// SET.pb is protoc's `--descriptor_set_out --include_imports --include_source_info`
 /// output for the files to generate; every file in it gets a Swift file.
@@ -13,6 +13,8 @@ struct Options {
     var cModule = ""
     var swiftOut = ""
     var samplesOut: String?
+    /// Name of the enum listing the set's files for reflection (written to swift-out).
+    var registry: String?
 }
 
 func parseOptions() -> Options {
@@ -28,11 +30,12 @@ func parseOptions() -> Options {
         case "--c-module": options.cModule = value(argument)
         case "--swift-out": options.swiftOut = value(argument)
         case "--samples-out": options.samplesOut = value(argument)
+        case "--registry": options.registry = value(argument)
         default: fail("unknown argument \(argument)")
         }
     }
     if options.descriptorSet.isEmpty || options.cModule.isEmpty || options.swiftOut.isEmpty {
-        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR]")
+        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR] [--registry NAME]")
     }
     return options
 }
@@ -69,6 +72,9 @@ do {
 let emitter = SwiftEmitter(files: files, cModule: options.cModule)
 for file in files {
     write(emitter.emit(file), to: options.swiftOut, name: outputName(file.name, suffix: ".pb.swift"))
+}
+if let registry = options.registry {
+    write(emitter.emitRegistry(files, name: registry), to: options.swiftOut, name: "\(registry).swift")
 }
 if let samplesOut = options.samplesOut {
     let samples = SamplesEmitter(swift: emitter)

@@ -90,7 +90,7 @@ struct ServiceContractTests {
         }
         let box = Box(messages)
         let requests = RequestStream<[UInt8]> { box.pending.isEmpty ? nil : box.pending.removeFirst() }
-        let responses = ResponseWriter<[UInt8]> { box.written.append($0) }
+        let responses = ResponseWriter<[UInt8]> { message, _ in box.written.append(message) }
         try await handler.handle(requests, responses, ServerContext(method: handler.method))
         return box.written
     }

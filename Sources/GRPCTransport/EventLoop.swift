@@ -7,16 +7,16 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: the fd table is touched only on the loop thread (checked by
 /// `preconditionInLoop`); the work queue is guarded by a Mutex.
-final class EventLoop: @unchecked Sendable {
+public final class EventLoop: @unchecked Sendable {
     private let epoll: Int32
     private let wakeFD: Int32
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private let queue = Mutex<[@Sendable () -> Void]>([])
     private var thread: Thread?
     private let threadID = Mutex<pthread_t?>(nil)
-    let name: String
+    public let name: String
 
-    init(name: String) {
+    public init(name: String) {
         self.name = name
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -32,7 +32,7 @@ final class EventLoop: @unchecked Sendable {
         close(epoll)
     }
 
-    func start() {
+    public func start() {
         let thread = Thread { [self] in
             threadID.withLock { $0 = pthread_self() }
             run()
@@ -42,23 +42,23 @@ final class EventLoop: @unchecked Sendable {
         thread.start()
     }
 
-    var inLoop: Bool {
+    public var inLoop: Bool {
         threadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
     }
 
-    func preconditionInLoop() {
+    public func preconditionInLoop() {
         precondition(inLoop, "called off the event loop \(name)")
     }
 
     /// Runs `work` on the loop thread, soon.
-    func execute(_ work: @escaping @Sendable () -> Void) {
+    public func execute(_ work: @escaping @Sendable () -> Void) {
         queue.withLock { $0.append(work) }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
 
     /// Watches `fd` for `events` (EPOLLIN/EPOLLOUT bits); loop thread only.
-    func register(_ fd: Int32, events: UInt32, handler: @escaping (UInt32) -> Void) {
+    public func register(_ fd: Int32, events: UInt32, handler: @escaping (UInt32) -> Void) {
         preconditionInLoop()
         handlers[fd] = handler
         var event = epoll_event()
@@ -67,7 +67,7 @@ final class EventLoop: @unchecked Sendable {
         epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
     }
 
-    func modify(_ fd: Int32, events: UInt32) {
+    public func modify(_ fd: Int32, events: UInt32) {
         preconditionInLoop()
         var event = epoll_event()
         event.events = events
@@ -75,7 +75,7 @@ final class EventLoop: @unchecked Sendable {
         epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
     }
 
-    func unregister(_ fd: Int32) {
+    public func unregister(_ fd: Int32) {
         preconditionInLoop()
         handlers[fd] = nil
         epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)

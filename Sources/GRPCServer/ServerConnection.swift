@@ -1,0 +1,346 @@
+import GRPCTransport
+import HTTP2
+import RPCCore
+
+/// One client connection: its HTTP/2 session and its gRPC calls.
+///
+/// `@unchecked Sendable`: every member is used on `loop` only; handler tasks reach the
+/// connection through `loop.execute`.
+final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
+    let loop: EventLoop
+    private let io: ConnectionIO
+    private let session: HTTP2Session
+    private let router: Router
+    private let configuration: ServerConfiguration
+    private let peer: String
+    private var onClose: ((ServerConnection) -> Void)?
+
+    /// A call in progress.
+    private final class Call {
+        var headers: [(String, String)] = []
+        var headerBytes = 0
+        var deframer: MessageDeframer
+        var inbound: InboundMessages?
+        let gate = OutboundGate()
+        var task: Task<Void, Never>?
+        /// Ends the call with DEADLINE_EXCEEDED; cancelled when the call ends first.
+        var deadlineTimer: Task<Void, Never>?
+        let response = ResponseOptions()
+        var responseStarted = false
+        var finished = false
+        /// The client accepts gzip responses.
+        var clientAcceptsGzip = false
+        /// Flow-control accounting: body bytes received, given back (consumed), and held
+        /// in messages the handler has not read yet.
+        var received = 0
+        var consumed = 0
+        var held = 0
+        init(maxMessageSize: Int) { deframer = MessageDeframer(maxMessageSize: maxMessageSize) }
+        func first(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+    }
+    private var calls: [Int32: Call] = [:]
+
+    init(
+        stream: any ByteStream, loop: EventLoop, router: Router, configuration: ServerConfiguration, peer: String,
+        onClose: @escaping (ServerConnection) -> Void
+    ) {
+        self.loop = loop
+        self.router = router
+        self.configuration = configuration
+        self.peer = peer
+        self.onClose = onClose
+        session = HTTP2Session(server: true, settings: configuration.http2)
+        io = ConnectionIO(loop: loop, stream: stream, session: session)
+        session.delegate = self
+        io.onClose = { [unowned self] reason in connectionClosed(reason) }
+    }
+
+    func start() {
+        io.start()
+    }
+
+    func sendShutdownNotice() {
+        guard !io.isClosed else { return }
+        session.submitShutdownNotice()
+        io.flush()
+    }
+
+    func sendFinalGoAway() {
+        guard !io.isClosed else { return }
+        session.submitGoAway()
+        io.flush()
+    }
+
+    func closeNow(_ reason: String) {
+        io.close(reason)
+    }
+
+    private func connectionClosed(_ reason: String) {
+        for (_, call) in calls { abandon(call, RPCError(.cancelled, "the connection closed: \(reason)")) }
+        calls.removeAll()
+        onClose?(self)
+        onClose = nil
+    }
+
+    /// Stops a call's handler: its reads and writes fail with `error`.
+    private func abandon(_ call: Call, _ error: RPCError) {
+        call.deadlineTimer?.cancel()
+        call.inbound?.finish(throwing: error)
+        call.gate.fail(error)
+        call.task?.cancel()
+    }
+
+    // MARK: HTTP2SessionDelegate
+
+    func streamOpened(_ streamID: Int32) {
+        calls[streamID] = Call(maxMessageSize: configuration.maxMessageSize)
+    }
+
+    func header(_ name: String, _ value: String, stream streamID: Int32) {
+        guard let call = calls[streamID], call.inbound == nil, !call.finished else { return }
+        call.headerBytes += name.utf8.count + value.utf8.count + 32
+        if call.headerBytes <= configuration.maxHeaderListSize { call.headers.append((name, value)) }
+    }
+
+    func headersComplete(_ streamID: Int32, endStream: Bool) {
+        guard let call = calls[streamID], call.inbound == nil, !call.finished else {
+            // Trailers from a client (gRPC sends none): treat as the end of the request.
+            if endStream { self.endStream(streamID) }
+            return
+        }
+        if call.headerBytes > configuration.maxHeaderListSize {
+            return trailersOnly(streamID, .resourceExhausted,
+                "request headers of \(call.headerBytes) bytes exceed the limit of \(configuration.maxHeaderListSize) bytes")
+        }
+        guard call.first(":method") == "POST" else {
+            session.submitHeadersOnly(streamID, [(":status", "405"), ("allow", "POST")])
+            return finishLocally(streamID)
+        }
+        guard let contentType = call.first("content-type"),
+              contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") || contentType.hasPrefix("application/grpc;")
+        else {
+            session.submitHeadersOnly(streamID, [(":status", "415")])
+            return finishLocally(streamID)
+        }
+        let path = call.first(":path") ?? ""
+        guard let handler = router.handler(for: path) else {
+            return trailersOnly(streamID, .unimplemented, router.unknownMethodMessage(path))
+        }
+        var deadline: ContinuousClock.Instant?
+        if let timeout = call.first("grpc-timeout") {
+            guard let duration = GRPCWire.timeout(timeout) else {
+                return trailersOnly(streamID, .invalidArgument, "malformed grpc-timeout header '\(timeout)'")
+            }
+            deadline = .now + duration
+        }
+        switch call.first("grpc-encoding") {
+        case nil, "identity": break
+        case "gzip": call.deframer.gzip = true
+        case let encoding?:
+            return trailersOnly(streamID, .unimplemented,
+                "grpc-encoding '\(encoding)' is not supported (supported: \(GRPCWire.acceptEncoding))")
+        }
+        call.clientAcceptsGzip = GRPCWire.lists(call.first("grpc-accept-encoding"), "gzip")
+        let requestInfo = RequestInfo()
+        let context = ServerContext(
+            method: handler.method, metadata: GRPCWire.metadata(from: call.headers), deadline: deadline, peer: peer,
+            response: call.response, request: requestInfo)
+        call.headers = []
+
+        let loop = self.loop
+        let inbound = InboundMessages(info: requestInfo) { [self] size in loop.execute { [self] in messageRead(streamID, size) } }
+        call.inbound = inbound
+        if endStream { inbound.finish() }
+        let gate = call.gate
+        let response = call.response
+        let acceptsGzip = call.clientAcceptsGzip
+        let writer = ResponseWriter<[UInt8]> { [self] message, compress in
+            try Task.checkCancellation()
+            let framed = GRPCWire.frame(message, compress: acceptsGzip && (compress ?? response.compress))
+            try gate.add(framed.count)
+            loop.execute { [self] in sendFramed(streamID, framed) }
+            try await gate.waitForRoom()
+        }
+        let requests = RequestStream<[UInt8]> { try await inbound.next() }
+        call.task = Task { [self] in
+            var status = RPCError(.ok, "")
+            do {
+                try await handler.handle(requests, writer, context)
+            } catch let error as RPCError {
+                status = error
+            } catch is CancellationError {
+                status = RPCError(.cancelled, "the call was cancelled")
+            } catch {
+                status = RPCError(.unknown, "\(error)")
+            }
+            let finalStatus = status
+            loop.execute { [self] in finishCall(streamID, finalStatus) }
+        }
+        if let deadline {
+            call.deadlineTimer = Task { [self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                loop.execute { [self] in
+                    guard let call = calls[streamID], !call.finished else { return }
+                    let error = RPCError(.deadlineExceeded, "the deadline passed before the call finished")
+                    abandon(call, error)
+                    finishCall(streamID, error)
+                }
+            }
+        }
+    }
+
+    func data(_ bytes: UnsafeRawBufferPointer, stream streamID: Int32) {
+        guard let call = calls[streamID] else {
+            session.consume(streamID, bytes: bytes.count)
+            return
+        }
+        call.received += bytes.count
+        guard !call.finished, let inbound = call.inbound else {
+            settleWindow(streamID, call)
+            return
+        }
+        do throws(MessageDeframer.Failure) {
+            for (message, wireSize, compressed) in try call.deframer.append(bytes) {
+                call.held += wireSize
+                inbound.deliver(message, wireSize: wireSize, compressed: compressed)
+            }
+            settleWindow(streamID, call)
+        } catch {
+            switch error {
+            case .compressedWithoutEncoding:
+                failCall(streamID, .internal, "a message has the compressed flag but the call has no grpc-encoding")
+            case .tooLarge(let size):
+                failCall(streamID, .resourceExhausted,
+                    "request message of \(size) bytes exceeds the limit of \(configuration.maxMessageSize) bytes")
+            case .corrupt:
+                failCall(streamID, .internal, "a compressed request message does not inflate as gzip")
+            case .badFlag(let flag):
+                failCall(streamID, .internal, "message flag byte \(flag) is neither 0 nor 1")
+            }
+        }
+    }
+
+    /// Gives back window for every received byte that is not held in an unread message.
+    private func settleWindow(_ streamID: Int32, _ call: Call) {
+        let free = call.finished ? call.received - call.consumed : call.received - call.consumed - call.held
+        if free > 0 {
+            session.consume(streamID, bytes: free)
+            call.consumed += free
+        }
+    }
+
+    private func messageRead(_ streamID: Int32, _ wireSize: Int) {
+        guard let call = calls[streamID] else { return }
+        call.held -= wireSize
+        settleWindow(streamID, call)
+        io.flush()
+    }
+
+    func endStream(_ streamID: Int32) {
+        guard let call = calls[streamID], !call.finished, let inbound = call.inbound else { return }
+        if call.deframer.hasPartialMessage {
+            failCall(streamID, .internal, "the request ended inside a message")
+        } else {
+            inbound.finish()
+        }
+    }
+
+    func outboundSent(_ streamID: Int32, bytes: Int) {
+        calls[streamID]?.gate.release(bytes)
+    }
+
+    func streamClosed(_ streamID: Int32, errorCode: UInt32) {
+        guard let call = calls.removeValue(forKey: streamID) else { return }
+        session.consumeConnection(bytes: call.received - call.consumed)
+        call.deadlineTimer?.cancel()
+        if !call.finished {
+            call.finished = true
+            abandon(call, RPCError(.cancelled, "the client reset the stream"))
+        } else {
+            call.gate.fail(RPCError(.cancelled, "the call has ended"))
+        }
+    }
+
+    // MARK: Calls
+
+    private func responseHeaders(_ call: Call?) throws(RPCError) -> [(String, String)] {
+        var headers = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", GRPCWire.acceptEncoding)]
+        if let call {
+            if call.clientAcceptsGzip { headers.append(("grpc-encoding", "gzip")) }
+            headers += try GRPCWire.headers(from: call.response.initialMetadata)
+        }
+        return headers
+    }
+
+    private func trailers(_ status: RPCError, _ metadata: Metadata) -> [(String, String)] {
+        var trailers = [("grpc-status", String(status.code.rawValue))]
+        if !status.message.isEmpty { trailers.append(("grpc-message", GRPCWire.percentEncode(status.message))) }
+        var all = metadata
+        for (key, value) in status.metadata {
+            switch value {
+            case .string(let text): all.add(key, text)
+            case .binary(let bytes): all.add(key, binary: bytes)
+            }
+        }
+        if let custom = try? GRPCWire.headers(from: all) {
+            trailers += custom
+        } else {
+            trailers = [("grpc-status", String(StatusCode.internal.rawValue)),
+                        ("grpc-message", GRPCWire.percentEncode("the handler set trailing metadata that cannot be sent"))]
+        }
+        return trailers
+    }
+
+    private func trailersOnly(_ streamID: Int32, _ code: StatusCode, _ message: String) {
+        // Early errors happen before any handler metadata exists: nothing can fail here.
+        let headers = (try? responseHeaders(nil)) ?? []
+        session.submitHeadersOnly(streamID, headers + trailers(RPCError(code, message), Metadata()))
+        finishLocally(streamID)
+    }
+
+    private func finishLocally(_ streamID: Int32) {
+        guard let call = calls[streamID] else { return }
+        call.finished = true
+        call.inbound?.finish()
+        settleWindow(streamID, call)
+        io.flush()
+    }
+
+    private func failCall(_ streamID: Int32, _ code: StatusCode, _ message: String) {
+        guard let call = calls[streamID] else { return }
+        let error = RPCError(code, message)
+        abandon(call, error)
+        finishCall(streamID, error)
+    }
+
+    private func sendFramed(_ streamID: Int32, _ framed: [UInt8]) {
+        guard let call = calls[streamID], !call.finished else { return }
+        if !call.responseStarted {
+            do {
+                let headers = try responseHeaders(call)
+                call.responseStarted = true
+                session.submitResponse(streamID, headers)
+            } catch {
+                return failCall(streamID, error.code, error.message)
+            }
+        }
+        session.enqueue(streamID, bytes: framed)
+        io.flush()
+    }
+
+    private func finishCall(_ streamID: Int32, _ status: RPCError) {
+        guard let call = calls[streamID], !call.finished else { return }
+        call.finished = true
+        call.deadlineTimer?.cancel()
+        call.inbound?.finish()
+        settleWindow(streamID, call)
+        let trailing = trailers(status, call.response.trailingMetadata)
+        if call.responseStarted {
+            session.finish(streamID, trailers: trailing)
+        } else {
+            let headers = (try? responseHeaders(call)) ?? (try? responseHeaders(nil)) ?? []
+            session.submitHeadersOnly(streamID, headers + trailing)
+        }
+        io.flush()
+    }
+}
