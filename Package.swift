@@ -23,6 +23,8 @@ let package = Package(
         .executable(name: "holdingsd", targets: ["holdingsd"]),
         .executable(name: "holdings-protogen", targets: ["holdings-protogen"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
+        .executable(name: "interop-client", targets: ["interop-client"]),
+        .library(name: "GRPCClient", targets: ["GRPCClient"]),
         .library(name: "HoldingsProto", targets: ["HoldingsProto"]),
         .library(name: "HoldingsProtoSamples", targets: ["HoldingsProtoSamples", "ProtoSampling"]),
     ],
@@ -63,6 +65,7 @@ let package = Package(
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"]),
         .target(name: "GRPCTransport", dependencies: ["CLinux", "COpenSSL", "CZlib", "HTTP2", "RPCCore"]),
         .target(name: "GRPCServer", dependencies: ["CLinux", "HTTP2", "GRPCTransport", "RPCCore"]),
+        .target(name: "GRPCClient", dependencies: ["CLinux", "HTTP2", "GRPCTransport", "RPCCore"]),
         .target(name: "StandardServices", dependencies: ["HoldingsProto", "RPCCore"]),
 
         // Conformance: grpc.testing.TestService, its server and our interop client.
@@ -70,6 +73,7 @@ let package = Package(
         .executableTarget(
             name: "interop-server",
             dependencies: ["InteropService", "GRPCServer", "GRPCTransport", "StandardServices", "GRPCTestingProto", "HoldingsProto"]),
+        .executableTarget(name: "interop-client", dependencies: ["GRPCClient", "GRPCTestingProto", "RPCCore"]),
 
         .target(name: "NativeLibraries", dependencies: ["CNGHTTP2", "CProtobufC", "CRDKafka", "CLibPQ", "COpenSSL"]),
 

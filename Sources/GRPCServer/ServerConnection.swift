@@ -30,11 +30,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         var finished = false
         /// The client accepts gzip responses.
         var clientAcceptsGzip = false
-        /// Flow-control accounting: body bytes received, given back (consumed), and held
-        /// in messages the handler has not read yet.
-        var received = 0
-        var consumed = 0
-        var held = 0
+        var window = WindowAccount()
         init(maxMessageSize: Int) { deframer = MessageDeframer(maxMessageSize: maxMessageSize) }
         func first(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
     }
@@ -194,14 +190,14 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             session.consume(streamID, bytes: bytes.count)
             return
         }
-        call.received += bytes.count
+        call.window.receive(bytes.count)
         guard !call.finished, let inbound = call.inbound else {
             settleWindow(streamID, call)
             return
         }
         do throws(MessageDeframer.Failure) {
             for (message, wireSize, compressed) in try call.deframer.append(bytes) {
-                call.held += wireSize
+                call.window.hold(wireSize)
                 inbound.deliver(message, wireSize: wireSize, compressed: compressed)
             }
             settleWindow(streamID, call)
@@ -222,16 +218,12 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// Gives back window for every received byte that is not held in an unread message.
     private func settleWindow(_ streamID: Int32, _ call: Call) {
-        let free = call.finished ? call.received - call.consumed : call.received - call.consumed - call.held
-        if free > 0 {
-            session.consume(streamID, bytes: free)
-            call.consumed += free
-        }
+        session.consume(streamID, bytes: call.window.settle(ignoringHeld: call.finished))
     }
 
     private func messageRead(_ streamID: Int32, _ wireSize: Int) {
         guard let call = calls[streamID] else { return }
-        call.held -= wireSize
+        call.window.release(wireSize)
         settleWindow(streamID, call)
         io.flush()
     }
@@ -251,7 +243,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
-        session.consumeConnection(bytes: call.received - call.consumed)
+        session.consumeConnection(bytes: call.window.outstanding)
         call.deadlineTimer?.cancel()
         if !call.finished {
             call.finished = true

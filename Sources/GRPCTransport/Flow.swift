@@ -105,15 +105,17 @@ public final class InboundMessages: Sendable {
         }
     }
 
-    /// Loop side: no more messages; queued ones are still read first. With an error,
-    /// queued messages are dropped and the reader gets the error.
-    public func finish(throwing error: (any Error)? = nil) {
+    /// Loop side: no more messages. Queued ones are still read first, unless an error
+    /// ends the stream with `discardQueued` (the call was abandoned).
+    public func finish(throwing error: (any Error)? = nil, discardQueued: Bool = true) {
         let waiter: CheckedContinuation<[UInt8]?, any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             if let error {
                 state.end = .failure(error)
-                state.messages.removeAll()
-                state.head = 0
+                if discardQueued {
+                    state.messages.removeAll()
+                    state.head = 0
+                }
             } else {
                 state.end = .success(())
             }
@@ -176,6 +178,67 @@ public final class InboundMessages: Sendable {
             return message
         case .end: return nil
         case .failure(let error): throw error
+        }
+    }
+}
+
+/// Flow-control accounting of one received stream: body bytes received, given back to
+/// the peer (consumed), and held in messages the reader has not taken yet.
+public struct WindowAccount {
+    public private(set) var received = 0
+    public private(set) var consumed = 0
+    public private(set) var held = 0
+
+    public init() {}
+
+    public mutating func receive(_ bytes: Int) { received += bytes }
+    public mutating func hold(_ bytes: Int) { held += bytes }
+    public mutating func release(_ bytes: Int) { held -= bytes }
+
+    /// Bytes to consume now: every received byte not held (all of them once the
+    /// stream's messages no longer matter); counted as consumed.
+    public mutating func settle(ignoringHeld: Bool) -> Int {
+        let free = ignoringHeld ? received - consumed : received - consumed - held
+        guard free > 0 else { return 0 }
+        consumed += free
+        return free
+    }
+
+    /// Received bytes never consumed (owed to the connection window when the stream is gone).
+    public var outstanding: Int { received - consumed }
+}
+
+/// A value produced once, awaited by any number of tasks.
+public final class OneShot<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Result<Value, RPCError>?
+        var waiters: [CheckedContinuation<Value, any Error>] = []
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Sets the value; later calls are ignored.
+    public func complete(_ result: Result<Value, RPCError>) {
+        let waiters: [CheckedContinuation<Value, any Error>] = state.withLock { state in
+            guard state.value == nil else { return [] }
+            state.value = result
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    public var isCompleted: Bool { state.withLock { $0.value != nil } }
+
+    public func value() async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Value, RPCError>? = state.withLock { state in
+                if let value = state.value { return value }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
         }
     }
 }

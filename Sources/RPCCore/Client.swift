@@ -33,6 +33,8 @@ public protocol ClientStream: Sendable {
     func trailingMetadata() async -> Metadata
     /// Cancels the call (RST_STREAM CANCEL); pending operations end with CANCELLED.
     func cancel()
+    /// Whether the response message received last came compressed on the wire.
+    var lastResponseWasCompressed: Bool { get }
 }
 
 /// Something that opens calls: a channel to a server.
@@ -76,6 +78,7 @@ public struct ClientRequestSender<Request: ProtoMessage>: Sendable {
 /// A server-streaming call in progress.
 public struct ServerStreamingCall<Response: ProtoMessage>: Sendable {
     public let stream: any ClientStream
+    public init(stream: any ClientStream) { self.stream = stream }
     public var responses: ClientResponseStream<Response> { ClientResponseStream(stream: stream) }
     public func initialMetadata() async throws -> Metadata { try await stream.initialMetadata() }
     public func trailingMetadata() async -> Metadata { await stream.trailingMetadata() }
@@ -134,7 +137,9 @@ public enum ClientCalls {
     ) async throws -> ClientResponse<Response> {
         let stream = try await transport.openStream(method.descriptor, options: options)
         return try await withTaskCancellationHandler {
-            try await stream.send(request.serializedBytes(), compress: nil)
+            // A call that already ended (say, trailers-only UNIMPLEMENTED) refuses the
+            // message; its status comes from the response side.
+            try? await stream.send(request.serializedBytes(), compress: nil)
             await stream.closeSend()
             return try await single(stream, as: Response.self)
         } onCancel: {
@@ -146,7 +151,7 @@ public enum ClientCalls {
         _ transport: any ClientTransport, _ method: RPCMethod<Request, Response>, _ request: Request, options: CallOptions
     ) async throws -> ServerStreamingCall<Response> {
         let stream = try await transport.openStream(method.descriptor, options: options)
-        try await stream.send(request.serializedBytes(), compress: nil)
+        try? await stream.send(request.serializedBytes(), compress: nil)  // as in unary
         await stream.closeSend()
         return ServerStreamingCall(stream: stream)
     }

@@ -74,3 +74,11 @@ def proto_modules():
     import samples
     modules = samples.generate_modules()
     return {m.__name__.split(".")[-1]: m for m in modules}
+
+
+@pytest.fixture(scope="session")
+def python_test_server():
+    """grpc.testing.TestService on Python grpcio (Tests/interop/py_test_server.py)."""
+    process, address = start([sys.executable, os.path.join(ROOT, "Tests", "interop", "py_test_server.py"), "--port", "0"])
+    yield address
+    stop(process)
