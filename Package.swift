@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(
             name: "ProtoCodecTests",
             dependencies: ["ProtoCodec", "RPCCore", "HoldingsProto", "HoldingsProtoSamples", "ProtoSampling"]),
+        .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
