@@ -68,14 +68,14 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if let timeout = options.timeout { headers.append(("grpc-timeout", GRPCWire.timeoutHeader(timeout))) }
         headers += try GRPCWire.headers(from: options.metadata)
         let call = ClientCall(connection: self, options: options, maxMessageSize: configuration.maxMessageSize)
-        let box = HeaderBox(headers)
+        let box = UncheckedBox(headers)
         try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
             loop.execute { [self] in
                 guard !io.isClosed, acceptsCalls else {
                     return opened.resume(throwing: RPCError(.unavailable, "the connection closed: \(io.closeReason)"))
                 }
                 do {
-                    call.streamID = try session.submitRequest(box.headers)
+                    call.streamID = try session.submitRequest(box.value)
                 } catch {
                     accepting.store(false, ordering: .relaxed)
                     return opened.resume(throwing: RPCError(.unavailable, "cannot open a stream: \(error)"))
@@ -215,16 +215,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                     call.inbound.deliver(message, wireSize: wireSize, compressed: compressed)
                 }
             } catch {
-                switch error {
-                case .tooLarge(let size):
-                    abort(call, RPCError(.resourceExhausted, "response message of \(size) bytes exceeds the limit of \(configuration.maxMessageSize) bytes"))
-                case .compressedWithoutEncoding:
-                    abort(call, RPCError(.internal, "a response message has the compressed flag but the response has no grpc-encoding"))
-                case .corrupt:
-                    abort(call, RPCError(.internal, "a compressed response message does not inflate as gzip"))
-                case .badFlag(let flag):
-                    abort(call, RPCError(.internal, "response message flag byte \(flag) is neither 0 nor 1"))
-                }
+                abort(call, error.status(of: "response", limit: configuration.maxMessageSize))
             }
         }
         session.consume(streamID, bytes: call.window.settle(ignoringHeld: call.finished))
@@ -254,12 +245,6 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func goAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
         accepting.store(false, ordering: .relaxed)
     }
-}
-
-/// Request headers on their way to the loop.
-private struct HeaderBox: @unchecked Sendable {
-    let headers: [(String, String)]
-    init(_ headers: [(String, String)]) { self.headers = headers }
 }
 
 /// One client call: the ``ClientStream`` the typed calls use.

@@ -179,12 +179,6 @@ public final class GRPCServer: Sendable {
     }
 }
 
-/// Moves a value that is not Sendable to the loop that will own it.
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 public struct ServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }

@@ -202,17 +202,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             }
             settleWindow(streamID, call)
         } catch {
-            switch error {
-            case .compressedWithoutEncoding:
-                failCall(streamID, .internal, "a message has the compressed flag but the call has no grpc-encoding")
-            case .tooLarge(let size):
-                failCall(streamID, .resourceExhausted,
-                    "request message of \(size) bytes exceeds the limit of \(configuration.maxMessageSize) bytes")
-            case .corrupt:
-                failCall(streamID, .internal, "a compressed request message does not inflate as gzip")
-            case .badFlag(let flag):
-                failCall(streamID, .internal, "message flag byte \(flag) is neither 0 nor 1")
-            }
+            let status = error.status(of: "request", limit: configuration.maxMessageSize)
+            failCall(streamID, status.code, status.message)
         }
     }
 
@@ -255,12 +246,15 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     // MARK: Calls
 
-    private func responseHeaders(_ call: Call?) throws(RPCError) -> [(String, String)] {
-        var headers = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", GRPCWire.acceptEncoding)]
-        if let call {
-            if call.clientAcceptsGzip { headers.append(("grpc-encoding", "gzip")) }
-            headers += try GRPCWire.headers(from: call.response.initialMetadata)
-        }
+    /// The headers every response starts with.
+    private static let baseHeaders = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", GRPCWire.acceptEncoding)]
+
+    /// A call's response headers: the base, its encoding, the handler's initial metadata
+    /// (which can be invalid: INTERNAL).
+    private func responseHeaders(_ call: Call) throws(RPCError) -> [(String, String)] {
+        var headers = Self.baseHeaders
+        if call.clientAcceptsGzip { headers.append(("grpc-encoding", "gzip")) }
+        headers += try GRPCWire.headers(from: call.response.initialMetadata)
         return headers
     }
 
@@ -284,9 +278,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     private func trailersOnly(_ streamID: Int32, _ code: StatusCode, _ message: String) {
-        // Early errors happen before any handler metadata exists: nothing can fail here.
-        let headers = (try? responseHeaders(nil)) ?? []
-        session.submitHeadersOnly(streamID, headers + trailers(RPCError(code, message), Metadata()))
+        // Early errors happen before any handler exists: no metadata of its own.
+        session.submitHeadersOnly(streamID, Self.baseHeaders + trailers(RPCError(code, message), Metadata()))
         finishLocally(streamID)
     }
 
@@ -330,7 +323,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if call.responseStarted {
             session.finish(streamID, trailers: trailing)
         } else {
-            let headers = (try? responseHeaders(call)) ?? (try? responseHeaders(nil)) ?? []
+            let headers = (try? responseHeaders(call)) ?? Self.baseHeaders
             session.submitHeadersOnly(streamID, headers + trailing)
         }
         io.flush()

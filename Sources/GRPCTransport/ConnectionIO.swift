@@ -18,8 +18,6 @@ public final class ConnectionIO {
     public private(set) var closeReason = ""
     /// Called once, on the loop, when the connection closes.
     public var onClose: ((String) -> Void)?
-    /// Called on the loop after each batch of bytes went into the session.
-    public var afterReceive: (() -> Void)?
 
     public init(loop: EventLoop, stream: any ByteStream, session: HTTP2Session) {
         self.loop = loop
@@ -55,7 +53,6 @@ public final class ConnectionIO {
                     close("HTTP/2 error: \(error)")
                     return
                 }
-                afterReceive?()
             case .wouldBlock(let wantsWrite):
                 if wantsWrite { watchWrite(true) }
                 flush()
@@ -120,6 +117,5 @@ public final class ConnectionIO {
         stream.close()
         onClose?(reason)
         onClose = nil
-        afterReceive = nil
     }
 }

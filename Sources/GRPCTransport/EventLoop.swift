@@ -2,6 +2,12 @@ import CLinux
 import Foundation
 import Synchronization
 
+/// Moves a value that is not Sendable to the event loop that will own it.
+public struct UncheckedBox<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+}
+
 /// One thread running epoll: file descriptor callbacks and work submitted from other
 /// threads run on it, one at a time.
 ///

@@ -229,8 +229,6 @@ public final class OneShot<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
     }
 
-    public var isCompleted: Bool { state.withLock { $0.value != nil } }
-
     public func value() async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let ready: Result<Value, RPCError>? = state.withLock { state in

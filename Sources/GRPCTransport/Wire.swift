@@ -219,10 +219,25 @@ public struct MessageDeframer {
         case corrupt
         /// The flag byte is neither 0 nor 1.
         case badFlag(UInt8)
+
+        /// The status that ends the call; `side` names the messages ("request", "response").
+        public func status(of side: String, limit: Int) -> RPCError {
+            switch self {
+            case .compressedWithoutEncoding:
+                RPCError(.internal, "a \(side) message has the compressed flag but the \(side) has no grpc-encoding")
+            case .tooLarge(let size):
+                RPCError(.resourceExhausted, "\(side) message of \(size) bytes exceeds the limit of \(limit) bytes")
+            case .corrupt:
+                RPCError(.internal, "a compressed \(side) message does not inflate as gzip")
+            case .badFlag(let flag):
+                RPCError(.internal, "\(side) message flag byte \(flag) is neither 0 nor 1")
+            }
+        }
     }
 
     private var buffer: [UInt8] = []
     private var offset = 0
+    /// Largest message accepted, bytes (after inflating).
     public let maxMessageSize: Int
     /// Whether the peer's messages may be gzip-compressed (its `grpc-encoding` is gzip).
     public var gzip = false

@@ -210,9 +210,6 @@ public final class HTTP2Session {
         }
     }
 
-    /// Whether nghttp2 has frames to send.
-    public var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
-
     /// Whether the session wants to go on (false after GOAWAY both ways with no streams
     /// left, or a fatal error).
     public var isAlive: Bool { nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0 }
@@ -329,9 +326,6 @@ public final class HTTP2Session {
         outbound[streamID]!.buffer.append(contentsOf: bytes)
         nghttp2_session_resume_data(session, streamID)
     }
-
-    /// Bytes queued on a stream and not yet sent.
-    public func queuedBytes(_ streamID: Int32) -> Int { outbound[streamID]?.queued ?? 0 }
 
     /// Resets a stream (RST_STREAM with `errorCode`).
     public func reset(_ streamID: Int32, errorCode: UInt32 = HTTP2ErrorCode.cancel) {

@@ -11,6 +11,8 @@ public struct ReflectionService: Sendable {
     public typealias Response = Grpc_Reflection_V1_ServerReflectionResponse
 
     private let files: [String: ProtoFileDescriptor]
+    /// Each file's FileDescriptorProto bytes, decoded once.
+    private let serialized: [String: [UInt8]]
     private let fileBySymbol: [String: String]
     private let serviceNames: [String]
 
@@ -25,6 +27,7 @@ public struct ReflectionService: Sendable {
             for symbol in file.symbols { bySymbol[symbol] = file.name }
         }
         self.files = byName
+        serialized = byName.mapValues(\.serialized)
         fileBySymbol = bySymbol
         serviceNames = services.sorted()
     }
@@ -42,7 +45,7 @@ public struct ReflectionService: Sendable {
             descriptor.dependencies.forEach(visit)
         }
         visit(name)
-        return order.compactMap { files[$0]?.serialized }
+        return order.compactMap { serialized[$0] }
     }
 
     private func notFound(_ message: String) -> Response.MessageResponse {
