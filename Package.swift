@@ -15,6 +15,10 @@ import PackageDescription
 //   GRPCServer/GRPCClient the gRPC server and the client channel
 //   StandardServices      grpc.health.v1, grpc.reflection v1/v1alpha, placeholders for services not built yet
 //   GRPCTestingProto      grpc.testing interop protos; InteropService implements TestService
+//   Domain                pure domain: exact decimals, positions and lots, command decisions
+//   EventLog              librdkafka: idempotent producer, projector consumer, embedded mock broker
+//   Store                 libpq: connection, versioned SQL migrations, read models
+//   Services              RPC handlers over the write model, the projector, backpressure
 
 let package = Package(
     name: "UltraCoreHoldings",
@@ -22,6 +26,7 @@ let package = Package(
     products: [
         .executable(name: "holdingsd", targets: ["holdingsd"]),
         .executable(name: "holdings-protogen", targets: ["holdings-protogen"]),
+        .executable(name: "holdings-broker", targets: ["holdings-broker"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
@@ -77,14 +82,23 @@ let package = Package(
 
         .target(name: "NativeLibraries", dependencies: ["CNGHTTP2", "CProtobufC", "CRDKafka", "CLibPQ", "COpenSSL"]),
 
+        // The domain (pure), the event log (librdkafka), the store (libpq), the services.
+        .target(name: "Domain", dependencies: ["HoldingsProto"]),
+        .target(name: "EventLog", dependencies: ["CRDKafka"]),
+        .target(name: "Store", dependencies: ["CLibPQ"], resources: [.copy("Migrations")]),
+        .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
+        .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
+
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(
-            name: "holdingsd", dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices"]),
+            name: "holdingsd",
+            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store"]),
 
         .testTarget(
             name: "ProtoCodecTests",
             dependencies: ["ProtoCodec", "RPCCore", "HoldingsProto", "HoldingsProtoSamples", "ProtoSampling"]),
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,16 +5,20 @@ import GRPCTransport
 import HoldingsProto
 import NativeLibraries
 import RPCCore
+import Services
 import StandardServices
 
 /// holdingsd: the UltraCore Holdings service, gRPC over HTTP/2 (h2c with prior
 /// knowledge, or TLS with ALPN h2).
-let version = "0.3.0"
+let version = "0.4.0"
 
 func usage() -> String {
     """
     usage: holdingsd [--host ADDR] [--port N] [--threads N] [--max-message-bytes N]
                      [--tls-cert FILE --tls-key FILE] [--shutdown-grace SECONDS] [--version]
+                     [--role all|api|projector] [--database-url URL] [--kafka-brokers LIST]
+                     [--kafka-property KEY=VALUE]... [--topic ROLE=NAME]... [--partitions N]
+                     [--max-projection-lag N]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -23,6 +27,19 @@ func usage() -> String {
       --tls-cert FILE           PEM certificate chain: serve TLS (ALPN h2) instead of cleartext
       --tls-key FILE            PEM private key of the certificate
       --shutdown-grace SECONDS  on SIGTERM, how long calls in flight may finish (default 10)
+      --role ROLE               all (API and projector, default), api, or projector
+      --database-url URL        PostgreSQL (libpq URL; env HOLDINGS_DATABASE_URL;
+                                default postgresql://postgres@127.0.0.1:55432/holdings)
+      --kafka-brokers LIST      Kafka bootstrap servers host:port,... (env HOLDINGS_KAFKA_BROKERS);
+                                none: start the embedded broker (librdkafka mock cluster)
+      --kafka-property K=V      librdkafka property for every Kafka handle, e.g.
+                                security.protocol=SASL_SSL, sasl.mechanisms=PLAIN (repeatable;
+                                env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V)
+      --topic ROLE=NAME         topic name for positions, trades, valuations, corporate-actions
+                                or rebalancing (defaults holdings.<role>)
+      --partitions N            partitions per topic of the embedded broker (default 16)
+      --max-projection-lag N    unprojected events per partition before writes are refused
+                                with UNAVAILABLE (default 5000)
     """
 }
 
@@ -35,6 +52,17 @@ var configuration = ServerConfiguration()
 var certificate: String?
 var privateKey: String?
 var grace = Duration.seconds(10)
+var backbone = BackboneConfiguration()
+let environment = ProcessInfo.processInfo.environment
+if let url = environment["HOLDINGS_DATABASE_URL"], !url.isEmpty { backbone.databaseURL = url }
+if let brokers = environment["HOLDINGS_KAFKA_BROKERS"] { backbone.kafka.brokers = brokers }
+@MainActor func kafkaProperty(_ pair: Substring) {
+    guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+        fail("a Kafka property is KEY=VALUE, not '\(pair)'")
+    }
+    backbone.kafka.additional[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+}
+for pair in (environment["HOLDINGS_KAFKA_PROPERTIES"] ?? "").split(separator: ";") { kafkaProperty(pair) }
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func value(_ flag: String) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value\n\(usage())") }
@@ -54,6 +82,26 @@ while let argument = arguments.popFirst() {
     case "--tls-cert": certificate = value(argument)
     case "--tls-key": privateKey = value(argument)
     case "--shutdown-grace": grace = .seconds(number(argument, UInt32.self))
+    case "--role":
+        let text = value(argument)
+        guard let role = BackboneConfiguration.Role(rawValue: text) else { fail("--role is all, api or projector, not '\(text)'") }
+        backbone.role = role
+    case "--database-url": backbone.databaseURL = value(argument)
+    case "--kafka-brokers": backbone.kafka.brokers = value(argument)
+    case "--kafka-property": kafkaProperty(Substring(value(argument)))
+    case "--topic":
+        let pair = value(argument).split(separator: "=", maxSplits: 1).map(String.init)
+        guard pair.count == 2, !pair[1].isEmpty else { fail("--topic takes ROLE=NAME") }
+        switch pair[0] {
+        case "positions": backbone.kafka.topics.positions = pair[1]
+        case "trades": backbone.kafka.topics.trades = pair[1]
+        case "valuations": backbone.kafka.topics.valuations = pair[1]
+        case "corporate-actions": backbone.kafka.topics.corporateActions = pair[1]
+        case "rebalancing": backbone.kafka.topics.rebalancing = pair[1]
+        default: fail("--topic role is positions, trades, valuations, corporate-actions or rebalancing, not '\(pair[0])'")
+        }
+    case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
+    case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))
     case "--version":
         print("holdingsd \(version)")
         for library in NativeLibraries.versions { print("  \(library.name) \(library.version)") }
@@ -77,6 +125,17 @@ default: fail("--tls-cert and --tls-key go together")
 }
 ResourceLimits.raiseOpenFiles()
 
+let running: Backbone
+do {
+    running = try Backbone.startBlocking(configuration: backbone)
+} catch {
+    fail("cannot start: \(error)", status: 1)
+}
+if backbone.role == .projector {
+    FileHandle.standardOutput.write(Data("holdingsd \(version) projector running (brokers \(running.bootstrap))\n".utf8))
+    GracefulShutdown.onSignals { running.stop() }
+}
+
 let contract: [ServiceDescriptor] = [
     Ultracore_Holdings_V1_HoldingsService.descriptor, Ultracore_Holdings_V1_CostBasisService.descriptor,
     Ultracore_Holdings_V1_AnalyticsService.descriptor, Ultracore_Holdings_V1_RebalancingService.descriptor,
@@ -87,7 +146,9 @@ let reflection = ReflectionService(
     files: HoldingsProtoFiles.files,
     services: contract.map(\.name) + [Grpc_Health_V1_Health.name, Grpc_Reflection_V1_ServerReflection.name,
                                       Grpc_Reflection_V1alpha_ServerReflection.name])
-let services: [any RPCService] = [health] + reflection.services + contract.map { PendingService($0) }
+let holdings = HoldingsService(model: running.model!)
+let services: [any RPCService] = [health, holdings] + reflection.services
+    + contract.dropFirst().map { PendingService($0) }
 
 let server: GRPCServer
 do {
@@ -98,8 +159,9 @@ do {
 server.start()
 let scheme = configuration.tls == nil ? "h2c" : "h2 over TLS"
 FileHandle.standardOutput.write(Data(
-    "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops)\n".utf8))
-GracefulShutdown.onSignals { 
+    "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))\n".utf8))
+GracefulShutdown.onSignals {
     health.set("", .notServing)
     await server.shutdown(grace: grace)
+    running.stop()
 }

@@ -38,11 +38,36 @@ def run_protoc(*outputs):
     return files
 
 
+_GENERATED = None
+
+
+def generate_dir():
+    """Compile proto/ once per process with grpcio-tools (messages and gRPC stubs) into a
+    temp dir on sys.path; returns (dir, proto files)."""
+    global _GENERATED
+    if _GENERATED is None:
+        out = tempfile.mkdtemp(prefix="uc-py-proto-")
+        files = run_protoc(f"--python_out={out}", f"--grpc_python_out={out}")
+        sys.path.insert(0, out)
+        _GENERATED = (out, files)
+    return _GENERATED
+
+
+def holdings_modules():
+    """(messages, stubs) modules of ultracore.holdings.v1 by short name: holdings_pb2, holdings_pb2_grpc, ..."""
+    _, files = generate_dir()
+    found = {}
+    for f in files:
+        base = f[:-len(".proto")].replace("/", ".")
+        for suffix in ("_pb2", "_pb2_grpc"):
+            module = importlib.import_module(base + suffix)
+            found[base.split(".")[-1] + suffix] = module
+    return found
+
+
 def generate_modules():
     """Compile proto/ with grpcio-tools into a temp dir and import every _pb2 module."""
-    out = tempfile.mkdtemp(prefix="uc-py-proto-")
-    files = run_protoc(f"--python_out={out}")
-    sys.path.insert(0, out)
+    _, files = generate_dir()
     modules = []
     for f in files:
         modules.append(importlib.import_module(f[:-len(".proto")].replace("/", ".") + "_pb2"))

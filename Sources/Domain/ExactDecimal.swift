@@ -1,0 +1,175 @@
+/// An exact decimal number: `significand × 10^-scale`, always normalized (no trailing
+/// fractional zeros), so equal values are equal structs. Quantities, prices and amounts
+/// use it; binary floating point never touches money.
+///
+/// Range: |significand| < 10^36, scale 0...18. Operations that would leave that range
+/// throw `.outOfRange` instead of rounding silently.
+public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public private(set) var significand: Int128
+    public private(set) var scale: Int
+
+    public static let maxScale = 18
+    static let limit: Int128 = {
+        var value: Int128 = 1
+        for _ in 0..<36 { value *= 10 }
+        return value
+    }()
+
+    public enum ArithmeticError: Error, Sendable, Hashable {
+        case outOfRange
+        case divisionByZero
+    }
+
+    public static let zero = ExactDecimal(unchecked: 0, scale: 0)
+
+    init(unchecked significand: Int128, scale: Int) {
+        self.significand = significand
+        self.scale = scale
+        normalize()
+    }
+
+    public init(_ integer: Int) {
+        self.init(unchecked: Int128(integer), scale: 0)
+    }
+
+    /// Parses the contract's decimal text: optional '-', digits, optional '.' and digits.
+    /// No '+', exponent, spaces or separators. At most 18 fractional digits.
+    public init?(_ text: some StringProtocol) {
+        var utf8 = Substring(text).utf8[...]
+        var negative = false
+        if utf8.first == UInt8(ascii: "-") {
+            negative = true
+            utf8 = utf8.dropFirst()
+        }
+        var value: Int128 = 0
+        var scale = 0
+        var digits = 0
+        var seenPoint = false
+        var fractionDigits = 0
+        for byte in utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard !seenPoint, digits > 0 else { return nil }
+                seenPoint = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int128(byte - UInt8(ascii: "0"))
+            guard value < Self.limit else { return nil }
+            digits += 1
+            if seenPoint {
+                fractionDigits += 1
+                scale += 1
+            }
+        }
+        guard digits > 0, !(seenPoint && fractionDigits == 0), scale <= Self.maxScale else { return nil }
+        self.init(unchecked: negative ? -value : value, scale: scale)
+    }
+
+    private mutating func normalize() {
+        while scale > 0, significand % 10 == 0 {
+            significand /= 10
+            scale -= 1
+        }
+    }
+
+    public var isZero: Bool { significand == 0 }
+    public var isNegative: Bool { significand < 0 }
+    public var isPositive: Bool { significand > 0 }
+
+    public var description: String {
+        let magnitude = significand.magnitude
+        var digits = String(magnitude)
+        if scale > 0 {
+            if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        }
+        return significand < 0 ? "-" + digits : digits
+    }
+
+    private static func power(_ exponent: Int) -> Int128 {
+        var value: Int128 = 1
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// Both significands at the larger scale.
+    private static func aligned(_ a: ExactDecimal, _ b: ExactDecimal) throws(ArithmeticError) -> (Int128, Int128, Int) {
+        let scale = max(a.scale, b.scale)
+        let (x, xo) = a.significand.multipliedReportingOverflow(by: power(scale - a.scale))
+        let (y, yo) = b.significand.multipliedReportingOverflow(by: power(scale - b.scale))
+        guard !xo, !yo else { throw .outOfRange }
+        return (x, y, scale)
+    }
+
+    private static func checked(_ value: Int128, scale: Int) throws(ArithmeticError) -> ExactDecimal {
+        var result = ExactDecimal(unchecked: value, scale: scale)
+        while result.scale > maxScale {
+            // Only reachable from multiplication; callers that need rounding use `rounded`.
+            throw .outOfRange
+        }
+        guard result.significand.magnitude < limit.magnitude else { throw .outOfRange }
+        result.normalize()
+        return result
+    }
+
+    public func adding(_ other: ExactDecimal) throws(ArithmeticError) -> ExactDecimal {
+        let (x, y, scale) = try Self.aligned(self, other)
+        let (sum, overflow) = x.addingReportingOverflow(y)
+        guard !overflow else { throw .outOfRange }
+        return try Self.checked(sum, scale: scale)
+    }
+
+    public func subtracting(_ other: ExactDecimal) throws(ArithmeticError) -> ExactDecimal {
+        let (x, y, scale) = try Self.aligned(self, other)
+        let (difference, overflow) = x.subtractingReportingOverflow(y)
+        guard !overflow else { throw .outOfRange }
+        return try Self.checked(difference, scale: scale)
+    }
+
+    public func multiplied(by other: ExactDecimal) throws(ArithmeticError) -> ExactDecimal {
+        let (product, overflow) = significand.multipliedReportingOverflow(by: other.significand)
+        guard !overflow else { throw .outOfRange }
+        var result = ExactDecimal(unchecked: product, scale: scale + other.scale)
+        guard result.scale <= Self.maxScale else {
+            // More than 18 fractional digits only when both factors are very fine: keep it exact or refuse.
+            throw .outOfRange
+        }
+        guard result.significand.magnitude < Self.limit.magnitude else { throw .outOfRange }
+        result.normalize()
+        return result
+    }
+
+    /// `self ÷ divisor` rounded half-to-even to `scale` fractional digits.
+    public func divided(by divisor: ExactDecimal, scale target: Int = 10) throws(ArithmeticError) -> ExactDecimal {
+        guard !divisor.isZero else { throw .divisionByZero }
+        // self/divisor = (a·10^-s) / (b·10^-t) = (a·10^(target+t-s)) / b · 10^-target
+        let shift = target + divisor.scale - scale
+        var numerator = significand
+        var denominator = divisor.significand
+        if shift >= 0 {
+            let (n, overflow) = numerator.multipliedReportingOverflow(by: Self.power(shift))
+            guard !overflow else { throw .outOfRange }
+            numerator = n
+        } else {
+            let (d, overflow) = denominator.multipliedReportingOverflow(by: Self.power(-shift))
+            guard !overflow else { throw .outOfRange }
+            denominator = d
+        }
+        if denominator < 0 {
+            numerator = -numerator
+            denominator = -denominator
+        }
+        var quotient = numerator / denominator
+        let remainder = (numerator % denominator).magnitude * 2
+        if remainder > denominator.magnitude || (remainder == denominator.magnitude && quotient % 2 != 0) {
+            quotient += numerator < 0 ? -1 : 1
+        }
+        return try Self.checked(quotient, scale: target)
+    }
+
+    public static func < (a: ExactDecimal, b: ExactDecimal) -> Bool {
+        if let (x, y, _) = try? aligned(a, b) { return x < y }
+        // Alignment overflowed: the one with the larger integer part wins.
+        return (a.significand / power(a.scale)) < (b.significand / power(b.scale))
+    }
+}

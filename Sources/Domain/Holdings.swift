@@ -1,0 +1,239 @@
+import HoldingsProto
+
+/// Who and what caused an event: filled by the service for each command.
+public struct EventContext: Sendable {
+    public var eventId: String
+    public var occurredAt: Instant
+    public var correlationId: String
+    public var causationId: String
+    public var source: String
+    public var requestId: String
+
+    public init(eventId: String, occurredAt: Instant, correlationId: String, causationId: String, source: String, requestId: String) {
+        self.eventId = eventId
+        self.occurredAt = occurredAt
+        self.correlationId = correlationId
+        self.causationId = causationId
+        self.source = source
+        self.requestId = requestId
+    }
+}
+
+/// A validated buy.
+public struct OpenPositionCommand: Sendable, Hashable {
+    public var clientId: String
+    public var ticker: String
+    /// Shares bought, > 0.
+    public var quantity: ExactDecimal
+    /// Price per share, > 0.
+    public var price: ExactDecimal
+    /// Fees added to the basis, >= 0.
+    public var fees: ExactDecimal
+    public var tradeTime: Instant
+
+    /// Validates a request field by field; the error names the first bad field.
+    public init(_ request: Ultracore_Holdings_V1_OpenPositionRequest, now: Instant) throws(DomainError) {
+        clientId = try Validation.identifier(request.clientId, field: "client_id")
+        ticker = try Validation.ticker(request.ticker)
+        quantity = try Validation.positive(request.quantity, field: "quantity")
+        price = try Validation.positive(request.price, field: "price")
+        fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
+        if let time = request.tradeTime {
+            guard let instant = Instant(time) else {
+                throw .invalidArgument(field: "trade_time", reason: "is not a valid timestamp")
+            }
+            guard instant <= Instant(microseconds: now.microseconds + 86_400_000_000) else {
+                throw .invalidArgument(field: "trade_time", reason: "is more than a day in the future")
+            }
+            tradeTime = instant
+        } else {
+            tradeTime = now
+        }
+        guard (try? quantity.multiplied(by: price).adding(fees)) != nil else {
+            throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
+        }
+    }
+
+    /// The event of this buy: POSITION_OPENED when the client holds no open position in
+    /// the ticker (`existing` nil), LOT_ADDED to `existing` otherwise.
+    public func decide(existing: PositionState?, newPositionId: String, context: EventContext) throws(DomainError) -> Ultracore_Holdings_V1_Event {
+        let basis: ExactDecimal
+        do { basis = try quantity.multiplied(by: price).adding(fees) } catch {
+            throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
+        }
+        var lot = Ultracore_Holdings_V1_Lot()
+        lot.acquiredAt = tradeTime.timestamp
+        lot.quantity = quantity.description
+        lot.originalQuantity = quantity.description
+        lot.costBasis = basis.description
+        lot.unitCost = ((try? basis.divided(by: quantity)) ?? .zero).description
+        lot.fees = fees.description
+        lot.sourceEventId = context.eventId
+
+        var event = Ultracore_Holdings_V1_Event()
+        event.eventId = context.eventId
+        event.occurredAt = context.occurredAt.timestamp
+        event.correlationId = context.correlationId
+        event.causationId = context.causationId
+        event.source = context.source
+        event.schemaVersion = 1
+        event.qualityScore = 100
+        event.clientId = clientId
+        event.requestId = context.requestId
+        if let existing {
+            guard existing.status == .open, existing.clientId == clientId, existing.ticker == ticker else {
+                throw .failedPrecondition("position \(existing.positionId) is not the open \(ticker) position of \(clientId)")
+            }
+            lot.lotId = "L\(existing.nextLot)"
+            var added = Ultracore_Holdings_V1_LotAdded()
+            added.positionId = existing.positionId
+            added.clientId = clientId
+            added.ticker = ticker
+            added.lot = lot
+            event.eventType = .lotAdded
+            event.aggregateId = existing.positionId
+            event.aggregateVersion = existing.version + 1
+            event.payload = .lotAdded(added)
+        } else {
+            lot.lotId = "L1"
+            var opened = Ultracore_Holdings_V1_PositionOpened()
+            opened.positionId = newPositionId
+            opened.clientId = clientId
+            opened.ticker = ticker
+            opened.lot = lot
+            event.eventType = .positionOpened
+            event.aggregateId = newPositionId
+            event.aggregateVersion = 1
+            event.payload = .positionOpened(opened)
+        }
+        return event
+    }
+}
+
+/// Field checks shared by every command; errors name the field.
+public enum Validation {
+    /// A client or other caller-chosen id: 1–128 printable ASCII characters, no spaces.
+    public static func identifier(_ value: String, field: String) throws(DomainError) -> String {
+        guard !value.isEmpty else { throw .invalidArgument(field: field, reason: "is required") }
+        guard value.utf8.count <= 128 else { throw .invalidArgument(field: field, reason: "is longer than 128 bytes") }
+        guard value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw .invalidArgument(field: field, reason: "must be printable ASCII without spaces")
+        }
+        return value
+    }
+
+    /// 1–12 characters of A–Z, 0–9, '.', '-'.
+    public static func ticker(_ value: String) throws(DomainError) -> String {
+        guard !value.isEmpty else { throw .invalidArgument(field: "ticker", reason: "is required") }
+        guard value.utf8.count <= 12, value.utf8.allSatisfy({
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }) else {
+            throw .invalidArgument(field: "ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
+        }
+        return value
+    }
+
+    public static func decimal(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
+        guard !value.isEmpty else { throw .invalidArgument(field: field, reason: "is required") }
+        guard let decimal = ExactDecimal(value) else {
+            throw .invalidArgument(field: field, reason: "'\(value.prefix(40))' is not a decimal (digits, optional '-' and '.', at most 18 decimals)")
+        }
+        return decimal
+    }
+
+    public static func positive(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
+        let decimal = try decimal(value, field: field)
+        guard decimal.isPositive else { throw .invalidArgument(field: field, reason: "must be more than 0") }
+        return decimal
+    }
+
+    public static func nonNegative(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
+        let decimal = try decimal(value, field: field)
+        guard !decimal.isNegative else { throw .invalidArgument(field: field, reason: "must not be negative") }
+        return decimal
+    }
+}
+
+// MARK: Rendering
+
+extension PositionState {
+    /// The contract's view of the position at `now` (terms and values depend on it).
+    public func proto(now: Instant) -> Ultracore_Holdings_V1_Position {
+        var position = Ultracore_Holdings_V1_Position()
+        position.positionId = positionId
+        position.clientId = clientId
+        position.ticker = ticker
+        position.status = status == .open ? .open : .closed
+        let quantity = self.quantity
+        let basis = costBasis
+        position.quantity = quantity.description
+        position.costBasis = basis.description
+        if !quantity.isZero { position.averageCost = ((try? basis.divided(by: quantity)) ?? .zero).description }
+        if let lastPrice {
+            position.lastPrice = lastPrice.description
+            position.lastPricedAt = lastPricedAt?.timestamp
+            if let value = try? quantity.multiplied(by: lastPrice) {
+                position.marketValue = value.description
+                position.unrealizedGain = ((try? value.subtracting(basis)) ?? .zero).description
+            }
+        }
+        position.realizedGain = realizedGain.description
+        position.lots = lots.map { $0.proto(now: now, lastPrice: lastPrice) }
+        position.openedAt = openedAt.timestamp
+        position.closedAt = closedAt?.timestamp
+        position.version = version
+        position.updatedAt = updatedAt.timestamp
+        return position
+    }
+}
+
+extension LotState {
+    public func proto(now: Instant, lastPrice: ExactDecimal?) -> Ultracore_Holdings_V1_Lot {
+        var lot = Ultracore_Holdings_V1_Lot()
+        lot.lotId = lotId
+        lot.acquiredAt = acquiredAt.timestamp
+        lot.quantity = quantity.description
+        lot.originalQuantity = originalQuantity.description
+        lot.unitCost = unitCost.description
+        lot.costBasis = costBasis.description
+        lot.fees = fees.description
+        lot.term = HoldingPeriod.term(acquired: acquiredAt, at: now) == .long ? .longTerm : .shortTerm
+        if let lastPrice, let value = try? quantity.multiplied(by: lastPrice) {
+            lot.marketValue = value.description
+            lot.unrealizedGain = ((try? value.subtracting(costBasis)) ?? .zero).description
+        }
+        lot.sourceEventId = sourceEventId
+        return lot
+    }
+}
+
+/// Holding period: long-term when held more than one year; the period starts the day
+/// after acquisition, so a lot bought on 2025-03-15 is long-term from 2026-03-16 (UTC days).
+public enum HoldingPeriod: Sendable {
+    case short, long
+
+    public static func term(acquired: Instant, at: Instant) -> HoldingPeriod {
+        let (y, m, d) = civil(acquired)
+        // One year later; 29 February maps to 28 February.
+        let anniversary = (y + 1, m, (m == 2 && d == 29) ? 28 : d)
+        let now = civil(at)
+        return (now.0, now.1, now.2) > anniversary ? .long : .short
+    }
+
+    /// Proleptic Gregorian (year, month, day) of an instant, UTC.
+    static func civil(_ instant: Instant) -> (Int, Int, Int) {
+        var days = instant.microseconds / 86_400_000_000
+        if instant.microseconds % 86_400_000_000 < 0 { days -= 1 }
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        return (Int(y), Int(m), Int(d))
+    }
+}

@@ -1,0 +1,174 @@
+import HoldingsProto
+
+/// A point in time in microseconds since the Unix epoch (UTC): the resolution Postgres
+/// keeps, so state rebuilt from the read models equals the live state.
+public struct Instant: Sendable, Hashable, Comparable {
+    public var microseconds: Int64
+
+    public init(microseconds: Int64) { self.microseconds = microseconds }
+
+    /// Truncates to microseconds; nil outside 0001-01-01 ... 9999-12-31 or with invalid nanos.
+    public init?(_ timestamp: Google_Protobuf_Timestamp) {
+        guard timestamp.seconds >= -62_135_596_800, timestamp.seconds <= 253_402_300_799,
+              timestamp.nanos >= 0, timestamp.nanos <= 999_999_999 else { return nil }
+        microseconds = timestamp.seconds * 1_000_000 + Int64(timestamp.nanos / 1000)
+    }
+
+    public var timestamp: Google_Protobuf_Timestamp {
+        var value = Google_Protobuf_Timestamp()
+        let seconds = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        value.seconds = seconds.remainder < 0 ? seconds.quotient - 1 : seconds.quotient
+        let micros = seconds.remainder < 0 ? seconds.remainder + 1_000_000 : seconds.remainder
+        value.nanos = Int32(micros) * 1000
+        return value
+    }
+
+    public static func < (a: Instant, b: Instant) -> Bool { a.microseconds < b.microseconds }
+}
+
+/// A rule the domain refused, mapped to a gRPC status by the service layer.
+public enum DomainError: Error, Sendable, Hashable {
+    /// A field of the request is malformed or out of range: (field, why).
+    case invalidArgument(field: String, reason: String)
+    /// The state does not allow the command (selling more than is held, ...).
+    case failedPrecondition(String)
+    /// An event does not fit the aggregate (wrong version, wrong payload): a bug or corrupt log.
+    case inconsistentEvent(String)
+}
+
+/// One open tax lot. Its basis is kept exactly; the unit cost is derived.
+public struct LotState: Sendable, Hashable {
+    public var lotId: String
+    /// Order of creation within the position (ties in FIFO/LIFO).
+    public var sequence: Int
+    public var acquiredAt: Instant
+    /// Shares still open, exact.
+    public var quantity: ExactDecimal
+    public var originalQuantity: ExactDecimal
+    /// Cost of the open shares including fees, currency units, exact.
+    public var costBasis: ExactDecimal
+    /// Fees paid on acquisition (part of the basis).
+    public var fees: ExactDecimal
+    public var sourceEventId: String
+
+    public init(lotId: String, sequence: Int, acquiredAt: Instant, quantity: ExactDecimal, originalQuantity: ExactDecimal,
+                costBasis: ExactDecimal, fees: ExactDecimal, sourceEventId: String) {
+        self.lotId = lotId
+        self.sequence = sequence
+        self.acquiredAt = acquiredAt
+        self.quantity = quantity
+        self.originalQuantity = originalQuantity
+        self.costBasis = costBasis
+        self.fees = fees
+        self.sourceEventId = sourceEventId
+    }
+
+    /// Basis per open share, rounded half-even to 10 places.
+    public var unitCost: ExactDecimal {
+        (try? costBasis.divided(by: quantity)) ?? .zero
+    }
+}
+
+public enum PositionStatus: String, Sendable, Hashable {
+    case open = "OPEN"
+    case closed = "CLOSED"
+}
+
+/// A client's holding in one ticker: the aggregate behind a position id. Changed only by
+/// applying its events, in version order.
+public struct PositionState: Sendable, Hashable {
+    public var positionId: String
+    public var clientId: String
+    public var ticker: String
+    public var status: PositionStatus
+    public var lots: [LotState]
+    public var realizedGain: ExactDecimal
+    public var lastPrice: ExactDecimal?
+    public var lastPricedAt: Instant?
+    public var openedAt: Instant
+    public var closedAt: Instant?
+    /// Version of the last event applied; gap-free from 1.
+    public var version: Int64
+    public var updatedAt: Instant
+    /// Number of the next lot id ("L<n>").
+    public var nextLot: Int
+
+    public init(positionId: String, clientId: String, ticker: String, status: PositionStatus, lots: [LotState],
+                realizedGain: ExactDecimal, lastPrice: ExactDecimal?, lastPricedAt: Instant?, openedAt: Instant,
+                closedAt: Instant?, version: Int64, updatedAt: Instant, nextLot: Int) {
+        self.positionId = positionId
+        self.clientId = clientId
+        self.ticker = ticker
+        self.status = status
+        self.lots = lots
+        self.realizedGain = realizedGain
+        self.lastPrice = lastPrice
+        self.lastPricedAt = lastPricedAt
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+        self.version = version
+        self.updatedAt = updatedAt
+        self.nextLot = nextLot
+    }
+
+    public var quantity: ExactDecimal {
+        lots.reduce(ExactDecimal.zero) { (try? $0.adding($1.quantity)) ?? $0 }
+    }
+
+    public var costBasis: ExactDecimal {
+        lots.reduce(ExactDecimal.zero) { (try? $0.adding($1.costBasis)) ?? $0 }
+    }
+
+    /// A new position from its POSITION_OPENED event.
+    public static func opened(by event: Ultracore_Holdings_V1_Event) throws(DomainError) -> PositionState {
+        guard event.aggregateVersion == 1, case .positionOpened(let opened)? = event.payload, let lot = opened.lot else {
+            throw .inconsistentEvent("event \(event.eventId) does not open position \(event.aggregateId)")
+        }
+        let at = try instant(event.occurredAt, "occurred_at", event)
+        let lotState = try LotState(proto: lot, sequence: 1, event: event)
+        return PositionState(
+            positionId: event.aggregateId, clientId: opened.clientId, ticker: opened.ticker, status: .open,
+            lots: [lotState], realizedGain: .zero, lastPrice: nil, lastPricedAt: nil, openedAt: lotState.acquiredAt,
+            closedAt: nil, version: 1, updatedAt: at, nextLot: 2)
+    }
+
+    /// Applies the next event of this aggregate (version == self.version + 1).
+    public mutating func apply(_ event: Ultracore_Holdings_V1_Event) throws(DomainError) {
+        guard event.aggregateId == positionId, event.aggregateVersion == version + 1 else {
+            throw .inconsistentEvent(
+                "event \(event.eventId) is version \(event.aggregateVersion) of \(event.aggregateId), expected \(version + 1) of \(positionId)")
+        }
+        let at = try Self.instant(event.occurredAt, "occurred_at", event)
+        switch event.payload {
+        case .lotAdded(let added)?:
+            guard status == .open, let lot = added.lot else {
+                throw .inconsistentEvent("event \(event.eventId) adds a lot to a closed position \(positionId)")
+            }
+            lots.append(try LotState(proto: lot, sequence: nextLot, event: event))
+            nextLot += 1
+        default:
+            throw .inconsistentEvent("event \(event.eventId) of type \(event.eventType.protoName ?? "?") is not handled yet")
+        }
+        version = event.aggregateVersion
+        updatedAt = at
+    }
+
+    static func instant(_ timestamp: Google_Protobuf_Timestamp?, _ field: String, _ event: Ultracore_Holdings_V1_Event) throws(DomainError) -> Instant {
+        guard let timestamp, let instant = Instant(timestamp) else {
+            throw .inconsistentEvent("event \(event.eventId) has no valid \(field)")
+        }
+        return instant
+    }
+}
+
+extension LotState {
+    init(proto lot: Ultracore_Holdings_V1_Lot, sequence: Int, event: Ultracore_Holdings_V1_Event) throws(DomainError) {
+        guard let quantity = ExactDecimal(lot.quantity), let basis = ExactDecimal(lot.costBasis),
+              let original = ExactDecimal(lot.originalQuantity), let fees = ExactDecimal(lot.fees.isEmpty ? "0" : lot.fees),
+              let acquired = lot.acquiredAt.flatMap(Instant.init) else {
+            throw .inconsistentEvent("event \(event.eventId) carries a malformed lot")
+        }
+        self.init(lotId: lot.lotId, sequence: sequence, acquiredAt: acquired, quantity: quantity, originalQuantity: original,
+                  costBasis: basis, fees: fees, sourceEventId: lot.sourceEventId)
+    }
+}

@@ -1,0 +1,181 @@
+import Domain
+import Foundation
+import HoldingsProto
+import RPCCore
+import Store
+
+/// HoldingsService: positions from the write model (always current), the audit trail
+/// from Postgres (after the projector caught up with the caller's acknowledged writes).
+public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProtocol {
+    let model: WriteModel
+    /// How long a read that needs Postgres waits for the projector to store the writes
+    /// acknowledged before it started.
+    let readYourWritesTimeout: Duration
+
+    public init(model: WriteModel, readYourWritesTimeout: Duration = .seconds(2)) {
+        self.model = model
+        self.readYourWritesTimeout = readYourWritesTimeout
+    }
+
+    public func openPosition(request: Ultracore_Holdings_V1_OpenPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
+        try await ServiceError.mapping { try await model.openPosition(request) }
+    }
+
+    public func getPosition(request: Ultracore_Holdings_V1_GetPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPositionResponse {
+        try await ServiceError.mapping {
+            guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
+            guard let position = model.position(request.positionId) else {
+                throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
+            }
+            var response = Ultracore_Holdings_V1_GetPositionResponse()
+            response.position = position.proto(now: .now)
+            return response
+        }
+    }
+
+    public func listPositions(request: Ultracore_Holdings_V1_ListPositionsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListPositionsResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let limit = try Paging.size(request.pageSize)
+            var after: (Instant, String)?
+            if !request.pageToken.isEmpty {
+                guard let token = Paging.decode(request.pageToken, scope: "positions:\(client):\(request.includeClosed)"),
+                      token.count == 2, let micros = Int64(token[0]) else {
+                    throw DomainError.invalidArgument(field: "page_token", reason: "is not a token of this listing")
+                }
+                after = (Instant(microseconds: micros), token[1])
+            }
+            let (page, more) = model.positions(client: client, includeClosed: request.includeClosed, after: after, limit: limit)
+            let now = Instant.now
+            var response = Ultracore_Holdings_V1_ListPositionsResponse()
+            response.positions = page.map { $0.proto(now: now) }
+            if more, let last = page.last {
+                response.nextPageToken = Paging.encode(["\(last.openedAt.microseconds)", last.positionId],
+                                                       scope: "positions:\(client):\(request.includeClosed)")
+            }
+            return response
+        }
+    }
+
+    public func listEvents(request: Ultracore_Holdings_V1_ListEventsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListEventsResponse {
+        try await ServiceError.mapping {
+            if request.clientId.isEmpty && request.positionId.isEmpty {
+                throw DomainError.invalidArgument(field: "client_id", reason: "or position_id is required")
+            }
+            if !request.clientId.isEmpty { _ = try Validation.identifier(request.clientId, field: "client_id") }
+            let limit = try Paging.size(request.pageSize)
+            var types: [String] = []
+            for type in request.eventTypes {
+                guard let name = type.protoName, type != .unspecified else {
+                    throw DomainError.invalidArgument(field: "event_types", reason: "holds an unknown event type \(type.rawValue)")
+                }
+                types.append(name)
+            }
+            let scope = "events:\(request.clientId):\(request.positionId):\(types.joined(separator: ","))"
+            var after: [String] = ["-9223372036854775808", "", "0"]
+            if !request.pageToken.isEmpty {
+                guard let token = Paging.decode(request.pageToken, scope: scope), token.count == 3,
+                      Int64(token[0]) != nil, Int64(token[2]) != nil else {
+                    throw DomainError.invalidArgument(field: "page_token", reason: "is not a token of this listing")
+                }
+                after = token
+            }
+            // Read your writes: wait until every write acknowledged so far is in Postgres.
+            let targets = model.gate.acknowledgedSnapshot()
+            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
+                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+            }
+            let clientId = request.clientId, positionId = request.positionId
+            let parameters: [PostgresValue] = [.text(clientId), .text(positionId), .text(postgresArrayLiteral(types)),
+                                               .text(after[0]), .text(after[1]), .text(after[2]), .text(String(limit + 1))]
+            let rows = try await model.pool.withConnection { connection in
+                try connection.execute("""
+                    SELECT body, (extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version
+                    FROM events
+                    WHERE ($1 = '' OR client_id = $1) AND ($2 = '' OR aggregate_id = $2)
+                      AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))
+                      AND ((extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version) > ($4::int8, $5, $6::int8)
+                    ORDER BY occurred_at, aggregate_id, aggregate_version
+                    LIMIT $7
+                    """, parameters)
+            }
+            var response = Ultracore_Holdings_V1_ListEventsResponse()
+            for row in rows.rows.prefix(limit) {
+                guard let body = row[0].flatMap(decodeBytea) else { continue }
+                response.events.append(try Ultracore_Holdings_V1_Event(serializedBytes: body))
+            }
+            if rows.rows.count > limit, let last = rows.rows.prefix(limit).last {
+                response.nextPageToken = Paging.encode([last[1] ?? "0", last[2] ?? "", last[3] ?? "0"], scope: scope)
+            }
+            return response
+        }
+    }
+
+    // MARK: Not in this slice yet
+
+    private func notYet(_ method: String) -> RPCError {
+        RPCError(.unimplemented, "ultracore.holdings.v1.HoldingsService/\(method) is not implemented yet")
+    }
+
+    public func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
+        throw notYet("ClosePosition")
+    }
+
+    public func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
+        throw notYet("UpdatePositionValue")
+    }
+
+    public func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
+        throw notYet("PublishPrices")
+    }
+
+    public func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {
+        throw notYet("ReconstructPosition")
+    }
+
+    public func getPortfolioValue(request: Ultracore_Holdings_V1_GetPortfolioValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
+        throw notYet("GetPortfolioValue")
+    }
+
+    public func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {
+        throw notYet("MonitorPortfolio")
+    }
+
+    public func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
+        throw notYet("ApplyCorporateAction")
+    }
+
+    public func watchEvents(request: Ultracore_Holdings_V1_WatchEventsRequest, response: ResponseWriter<Ultracore_Holdings_V1_WatchEventsResponse>, context: ServerContext) async throws {
+        throw notYet("WatchEvents")
+    }
+}
+
+/// page_size and page_token rules shared by every listing.
+enum Paging {
+    /// 0 means 100; 1–1000 accepted.
+    static func size(_ pageSize: Int32) throws(DomainError) -> Int {
+        if pageSize == 0 { return 100 }
+        guard pageSize > 0, pageSize <= 1000 else {
+            throw .invalidArgument(field: "page_size", reason: "must be between 0 and 1000, not \(pageSize)")
+        }
+        return Int(pageSize)
+    }
+
+    /// An opaque token: base64url of "scope\u{1}field\u{1}field…". A token is valid only
+    /// for the listing (scope) that issued it.
+    static func encode(_ fields: [String], scope: String) -> String {
+        Data(([scope] + fields).joined(separator: "\u{1}").utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ token: String, scope: String) -> [String]? {
+        guard token.utf8.count <= 2048 else { return nil }
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+        guard parts.first == scope else { return nil }
+        return Array(parts.dropFirst())
+    }
+}

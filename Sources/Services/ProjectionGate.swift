@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+
+/// Backpressure between the writers and the projector. For every partition it knows the
+/// offsets the broker acknowledged, the writes in flight, and the next offset the
+/// projector committed to Postgres. A write to a partition whose unprojected events
+/// (acknowledged − projected + in flight) reached `maxLag` is refused with UNAVAILABLE
+/// before anything is produced.
+///
+/// Why: the embedded broker keeps only about 5 MiB / 100,000 message sets per partition
+/// and drops the oldest beyond that; an acknowledged event the projector has not stored
+/// yet must never be among the dropped. Events are a few hundred bytes, so the default
+/// limit of 5,000 events stays well under the cap.
+public final class ProjectionGate: Sendable {
+    public struct Lag: Sendable {
+        public var partition: PartitionKey
+        public var acknowledged: Int64
+        public var projected: Int64
+        public var inFlight: Int
+        public var events: Int64 { max(0, acknowledged - projected) + Int64(inFlight) }
+    }
+
+    private struct Counters {
+        var acknowledgedNext: Int64 = 0
+        var projectedNext: Int64 = 0
+        var inFlight = 0
+    }
+
+    public let maxLag: Int
+    private let state = Mutex<[PartitionKey: Counters]>([:])
+
+    public init(maxLag: Int) {
+        self.maxLag = max(1, maxLag)
+    }
+
+    /// Claims room for `count` events on `partition`; nil when the projection is too far behind.
+    public func reserve(_ partition: PartitionKey, count: Int = 1) -> Lag? {
+        state.withLock { state in
+            var counters = state[partition, default: Counters()]
+            let lag = max(0, counters.acknowledgedNext - counters.projectedNext) + Int64(counters.inFlight)
+            if lag + Int64(count) > Int64(maxLag) {
+                return Lag(partition: partition, acknowledged: counters.acknowledgedNext, projected: counters.projectedNext,
+                           inFlight: counters.inFlight)
+            }
+            counters.inFlight += count
+            state[partition] = counters
+            return nil
+        }
+    }
+
+    /// Ends a reservation; `acknowledgedOffset` is the last offset the broker acknowledged, if any.
+    public func release(_ partition: PartitionKey, count: Int = 1, acknowledgedOffset: Int64?) {
+        state.withLock { state in
+            var counters = state[partition, default: Counters()]
+            counters.inFlight = max(0, counters.inFlight - count)
+            if let offset = acknowledgedOffset { counters.acknowledgedNext = max(counters.acknowledgedNext, offset + 1) }
+            state[partition] = counters
+        }
+    }
+
+    /// The projector stored everything before `next` on `partition`.
+    public func projected(_ partition: PartitionKey, next: Int64) {
+        state.withLock { state in
+            var counters = state[partition, default: Counters()]
+            counters.projectedNext = max(counters.projectedNext, next)
+            counters.acknowledgedNext = max(counters.acknowledgedNext, counters.projectedNext)
+            state[partition] = counters
+        }
+    }
+
+    /// Acknowledged next offsets of every partition: what a read must wait for to see
+    /// every write acknowledged so far.
+    public func acknowledgedSnapshot() -> [PartitionKey: Int64] {
+        state.withLock { state in state.compactMapValues { $0.acknowledgedNext > $0.projectedNext ? $0.acknowledgedNext : nil } }
+    }
+
+    public var projectedSnapshot: [PartitionKey: Int64] {
+        state.withLock { state in state.mapValues(\.projectedNext) }
+    }
+
+    /// Waits until the projector reached `targets` on every partition, or `timeout` passed
+    /// (checks every millisecond). Returns false on timeout.
+    public func waitProjected(_ targets: [PartitionKey: Int64], timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let behind = state.withLock { state in
+                targets.contains { state[$0.key, default: Counters()].projectedNext < $0.value }
+            }
+            if !behind { return true }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Lag of every partition known, for logs and metrics.
+    public func lags() -> [Lag] {
+        state.withLock { state in
+            state.map { Lag(partition: $0.key, acknowledged: $0.value.acknowledgedNext, projected: $0.value.projectedNext, inFlight: $0.value.inFlight) }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Domain
+import EventLog
+import Foundation
+import HoldingsProto
+import Store
+
+/// The SQL of the read models: what the projector writes in one transaction per batch
+/// and what the service reads back (write-model rebuild, audit trail).
+enum ReadModels {
+    /// One event to record, with where it came from in the log.
+    struct Recorded {
+        var event: Ultracore_Holdings_V1_Event
+        var body: [UInt8]
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+    }
+
+    static func timestampText(_ instant: Instant) -> String {
+        "\(instant.microseconds)"
+    }
+
+    /// Inserts the events not recorded yet and returns those that were new, in input order.
+    static func insertEvents(_ events: [Recorded], on connection: PostgresConnection) throws -> [Recorded] {
+        guard !events.isEmpty else { return [] }
+        var ids: [String?] = [], aggregates: [String?] = [], versions: [String?] = [], types: [String?] = []
+        var clients: [String?] = [], occurred: [String?] = [], requests: [String?] = [], digests: [String?] = []
+        var bodies: [String?] = [], topics: [String?] = [], partitions: [String?] = [], offsets: [String?] = []
+        for recorded in events {
+            let event = recorded.event
+            ids.append(event.eventId)
+            aggregates.append(event.aggregateId)
+            versions.append(String(event.aggregateVersion))
+            types.append(event.eventType.protoName ?? "EVENT_TYPE_UNSPECIFIED")
+            clients.append(event.clientId)
+            occurred.append(String((event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0)).microseconds))
+            requests.append(event.requestId)
+            digests.append(event.attributes[EventAttributes.requestDigest] ?? "")
+            bodies.append("\\x" + hex(recorded.body))
+            topics.append(recorded.topic)
+            partitions.append(String(recorded.partition))
+            offsets.append(String(recorded.offset))
+        }
+        let rows = try connection.execute("""
+            INSERT INTO events (event_id, aggregate_id, aggregate_version, event_type, client_id, occurred_at,
+                                request_id, request_digest, body, topic, kafka_partition, kafka_offset)
+            SELECT e.id::uuid, e.aggregate, e.version, e.type, e.client, to_timestamp(e.micros::float8 / 1e6),
+                   e.request, e.digest, e.body, e.topic, e.part, e.off
+            FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[],
+                        $9::bytea[], $10::text[], $11::int4[], $12::int8[])
+                 AS e(id, aggregate, version, type, client, micros, request, digest, body, topic, part, off)
+            ON CONFLICT DO NOTHING
+            RETURNING event_id::text
+            """,
+            [ids, aggregates, versions, types, clients, occurred, requests, digests, bodies, topics, partitions, offsets]
+                .map { .text(postgresArrayLiteral($0)) })
+        let inserted = Set(rows.rows.compactMap { $0[0] })
+        return events.filter { inserted.contains($0.event.eventId) }
+    }
+
+    /// Positions and their open lots, by id (all of them when `ids` is nil).
+    static func loadPositions(_ ids: [String]?, on connection: PostgresConnection) throws -> [String: PositionState] {
+        let filter = ids == nil ? "" : "WHERE position_id = ANY($1::text[])"
+        let parameters: [PostgresValue] = ids.map { [.text(postgresArrayLiteral($0))] } ?? []
+        let positionRows = try connection.execute("""
+            SELECT position_id, client_id, ticker, status, realized_gain::text, last_price::text,
+                   (extract(epoch from last_priced_at) * 1000000)::int8, (extract(epoch from opened_at) * 1000000)::int8,
+                   (extract(epoch from closed_at) * 1000000)::int8, version, (extract(epoch from updated_at) * 1000000)::int8, next_lot
+            FROM positions \(filter)
+            """, parameters)
+        var positions: [String: PositionState] = [:]
+        for row in positionRows.rows {
+            guard let id = row[0], let client = row[1], let ticker = row[2], let status = row[3].flatMap(PositionStatus.init),
+                  let realized = row[4].flatMap({ ExactDecimal($0) }), let opened = row[7].flatMap({ Int64($0) }),
+                  let version = row[9].flatMap({ Int64($0) }), let updated = row[10].flatMap({ Int64($0) }),
+                  let nextLot = row[11].flatMap({ Int($0) }) else {
+                throw PostgresError(kind: .statement, sqlState: "", message: "positions row \(row[0] ?? "?") is malformed")
+            }
+            positions[id] = PositionState(
+                positionId: id, clientId: client, ticker: ticker, status: status, lots: [], realizedGain: realized,
+                lastPrice: row[5].flatMap { ExactDecimal($0) }, lastPricedAt: row[6].flatMap { Int64($0) }.map(Instant.init),
+                openedAt: Instant(microseconds: opened), closedAt: row[8].flatMap { Int64($0) }.map(Instant.init),
+                version: version, updatedAt: Instant(microseconds: updated), nextLot: nextLot)
+        }
+        let lotRows = try connection.execute("""
+            SELECT position_id, lot_id, seq, (extract(epoch from acquired_at) * 1000000)::int8, quantity::text,
+                   original_quantity::text, cost_basis::text, fees::text, source_event_id::text
+            FROM lots \(filter) ORDER BY position_id, seq
+            """, parameters)
+        for row in lotRows.rows {
+            guard let id = row[0], positions[id] != nil, let lotId = row[1], let seq = row[2].flatMap({ Int($0) }),
+                  let acquired = row[3].flatMap({ Int64($0) }), let quantity = row[4].flatMap({ ExactDecimal($0) }),
+                  let original = row[5].flatMap({ ExactDecimal($0) }), let basis = row[6].flatMap({ ExactDecimal($0) }),
+                  let fees = row[7].flatMap({ ExactDecimal($0) }), let source = row[8] else {
+                throw PostgresError(kind: .statement, sqlState: "", message: "lots row \(row[0] ?? "?")/\(row[1] ?? "?") is malformed")
+            }
+            positions[id]!.lots.append(LotState(
+                lotId: lotId, sequence: seq, acquiredAt: Instant(microseconds: acquired), quantity: quantity,
+                originalQuantity: original, costBasis: basis, fees: fees, sourceEventId: source))
+        }
+        return positions
+    }
+
+    /// Writes the new state of `positions` (row and open lots).
+    static func savePositions(_ positions: [PositionState], on connection: PostgresConnection) throws {
+        guard !positions.isEmpty else { return }
+        func micros(_ instant: Instant?) -> String? { instant.map { String($0.microseconds) } }
+        var columns = Array(repeating: [String?](), count: 13)
+        for p in positions {
+            let values: [String?] = [
+                p.positionId, p.clientId, p.ticker, p.status.rawValue, p.quantity.description, p.costBasis.description,
+                p.realizedGain.description, p.lastPrice?.description, micros(p.lastPricedAt), micros(p.openedAt),
+                micros(p.closedAt), String(p.version), micros(p.updatedAt),
+            ]
+            for (index, value) in values.enumerated() { columns[index].append(value) }
+        }
+        var nextLots: [String?] = positions.map { String($0.nextLot) }
+        try connection.execute("""
+            INSERT INTO positions (position_id, client_id, ticker, status, quantity, cost_basis, realized_gain, last_price,
+                                   last_priced_at, opened_at, closed_at, version, updated_at, next_lot)
+            SELECT id, client, ticker, status, quantity::numeric, basis::numeric, realized::numeric, price::numeric,
+                   to_timestamp(priced::float8 / 1e6), to_timestamp(opened::float8 / 1e6), to_timestamp(closed::float8 / 1e6),
+                   version, to_timestamp(updated::float8 / 1e6), next_lot
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                        $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int4[])
+                 AS p(id, client, ticker, status, quantity, basis, realized, price, priced, opened, closed, version, updated, next_lot)
+            ON CONFLICT (position_id) DO UPDATE SET
+                status = excluded.status, quantity = excluded.quantity, cost_basis = excluded.cost_basis,
+                realized_gain = excluded.realized_gain, last_price = excluded.last_price,
+                last_priced_at = excluded.last_priced_at, closed_at = excluded.closed_at, version = excluded.version,
+                updated_at = excluded.updated_at, next_lot = excluded.next_lot
+            """, (columns + [nextLots]).map { .text(postgresArrayLiteral($0)) })
+        nextLots = []
+        try connection.execute("DELETE FROM lots WHERE position_id = ANY($1::text[])",
+                               [.text(postgresArrayLiteral(positions.map(\.positionId)))])
+        var lotColumns = Array(repeating: [String?](), count: 9)
+        for p in positions {
+            for lot in p.lots {
+                let values: [String?] = [
+                    p.positionId, lot.lotId, String(lot.sequence), String(lot.acquiredAt.microseconds), lot.quantity.description,
+                    lot.originalQuantity.description, lot.costBasis.description, lot.fees.description, lot.sourceEventId,
+                ]
+                for (index, value) in values.enumerated() { lotColumns[index].append(value) }
+            }
+        }
+        guard !lotColumns[0].isEmpty else { return }
+        try connection.execute("""
+            INSERT INTO lots (position_id, lot_id, seq, acquired_at, quantity, original_quantity, cost_basis, fees, source_event_id)
+            SELECT id, lot, seq, to_timestamp(acquired::float8 / 1e6), quantity::numeric, original::numeric, basis::numeric,
+                   fees::numeric, source::uuid
+            FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                 AS l(id, lot, seq, acquired, quantity, original, basis, fees, source)
+            """, lotColumns.map { .text(postgresArrayLiteral($0)) })
+    }
+
+    /// Stores the next offset to read of each partition.
+    static func saveOffsets(group: String, _ offsets: [PartitionKey: Int64], on connection: PostgresConnection) throws {
+        guard !offsets.isEmpty else { return }
+        let sorted = offsets.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
+        try connection.execute("""
+            INSERT INTO consumer_offsets (consumer_group, topic, kafka_partition, next_offset)
+            SELECT $1, t, p, o FROM unnest($2::text[], $3::int4[], $4::int8[]) AS x(t, p, o)
+            ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset
+            """, [.text(group), .text(postgresArrayLiteral(sorted.map { $0.key.topic })),
+                  .text(postgresArrayLiteral(sorted.map { String($0.key.partition) })),
+                  .text(postgresArrayLiteral(sorted.map { String($0.value) }))])
+    }
+
+    static func loadOffsets(group: String, on connection: PostgresConnection) throws -> [PartitionKey: Int64] {
+        let rows = try connection.execute(
+            "SELECT topic, kafka_partition, next_offset FROM consumer_offsets WHERE consumer_group = $1", [.text(group)])
+        var offsets: [PartitionKey: Int64] = [:]
+        for row in rows.rows {
+            guard let topic = row[0], let partition = row[1].flatMap({ Int32($0) }), let offset = row[2].flatMap({ Int64($0) }) else { continue }
+            offsets[PartitionKey(topic: topic, partition: partition)] = offset
+        }
+        return offsets
+    }
+
+    static func rejectRecord(_ record: ConsumedRecord, reason: String, on connection: PostgresConnection) throws {
+        try connection.execute("""
+            INSERT INTO rejected_records (topic, kafka_partition, kafka_offset, reason, body) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT DO NOTHING
+            """, [.text(record.topic), .text(String(record.partition)), .text(String(record.offset)), .text(reason), .bytes(record.value)])
+    }
+
+    /// Events of one aggregate in version order, up to `version` (all when nil).
+    static func events(aggregate: String, upTo version: Int64?, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+        let rows = try connection.execute("""
+            SELECT body FROM events WHERE aggregate_id = $1 AND aggregate_version <= $2 ORDER BY aggregate_version
+            """, [.text(aggregate), .text(String(version ?? Int64.max))])
+        return try rows.rows.map { row in
+            guard let text = row[0], let bytes = decodeBytea(text) else {
+                throw PostgresError(kind: .statement, sqlState: "", message: "event body of \(aggregate) is not bytea")
+            }
+            return try Ultracore_Holdings_V1_Event(serializedBytes: bytes)
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// A topic partition.
+public struct PartitionKey: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public var description: String { "\(topic)[\(partition)]" }
+}
+
+/// Names of `Event.attributes` the service sets.
+enum EventAttributes {
+    /// Fingerprint of the request that produced the event (see RequestFingerprint).
+    static let requestDigest = "request-digest"
+}

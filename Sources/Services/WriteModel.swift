@@ -1,0 +1,327 @@
+import Domain
+import EventLog
+import Foundation
+import HoldingsProto
+import RPCCore
+import Store
+import Synchronization
+
+/// The command side: every position in memory, one writer per client (a client's
+/// portfolio is the unit of serialization), events produced to Kafka keyed by aggregate
+/// id and applied to memory only after the broker acknowledged them.
+///
+/// Rebuilt at start from the Postgres read models once the projector has stored the
+/// whole Kafka tail (every offset below the high watermarks seen at start).
+public final class WriteModel: Sendable {
+    struct RequestRecord: Sendable {
+        var fingerprint: String
+        var aggregateId: String
+        var version: Int64
+        var eventId: String
+        var created: Bool
+        var lotId: String
+    }
+
+    struct State: Sendable {
+        var positions: [String: PositionState] = [:]
+        /// client → ticker → id of the open position.
+        var openByTicker: [String: [String: String]] = [:]
+        /// client → position ids, ordered by (opened_at, position_id).
+        var byClient: [String: [String]] = [:]
+        /// "client\0request_id" → outcome.
+        var requests: [String: RequestRecord] = [:]
+        /// Clients whose last write may or may not be in the log; refused until confirmed.
+        var unconfirmed: Set<String> = []
+    }
+
+    let producer: EventProducer
+    let gate: ProjectionGate
+    let topics: KafkaConfiguration.Topics
+    let partitions: Int32
+    let pool: PostgresPool
+    let source: String
+    let projectorGroup: String
+    private let state = Mutex(State())
+    private let locks = KeyedLock()
+
+    public init(producer: EventProducer, gate: ProjectionGate, topics: KafkaConfiguration.Topics, partitions: Int32,
+                pool: PostgresPool, projectorGroup: String, source: String = "holdingsd") {
+        self.projectorGroup = projectorGroup
+        self.producer = producer
+        self.gate = gate
+        self.topics = topics
+        self.partitions = partitions
+        self.pool = pool
+        self.source = source
+    }
+
+    // MARK: Rebuild
+
+    /// Waits until the projector stored every event below the current high watermarks,
+    /// then loads positions and request outcomes from Postgres. Throws when the log lost
+    /// events the projector never stored.
+    public func rebuild(progress: @escaping @Sendable (String) -> Void) async throws {
+        let producer = self.producer
+        let topics = self.topics
+        let partitions = self.partitions
+        let marks: [PartitionKey: (low: Int64, high: Int64)] = try await Blocking.run {
+            var marks: [PartitionKey: (low: Int64, high: Int64)] = [:]
+            for topic in topics.all {
+                for partition in 0..<partitions {
+                    marks[PartitionKey(topic: topic, partition: partition)] = try producer.watermarks(topic: topic, partition: partition)
+                }
+            }
+            return marks
+        }
+        let key = OffsetsKey.of(group: projectorGroup, clusterId: try await Blocking.run { try producer.clusterId() })
+        let stored = try await pool.withConnection { try ReadModels.loadOffsets(group: key, on: $0) }
+        for (key, mark) in marks where mark.low > (stored[key] ?? 0) {
+            throw RPCError(.dataLoss, "\(key): the log starts at offset \(mark.low) but Postgres holds events only below \(stored[key] ?? 0); events were lost")
+        }
+        let targets = marks.filter { $0.value.high > 0 }.mapValues(\.high)
+        let tail = targets.reduce(Int64(0)) { $0 + $1.value - (stored[$1.key] ?? 0) }
+        progress("rebuilding: \(tail) events in the Kafka tail after the stored offsets")
+        while !(await gate.waitProjected(targets, timeout: .seconds(5))) {
+            let behind = gate.projectedSnapshot
+            let remaining = targets.reduce(Int64(0)) { $0 + max(0, $1.value - (behind[$1.key] ?? 0)) }
+            progress("waiting for the projector: \(remaining) events of the tail not stored yet")
+        }
+        let positions = try await pool.withConnection { try ReadModels.loadPositions(nil, on: $0) }
+        let requests = try await pool.withConnection { try Self.loadRequests(on: $0) }
+        state.withLock { state in
+            state = State()
+            for position in positions.values { Self.index(position, in: &state) }
+            for key in state.byClient.keys { Self.sort(client: key, in: &state) }
+            state.requests = requests
+        }
+        progress("write model rebuilt: \(positions.count) positions, \(requests.count) request ids")
+    }
+
+    private static func loadRequests(on connection: PostgresConnection) throws -> [String: RequestRecord] {
+        let rows = try connection.execute("""
+            SELECT client_id, request_id, request_digest, aggregate_id, aggregate_version, event_id::text, event_type, body
+            FROM events WHERE request_id <> ''
+            """)
+        var requests: [String: RequestRecord] = [:]
+        for row in rows.rows {
+            guard let client = row[0], let request = row[1], let digest = row[2], let aggregate = row[3],
+                  let version = row[4].flatMap({ Int64($0) }), let eventId = row[5], let type = row[6] else { continue }
+            var lotId = ""
+            if let body = row[7].flatMap(decodeBytea), let event = try? Ultracore_Holdings_V1_Event(serializedBytes: body) {
+                switch event.payload {
+                case .positionOpened(let opened)?: lotId = opened.lot?.lotId ?? ""
+                case .lotAdded(let added)?: lotId = added.lot?.lotId ?? ""
+                default: break
+                }
+            }
+            requests[client + "\u{0}" + request] = RequestRecord(
+                fingerprint: digest, aggregateId: aggregate, version: version, eventId: eventId,
+                created: type == "POSITION_OPENED", lotId: lotId)
+        }
+        return requests
+    }
+
+    private static func index(_ position: PositionState, in state: inout State) {
+        let isNew = state.positions[position.positionId] == nil
+        state.positions[position.positionId] = position
+        if isNew { state.byClient[position.clientId, default: []].append(position.positionId) }
+        if position.status == .open {
+            state.openByTicker[position.clientId, default: [:]][position.ticker] = position.positionId
+        } else if state.openByTicker[position.clientId]?[position.ticker] == position.positionId {
+            state.openByTicker[position.clientId]?[position.ticker] = nil
+        }
+    }
+
+    private static func sort(client: String, in state: inout State) {
+        let positions = state.positions
+        state.byClient[client]?.sort {
+            let a = positions[$0]!, b = positions[$1]!
+            return (a.openedAt, a.positionId) < (b.openedAt, b.positionId)
+        }
+    }
+
+    // MARK: Commands
+
+    /// Buys shares (HoldingsService.OpenPosition).
+    public func openPosition(_ request: Ultracore_Holdings_V1_OpenPositionRequest) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
+        let now = Instant.now
+        let command = try OpenPositionCommand(request, now: now)
+        let requestId = request.requestId
+        if !requestId.isEmpty { _ = try Validation.identifier(requestId, field: "request_id") }
+        let fingerprint = RequestFingerprint.of(request.serializedBytes())
+        let client = command.clientId
+        return try await locks.withLock(client) {
+            try self.refuseIfUnconfirmed(client)
+            if !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) {
+                guard record.fingerprint == fingerprint else {
+                    throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+                }
+                return try await self.replay(record, now: now)
+            }
+            let existing = state.withLock { state in
+                state.openByTicker[client]?[command.ticker].flatMap { state.positions[$0] }
+            }
+            let eventId = UUIDText.random()
+            let context = EventContext(
+                eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
+                causationId: requestId.isEmpty ? eventId : requestId,
+                source: "\(self.source)/HoldingsService.OpenPosition", requestId: requestId)
+            var event = try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context)
+            if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
+            try await self.record(event, client: client)
+
+            let position = state.withLock { state -> PositionState in
+                var position: PositionState
+                if var current = existing {
+                    try! current.apply(event)
+                    position = current
+                } else {
+                    position = try! PositionState.opened(by: event)
+                }
+                Self.index(position, in: &state)
+                if existing == nil { Self.sort(client: client, in: &state) }
+                if !requestId.isEmpty {
+                    state.requests[client + "\u{0}" + requestId] = RequestRecord(
+                        fingerprint: fingerprint, aggregateId: position.positionId, version: position.version,
+                        eventId: eventId, created: existing == nil, lotId: position.lots.last?.lotId ?? "")
+                }
+                return position
+            }
+            var response = Ultracore_Holdings_V1_OpenPositionResponse()
+            response.position = position.proto(now: now)
+            response.lot = response.position?.lots.last
+            response.created = existing == nil
+            response.eventId = eventId
+            return response
+        }
+    }
+
+    /// The first outcome of a retried request: the position as of the version it produced.
+    private func replay(_ record: RequestRecord, now: Instant) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
+        let current = state.withLock { $0.positions[record.aggregateId] }
+        var position: PositionState
+        if let current, current.version == record.version {
+            position = current
+        } else {
+            let events = try await pool.withConnection {
+                try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
+            }
+            guard let first = events.first else {
+                throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
+            }
+            position = try PositionState.opened(by: first)
+            for event in events.dropFirst() { try position.apply(event) }
+        }
+        var response = Ultracore_Holdings_V1_OpenPositionResponse()
+        response.position = position.proto(now: now)
+        response.lot = response.position?.lots.first { $0.lotId == record.lotId }
+        response.created = record.created
+        response.eventId = record.eventId
+        return response
+    }
+
+    private func refuseIfUnconfirmed(_ client: String) throws {
+        if state.withLock({ $0.unconfirmed.contains(client) }) {
+            throw RPCError(.unavailable, "the last write of client \(client) is being confirmed against the event log; retry shortly")
+        }
+    }
+
+    /// Produces one event and waits for the broker's acknowledgement; throws UNAVAILABLE
+    /// (nothing applied) when the log refuses it or the projection is too far behind.
+    private func record(_ event: Ultracore_Holdings_V1_Event, client: String) async throws {
+        let topic = topics.positions
+        let key = Array(event.aggregateId.utf8)
+        let target = PartitionKey(topic: topic, partition: EventLog.partition(forKey: key, partitions: partitions))
+        if let lag = gate.reserve(target) {
+            throw RPCError(.unavailable,
+                           "the projection is \(lag.events) events behind on \(target) (limit \(gate.maxLag)); write refused, retry later")
+        }
+        let record = OutgoingRecord(
+            topic: topic, partition: target.partition, key: key, value: event.serializedBytes(),
+            headers: [("event-type", Array((event.eventType.protoName ?? "EVENT_TYPE_UNSPECIFIED").utf8)),
+                      ("schema-version", Array(String(event.schemaVersion).utf8))])
+        let result = await producer.send([record])[0]
+        switch result {
+        case .success(let delivery):
+            gate.release(target, acknowledgedOffset: delivery.offset)
+        case .failure(let error):
+            gate.release(target, acknowledgedOffset: nil)
+            if error.possiblyPersisted { confirmLater(client: client, partition: target) }
+            throw error
+        }
+    }
+
+    /// A produce failed after the broker may have written it: refuse the client's writes
+    /// until the projector stored the partition up to its current end, then reload the
+    /// client's positions from Postgres.
+    private func confirmLater(client: String, partition: PartitionKey) {
+        state.withLock { _ = $0.unconfirmed.insert(client) }
+        Log.error("write-model", "a write of client \(client) may be in \(partition) although it failed; confirming")
+        Task.detached { [self] in
+            while true {
+                do {
+                    let producer = self.producer
+                    let high = try await Blocking.run { try producer.watermarks(topic: partition.topic, partition: partition.partition).high }
+                    while !(await gate.waitProjected([partition: high], timeout: .seconds(5))) {}
+                    let ids = state.withLock { $0.byClient[client] ?? [] }
+                    let reloaded = try await pool.withConnection { connection in
+                        let rows = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)])
+                        return try ReadModels.loadPositions(Array(Set(ids + rows.rows.compactMap { $0[0] })), on: connection)
+                    }
+                    state.withLock { state in
+                        for position in reloaded.values { Self.index(position, in: &state) }
+                        Self.sort(client: client, in: &state)
+                        state.unconfirmed.remove(client)
+                    }
+                    Log.info("write-model", "client \(client) confirmed from the log (\(reloaded.count) positions)")
+                    return
+                } catch {
+                    Log.error("write-model", "confirming client \(client): \(error); retrying")
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
+        }
+    }
+
+    // MARK: Queries
+
+    public func position(_ id: String) -> PositionState? {
+        state.withLock { $0.positions[id] }
+    }
+
+    /// A client's positions ordered by (opened_at, position_id), after `after`.
+    public func positions(client: String, includeClosed: Bool, after: (Instant, String)?, limit: Int) -> (page: [PositionState], more: Bool) {
+        state.withLock { state in
+            var page: [PositionState] = []
+            for id in state.byClient[client] ?? [] {
+                guard let position = state.positions[id] else { continue }
+                if !includeClosed && position.status != .open { continue }
+                if let after, (position.openedAt, position.positionId) <= after { continue }
+                if page.count == limit { return (page, true) }
+                page.append(position)
+            }
+            return (page, false)
+        }
+    }
+}
+
+extension Instant {
+    /// The server clock, truncated to microseconds.
+    public static var now: Instant {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Instant(microseconds: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)
+    }
+}
+
+/// Runs a blocking call (a broker round trip, a first connect) on a dispatch queue
+/// outside the cooperative pool.
+enum Blocking {
+    private static let queue = DispatchQueue(label: "holdings-blocking", attributes: .concurrent)
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
