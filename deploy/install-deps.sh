@@ -16,6 +16,7 @@ PACKAGES=(
   libnghttp2-dev libprotobuf-c-dev librdkafka-dev libpq-dev libssl-dev zlib1g-dev
   protobuf-compiler protobuf-c-compiler libprotobuf-dev grpc-proto
   python3 python3-venv python3-pip nghttp2-client openssl procps
+  postgresql postgresql-client kcat
 )
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import RPCCore
 import Store
 import Synchronization
 
@@ -109,6 +110,16 @@ public final class Backbone: Sendable {
                                projectorGroup: kafka.projectorGroup)
         self.model = model
         let projector = self.projector
+        if let projector {
+            // Serve only once the projector follows the log: reads wait on it.
+            var waited = 0
+            while !projector.isAssigned {
+                if let failure = projector.fatalError { throw RPCError(.internal, failure) }
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+                if waited % 500 == 0 { Log.info("projector", "waiting for the consumer group to assign partitions") }
+            }
+        }
         try await model.rebuild { message in
             if let failure = projector?.fatalError { Log.error("write-model", failure) }
             Log.info("write-model", message)

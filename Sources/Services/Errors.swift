@@ -16,6 +16,9 @@ enum ServiceError {
             case .inconsistentEvent(let message): return RPCError(.internal, "inconsistent event: \(message)")
             }
         case let error as KafkaError:
+            if error.possiblyPersisted {
+                return RPCError(.unavailable, "the event log did not confirm the write (\(error.message)); it may have been recorded: retry with the same request_id")
+            }
             return RPCError(.unavailable, "event log unavailable: \(error.message); nothing was recorded, retry")
         case let error as PostgresError:
             switch error.kind {

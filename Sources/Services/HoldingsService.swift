@@ -12,7 +12,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     /// acknowledged before it started.
     let readYourWritesTimeout: Duration
 
-    public init(model: WriteModel, readYourWritesTimeout: Duration = .seconds(2)) {
+    public init(model: WriteModel, readYourWritesTimeout: Duration = .seconds(5)) {
         self.model = model
         self.readYourWritesTimeout = readYourWritesTimeout
     }
@@ -82,7 +82,9 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             }
             // Read your writes: wait until every write acknowledged so far is in Postgres.
             let targets = model.gate.acknowledgedSnapshot()
-            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
+            var timeout = readYourWritesTimeout
+            if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
+            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: timeout)) {
                 throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
             }
             let clientId = request.clientId, positionId = request.positionId

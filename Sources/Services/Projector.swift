@@ -24,6 +24,7 @@ public final class Projector: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let failure = Mutex<String?>(nil)
+    private let assigned = Atomic<Bool>(false)
     private var started = false
 
     public init(configuration: KafkaConfiguration, bootstrap: String, databaseURL: String, gate: ProjectionGate) {
@@ -32,6 +33,9 @@ public final class Projector: @unchecked Sendable {
         self.databaseURL = databaseURL
         self.gate = gate
     }
+
+    /// True once the group assigned partitions to this projector (it is then following the log).
+    public var isAssigned: Bool { assigned.load(ordering: .relaxed) }
 
     /// A fatal error that stopped the projector (events missing from the log), if any.
     public var fatalError: String? { failure.withLock { $0 } }
@@ -83,6 +87,7 @@ public final class Projector: @unchecked Sendable {
                     do {
                         let stored = try ReadModels.loadOffsets(group: offsetsKeyBox.withLock { $0 }, on: db)
                         Log.info("projector", "assigned \(partitions.count) partitions; resuming from stored offsets")
+                        assigned.store(true, ordering: .relaxed)
                         return partitions.map { assigned in
                             let key = PartitionKey(topic: assigned.topic, partition: assigned.partition)
                             let offset = stored[key] ?? 0

@@ -97,11 +97,11 @@ public final class WriteModel: Sendable {
         progress("write model rebuilt: \(positions.count) positions, \(requests.count) request ids")
     }
 
-    private static func loadRequests(on connection: PostgresConnection) throws -> [String: RequestRecord] {
+    private static func loadRequests(client: String? = nil, on connection: PostgresConnection) throws -> [String: RequestRecord] {
         let rows = try connection.execute("""
             SELECT client_id, request_id, request_digest, aggregate_id, aggregate_version, event_id::text, event_type, body
-            FROM events WHERE request_id <> ''
-            """)
+            FROM events WHERE request_id <> '' AND ($1 = '' OR client_id = $1)
+            """, [.text(client ?? "")])
         var requests: [String: RequestRecord] = [:]
         for row in rows.rows {
             guard let client = row[0], let request = row[1], let digest = row[2], let aggregate = row[3],
@@ -203,6 +203,9 @@ public final class WriteModel: Sendable {
         if let current, current.version == record.version {
             position = current
         } else {
+            guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
+                throw RPCError(.unavailable, "the outcome of this request is not readable yet (the projector is catching up); retry")
+            }
             let events = try await pool.withConnection {
                 try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
             }
@@ -266,14 +269,16 @@ public final class WriteModel: Sendable {
                     let ids = state.withLock { $0.byClient[client] ?? [] }
                     let reloaded = try await pool.withConnection { connection in
                         let rows = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)])
-                        return try ReadModels.loadPositions(Array(Set(ids + rows.rows.compactMap { $0[0] })), on: connection)
+                        return (try ReadModels.loadPositions(Array(Set(ids + rows.rows.compactMap { $0[0] })), on: connection),
+                                try Self.loadRequests(client: client, on: connection))
                     }
                     state.withLock { state in
-                        for position in reloaded.values { Self.index(position, in: &state) }
+                        for position in reloaded.0.values { Self.index(position, in: &state) }
+                        state.requests.merge(reloaded.1) { current, _ in current }
                         Self.sort(client: client, in: &state)
                         state.unconfirmed.remove(client)
                     }
-                    Log.info("write-model", "client \(client) confirmed from the log (\(reloaded.count) positions)")
+                    Log.info("write-model", "client \(client) confirmed from the log (\(reloaded.0.count) positions)")
                     return
                 } catch {
                     Log.error("write-model", "confirming client \(client): \(error); retrying")

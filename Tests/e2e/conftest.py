@@ -1,9 +1,12 @@
 """Starts a real holdingsd on a free loopback port for the end-to-end tests."""
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 
 import pytest
 
@@ -24,15 +27,81 @@ def holdingsd_binary():
     return binary("holdingsd")
 
 
-def start(command):
-    """Starts a server that prints 'listening on HOST:PORT'; returns (process, address)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"listening on ([0-9.]+):(\d+)", line)
-    if not match:
+def start(command, timeout=60, stdin=None):
+    """Starts a server that prints 'listening on ADDRESS'; returns (process, address).
+
+    Output (stdout and stderr) keeps being drained into process.output (a list of lines)
+    so that a chatty server never blocks on a full pipe."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=stdin)
+    process.output = []
+    found = threading.Event()
+    address = []
+
+    def drain():
+        for line in process.stdout:
+            process.output.append(line)
+            if not found.is_set():
+                match = re.search(r"listening on ([0-9.]+:\d+(?:,[0-9.]+:\d+)*)", line)
+                if match:
+                    address.append(match.group(1))
+                    found.set()
+        found.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not found.wait(timeout) or not address:
         process.kill()
-        raise RuntimeError(f"{command[0]} did not start: {line!r}")
-    return process, f"{match.group(1)}:{match.group(2)}"
+        raise RuntimeError(f"{command[0]} did not start: {''.join(process.output)[-3000:]!r}")
+    return process, address[0]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    """The test cluster started by deploy/postgres.sh (as the postgres OS user)."""
+
+    def __init__(self, data, port):
+        self.data = data
+        self.port = port
+
+    def url(self, database="postgres"):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self):
+        """A fresh empty database; returns its URL."""
+        name = "t_" + uuid.uuid4().hex[:12]
+        self.psql("postgres", f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def psql(self, database_or_url, sql):
+        url = database_or_url if "://" in database_or_url else self.url(database_or_url)
+        return subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+                              check=True, capture_output=True, text=True, timeout=60).stdout
+
+    def stop(self):
+        subprocess.run(["bash", os.path.join(ROOT, "deploy", "postgres.sh"), "stop", self.data], check=True, timeout=120)
+
+    def start(self):
+        subprocess.run(["bash", os.path.join(ROOT, "deploy", "postgres.sh"), "start", self.data, str(self.port)],
+                       check=True, timeout=120, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster for the whole test session in .data/test-postgres, on a free port."""
+    data = os.path.join(ROOT, ".data", "test-postgres")
+    cluster = Postgres(data, free_port())
+    cluster.stop()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def holdingsd_command(database_url, *extra):
+    return [holdingsd_binary(), "--port", "0", "--threads", "2", "--database-url", database_url, *extra]
 
 
 def stop(process):
@@ -45,10 +114,10 @@ def stop(process):
 
 
 @pytest.fixture(scope="session")
-def server():
-    """holdingsd with 2 event loops and a 1 MiB message limit; yields its address."""
-    process, address = start(
-        [holdingsd_binary(), "--port", "0", "--threads", "2", "--max-message-bytes", str(1 << 20)])
+def server(postgres):
+    """holdingsd with 2 event loops, a 1 MiB message limit, its own database and the
+    embedded broker; yields (address, process)."""
+    process, address = start(holdingsd_command(postgres.new_database(), "--max-message-bytes", str(1 << 20)))
     yield address, process
     stop(process)
 

@@ -12,7 +12,7 @@ import time
 
 import grpc
 import pytest
-from conftest import binary, holdingsd_binary, start, stop
+from conftest import binary, holdingsd_binary, holdingsd_command, start, stop
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -159,8 +159,8 @@ def test_sigterm_lets_calls_in_flight_finish_then_exits(testing_modules):
             process.kill()
 
 
-def test_sigterm_cancels_what_outlives_the_grace_period():
-    process, address = start([holdingsd_binary(), "--port", "0", "--shutdown-grace", "1"])
+def test_sigterm_cancels_what_outlives_the_grace_period(postgres):
+    process, address = start(holdingsd_command(postgres.new_database(), "--shutdown-grace", "1"))
     try:
         stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
         watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=30)

@@ -35,6 +35,8 @@ public final class EventConsumer {
             ("fetch.wait.max.ms", "5"),
             ("fetch.error.backoff.ms", "50"),
             ("socket.keepalive.enable", "true"),
+            // Reconnect to a broker that came back within a second, not librdkafka's 10 s.
+            ("reconnect.backoff.max.ms", "1000"),
         ]
         properties += configuration.additional.sorted { $0.key < $1.key }
         let opaque = Unmanaged.passUnretained(owner).toOpaque()

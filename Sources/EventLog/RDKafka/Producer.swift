@@ -24,6 +24,8 @@ public final class EventProducer: @unchecked Sendable {
             ("batch.num.messages", "10000"),
             ("message.timeout.ms", String(configuration.messageTimeoutMilliseconds)),
             ("socket.keepalive.enable", "true"),
+            // Reconnect to a broker that came back within a second, not librdkafka's 10 s.
+            ("reconnect.backoff.max.ms", "1000"),
         ]
         properties += configuration.additional.sorted { $0.key < $1.key }
         handle = try makeHandle(type: RD_KAFKA_PRODUCER, properties: properties) { conf in
