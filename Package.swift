@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "holdingsd", targets: ["holdingsd"]),
         .executable(name: "holdings-protogen", targets: ["holdings-protogen"]),
         .executable(name: "holdings-broker", targets: ["holdings-broker"]),
+        .executable(name: "holdings-load", targets: ["holdings-load"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
@@ -88,6 +89,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLibPQ"], resources: [.copy("Migrations")]),
         .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
+        .executableTarget(name: "holdings-load", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
 
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(

@@ -9,4 +9,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 bash scripts/check-generated.sh
 swift build --build-tests
 swift test --skip-build
-HOLDINGSD_BIN="$(swift build --show-bin-path)/holdingsd" timeout 600 python3 -m pytest -q -p no:cacheprovider Tests/e2e
+HOLDINGSD_BIN="$(swift build --show-bin-path)/holdingsd" timeout 1500 python3 -m pytest -q -p no:cacheprovider Tests/e2e

@@ -245,6 +245,15 @@ public final class WriteModel: Sendable {
                       ("schema-version", Array(String(event.schemaVersion).utf8))])
         let result = await producer.send([record])[0]
         switch result {
+        case .success(let delivery) where delivery.offset < 0:
+            // An acknowledgement without an offset is the broker calling the record a duplicate of
+            // an earlier attempt. librdkafka 2.0.2 (Debian 12) can get there after a "possibly
+            // persisted" error for a record that was never written (fixed upstream in 2.3.0,
+            // librdkafka#4438), so it is not proof: confirm against the log like a timeout.
+            gate.release(target, acknowledgedOffset: nil)
+            confirmLater(client: client, partition: target)
+            throw KafkaError(code: -1, message: "the broker acknowledged \(event.eventId) as a duplicate without an offset",
+                             possiblyPersisted: true)
         case .success(let delivery):
             gate.release(target, acknowledgedOffset: delivery.offset)
         case .failure(let error):
