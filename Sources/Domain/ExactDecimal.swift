@@ -102,13 +102,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     private static func checked(_ value: Int128, scale: Int) throws(ArithmeticError) -> ExactDecimal {
-        var result = ExactDecimal(unchecked: value, scale: scale)
-        while result.scale > maxScale {
-            // Only reachable from multiplication; callers that need rounding use `rounded`.
-            throw .outOfRange
-        }
-        guard result.significand.magnitude < limit.magnitude else { throw .outOfRange }
-        result.normalize()
+        let result = ExactDecimal(unchecked: value, scale: scale)
+        guard result.scale <= maxScale, result.significand.magnitude < limit.magnitude else { throw .outOfRange }
         return result
     }
 
@@ -169,7 +164,10 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func < (a: ExactDecimal, b: ExactDecimal) -> Bool {
         if let (x, y, _) = try? aligned(a, b) { return x < y }
-        // Alignment overflowed: the one with the larger integer part wins.
-        return (a.significand / power(a.scale)) < (b.significand / power(b.scale))
+        // Alignment overflowed: compare integer parts, then fractions (each < 10^18 at scale 18).
+        let (ai, af) = a.significand.quotientAndRemainder(dividingBy: power(a.scale))
+        let (bi, bf) = b.significand.quotientAndRemainder(dividingBy: power(b.scale))
+        if ai != bi { return ai < bi }
+        return af * power(maxScale - a.scale) < bf * power(maxScale - b.scale)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Service log lines on stderr: `2026-11-25T10:00:00.123Z holdingsd[projector] message`.
 public enum Log {
-    nonisolated(unsafe) public static var process = "holdingsd"
+    static let process = "holdingsd"
 
     public static func info(_ component: String, _ message: String) {
         write("\(stamp()) \(process)[\(component)] \(message)\n")

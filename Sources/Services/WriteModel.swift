@@ -170,6 +170,8 @@ public final class WriteModel: Sendable {
             if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
             try await self.record(event, client: client)
 
+            // The event was decided from this state under the client's lock, so applying it cannot
+            // fail; a failure would be a bug in the domain, not bad input.
             let position = state.withLock { state -> PositionState in
                 var position: PositionState
                 if var current = existing {
