@@ -38,17 +38,7 @@ public struct OpenPositionCommand: Sendable, Hashable {
         quantity = try Validation.positive(request.quantity, field: "quantity")
         price = try Validation.positive(request.price, field: "price")
         fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
-        if let time = request.tradeTime {
-            guard let instant = Instant(time) else {
-                throw .invalidArgument(field: "trade_time", reason: "is not a valid timestamp")
-            }
-            guard instant <= Instant(microseconds: now.microseconds + 86_400_000_000) else {
-                throw .invalidArgument(field: "trade_time", reason: "is more than a day in the future")
-            }
-            tradeTime = instant
-        } else {
-            tradeTime = now
-        }
+        tradeTime = try Validation.tradeTime(request.tradeTime, now: now)
         guard (try? quantity.multiplied(by: price).adding(fees)) != nil else {
             throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
         }
@@ -132,6 +122,16 @@ public enum Validation {
             throw .invalidArgument(field: "ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
         }
         return value
+    }
+
+    /// A trade or price time: unset means `now`; at most a day ahead of the server clock.
+    public static func tradeTime(_ time: Google_Protobuf_Timestamp?, now: Instant, field: String = "trade_time") throws(DomainError) -> Instant {
+        guard let time else { return now }
+        guard let instant = Instant(time) else { throw .invalidArgument(field: field, reason: "is not a valid timestamp") }
+        guard instant <= Instant(microseconds: now.microseconds + 86_400_000_000) else {
+            throw .invalidArgument(field: field, reason: "is more than a day in the future")
+        }
+        return instant
     }
 
     public static func decimal(_ value: String, field: String) throws(DomainError) -> ExactDecimal {

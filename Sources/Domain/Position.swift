@@ -146,11 +146,46 @@ public struct PositionState: Sendable, Hashable {
             }
             lots.append(try LotState(proto: lot, sequence: nextLot, event: event))
             nextLot += 1
+        case .lotsSold(let sold)?:
+            guard status == .open else { throw .inconsistentEvent("event \(event.eventId) sells from a closed position \(positionId)") }
+            try applySale(sold.realized, method: sold.method, event: event)
+        case .positionClosed(let closed)?:
+            guard status == .open else { throw .inconsistentEvent("event \(event.eventId) closes a closed position \(positionId)") }
+            try applySale(closed.realized, method: closed.method, event: event)
+            guard lots.isEmpty else { throw .inconsistentEvent("event \(event.eventId) closes \(positionId) but leaves lots open") }
+            status = .closed
+            closedAt = try Self.instant(closed.closedAt, "closed_at", event)
+        case .positionValued(let valued)?:
+            guard let price = ExactDecimal(valued.price), price.isPositive else {
+                throw .inconsistentEvent("event \(event.eventId) carries a malformed price")
+            }
+            lastPrice = price
+            lastPricedAt = try Self.instant(valued.pricedAt, "priced_at", event)
         default:
             throw .inconsistentEvent("event \(event.eventId) of type \(event.eventType.protoName ?? "?") is not handled yet")
         }
         version = event.aggregateVersion
         updatedAt = at
+    }
+
+    /// Takes the sold quantities and bases out of the lots (re-based at the average first
+    /// for AVERAGE, as the sale was decided) and adds the realized gains.
+    private mutating func applySale(_ realized: [Ultracore_Holdings_V1_RealizedLot], method: Ultracore_Holdings_V1_CostBasisMethod,
+                                    event: Ultracore_Holdings_V1_Event) throws(DomainError) {
+        var updated = method == .average ? try LotEngine.averaged(lots) : lots
+        var gain = realizedGain
+        for part in realized {
+            guard let index = updated.firstIndex(where: { $0.lotId == part.lotId }),
+                  let quantity = ExactDecimal(part.quantity), let basis = ExactDecimal(part.costBasis),
+                  let partGain = ExactDecimal(part.realizedGain), quantity <= updated[index].quantity else {
+                throw .inconsistentEvent("event \(event.eventId) sells from lot \(part.lotId) more than it holds or malformed")
+            }
+            updated[index].quantity = try LotEngine.subtract(updated[index].quantity, quantity)
+            updated[index].costBasis = try LotEngine.subtract(updated[index].costBasis, basis)
+            gain = try LotEngine.add(gain, partGain)
+        }
+        lots = updated.filter { $0.quantity.isPositive }
+        realizedGain = gain
     }
 
     static func instant(_ timestamp: Google_Protobuf_Timestamp?, _ field: String, _ event: Ultracore_Holdings_V1_Event) throws(DomainError) -> Instant {

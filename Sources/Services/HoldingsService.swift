@@ -120,11 +120,11 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
-        throw notYet("ClosePosition")
+        try await ServiceError.mapping { try await model.closePosition(request) }
     }
 
     public func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
-        throw notYet("UpdatePositionValue")
+        try await ServiceError.mapping { try await model.updatePositionValue(request) }
     }
 
     public func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
@@ -132,11 +132,71 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {
-        throw notYet("ReconstructPosition")
+        try await ServiceError.mapping {
+            guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
+            guard request.asOfVersion >= 0 else { throw DomainError.invalidArgument(field: "as_of_version", reason: "must not be negative") }
+            var limit: Instant?
+            if let time = request.asOfTime {
+                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "as_of_time", reason: "is not a valid timestamp") }
+                limit = instant
+            }
+            guard model.position(request.positionId) != nil else {
+                throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
+            }
+            let targets = model.gate.acknowledgedSnapshot()
+            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
+                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+            }
+            let positionId = request.positionId
+            let version = request.asOfVersion == 0 ? nil : request.asOfVersion
+            let events = try await model.pool.withConnection { try ReadModels.events(aggregate: positionId, upTo: version, on: $0) }
+                .filter { event in limit.map { (event.occurredAt.flatMap(Instant.init) ?? $0) <= $0 } ?? true }
+            guard let first = events.first else {
+                throw RPCError(.notFound, "position \(positionId) has no event at or before the requested version or time")
+            }
+            var position = try PositionState.opened(by: first)
+            for event in events.dropFirst() { try position.apply(event) }
+            var response = Ultracore_Holdings_V1_ReconstructPositionResponse()
+            response.position = position.proto(now: limit ?? .now)
+            response.events = events
+            return response
+        }
     }
 
     public func getPortfolioValue(request: Ultracore_Holdings_V1_GetPortfolioValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
-        throw notYet("GetPortfolioValue")
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+            var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
+            response.clientId = client
+            var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
+            var priced: [(PositionState, ExactDecimal)] = []
+            for position in positions {
+                basis = try position.costBasis.adding(basis)
+                guard let price = position.lastPrice else {
+                    response.unpricedPositionIds.append(position.positionId)
+                    continue
+                }
+                let value = try position.quantity.multiplied(by: price)
+                total = try total.adding(value)
+                unrealized = try unrealized.adding(value.subtracting(position.costBasis))
+                priced.append((position, value))
+            }
+            for (position, value) in priced {
+                var weight = Ultracore_Holdings_V1_PositionWeight()
+                weight.positionId = position.positionId
+                weight.ticker = position.ticker
+                weight.marketValue = value.description
+                weight.costBasis = position.costBasis.description
+                weight.unrealizedGain = try value.subtracting(position.costBasis).description
+                weight.weight = total.isZero ? "0" : try value.divided(by: total).description
+                response.positions.append(weight)
+            }
+            response.marketValue = total.description
+            response.costBasis = basis.description
+            response.unrealizedGain = unrealized.description
+            return response
+        }
     }
 
     public func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {

@@ -20,30 +20,39 @@ public final class PostgresPool: @unchecked Sendable {
         connections = Array(repeating: nil, count: max(1, size))
     }
 
-    /// Runs `body` with a connection; a broken connection is dropped so the next call reconnects.
+    /// Runs `body` with a connection. A connection found broken by `body` (the server
+    /// restarted since it was opened) is replaced and `body` runs once more on a new one, so
+    /// `body` must be safe to repeat (a read, or a transaction that rolled back).
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let index = next.add(1, ordering: .relaxed).oldValue % queues.count
         return try await withCheckedThrowingContinuation { continuation in
             queues[index].async {
-                do {
-                    let connection: PostgresConnection
-                    if let existing = self.connections[index], existing.isHealthy {
-                        connection = existing
-                    } else {
-                        self.connections[index] = nil
-                        connection = try PostgresConnection(url: self.url)
-                        self.connections[index] = connection
-                    }
-                    do {
-                        continuation.resume(returning: try body(connection))
-                    } catch {
-                        if !connection.isHealthy { self.connections[index] = nil }
-                        throw error
-                    }
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+                continuation.resume(with: Result { try self.run(body, on: index) })
             }
         }
+    }
+
+    /// On queue `index` only.
+    private func run<T>(_ body: (PostgresConnection) throws -> T, on index: Int) throws -> T {
+        var reused = false
+        for _ in 0..<2 {
+            let connection: PostgresConnection
+            if let existing = connections[index], existing.isHealthy {
+                connection = existing
+                reused = true
+            } else {
+                connections[index] = nil
+                connection = try PostgresConnection(url: url)
+                connections[index] = connection
+                reused = false
+            }
+            do {
+                return try body(connection)
+            } catch let error as PostgresError where error.kind == .connection {
+                connections[index] = nil
+                if !reused { throw error }
+            }
+        }
+        throw PostgresError(kind: .connection, sqlState: "", message: "connection lost twice")
     }
 }

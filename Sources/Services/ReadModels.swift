@@ -197,6 +197,18 @@ enum ReadModels {
         }
     }
 
+    /// Every sale event (LOTS_SOLD, POSITION_CLOSED) of a client, in log order per position.
+    static func sales(client: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+        let rows = try connection.execute("""
+            SELECT body FROM events WHERE client_id = $1 AND event_type IN ('LOTS_SOLD', 'POSITION_CLOSED')
+            ORDER BY occurred_at, aggregate_id, aggregate_version
+            """, [.text(client)])
+        return try rows.rows.compactMap { row in
+            guard let bytes = row[0].flatMap(decodeBytea) else { return nil }
+            return try Ultracore_Holdings_V1_Event(serializedBytes: bytes)
+        }
+    }
+
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()

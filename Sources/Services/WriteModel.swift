@@ -18,8 +18,6 @@ public final class WriteModel: Sendable {
         var aggregateId: String
         var version: Int64
         var eventId: String
-        var created: Bool
-        var lotId: String
     }
 
     struct State: Sendable {
@@ -99,24 +97,15 @@ public final class WriteModel: Sendable {
 
     private static func loadRequests(client: String? = nil, on connection: PostgresConnection) throws -> [String: RequestRecord] {
         let rows = try connection.execute("""
-            SELECT client_id, request_id, request_digest, aggregate_id, aggregate_version, event_id::text, event_type, body
+            SELECT client_id, request_id, request_digest, aggregate_id, aggregate_version, event_id::text
             FROM events WHERE request_id <> '' AND ($1 = '' OR client_id = $1)
             """, [.text(client ?? "")])
         var requests: [String: RequestRecord] = [:]
         for row in rows.rows {
             guard let client = row[0], let request = row[1], let digest = row[2], let aggregate = row[3],
-                  let version = row[4].flatMap({ Int64($0) }), let eventId = row[5], let type = row[6] else { continue }
-            var lotId = ""
-            if let body = row[7].flatMap(decodeBytea), let event = try? Ultracore_Holdings_V1_Event(serializedBytes: body) {
-                switch event.payload {
-                case .positionOpened(let opened)?: lotId = opened.lot?.lotId ?? ""
-                case .lotAdded(let added)?: lotId = added.lot?.lotId ?? ""
-                default: break
-                }
-            }
+                  let version = row[4].flatMap({ Int64($0) }), let eventId = row[5] else { continue }
             requests[client + "\u{0}" + request] = RequestRecord(
-                fingerprint: digest, aggregateId: aggregate, version: version, eventId: eventId,
-                created: type == "POSITION_OPENED", lotId: lotId)
+                fingerprint: digest, aggregateId: aggregate, version: version, eventId: eventId)
         }
         return requests
     }
@@ -142,87 +131,216 @@ public final class WriteModel: Sendable {
 
     // MARK: Commands
 
-    /// Buys shares (HoldingsService.OpenPosition).
-    public func openPosition(_ request: Ultracore_Holdings_V1_OpenPositionRequest) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
-        let now = Instant.now
-        let command = try OpenPositionCommand(request, now: now)
-        let requestId = request.requestId
-        if !requestId.isEmpty { _ = try Validation.identifier(requestId, field: "request_id") }
-        let fingerprint = RequestFingerprint.of(request.serializedBytes())
-        let client = command.clientId
-        return try await locks.withLock(client) {
+    /// Runs one command of `client` under its writer: a known `requestId` returns the first
+    /// outcome (`respond` over the position as of that event); otherwise `decide` (on the
+    /// current state) gives the event, which is produced, acknowledged, applied, and answered
+    /// by `respond`.
+    private func execute<Response: Sendable>(
+        client: String, requestId: String, fingerprint: String, now: Instant,
+        decide: @Sendable (borrowing State) throws -> Ultracore_Holdings_V1_Event,
+        respond: @Sendable @escaping (PositionState, Ultracore_Holdings_V1_Event) throws -> Response
+    ) async throws -> Response {
+        try await locks.withLock(client) {
             try self.refuseIfUnconfirmed(client)
             if !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) {
                 guard record.fingerprint == fingerprint else {
                     throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
                 }
-                return try await self.replay(record, now: now)
+                let (position, event) = try await self.replay(record)
+                return try respond(position, event)
             }
-            let existing = state.withLock { state in
-                state.openByTicker[client]?[command.ticker].flatMap { state.positions[$0] }
-            }
-            let eventId = UUIDText.random()
-            let context = EventContext(
-                eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
-                causationId: requestId.isEmpty ? eventId : requestId,
-                source: "\(self.source)/HoldingsService.OpenPosition", requestId: requestId)
-            var event = try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context)
+            var event = try state.withLock { try decide($0) }
             if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
             try await self.record(event, client: client)
-
             // The event was decided from this state under the client's lock, so applying it cannot
             // fail; a failure would be a bug in the domain, not bad input.
             let position = state.withLock { state -> PositionState in
                 var position: PositionState
-                if var current = existing {
+                if var current = state.positions[event.aggregateId] {
                     try! current.apply(event)
                     position = current
                 } else {
                     position = try! PositionState.opened(by: event)
                 }
+                let isNew = state.positions[position.positionId] == nil
                 Self.index(position, in: &state)
-                if existing == nil { Self.sort(client: client, in: &state) }
+                if isNew { Self.sort(client: client, in: &state) }
                 if !requestId.isEmpty {
                     state.requests[client + "\u{0}" + requestId] = RequestRecord(
-                        fingerprint: fingerprint, aggregateId: position.positionId, version: position.version,
-                        eventId: eventId, created: existing == nil, lotId: position.lots.last?.lotId ?? "")
+                        fingerprint: fingerprint, aggregateId: position.positionId, version: position.version, eventId: event.eventId)
                 }
                 return position
             }
-            var response = Ultracore_Holdings_V1_OpenPositionResponse()
-            response.position = position.proto(now: now)
-            response.lot = response.position?.lots.last
-            response.created = existing == nil
-            response.eventId = eventId
-            return response
+            return try respond(position, event)
         }
     }
 
-    /// The first outcome of a retried request: the position as of the version it produced.
-    private func replay(_ record: RequestRecord, now: Instant) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
-        let current = state.withLock { $0.positions[record.aggregateId] }
-        var position: PositionState
-        if let current, current.version == record.version {
-            position = current
-        } else {
-            guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
-                throw RPCError(.unavailable, "the outcome of this request is not readable yet (the projector is catching up); retry")
+    private func context(_ method: String, requestId: String, now: Instant) -> EventContext {
+        let eventId = UUIDText.random()
+        return EventContext(
+            eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
+            causationId: requestId.isEmpty ? eventId : requestId, source: "\(source)/\(method)", requestId: requestId)
+    }
+
+    private func checkedRequestId(_ requestId: String) throws -> String {
+        if !requestId.isEmpty { _ = try Validation.identifier(requestId, field: "request_id") }
+        return requestId
+    }
+
+    /// Buys shares (HoldingsService.OpenPosition).
+    public func openPosition(_ request: Ultracore_Holdings_V1_OpenPositionRequest) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
+        let now = Instant.now
+        let command = try OpenPositionCommand(request, now: now)
+        let requestId = try checkedRequestId(request.requestId)
+        let context = context("HoldingsService.OpenPosition", requestId: requestId, now: now)
+        return try await execute(
+            client: command.clientId, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            decide: { state in
+                let existing = state.openByTicker[command.clientId]?[command.ticker].flatMap { state.positions[$0] }
+                return try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context)
+            },
+            respond: { position, event in
+                var response = Ultracore_Holdings_V1_OpenPositionResponse()
+                response.position = position.proto(now: now)
+                let bought: Ultracore_Holdings_V1_Lot?
+                switch event.payload {
+                case .positionOpened(let opened)?: bought = opened.lot
+                case .lotAdded(let added)?: bought = added.lot
+                default: bought = nil
+                }
+                response.lot = response.position?.lots.first { $0.lotId == bought?.lotId } ?? bought
+                response.created = event.eventType == .positionOpened
+                response.eventId = event.eventId
+                return response
+            })
+    }
+
+    /// Sells shares of a client's open position in a ticker (CostBasisService.SellLots);
+    /// a dry run decides the same sale and emits nothing.
+    public func sellLots(_ request: Ultracore_Holdings_V1_SellLotsRequest) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
+        let now = Instant.now
+        let command = try SellCommand(request, now: now)
+        let requestId = try checkedRequestId(request.requestId)
+        let context = context("CostBasisService.SellLots", requestId: requestId, now: now)
+        let client = request.clientId, ticker = request.ticker
+        @Sendable func open(_ state: borrowing State) throws -> PositionState {
+            guard let position = state.openByTicker[client]?[ticker].flatMap({ state.positions[$0] }) else {
+                throw RPCError(.notFound, "client \(client) holds no open \(ticker) position")
             }
-            let events = try await pool.withConnection {
-                try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
-            }
-            guard let first = events.first else {
-                throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
-            }
-            position = try PositionState.opened(by: first)
-            for event in events.dropFirst() { try position.apply(event) }
+            return position
         }
-        var response = Ultracore_Holdings_V1_OpenPositionResponse()
-        response.position = position.proto(now: now)
-        response.lot = response.position?.lots.first { $0.lotId == record.lotId }
-        response.created = record.created
-        response.eventId = record.eventId
-        return response
+        @Sendable func respond(_ position: PositionState, _ event: Ultracore_Holdings_V1_Event?, _ realized: [Ultracore_Holdings_V1_RealizedLot], dryRun: Bool) -> Ultracore_Holdings_V1_SellLotsResponse {
+            var response = Ultracore_Holdings_V1_SellLotsResponse()
+            response.realized = realized
+            response.dryRun = dryRun
+            response.position = position.proto(now: now)
+            response.eventId = event?.eventId ?? ""
+            var proceeds = ExactDecimal.zero, basis = ExactDecimal.zero
+            var parts: [(gain: ExactDecimal, term: HoldingPeriod)] = []
+            for lot in realized {
+                proceeds = (try? proceeds.adding(ExactDecimal(lot.proceeds) ?? .zero)) ?? proceeds
+                basis = (try? basis.adding(ExactDecimal(lot.costBasis) ?? .zero)) ?? basis
+                parts.append((ExactDecimal(lot.realizedGain) ?? .zero, lot.term == .longTerm ? .long : .short))
+            }
+            response.totalProceeds = proceeds.description
+            response.totalCostBasis = basis.description
+            response.gains = Gains.summary(parts)
+            return response
+        }
+        if request.dryRun {
+            let position = try state.withLock { try open($0) }
+            let (_, sale) = try command.decide(position, context: context)
+            var after = position
+            after.lots = sale.remaining
+            return respond(after, nil, sale.realized.map(\.proto), dryRun: true)
+        }
+        return try await execute(
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            decide: { state in try command.decide(try open(state), context: context).event },
+            respond: { position, event in respond(position, event, Self.realized(of: event), dryRun: false) })
+    }
+
+    /// Sells every share of a position (HoldingsService.ClosePosition).
+    public func closePosition(_ request: Ultracore_Holdings_V1_ClosePositionRequest) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
+        let now = Instant.now
+        let command = try SellCommand(request, now: now)
+        let requestId = try checkedRequestId(request.requestId)
+        let context = context("HoldingsService.ClosePosition", requestId: requestId, now: now)
+        let client = try owner(of: request.positionId)
+        let positionId = request.positionId
+        return try await execute(
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            decide: { state in
+                guard let position = state.positions[positionId] else { throw RPCError(.notFound, "position \(positionId) not found") }
+                return try command.decide(position, context: context).event
+            },
+            respond: { position, event in
+                var response = Ultracore_Holdings_V1_ClosePositionResponse()
+                response.position = position.proto(now: now)
+                response.realized = Self.realized(of: event)
+                response.gains = Gains.summary(response.realized.map {
+                    (ExactDecimal($0.realizedGain) ?? .zero, $0.term == .longTerm ? .long : .short)
+                })
+                response.eventId = event.eventId
+                return response
+            })
+    }
+
+    /// Marks a position to a price (HoldingsService.UpdatePositionValue).
+    public func updatePositionValue(_ request: Ultracore_Holdings_V1_UpdatePositionValueRequest) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
+        let now = Instant.now
+        guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
+        let price = try Validation.positive(request.price, field: "price")
+        let pricedAt = try Validation.tradeTime(request.pricedAt, now: now, field: "priced_at")
+        let requestId = try checkedRequestId(request.requestId)
+        let context = context("HoldingsService.UpdatePositionValue", requestId: requestId, now: now)
+        let client = try owner(of: request.positionId)
+        let positionId = request.positionId
+        return try await execute(
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            decide: { state in
+                guard let position = state.positions[positionId] else { throw RPCError(.notFound, "position \(positionId) not found") }
+                return try Valuation.decide(position, price: price, pricedAt: pricedAt, context: context)
+            },
+            respond: { position, event in
+                var response = Ultracore_Holdings_V1_UpdatePositionValueResponse()
+                response.position = position.proto(now: now)
+                response.eventId = event.eventId
+                return response
+            })
+    }
+
+    /// The client owning a position (immutable), to pick its writer; NOT_FOUND for unknown ids.
+    private func owner(of positionId: String) throws -> String {
+        guard let client = state.withLock({ $0.positions[positionId]?.clientId }) else {
+            throw RPCError(.notFound, "position \(positionId.prefix(128)) not found")
+        }
+        return client
+    }
+
+    static func realized(of event: Ultracore_Holdings_V1_Event) -> [Ultracore_Holdings_V1_RealizedLot] {
+        switch event.payload {
+        case .lotsSold(let sold)?: sold.realized
+        case .positionClosed(let closed)?: closed.realized
+        default: []
+        }
+    }
+
+    /// The first outcome of a retried request: the position as of the version its event
+    /// produced, and that event (from the audit trail once the projector stored it).
+    private func replay(_ record: RequestRecord) async throws -> (PositionState, Ultracore_Holdings_V1_Event) {
+        guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
+            throw RPCError(.unavailable, "the outcome of this request is not readable yet (the projector is catching up); retry")
+        }
+        let events = try await pool.withConnection {
+            try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
+        }
+        guard let first = events.first, let last = events.last, last.eventId == record.eventId else {
+            throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
+        }
+        var position = try PositionState.opened(by: first)
+        for event in events.dropFirst() { try position.apply(event) }
+        return (position, last)
     }
 
     private func refuseIfUnconfirmed(_ client: String) throws {
@@ -300,6 +418,11 @@ public final class WriteModel: Sendable {
     }
 
     // MARK: Queries
+
+    /// The client's open position in `ticker`, if any.
+    public func openPosition(client: String, ticker: String) -> PositionState? {
+        state.withLock { state in state.openByTicker[client]?[ticker].flatMap { state.positions[$0] } }
+    }
 
     public func position(_ id: String) -> PositionState? {
         state.withLock { $0.positions[id] }

@@ -150,8 +150,9 @@ let reflection = ReflectionService(
     services: contract.map(\.name) + [Grpc_Health_V1_Health.name, Grpc_Reflection_V1_ServerReflection.name,
                                       Grpc_Reflection_V1alpha_ServerReflection.name])
 let holdings = HoldingsService(model: running.model!)
-let services: [any RPCService] = [health, holdings] + reflection.services
-    + contract.dropFirst().map { PendingService($0) }
+let costBasis = CostBasisService(model: running.model!)
+let services: [any RPCService] = [health, holdings, costBasis] + reflection.services
+    + contract.dropFirst(2).map { PendingService($0) }
 
 let server: GRPCServer
 do {

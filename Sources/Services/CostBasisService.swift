@@ -1,0 +1,131 @@
+import Domain
+import HoldingsProto
+import RPCCore
+
+/// CostBasisService over the write model: lots, sales and unrealized gains.
+public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServiceProtocol {
+    let model: WriteModel
+
+    public init(model: WriteModel) {
+        self.model = model
+    }
+
+    public func sellLots(request: Ultracore_Holdings_V1_SellLotsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
+        try await ServiceError.mapping { try await model.sellLots(request) }
+    }
+
+    public func getCostBasisSummary(request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let ticker = try Validation.ticker(request.ticker)
+            let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
+            guard let position = model.openPosition(client: client, ticker: ticker) else {
+                throw RPCError(.notFound, "client \(client) holds no open \(ticker) position")
+            }
+            let rendered = position.proto(now: asOf)
+            var response = Ultracore_Holdings_V1_GetCostBasisSummaryResponse()
+            response.positionId = position.positionId
+            response.lots = rendered.lots
+            response.totalQuantity = rendered.quantity
+            response.totalCostBasis = rendered.costBasis
+            response.averageCost = rendered.averageCost
+            response.marketValue = rendered.marketValue
+            response.unrealized = Self.unrealized(position, at: asOf)
+            return response
+        }
+    }
+
+    public func getUnrealizedGainLoss(request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let ticker = request.ticker.isEmpty ? nil : try Validation.ticker(request.ticker)
+            let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
+            var response = Ultracore_Holdings_V1_GetUnrealizedGainLossResponse()
+            var parts: [(gain: ExactDecimal, term: HoldingPeriod)] = []
+            let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+            for position in positions where ticker == nil || position.ticker == ticker {
+                guard let price = position.lastPrice else {
+                    response.unpricedPositionIds.append(position.positionId)
+                    continue
+                }
+                for lot in position.lots {
+                    var entry = Ultracore_Holdings_V1_LotGainLoss()
+                    entry.positionId = position.positionId
+                    entry.ticker = position.ticker
+                    entry.lot = lot.proto(now: asOf, lastPrice: price)
+                    response.lots.append(entry)
+                    if let value = try? lot.quantity.multiplied(by: price), let gain = try? value.subtracting(lot.costBasis) {
+                        parts.append((gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)))
+                    }
+                }
+            }
+            response.totals = Gains.summary(parts)
+            return response
+        }
+    }
+
+    static func unrealized(_ position: PositionState, at: Instant) -> Ultracore_Holdings_V1_GainSummary {
+        guard let price = position.lastPrice else { return Ultracore_Holdings_V1_GainSummary() }
+        return Gains.summary(position.lots.compactMap { lot in
+            guard let value = try? lot.quantity.multiplied(by: price), let gain = try? value.subtracting(lot.costBasis) else { return nil }
+            return (gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: at))
+        })
+    }
+
+    public func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse {
+        throw RPCError(.unimplemented, "ultracore.holdings.v1.CostBasisService/GetTaxLossHarvestCandidates is not implemented yet")
+    }
+
+    /// Sales of a client in [start_time, end_time), from the audit trail (after the
+    /// projector stored the writes acknowledged before the call).
+    public func getRealizedGains(request: Ultracore_Holdings_V1_GetRealizedGainsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let ticker = request.ticker.isEmpty ? "" : try Validation.ticker(request.ticker)
+            func instant(_ time: Google_Protobuf_Timestamp?, _ field: String) throws -> Instant? {
+                guard let time else { return nil }
+                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: field, reason: "is not a valid timestamp") }
+                return instant
+            }
+            let start = try instant(request.startTime, "start_time")
+            let end = try instant(request.endTime, "end_time")
+            if let start, let end, end < start {
+                throw DomainError.invalidArgument(field: "end_time", reason: "is before start_time")
+            }
+            let targets = model.gate.acknowledgedSnapshot()
+            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: .seconds(5))) {
+                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+            }
+            let events = try await model.pool.withConnection { connection in
+                try ReadModels.sales(client: client, on: connection)
+            }
+            var response = Ultracore_Holdings_V1_GetRealizedGainsResponse()
+            var all: [(gain: ExactDecimal, term: HoldingPeriod)] = []
+            for event in events {
+                var sale = Ultracore_Holdings_V1_RealizedSale()
+                sale.eventId = event.eventId
+                sale.positionId = event.aggregateId
+                let soldAt: Google_Protobuf_Timestamp?
+                switch event.payload {
+                case .lotsSold(let sold)?:
+                    (sale.ticker, sale.method, sale.lots, soldAt) = (sold.ticker, sold.method, sold.realized, sold.soldAt)
+                case .positionClosed(let closed)?:
+                    (sale.ticker, sale.method, sale.lots, soldAt) = (closed.ticker, closed.method, closed.realized, closed.closedAt)
+                default: continue
+                }
+                guard let when = soldAt.flatMap(Instant.init) else { continue }
+                if !ticker.isEmpty && sale.ticker != ticker { continue }
+                if let start, when < start { continue }
+                if let end, when >= end { continue }
+                sale.soldAt = when.timestamp
+                let parts = sale.lots.map { (gain: ExactDecimal($0.realizedGain) ?? .zero, term: $0.term == .longTerm ? HoldingPeriod.long : .short) }
+                sale.gains = Gains.summary(parts)
+                all += parts
+                response.sales.append(sale)
+            }
+            response.sales.sort { ($0.soldAt?.seconds ?? 0, $0.soldAt?.nanos ?? 0) < ($1.soldAt?.seconds ?? 0, $1.soldAt?.nanos ?? 0) }
+            response.totals = Gains.summary(all)
+            return response
+        }
+    }
+}

@@ -1,0 +1,193 @@
+"""Sales, closes and valuations end to end (grpcio): figures computed by hand here."""
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import grpc
+import pytest
+
+import samples
+from test_event_backbone import expect_status
+
+M = samples.holdings_modules()
+pb = M["holdings_pb2"]
+cb = M["cost_basis_pb2"]
+common = M["common_pb2"]
+cb_stubs = M["cost_basis_pb2_grpc"]
+
+
+def ts(text):
+    from google.protobuf import timestamp_pb2
+    value = timestamp_pb2.Timestamp()
+    value.FromDatetime(datetime.fromisoformat(text).replace(tzinfo=timezone.utc))
+    return value
+
+
+def buy(stub, client, quantity, price, when, ticker="AAPL"):
+    return stub.OpenPosition(pb.OpenPositionRequest(client_id=client, ticker=ticker, quantity=quantity, price=price,
+                                                    trade_time=ts(when)), timeout=10)
+
+
+COST = {}
+
+
+@pytest.fixture(scope="module")
+def holdings(server):
+    """(HoldingsService stub, CostBasisService stub) on one channel to the session's holdingsd."""
+    address, _ = server
+    channel = grpc.insecure_channel(address)
+    stub = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
+    COST[id(stub)] = cb_stubs.CostBasisServiceStub(channel)
+    return stub, None
+
+
+def cost_stub(stub):
+    return COST[id(stub)]
+
+
+@pytest.fixture
+def book(holdings):
+    """A client holding AAPL: L1 10 @ 100 (2024-01-10), L2 10 @ 150 (2025-06-01), L3 10 @ 120 (2025-09-01)."""
+    stub, _ = holdings
+    client = "sale-" + uuid.uuid4().hex[:8]
+    buy(stub, client, "10", "100", "2024-01-10T15:00:00")
+    buy(stub, client, "10", "150", "2025-06-01T15:00:00")
+    last = buy(stub, client, "10", "120", "2025-09-01T15:00:00")
+    return stub, client, last.position.position_id
+
+
+def sell(stub, client, quantity, price, method, when="2025-12-01T15:00:00", fees="", selections=(), dry_run=False):
+    request = cb.SellLotsRequest(client_id=client, ticker="AAPL", quantity=quantity, price=price, method=method,
+                                 trade_time=ts(when), fees=fees, dry_run=dry_run,
+                                 lot_selections=[common.LotSelection(lot_id=l, quantity=q) for l, q in selections])
+    return cost_stub(stub).SellLots(request, timeout=10)
+
+
+def test_sales_by_each_method_with_hand_computed_gains(book):
+    stub, client, position_id = book
+    trail = lambda: stub.ListEvents(pb.ListEventsRequest(position_id=position_id), timeout=10).events
+
+    # Dry run, FIFO 15 @ 200 with 3 of fees: L1 10 (basis 1000, proceeds 2000 - 2, long term),
+    # L2 5 (basis 750, proceeds 1000 - 1, short term). Nothing is recorded.
+    dry = sell(stub, client, "15", "200", common.FIFO, fees="3", dry_run=True)
+    assert dry.dry_run and not dry.event_id
+    assert [(r.lot_id, r.quantity, r.cost_basis, r.proceeds, r.realized_gain, r.term) for r in dry.realized] == [
+        ("L1", "10", "1000", "1998", "998", common.LONG_TERM), ("L2", "5", "750", "999", "249", common.SHORT_TERM)]
+    assert (dry.gains.long_term, dry.gains.short_term, dry.gains.total) == ("998", "249", "1247")
+    assert (dry.total_proceeds, dry.total_cost_basis) == ("2997", "1750")
+    assert len(trail()) == 3
+    assert stub.GetPosition(pb.GetPositionRequest(position_id=position_id)).position.quantity == "30"
+
+    # HIFO 5 @ 200: L2 (unit cost 150) first.
+    hifo = sell(stub, client, "5", "200", common.HIFO)
+    assert [(r.lot_id, r.quantity, r.realized_gain) for r in hifo.realized] == [("L2", "5", "250")]
+    assert hifo.position.quantity == "25" and hifo.position.cost_basis == "2950" and hifo.position.version == 4
+    # SPECIFIC_ID: 2 of L3 and 1 of L1 @ 130.
+    specific = sell(stub, client, "3", "130", common.SPECIFIC_ID, selections=[("L3", "2"), ("L1", "1")])
+    assert [(r.lot_id, r.realized_gain) for r in specific.realized] == [("L3", "20"), ("L1", "30")]
+    # LIFO 4 @ 110: L3 (newest) first: 4 × (110 - 120) = -40.
+    lifo = sell(stub, client, "4", "110", common.LIFO)
+    assert [(r.lot_id, r.quantity, r.realized_gain) for r in lifo.realized] == [("L3", "4", "-40")]
+    position = lifo.position
+    assert [(l.lot_id, l.quantity, l.cost_basis) for l in position.lots] == [("L1", "9", "900"), ("L2", "5", "750"), ("L3", "4", "480")]
+    assert position.realized_gain == "260"  # 250 + 20 + 30 - 40
+
+    # Mark and read back: 18 shares @ 125 = 2250 against a basis of 2130.
+    valued = stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=position_id, price="125"), timeout=10)
+    assert (valued.position.market_value, valued.position.unrealized_gain, valued.position.last_price) == ("2250", "120", "125")
+    summary = cost_stub(stub).GetCostBasisSummary(cb.GetCostBasisSummaryRequest(client_id=client, ticker="AAPL"), timeout=10)
+    assert (summary.total_quantity, summary.total_cost_basis, summary.market_value) == ("18", "2130", "2250")
+    assert summary.average_cost == str(Decimal("2130") / Decimal("18"))[:14].rstrip("0")  # 118.3333333333
+    unrealized = cost_stub(stub).GetUnrealizedGainLoss(cb.GetUnrealizedGainLossRequest(client_id=client), timeout=10)
+    assert [(l.lot.lot_id, l.lot.unrealized_gain) for l in unrealized.lots] == [("L1", "225"), ("L2", "-125"), ("L3", "20")]
+    assert unrealized.totals.total == "120"
+
+    # Close by FIFO @ 90: every lot, POSITION_CLOSED; closing again is refused.
+    closed = stub.ClosePosition(pb.ClosePositionRequest(position_id=position_id, price="90", method=common.FIFO,
+                                                        trade_time=ts("2025-12-02T10:00:00")), timeout=10)
+    assert [(r.lot_id, r.realized_gain) for r in closed.realized] == [("L1", "-90"), ("L2", "-300"), ("L3", "-120")]
+    assert closed.position.status == common.POSITION_STATUS_CLOSED and not closed.position.lots
+    assert closed.position.realized_gain == "-250"  # 260 - 510
+    assert closed.gains.total == "-510"
+    expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: stub.ClosePosition(
+        pb.ClosePositionRequest(position_id=position_id, price="90", method=common.FIFO), timeout=10), "closed")
+    assert stub.ListPositions(pb.ListPositionsRequest(client_id=client)).positions == []
+    assert len(stub.ListPositions(pb.ListPositionsRequest(client_id=client, include_closed=True)).positions) == 1
+    types = [e.event_type for e in trail()]
+    E = M["events_pb2"].EventType
+    assert types == [E.POSITION_OPENED, E.LOT_ADDED, E.LOT_ADDED, E.LOTS_SOLD, E.LOTS_SOLD, E.LOTS_SOLD,
+                     E.POSITION_VALUED, E.POSITION_CLOSED]
+
+    # Realized gains by period and term.
+    gains = lambda **kw: cost_stub(stub).GetRealizedGains(cb.GetRealizedGainsRequest(client_id=client, **kw), timeout=10)
+    december_1 = gains(start_time=ts("2025-12-01T00:00:00"), end_time=ts("2025-12-02T00:00:00"))
+    assert len(december_1.sales) == 3
+    assert (december_1.totals.short_term, december_1.totals.long_term, december_1.totals.total) == ("230", "30", "260")
+    everything = gains()
+    assert [s.event_id for s in everything.sales][-1] == closed.event_id
+    assert (everything.totals.short_term, everything.totals.long_term, everything.totals.total) == ("-190", "-60", "-250")
+    assert gains(ticker="MSFT").sales == []
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT,
+                  lambda: gains(start_time=ts("2025-12-02T00:00:00"), end_time=ts("2025-12-01T00:00:00")), "end_time")
+
+    # Rebuilt from its events alone, the position equals what the live calls returned.
+    for version, live in [(4, hifo.position), (6, lifo.position), (7, valued.position), (8, closed.position)]:
+        rebuilt = stub.ReconstructPosition(pb.ReconstructPositionRequest(position_id=position_id, as_of_version=version),
+                                           timeout=10)
+        assert len(rebuilt.events) == version
+        got = rebuilt.position
+        assert (got.quantity, got.cost_basis, got.realized_gain, got.version, got.status, got.last_price) == \
+            (live.quantity, live.cost_basis, live.realized_gain, live.version, live.status, live.last_price)
+        assert [(l.lot_id, l.quantity, l.cost_basis) for l in got.lots] == [(l.lot_id, l.quantity, l.cost_basis) for l in live.lots]
+
+
+def test_average_cost_sale(holdings):
+    stub, _ = holdings
+    client = "avg-" + uuid.uuid4().hex[:8]
+    buy(stub, client, "10", "100", "2025-01-10T15:00:00")
+    buy(stub, client, "20", "130", "2025-02-10T15:00:00")
+    # Average 120: selling 15 @ 150 realizes 15 × 30 = 450; 15 shares keep a basis of 1800.
+    sale = sell(stub, client, "15", "150", common.AVERAGE)
+    assert sum(Decimal(r.realized_gain) for r in sale.realized) == Decimal("450")
+    assert sale.position.cost_basis == "1800" and sale.position.average_cost == "120"
+
+
+def test_bad_sales_are_refused_and_record_nothing(book):
+    stub, client, position_id = book
+    before = len(stub.ListEvents(pb.ListEventsRequest(position_id=position_id), timeout=10).events)
+    expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: sell(stub, client, "31", "10", common.FIFO), "30")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: sell(stub, client, "1", "10", common.COST_BASIS_METHOD_UNSPECIFIED), "method")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: sell(stub, client, "1", "10", common.SPECIFIC_ID), "lot_selections")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT,
+                  lambda: sell(stub, client, "1", "10", common.SPECIFIC_ID, selections=[("L9", "1")]), "lot_selections", "L9")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT,
+                  lambda: sell(stub, client, "11", "10", common.SPECIFIC_ID, selections=[("L1", "11")]), "lot_selections")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT,
+                  lambda: sell(stub, client, "2", "10", common.FIFO, selections=[("L1", "2")]), "lot_selections")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: sell(stub, client, "1", "-10", common.FIFO), "price")
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: cost_stub(stub).SellLots(
+        cb.SellLotsRequest(client_id=client, ticker="MSFT", quantity="1", price="1", method=common.FIFO), timeout=10), "MSFT")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.ClosePosition(
+        pb.ClosePositionRequest(position_id=position_id, price="1", method=common.SPECIFIC_ID), timeout=10), "method")
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: stub.ClosePosition(
+        pb.ClosePositionRequest(position_id="pos-unknown", price="1", method=common.FIFO), timeout=10), "pos-unknown")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.UpdatePositionValue(
+        pb.UpdatePositionValueRequest(position_id=position_id, price="0"), timeout=10), "price")
+    after = len(stub.ListEvents(pb.ListEventsRequest(position_id=position_id), timeout=10).events)
+    assert after == before
+
+
+def test_portfolio_value_and_weights(holdings):
+    stub, _ = holdings
+    client = "pf-" + uuid.uuid4().hex[:8]
+    a = buy(stub, client, "10", "10", "2025-03-01T10:00:00", ticker="AAA").position.position_id
+    b = buy(stub, client, "5", "20", "2025-03-01T10:00:00", ticker="BBB").position.position_id
+    c = buy(stub, client, "1", "1", "2025-03-01T10:00:00", ticker="CCC").position.position_id
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=a, price="12"), timeout=10)
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=b, price="16"), timeout=10)
+    value = stub.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client), timeout=10)
+    assert (value.market_value, value.cost_basis, value.unrealized_gain) == ("200", "201", "0")
+    assert sorted((p.ticker, p.market_value, p.weight, p.unrealized_gain) for p in value.positions) == [
+        ("AAA", "120", "0.6", "20"), ("BBB", "80", "0.4", "-20")]
+    assert list(value.unpriced_position_ids) == [c]
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.GetPortfolioValue(pb.GetPortfolioValueRequest()), "client_id")
