@@ -128,7 +128,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
-        throw notYet("PublishPrices")
+        try await ServiceError.mapping { try await model.publishPrices(request) }
     }
 
     public func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {

@@ -20,6 +20,12 @@ public final class WriteModel: Sendable {
         var eventId: String
     }
 
+    struct PriceRequest: Sendable {
+        var fingerprint: String
+        var valued: Set<String>
+        var response: Ultracore_Holdings_V1_PublishPricesResponse?
+    }
+
     struct State: Sendable {
         var positions: [String: PositionState] = [:]
         /// client → ticker → id of the open position.
@@ -30,6 +36,10 @@ public final class WriteModel: Sendable {
         var requests: [String: RequestRecord] = [:]
         /// Clients whose last write may or may not be in the log; refused until confirmed.
         var unconfirmed: Set<String> = []
+        /// ticker → ids of the open positions in it (every client).
+        var holders: [String: Set<String>] = [:]
+        /// PublishPrices request id → its progress and, once complete, its outcome.
+        var priceRequests: [String: PriceRequest] = [:]
     }
 
     let producer: EventProducer
@@ -114,6 +124,11 @@ public final class WriteModel: Sendable {
         let isNew = state.positions[position.positionId] == nil
         state.positions[position.positionId] = position
         if isNew { state.byClient[position.clientId, default: []].append(position.positionId) }
+        if position.status == .open {
+            state.holders[position.ticker, default: []].insert(position.positionId)
+        } else {
+            state.holders[position.ticker]?.remove(position.positionId)
+        }
         if position.status == .open {
             state.openByTicker[position.clientId, default: [:]][position.ticker] = position.positionId
         } else if state.openByTicker[position.clientId]?[position.ticker] == position.positionId {
@@ -310,6 +325,139 @@ public final class WriteModel: Sendable {
             })
     }
 
+    /// Revalues every open position in the quoted tickers (HoldingsService.PublishPrices):
+    /// one POSITION_VALUED per position, written by each client's writer, clients in parallel.
+    /// A retry with the same request_id values only what the first attempt did not.
+    public func publishPrices(_ request: Ultracore_Holdings_V1_PublishPricesRequest) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
+        let now = Instant.now
+        guard !request.prices.isEmpty, request.prices.count <= 10_000 else {
+            throw DomainError.invalidArgument(field: "prices", reason: "must hold 1 to 10,000 quotes, not \(request.prices.count)")
+        }
+        var quotes: [String: (price: ExactDecimal, at: Instant)] = [:]
+        var order: [String] = []
+        for (index, quote) in request.prices.enumerated() {
+            let ticker: String
+            do { ticker = try Validation.ticker(quote.ticker) } catch {
+                throw DomainError.invalidArgument(field: "prices[\(index)].ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
+            }
+            guard quotes[ticker] == nil else {
+                throw DomainError.invalidArgument(field: "prices[\(index)].ticker", reason: "\(ticker) is quoted twice")
+            }
+            let price = try Validation.positive(quote.price, field: "prices[\(index)].price")
+            let at = try Validation.tradeTime(quote.pricedAt, now: now, field: "prices[\(index)].priced_at")
+            quotes[ticker] = (price, at)
+            order.append(ticker)
+        }
+        let requestId = try checkedRequestId(request.requestId)
+        let fingerprint = RequestFingerprint.of(request.serializedBytes())
+        var alreadyValued = Set<String>()
+        if !requestId.isEmpty {
+            if let known = state.withLock({ $0.priceRequests[requestId] }) {
+                guard known.fingerprint == fingerprint else {
+                    throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+                }
+                if let response = known.response { return response }
+                alreadyValued = known.valued
+            } else {
+                // Not seen since start: what did an earlier process record for it?
+                let recorded = try await pool.withConnection { connection in
+                    try connection.execute("""
+                        SELECT aggregate_id, request_digest FROM events
+                        WHERE request_id = $1 AND event_type = 'POSITION_VALUED' AND body IS NOT NULL
+                        """, [.text(requestId)]).rows
+                }
+                if let digest = recorded.first?[1], digest != fingerprint {
+                    throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+                }
+                alreadyValued = Set(recorded.compactMap { $0[0] })
+            }
+            let seed = alreadyValued
+            state.withLock { $0.priceRequests[requestId] = PriceRequest(fingerprint: fingerprint, valued: seed, response: nil) }
+        }
+        // Positions to value, by client.
+        let byClient: [String: [String]] = state.withLock { state in
+            var byClient: [String: [String]] = [:]
+            for ticker in order {
+                for id in state.holders[ticker] ?? [] where !alreadyValued.contains(id) {
+                    if let client = state.positions[id]?.clientId { byClient[client, default: []].append(id) }
+                }
+            }
+            return byClient
+        }
+        let context = context("HoldingsService.PublishPrices", requestId: requestId, now: now)
+        let quoted = quotes
+        let outcome = await withTaskGroup(of: (valued: [String], error: (any Error)?).self) { group in
+            var pending = byClient.makeIterator()
+            var running = 0
+            var valued: [String] = []
+            var firstError: (any Error)?
+            func startNext() -> Bool {
+                guard let (client, ids) = pending.next() else { return false }
+                group.addTask { await self.value(ids, of: client, quotes: quoted, context: context, requestId: requestId, fingerprint: fingerprint) }
+                return true
+            }
+            while running < 64, startNext() { running += 1 }
+            while let result = await group.next() {
+                valued += result.valued
+                if firstError == nil { firstError = result.error }
+                if !startNext() { running -= 1 }
+            }
+            return (valued, firstError)
+        }
+        let (valuedNow, outcomeError) = outcome
+        if !requestId.isEmpty {
+            state.withLock { $0.priceRequests[requestId]?.valued.formUnion(valuedNow) }
+        }
+        if let error = outcomeError { throw error }
+        var response = Ultracore_Holdings_V1_PublishPricesResponse()
+        response.positionsRevalued = Int32(alreadyValued.count + valuedNow.count)
+        response.unheldTickers = state.withLock { state in order.filter { (state.holders[$0] ?? []).isEmpty } }
+        if !requestId.isEmpty {
+            let done = response
+            state.withLock { $0.priceRequests[requestId]?.response = done }
+        }
+        return response
+    }
+
+    /// Values `ids` (positions of `client`) under the client's writer; returns those recorded.
+    private func value(_ ids: [String], of client: String, quotes: [String: (price: ExactDecimal, at: Instant)],
+                       context: EventContext, requestId: String, fingerprint: String) async -> (valued: [String], error: (any Error)?) {
+        do {
+            return try await locks.withLock(client) {
+                try self.refuseIfUnconfirmed(client)
+                let events: [Ultracore_Holdings_V1_Event] = state.withLock { state in
+                    ids.compactMap { id in
+                        guard let position = state.positions[id], position.status == .open,
+                              let quote = quotes[position.ticker] else { return nil }
+                        var eventContext = context
+                        eventContext.eventId = UUIDText.random()
+                        var event = try? Valuation.decide(position, price: quote.price, pricedAt: quote.at, context: eventContext)
+                        if !requestId.isEmpty { event?.attributes[EventAttributes.requestDigest] = fingerprint }
+                        return event
+                    }
+                }
+                let results = await recordAll(events, client: client)
+                var valued: [String] = []
+                var firstError: (any Error)?
+                state.withLock { state in
+                    for (event, error) in zip(events, results) {
+                        if let error {
+                            if firstError == nil { firstError = error }
+                            continue
+                        }
+                        guard var position = state.positions[event.aggregateId] else { continue }
+                        try! position.apply(event)
+                        Self.index(position, in: &state)
+                        valued.append(position.positionId)
+                    }
+                }
+                return (valued, firstError)
+            }
+        } catch {
+            return ([], error)
+        }
+    }
+
     /// The client owning a position (immutable), to pick its writer; NOT_FOUND for unknown ids.
     private func owner(of positionId: String) throws -> String {
         guard let client = state.withLock({ $0.positions[positionId]?.clientId }) else {
@@ -352,49 +500,71 @@ public final class WriteModel: Sendable {
     /// Produces one event and waits for the broker's acknowledgement; throws UNAVAILABLE
     /// (nothing applied) when the log refuses it or the projection is too far behind.
     private func record(_ event: Ultracore_Holdings_V1_Event, client: String) async throws {
+        if let error = await recordAll([event], client: client)[0] { throw error }
+    }
+
+    /// Produces the events of one client (each to its aggregate's partition, in order) and
+    /// waits for the broker; one result per event: nil when acknowledged with an offset.
+    /// Events whose partition is too far behind the projection are not produced (UNAVAILABLE).
+    private func recordAll(_ events: [Ultracore_Holdings_V1_Event], client: String) async -> [(any Error)?] {
         let topic = topics.positions
-        let key = Array(event.aggregateId.utf8)
-        let target = PartitionKey(topic: topic, partition: EventLog.partition(forKey: key, partitions: partitions))
-        if let lag = gate.reserve(target) {
-            throw RPCError(.unavailable,
-                           "the projection is \(lag.events) events behind on \(target) (limit \(gate.maxLag)); write refused, retry later")
+        var results: [(any Error)?] = Array(repeating: nil, count: events.count)
+        var records: [OutgoingRecord] = []
+        var sent: [(index: Int, target: PartitionKey)] = []
+        for (index, event) in events.enumerated() {
+            let key = Array(event.aggregateId.utf8)
+            let target = PartitionKey(topic: topic, partition: EventLog.partition(forKey: key, partitions: partitions))
+            if let lag = gate.reserve(target) {
+                results[index] = RPCError(.unavailable,
+                    "the projection is \(lag.events) events behind on \(target) (limit \(gate.maxLag)); write refused, retry later")
+                continue
+            }
+            records.append(OutgoingRecord(
+                topic: topic, partition: target.partition, key: key, value: event.serializedBytes(),
+                headers: [("event-type", Array((event.eventType.protoName ?? "EVENT_TYPE_UNSPECIFIED").utf8)),
+                          ("schema-version", Array(String(event.schemaVersion).utf8))]))
+            sent.append((index, target))
         }
-        let record = OutgoingRecord(
-            topic: topic, partition: target.partition, key: key, value: event.serializedBytes(),
-            headers: [("event-type", Array((event.eventType.protoName ?? "EVENT_TYPE_UNSPECIFIED").utf8)),
-                      ("schema-version", Array(String(event.schemaVersion).utf8))])
-        let result = await producer.send([record])[0]
-        switch result {
-        case .success(let delivery) where delivery.offset < 0:
-            // An acknowledgement without an offset is the broker calling the record a duplicate of
-            // an earlier attempt. librdkafka 2.0.2 (Debian 12) can get there after a "possibly
-            // persisted" error for a record that was never written (fixed upstream in 2.3.0,
-            // librdkafka#4438), so it is not proof: confirm against the log like a timeout.
-            gate.release(target, acknowledgedOffset: nil)
-            confirmLater(client: client, partition: target)
-            throw KafkaError(code: -1, message: "the broker acknowledged \(event.eventId) as a duplicate without an offset",
-                             possiblyPersisted: true)
-        case .success(let delivery):
-            gate.release(target, acknowledgedOffset: delivery.offset)
-        case .failure(let error):
-            gate.release(target, acknowledgedOffset: nil)
-            if error.possiblyPersisted { confirmLater(client: client, partition: target) }
-            throw error
+        guard !records.isEmpty else { return results }
+        let deliveries = await producer.send(records)
+        var uncertain: [PartitionKey] = []
+        for ((index, target), result) in zip(sent, deliveries) {
+            switch result {
+            case .success(let delivery) where delivery.offset < 0:
+                // An acknowledgement without an offset is the broker calling the record a duplicate of
+                // an earlier attempt. librdkafka 2.0.2 (Debian 12) can get there after a "possibly
+                // persisted" error for a record that was never written (fixed upstream in 2.3.0,
+                // librdkafka#4438), so it is not proof: confirm against the log like a timeout.
+                gate.release(target, acknowledgedOffset: nil)
+                uncertain.append(target)
+                results[index] = KafkaError(code: -1, message: "the broker acknowledged \(events[index].eventId) as a duplicate without an offset",
+                                            possiblyPersisted: true)
+            case .success(let delivery):
+                gate.release(target, acknowledgedOffset: delivery.offset)
+            case .failure(let error):
+                gate.release(target, acknowledgedOffset: nil)
+                if error.possiblyPersisted { uncertain.append(target) }
+                results[index] = error
+            }
         }
+        if !uncertain.isEmpty { confirmLater(client: client, partitions: Array(Set(uncertain))) }
+        return results
     }
 
     /// A produce failed after the broker may have written it: refuse the client's writes
     /// until the projector stored the partition up to its current end, then reload the
     /// client's positions from Postgres.
-    private func confirmLater(client: String, partition: PartitionKey) {
+    private func confirmLater(client: String, partitions targets: [PartitionKey]) {
         state.withLock { _ = $0.unconfirmed.insert(client) }
-        Log.error("write-model", "a write of client \(client) may be in \(partition) although it failed; confirming")
+        Log.error("write-model", "a write of client \(client) may be in \(targets) although it failed; confirming")
         Task.detached { [self] in
             while true {
                 do {
                     let producer = self.producer
-                    let high = try await Blocking.run { try producer.watermarks(topic: partition.topic, partition: partition.partition).high }
-                    while !(await gate.waitProjected([partition: high], timeout: .seconds(5))) {}
+                    let highs = try await Blocking.run {
+                        try Dictionary(uniqueKeysWithValues: targets.map { ($0, try producer.watermarks(topic: $0.topic, partition: $0.partition).high) })
+                    }
+                    while !(await gate.waitProjected(highs, timeout: .seconds(5))) {}
                     let ids = state.withLock { $0.byClient[client] ?? [] }
                     let reloaded = try await pool.withConnection { connection in
                         let rows = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)])

@@ -191,3 +191,34 @@ def test_portfolio_value_and_weights(holdings):
         ("AAA", "120", "0.6", "20"), ("BBB", "80", "0.4", "-20")]
     assert list(value.unpriced_position_ids) == [c]
     expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.GetPortfolioValue(pb.GetPortfolioValueRequest()), "client_id")
+
+
+def test_publish_prices_revalues_every_holder_once(holdings):
+    stub, _ = holdings
+    tag = uuid.uuid4().hex[:6].upper()
+    a, b = f"PA{tag}", f"PB{tag}"
+    first = buy(stub, "pp1-" + tag, "10", "8", "2025-03-01T10:00:00", ticker=a).position.position_id
+    second = buy(stub, "pp2-" + tag, "4", "12", "2025-03-01T10:00:00", ticker=a).position.position_id
+    third = buy(stub, "pp2-" + tag, "2", "30", "2025-03-01T10:00:00", ticker=b).position.position_id
+    quotes = [common.PriceQuote(ticker=a, price="10"), common.PriceQuote(ticker=b, price="25"),
+              common.PriceQuote(ticker=f"NO{tag}", price="1")]
+    request_id = str(uuid.uuid4())
+    published = stub.PublishPrices(pb.PublishPricesRequest(prices=quotes, request_id=request_id), timeout=30)
+    assert published.positions_revalued == 3 and list(published.unheld_tickers) == [f"NO{tag}"]
+    got = {p: stub.GetPosition(pb.GetPositionRequest(position_id=p)).position for p in (first, second, third)}
+    assert [(got[p].last_price, got[p].market_value, got[p].unrealized_gain) for p in (first, second, third)] == [
+        ("10", "100", "20"), ("10", "40", "-8"), ("25", "50", "-10")]
+    versions = [got[p].version for p in (first, second, third)]
+    again = stub.PublishPrices(pb.PublishPricesRequest(prices=quotes, request_id=request_id), timeout=30)
+    assert again == published
+    assert [stub.GetPosition(pb.GetPositionRequest(position_id=p)).position.version for p in (first, second, third)] == versions
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(
+        pb.PublishPricesRequest(prices=quotes[:1], request_id=request_id), timeout=10), "request_id")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(pb.PublishPricesRequest(), timeout=10), "prices")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(
+        pb.PublishPricesRequest(prices=[quotes[0], quotes[0]]), timeout=10), "prices[1].ticker")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(
+        pb.PublishPricesRequest(prices=[common.PriceQuote(ticker=a, price="-1")]), timeout=10), "prices[0].price")
+    too_many = [common.PriceQuote(ticker=f"T{i}", price="1") for i in range(10001)]
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(
+        pb.PublishPricesRequest(prices=too_many), timeout=10), "prices")
