@@ -25,6 +25,8 @@ public struct BackboneConfiguration: Sendable {
     public var maxProjectionLag = 5000
     /// Postgres connections for reads.
     public var readConnections = 4
+    /// Events a WatchEvents subscriber may fall behind before it is cut off.
+    public var watchBuffer = 10_000
 
     public init() {}
 }
@@ -107,7 +109,7 @@ public final class Backbone: Sendable {
             watcher = nil
         }
         let model = WriteModel(producer: producer, gate: gate, topics: kafka.topics, partitions: partitions, pool: pool,
-                               projectorGroup: kafka.projectorGroup)
+                               projectorGroup: kafka.projectorGroup, watchBuffer: configuration.watchBuffer)
         self.model = model
         let projector = self.projector
         if let projector {

@@ -207,8 +207,68 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         throw notYet("ApplyCorporateAction")
     }
 
+    /// Live events (optionally after the whole recorded history), filtered by client and types.
+    /// A subscriber more than the broadcaster's capacity behind gets RESOURCE_EXHAUSTED.
     public func watchEvents(request: Ultracore_Holdings_V1_WatchEventsRequest, response: ResponseWriter<Ultracore_Holdings_V1_WatchEventsResponse>, context: ServerContext) async throws {
-        throw notYet("WatchEvents")
+        try await ServiceError.mapping {
+            let client = request.clientId
+            if !client.isEmpty { _ = try Validation.identifier(client, field: "client_id") }
+            var types = Set<Int32>()
+            for type in request.eventTypes {
+                guard type.protoName != nil, type != .unspecified else {
+                    throw DomainError.invalidArgument(field: "event_types", reason: "holds an unknown event type \(type.rawValue)")
+                }
+                types.insert(type.rawValue)
+            }
+            let wanted = types
+            let broadcaster = model.broadcaster
+            let subscription = broadcaster.subscribe { event in
+                (client.isEmpty || event.clientId == client) && (wanted.isEmpty || wanted.contains(event.eventType.rawValue))
+            }
+            defer { broadcaster.unsubscribe(subscription) }
+            var replayed = Set<String>()
+            if request.replayFromStart {
+                let targets = model.gate.acknowledgedSnapshot()
+                if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
+                    throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+                }
+                let typeNames = request.eventTypes.compactMap(\.protoName)
+                var after = ["-9223372036854775808", "", "0"]
+                while true {
+                    let parameters: [PostgresValue] = [.text(client), .text(postgresArrayLiteral(typeNames)),
+                                                       .text(after[0]), .text(after[1]), .text(after[2])]
+                    let rows = try await model.pool.withConnection { connection in
+                        try connection.execute("""
+                            SELECT body, (extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version
+                            FROM events
+                            WHERE ($1 = '' OR client_id = $1) AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[]))
+                              AND ((extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version) > ($3::int8, $4, $5::int8)
+                            ORDER BY occurred_at, aggregate_id, aggregate_version
+                            LIMIT 1000
+                            """, parameters)
+                    }
+                    for row in rows.rows {
+                        guard let body = row[0].flatMap(decodeBytea) else { continue }
+                        let event = try Ultracore_Holdings_V1_Event(serializedBytes: body)
+                        replayed.insert(event.eventId)
+                        var message = Ultracore_Holdings_V1_WatchEventsResponse()
+                        message.event = event
+                        try await response.write(message)
+                    }
+                    guard rows.rows.count == 1000, let last = rows.rows.last else { break }
+                    after = [last[1] ?? "0", last[2] ?? "", last[3] ?? "0"]
+                }
+            }
+            for await event in subscription.events {
+                if replayed.contains(event.eventId) { continue }
+                var message = Ultracore_Holdings_V1_WatchEventsResponse()
+                message.event = event
+                try await response.write(message)
+            }
+            if subscription.overflowed {
+                throw RPCError(.resourceExhausted, "the subscriber fell more than \(broadcaster.capacity) events behind; resubscribe")
+            }
+        }
     }
 }
 

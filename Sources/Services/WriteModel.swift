@@ -51,9 +51,12 @@ public final class WriteModel: Sendable {
     let projectorGroup: String
     private let state = Mutex(State())
     private let locks = KeyedLock()
+    /// Acknowledged events, live, for WatchEvents.
+    public let broadcaster: EventBroadcaster
 
     public init(producer: EventProducer, gate: ProjectionGate, topics: KafkaConfiguration.Topics, partitions: Int32,
-                pool: PostgresPool, projectorGroup: String, source: String = "holdingsd") {
+                pool: PostgresPool, projectorGroup: String, watchBuffer: Int = 10_000, source: String = "holdingsd") {
+        self.broadcaster = EventBroadcaster(capacity: watchBuffer)
         self.projectorGroup = projectorGroup
         self.producer = producer
         self.gate = gate
@@ -186,6 +189,7 @@ public final class WriteModel: Sendable {
                 }
                 return position
             }
+            broadcaster.publish([event])
             return try respond(position, event)
         }
     }
@@ -437,6 +441,7 @@ public final class WriteModel: Sendable {
                     }
                 }
                 let results = await recordAll(events, client: client)
+                broadcaster.publish(zip(events, results).compactMap { $1 == nil ? $0 : nil })
                 var valued: [String] = []
                 var firstError: (any Error)?
                 state.withLock { state in

@@ -18,7 +18,7 @@ func usage() -> String {
                      [--tls-cert FILE --tls-key FILE] [--shutdown-grace SECONDS] [--version]
                      [--role all|api|projector] [--database-url URL] [--kafka-brokers LIST]
                      [--kafka-property KEY=VALUE]... [--topic ROLE=NAME]... [--partitions N]
-                     [--max-projection-lag N] [--kafka-message-timeout-ms N]
+                     [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -40,6 +40,8 @@ func usage() -> String {
       --partitions N            partitions per topic of the embedded broker (default 16)
       --max-projection-lag N    unprojected events per partition before writes are refused
                                 with UNAVAILABLE (default 5000)
+      --watch-buffer N          events a WatchEvents subscriber may fall behind before its
+                                stream ends with RESOURCE_EXHAUSTED (default 10000)
       --kafka-message-timeout-ms N  a write the brokers do not acknowledge in N ms fails
                                 with UNAVAILABLE (message.timeout.ms, default 10000)
     """
@@ -104,6 +106,7 @@ while let argument = arguments.popFirst() {
         }
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))
+    case "--watch-buffer": backbone.watchBuffer = max(1, number(argument, Int.self))
     case "--kafka-message-timeout-ms": backbone.kafka.messageTimeoutMilliseconds = max(100, number(argument, Int.self))
     case "--version":
         print("holdingsd \(version)")

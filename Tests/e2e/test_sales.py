@@ -222,3 +222,56 @@ def test_publish_prices_revalues_every_holder_once(holdings):
     too_many = [common.PriceQuote(ticker=f"T{i}", price="1") for i in range(10001)]
     expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.PublishPrices(
         pb.PublishPricesRequest(prices=too_many), timeout=10), "prices")
+
+
+def test_watch_events_live_and_replayed(holdings):
+    stub, _ = holdings
+    client = "watch-" + uuid.uuid4().hex[:8]
+    E = M["events_pb2"].EventType
+    first = buy(stub, client, "3", "10", "2025-03-01T10:00:00", ticker="WAT")
+    live = stub.WatchEvents(pb.WatchEventsRequest(client_id=client), timeout=30)
+    replay = stub.WatchEvents(pb.WatchEventsRequest(client_id=client, replay_from_start=True), timeout=30)
+    sold_only = stub.WatchEvents(pb.WatchEventsRequest(client_id=client, event_types=[E.LOTS_SOLD]), timeout=30)
+    import time
+    time.sleep(0.3)  # the subscriptions are registered when the server has the requests
+    second = buy(stub, client, "2", "11", "2025-03-02T10:00:00", ticker="WAT")
+    sale = sell_ticker(stub, client, "WAT", "1", "12")
+    assert [next(live).event.event_id for _ in range(2)] == [second.event_id, sale.event_id]
+    assert [next(replay).event.event_id for _ in range(3)] == [first.event_id, second.event_id, sale.event_id]
+    assert next(sold_only).event.event_id == sale.event_id
+    for call in (live, replay, sold_only):
+        call.cancel()
+    with pytest.raises(grpc.RpcError) as raised:
+        next(stub.WatchEvents(pb.WatchEventsRequest(event_types=[77]), timeout=10))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "event_types" in raised.value.details()
+
+
+def sell_ticker(stub, client, ticker, quantity, price):
+    return cost_stub(stub).SellLots(cb.SellLotsRequest(client_id=client, ticker=ticker, quantity=quantity, price=price,
+                                                       method=common.FIFO), timeout=10)
+
+
+def test_a_slow_watcher_is_cut_off_without_slowing_writers(postgres):
+    from conftest import binary, holdingsd_command, start, stop
+    import subprocess
+    process, address = start(holdingsd_command(postgres.new_database(), "--watch-buffer", "20"))
+    try:
+        # No BDP probing: the client's receive window stays at 64 KiB while it reads nothing.
+        channel = grpc.insecure_channel(address, options=[("grpc.http2.bdp_probe", 0)])
+        stub = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
+        watch = stub.WatchEvents(pb.WatchEventsRequest(), timeout=120)
+        import time
+        time.sleep(0.3)
+        # 8,000 writes (more than the HTTP/2 window and the server's 1 MiB send buffer hold) while the
+        # watcher reads nothing; the writers are not slowed by it.
+        load = subprocess.run([binary("holdings-load"), "--server", address, "--calls", "8000", "--concurrency", "32",
+                               "--max-seconds", "60"], capture_output=True, text=True, timeout=120)
+        assert "calls ok 8000" in load.stdout, load.stdout + load.stderr
+        received = 0
+        with pytest.raises(grpc.RpcError) as raised:
+            for _ in watch:
+                received += 1
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, raised.value.details()
+        assert 0 < received < 8000
+    finally:
+        stop(process)
