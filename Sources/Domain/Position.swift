@@ -155,6 +155,25 @@ public struct PositionState: Sendable, Hashable {
             guard lots.isEmpty else { throw .inconsistentEvent("event \(event.eventId) closes \(positionId) but leaves lots open") }
             status = .closed
             closedAt = try Self.instant(closed.closedAt, "closed_at", event)
+        case .corporateActionApplied(let applied)?:
+            guard status == .open else { throw .inconsistentEvent("event \(event.eventId) changes a closed position \(positionId)") }
+            var after: [LotState] = []
+            for lot in applied.lotsAfter {
+                let sequence = lots.first { $0.lotId == lot.lotId }?.sequence ?? nextLot
+                after.append(try LotState(proto: lot, sequence: sequence, event: event))
+                if sequence == nextLot { nextLot += 1 }
+            }
+            lots = after
+            if !applied.cashInLieuGain.isEmpty {
+                guard let gain = ExactDecimal(applied.cashInLieuGain) else {
+                    throw .inconsistentEvent("event \(event.eventId) carries a malformed cash_in_lieu_gain")
+                }
+                realizedGain = try LotEngine.add(realizedGain, gain)
+            }
+            if lots.isEmpty {
+                status = .closed
+                closedAt = try Self.instant(applied.effectiveAt, "effective_at", event)
+            }
         case .positionValued(let valued)?:
             guard let price = ExactDecimal(valued.price), price.isPositive else {
                 throw .inconsistentEvent("event \(event.eventId) carries a malformed price")

@@ -204,7 +204,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
-        throw notYet("ApplyCorporateAction")
+        try await ServiceError.mapping { try await model.applyCorporateAction(request) }
     }
 
     /// Live events (optionally after the whole recorded history), filtered by client and types.

@@ -38,6 +38,8 @@ public final class WriteModel: Sendable {
         var unconfirmed: Set<String> = []
         /// ticker → ids of the open positions in it (every client).
         var holders: [String: Set<String>] = [:]
+        /// Multi-client request ids (PublishPrices, ApplyCorporateAction) being executed.
+        var batchesInFlight: Set<String> = []
         /// PublishPrices request id → its progress and, once complete, its outcome.
         var priceRequests: [String: PriceRequest] = [:]
     }
@@ -355,6 +357,8 @@ public final class WriteModel: Sendable {
         let requestId = try checkedRequestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request.serializedBytes())
         var alreadyValued = Set<String>()
+        if !requestId.isEmpty { try claimBatch(requestId) }
+        defer { if !requestId.isEmpty { releaseBatch(requestId) } }
         if !requestId.isEmpty {
             if let known = state.withLock({ $0.priceRequests[requestId] }) {
                 guard known.fingerprint == fingerprint else {
@@ -364,6 +368,7 @@ public final class WriteModel: Sendable {
                 alreadyValued = known.valued
             } else {
                 // Not seen since start: what did an earlier process record for it?
+                try await waitForAuditTrail()
                 let recorded = try await pool.withConnection { connection in
                     try connection.execute("""
                         SELECT aggregate_id, request_digest FROM events
@@ -390,25 +395,14 @@ public final class WriteModel: Sendable {
         }
         let context = context("HoldingsService.PublishPrices", requestId: requestId, now: now)
         let quoted = quotes
-        let outcome = await withTaskGroup(of: (valued: [String], error: (any Error)?).self) { group in
-            var pending = byClient.makeIterator()
-            var running = 0
-            var valued: [String] = []
-            var firstError: (any Error)?
-            func startNext() -> Bool {
-                guard let (client, ids) = pending.next() else { return false }
-                group.addTask { await self.value(ids, of: client, quotes: quoted, context: context, requestId: requestId, fingerprint: fingerprint) }
-                return true
-            }
-            while running < 64, startNext() { running += 1 }
-            while let result = await group.next() {
-                valued += result.valued
-                if firstError == nil { firstError = result.error }
-                if !startNext() { running -= 1 }
-            }
-            return (valued, firstError)
+        let outcome = await applyToClients(byClient, requestId: requestId, fingerprint: fingerprint) { position in
+            guard position.status == .open, let quote = quoted[position.ticker] else { return nil }
+            var eventContext = context
+            eventContext.eventId = UUIDText.random()
+            return try Valuation.decide(position, price: quote.price, pricedAt: quote.at, context: eventContext)
         }
-        let (valuedNow, outcomeError) = outcome
+        let outcomeValued = outcome.recorded.map(\.aggregateId)
+        let (valuedNow, outcomeError) = (outcomeValued, outcome.error)
         if !requestId.isEmpty {
             state.withLock { $0.priceRequests[requestId]?.valued.formUnion(valuedNow) }
         }
@@ -423,44 +417,148 @@ public final class WriteModel: Sendable {
         return response
     }
 
-    /// Values `ids` (positions of `client`) under the client's writer; returns those recorded.
-    private func value(_ ids: [String], of client: String, quotes: [String: (price: ExactDecimal, at: Instant)],
-                       context: EventContext, requestId: String, fingerprint: String) async -> (valued: [String], error: (any Error)?) {
+    /// Decides and records one event per position of `ids` (positions of `client`) under the
+    /// client's writer; returns the events recorded and the first failure.
+    private func applyEach(_ ids: [String], of client: String, requestId: String, fingerprint: String,
+                           decide: @Sendable (PositionState) throws -> Ultracore_Holdings_V1_Event?) async -> (recorded: [Ultracore_Holdings_V1_Event], error: (any Error)?) {
         do {
             return try await locks.withLock(client) {
                 try self.refuseIfUnconfirmed(client)
+                var decisionError: (any Error)?
                 let events: [Ultracore_Holdings_V1_Event] = state.withLock { state in
                     ids.compactMap { id in
-                        guard let position = state.positions[id], position.status == .open,
-                              let quote = quotes[position.ticker] else { return nil }
-                        var eventContext = context
-                        eventContext.eventId = UUIDText.random()
-                        var event = try? Valuation.decide(position, price: quote.price, pricedAt: quote.at, context: eventContext)
-                        if !requestId.isEmpty { event?.attributes[EventAttributes.requestDigest] = fingerprint }
-                        return event
+                        guard let position = state.positions[id] else { return nil }
+                        do {
+                            var event = try decide(position)
+                            if !requestId.isEmpty { event?.attributes[EventAttributes.requestDigest] = fingerprint }
+                            return event
+                        } catch {
+                            if decisionError == nil { decisionError = error }
+                            return nil
+                        }
                     }
                 }
                 let results = await recordAll(events, client: client)
-                broadcaster.publish(zip(events, results).compactMap { $1 == nil ? $0 : nil })
-                var valued: [String] = []
-                var firstError: (any Error)?
+                let recorded = zip(events, results).compactMap { $1 == nil ? $0 : nil }
+                broadcaster.publish(recorded)
+                var firstError = decisionError ?? results.compactMap { $0 }.first
                 state.withLock { state in
-                    for (event, error) in zip(events, results) {
-                        if let error {
-                            if firstError == nil { firstError = error }
-                            continue
-                        }
+                    for event in recorded {
                         guard var position = state.positions[event.aggregateId] else { continue }
-                        try! position.apply(event)
-                        Self.index(position, in: &state)
-                        valued.append(position.positionId)
+                        do {
+                            try position.apply(event)
+                            Self.index(position, in: &state)
+                        } catch {
+                            if firstError == nil { firstError = error }
+                        }
                     }
                 }
-                return (valued, firstError)
+                return (recorded, firstError)
             }
         } catch {
             return ([], error)
         }
+    }
+
+    /// Runs `applyEach` for every client of `byClient`, 64 clients at a time.
+    private func applyToClients(_ byClient: [String: [String]], requestId: String, fingerprint: String,
+                                decide: @escaping @Sendable (PositionState) throws -> Ultracore_Holdings_V1_Event?) async -> (recorded: [Ultracore_Holdings_V1_Event], error: (any Error)?) {
+        await withTaskGroup(of: (recorded: [Ultracore_Holdings_V1_Event], error: (any Error)?).self) { group in
+            var pending = byClient.makeIterator()
+            var running = 0
+            var recorded: [Ultracore_Holdings_V1_Event] = []
+            var firstError: (any Error)?
+            func startNext() -> Bool {
+                guard let (client, ids) = pending.next() else { return false }
+                group.addTask { await self.applyEach(ids, of: client, requestId: requestId, fingerprint: fingerprint, decide: decide) }
+                return true
+            }
+            while running < 64, startNext() { running += 1 }
+            while let result = await group.next() {
+                recorded += result.recorded
+                if firstError == nil { firstError = result.error }
+                if !startNext() { running -= 1 }
+            }
+            return (recorded, firstError)
+        }
+    }
+
+    /// Applies a split or a dividend to every open position in the ticker
+    /// (HoldingsService.ApplyCorporateAction): one CORPORATE_ACTION_APPLIED per position,
+    /// all with one action id. A retry with the same request_id completes what the first
+    /// attempt did not and returns every result.
+    public func applyCorporateAction(_ request: Ultracore_Holdings_V1_ApplyCorporateActionRequest) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
+        let now = Instant.now
+        let action = try CorporateAction(request, now: now)
+        let requestId = try checkedRequestId(request.requestId)
+        let fingerprint = RequestFingerprint.of(request.serializedBytes())
+        var earlier: [Ultracore_Holdings_V1_CorporateActionApplied] = []
+        if !requestId.isEmpty {
+            try claimBatch(requestId)
+        }
+        defer { if !requestId.isEmpty { releaseBatch(requestId) } }
+        if !requestId.isEmpty {
+            try await waitForAuditTrail()
+            let rows = try await pool.withConnection { connection in
+                try connection.execute("""
+                    SELECT body, request_digest FROM events WHERE request_id = $1 AND event_type = 'CORPORATE_ACTION_APPLIED'
+                    """, [.text(requestId)]).rows
+            }
+            if let digest = rows.first?[1], digest != fingerprint {
+                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+            }
+            for row in rows {
+                guard let body = row[0].flatMap(decodeBytea), let event = try? Ultracore_Holdings_V1_Event(serializedBytes: body),
+                      case .corporateActionApplied(let applied)? = event.payload else { continue }
+                earlier.append(applied)
+            }
+        }
+        let actionId = earlier.first?.actionId ?? ("ca-" + UUIDText.random())
+        let done = Set(earlier.map(\.positionId))
+        let byClient: [String: [String]] = state.withLock { state in
+            var byClient: [String: [String]] = [:]
+            for id in state.holders[action.ticker] ?? [] where !done.contains(id) {
+                if let client = state.positions[id]?.clientId { byClient[client, default: []].append(id) }
+            }
+            return byClient
+        }
+        let context = context("HoldingsService.ApplyCorporateAction", requestId: requestId, now: now)
+        // Refuse bad input (a split fraction without a cash-in-lieu price, …) before any holder is touched.
+        let snapshot = state.withLock { state in byClient.values.flatMap { $0 }.compactMap { state.positions[$0] } }
+        for position in snapshot {
+            _ = try action.decide(position, actionId: actionId, context: context)
+        }
+        let (recorded, error) = await applyToClients(byClient, requestId: requestId, fingerprint: fingerprint) { position in
+            var eventContext = context
+            eventContext.eventId = UUIDText.random()
+            return try action.decide(position, actionId: actionId, context: eventContext)
+        }
+        if let error { throw error }
+        var response = Ultracore_Holdings_V1_ApplyCorporateActionResponse()
+        response.actionId = actionId
+        response.results = earlier + recorded.compactMap { event in
+            if case .corporateActionApplied(let applied)? = event.payload { return applied }
+            return nil
+        }
+        response.results.sort { $0.positionId < $1.positionId }
+        return response
+    }
+
+    /// Waits until Postgres holds every write acknowledged so far (read-your-writes).
+    private func waitForAuditTrail() async throws {
+        guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
+            throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+        }
+    }
+
+    /// One attempt at a time per multi-client request id.
+    private func claimBatch(_ requestId: String) throws {
+        let claimed = state.withLock { $0.batchesInFlight.insert(requestId).inserted }
+        guard claimed else { throw RPCError(.unavailable, "request \(requestId) is already in progress; retry when it answers") }
+    }
+
+    private func releaseBatch(_ requestId: String) {
+        state.withLock { _ = $0.batchesInFlight.remove(requestId) }
     }
 
     /// The client owning a position (immutable), to pick its writer; NOT_FOUND for unknown ids.

@@ -275,3 +275,57 @@ def test_a_slow_watcher_is_cut_off_without_slowing_writers(postgres):
         assert 0 < received < 8000
     finally:
         stop(process)
+
+
+def test_splits_and_dividends_for_every_holder(holdings):
+    stub, _ = holdings
+    tag = uuid.uuid4().hex[:6].upper()
+    ticker = f"CA{tag}"
+    client = "ca-" + tag
+    buy(stub, client, "10", "100", "2025-01-10T10:00:00", ticker=ticker)
+    position_id = buy(stub, client, "5", "120", "2025-02-10T10:00:00", ticker=ticker).position.position_id
+    other = buy(stub, "ca2-" + tag, "25", "10", "2025-02-10T10:00:00", ticker=ticker).position.position_id
+    apply = lambda **kw: stub.ApplyCorporateAction(pb.ApplyCorporateActionRequest(ticker=ticker, **kw), timeout=30)
+    CA = M["events_pb2"]
+
+    # A fraction without a cash-in-lieu price: refused before any holder changes.
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: apply(type=CA.SPLIT, split_to="3", split_from="2"),
+                  "cash_in_lieu_price")
+    assert stub.GetPosition(pb.GetPositionRequest(position_id=other)).position.version == 1
+
+    # 3-for-2 at 90 in lieu: L1 10 -> 15, L2 5 -> 7.5; the half share leaves L2 (basis 600 × 0.5/7.5 = 40)
+    # for 45 of cash: a gain of 5. The other holder: 25 -> 37.5, half a share (basis 250 × 0.5/37.5) paid 45.
+    request_id = str(uuid.uuid4())
+    split = apply(type=CA.SPLIT, split_to="3", split_from="2", cash_in_lieu_price="90", request_id=request_id)
+    mine = [r for r in split.results if r.position_id == position_id][0]
+    assert (mine.quantity_before, mine.quantity_after, mine.cash_in_lieu, mine.cash_in_lieu_gain) == ("15", "22", "45", "5")
+    assert [(l.lot_id, l.quantity, l.cost_basis) for l in mine.lots_after] == [("L1", "15", "1000"), ("L2", "7", "560")]
+    assert len(split.results) == 2 and all(r.action_id == split.action_id for r in split.results)
+    assert apply(type=CA.SPLIT, split_to="3", split_from="2", cash_in_lieu_price="90", request_id=request_id) == split
+    position = stub.GetPosition(pb.GetPositionRequest(position_id=position_id)).position
+    assert (position.quantity, position.cost_basis, position.realized_gain) == ("22", "1560", "5")
+    assert position.lots[0].acquired_at == ts("2025-01-10T10:00:00")  # splits keep acquisition times
+
+    # A reinvested dividend of 0.5 per share at 20: 22 × 0.5 = 11 buys 0.55 shares (lot L3).
+    dividend = apply(type=CA.CASH_DIVIDEND, dividend_per_share="0.5", reinvest=True, reinvestment_price="20",
+                     effective_at=ts("2025-06-30T00:00:00"))
+    mine = [r for r in dividend.results if r.position_id == position_id][0]
+    assert (mine.dividend_amount, mine.reinvested_lot.lot_id, mine.reinvested_lot.quantity, mine.reinvested_lot.cost_basis) == \
+        ("11", "L3", "0.55", "11")
+    assert mine.reinvested_lot.acquired_at == ts("2025-06-30T00:00:00")
+    cash_only = apply(type=CA.CASH_DIVIDEND, dividend_per_share="1")
+    assert [r.dividend_amount for r in cash_only.results if r.position_id == position_id] == ["22.55"]
+    position = stub.GetPosition(pb.GetPositionRequest(position_id=position_id)).position
+    assert (position.quantity, position.cost_basis, [l.lot_id for l in position.lots]) == ("22.55", "1571", ["L1", "L2", "L3"])
+
+    # The events alone rebuild the same position.
+    rebuilt = stub.ReconstructPosition(pb.ReconstructPositionRequest(position_id=position_id), timeout=10).position
+    assert [(l.lot_id, l.quantity, l.cost_basis) for l in rebuilt.lots] == [(l.lot_id, l.quantity, l.cost_basis) for l in position.lots]
+    assert (rebuilt.realized_gain, rebuilt.version) == (position.realized_gain, position.version)
+
+    for bad, field in [(dict(type=CA.SPLIT, split_to="0", split_from="2"), "split_to"),
+                       (dict(type=CA.SPLIT, split_to="2", split_from="x"), "split_from"),
+                       (dict(type=CA.CASH_DIVIDEND), "dividend_per_share"),
+                       (dict(type=CA.CASH_DIVIDEND, dividend_per_share="1", reinvest=True), "reinvestment_price"),
+                       (dict(), "type")]:
+        expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: apply(**bad), field)

@@ -41,7 +41,7 @@ def test_health_watch_streams_the_current_status(server):
 
 IMPLEMENTED = {"/ultracore.holdings.v1.HoldingsService/" + m for m in
                ("OpenPosition", "GetPosition", "ListPositions", "ListEvents", "ClosePosition", "UpdatePositionValue",
-                "ReconstructPosition", "GetPortfolioValue", "PublishPrices")} | \
+                "ReconstructPosition", "GetPortfolioValue", "PublishPrices", "ApplyCorporateAction")} | \
               {"/ultracore.holdings.v1.CostBasisService/" + m for m in
                ("SellLots", "GetCostBasisSummary", "GetUnrealizedGainLoss", "GetRealizedGains")}
 
