@@ -134,6 +134,21 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return result
     }
 
+    /// `self × other` rounded half-to-even to at most `scale` fractional digits (exact when it fits).
+    public func multiplied(by other: ExactDecimal, scale target: Int) throws(ArithmeticError) -> ExactDecimal {
+        let (product, overflow) = significand.multipliedReportingOverflow(by: other.significand)
+        guard !overflow else { throw .outOfRange }
+        let productScale = scale + other.scale
+        guard productScale > target else { return try Self.checked(product, scale: productScale) }
+        let divisor = Self.power(productScale - target)
+        var quotient = product / divisor
+        let remainder = (product % divisor).magnitude * 2
+        if remainder > divisor.magnitude || (remainder == divisor.magnitude && quotient % 2 != 0) {
+            quotient += product < 0 ? -1 : 1
+        }
+        return try Self.checked(quotient, scale: target)
+    }
+
     /// `self ÷ divisor` rounded half-to-even to `scale` fractional digits.
     public func divided(by divisor: ExactDecimal, scale target: Int = 10) throws(ArithmeticError) -> ExactDecimal {
         guard !divisor.isZero else { throw .divisionByZero }

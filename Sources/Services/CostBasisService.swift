@@ -72,8 +72,56 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
         })
     }
 
+    /// Open lots under water at the last price, largest loss first, with the tax they would
+    /// save and a wash-sale warning when the ticker was bought in the 30 days before `as_of`
+    /// (an open lot acquired then: selling at a loss would be a wash sale).
     public func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse {
-        throw RPCError(.unimplemented, "ultracore.holdings.v1.CostBasisService/GetTaxLossHarvestCandidates is not implemented yet")
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let ticker = request.ticker.isEmpty ? nil : try Validation.ticker(request.ticker)
+            let minimum = request.minLoss.isEmpty ? ExactDecimal.zero : try Validation.positive(request.minLoss, field: "min_loss")
+            func rate(_ text: String, _ fallback: String, _ field: String) throws -> ExactDecimal {
+                let value = try Validation.nonNegative(text.isEmpty ? fallback : text, field: field)
+                guard value <= ExactDecimal(1) else { throw DomainError.invalidArgument(field: field, reason: "must be a fraction of 1") }
+                return value
+            }
+            let shortRate = try rate(request.shortTermTaxRate, "0.37", "short_term_tax_rate")
+            let longRate = try rate(request.longTermTaxRate, "0.20", "long_term_tax_rate")
+            let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
+            let windowStart = Instant(microseconds: asOf.microseconds - 30 * 86_400_000_000)
+            var candidates: [(loss: ExactDecimal, candidate: Ultracore_Holdings_V1_HarvestCandidate)] = []
+            var totalLoss = ExactDecimal.zero, totalBenefit = ExactDecimal.zero
+            for position in model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+            where ticker == nil || position.ticker == ticker {
+                guard let price = position.lastPrice else { continue }
+                for lot in position.lots where lot.acquiredAt <= asOf {
+                    let value = try lot.quantity.multiplied(by: price)
+                    let loss = try lot.costBasis.subtracting(value)
+                    guard loss.isPositive, loss >= minimum else { continue }
+                    let term = HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)
+                    let benefit = try loss.multiplied(by: term == .long ? longRate : shortRate)
+                    var candidate = Ultracore_Holdings_V1_HarvestCandidate()
+                    candidate.positionId = position.positionId
+                    candidate.ticker = position.ticker
+                    candidate.lot = lot.proto(now: asOf, lastPrice: price)
+                    candidate.unrealizedLoss = loss.description
+                    candidate.term = term == .long ? .longTerm : .shortTerm
+                    candidate.estimatedTaxBenefit = benefit.description
+                    if let recent = position.lots.first(where: { $0.lotId != lot.lotId && $0.acquiredAt > windowStart && $0.acquiredAt <= asOf }) {
+                        candidate.washSaleRisk = true
+                        candidate.washSaleReason = "lot \(recent.lotId) of \(position.ticker) was acquired within the 30 days before; a loss sale now would be a wash sale"
+                    }
+                    totalLoss = try totalLoss.adding(loss)
+                    totalBenefit = try totalBenefit.adding(benefit)
+                    candidates.append((loss, candidate))
+                }
+            }
+            var response = Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse()
+            response.candidates = candidates.sorted { $0.loss > $1.loss }.map(\.candidate)
+            response.totalHarvestableLoss = totalLoss.description
+            response.totalEstimatedBenefit = totalBenefit.description
+            return response
+        }
     }
 
     /// Sales of a client in [start_time, end_time), from the audit trail (after the

@@ -199,8 +199,35 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         }
     }
 
+    /// The monitoring agent: drift against targets, concentration, anomalous valuations
+    /// (the valuation history comes from the audit trail) and portfolio concentration risk.
     public func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {
-        throw notYet("MonitorPortfolio")
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            let monitor = try PortfolioMonitor(request)
+            let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+            let targets = model.gate.acknowledgedSnapshot()
+            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
+                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
+            }
+            let rows = try await model.pool.withConnection { connection in
+                try connection.execute("""
+                    SELECT aggregate_id, body FROM events WHERE client_id = $1 AND event_type = 'POSITION_VALUED'
+                    ORDER BY aggregate_id, aggregate_version
+                    """, [.text(client)]).rows
+            }
+            var history: [String: [Double]] = [:]
+            for row in rows {
+                guard let id = row[0], let body = row[1].flatMap(decodeBytea),
+                      let event = try? Ultracore_Holdings_V1_Event(serializedBytes: body),
+                      case .positionValued(let valued)? = event.payload, let price = Double(valued.price) else { continue }
+                history[id, default: []].append(price)
+            }
+            var response = Ultracore_Holdings_V1_MonitorPortfolioResponse()
+            response.alerts = monitor.assess(positions, history: history)
+            response.assessedAt = Instant.now.timestamp
+            return response
+        }
     }
 
     public func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {

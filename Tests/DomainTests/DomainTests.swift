@@ -33,6 +33,9 @@ import Testing
         #expect(throws: ExactDecimal.ArithmeticError.divisionByZero) { try ExactDecimal("1")!.divided(by: .zero) }
         let huge = try #require(ExactDecimal(String(repeating: "9", count: 30)))
         #expect(throws: ExactDecimal.ArithmeticError.outOfRange) { try huge.multiplied(by: huge) }
+        #expect(try ExactDecimal("0.2498750625")!.multiplied(by: ExactDecimal("0.2498750625")!, scale: 10).description == "0.0624375469")
+        #expect(try ExactDecimal("1.25")!.multiplied(by: ExactDecimal("0.5")!, scale: 2).description == "0.62")  // half to even
+        #expect(try ExactDecimal("1.5")!.multiplied(by: ExactDecimal("3")!, scale: 2).description == "4.5")
         #expect(ExactDecimal("1.5")! < ExactDecimal("1.51")!)
         #expect(ExactDecimal("-2")! < ExactDecimal("1")!)
     }

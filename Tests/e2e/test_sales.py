@@ -329,3 +329,61 @@ def test_splits_and_dividends_for_every_holder(holdings):
                        (dict(type=CA.CASH_DIVIDEND, dividend_per_share="1", reinvest=True), "reinvestment_price"),
                        (dict(), "type")]:
         expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: apply(**bad), field)
+
+
+def test_tax_loss_harvest_candidates_with_wash_sale_warnings(holdings):
+    stub, _ = holdings
+    tag = uuid.uuid4().hex[:6].upper()
+    client = "tlh-" + tag
+    x, y = f"X{tag}", f"Y{tag}"
+    buy(stub, client, "10", "50", "2024-01-10T10:00:00", ticker=x)            # L1: long term, basis 500
+    buy(stub, client, "10", "45", "2025-10-01T10:00:00", ticker=x)            # L2: short term, basis 450
+    px = buy(stub, client, "1", "30", "2025-11-20T10:00:00", ticker=x).position.position_id  # L3: inside the 30 days
+    py = buy(stub, client, "4", "10", "2025-01-10T10:00:00", ticker=y).position.position_id
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=px, price="40"), timeout=10)
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=py, price="12"), timeout=10)
+    ask = lambda **kw: cost_stub(stub).GetTaxLossHarvestCandidates(cb.GetTaxLossHarvestCandidatesRequest(
+        client_id=client, as_of=ts("2025-12-01T00:00:00"), **kw), timeout=10)
+    result = ask()
+    # L1 loses 100 (long, 20% -> 20), L2 loses 50 (short, 37% -> 18.5); L3 and Y gain.
+    assert [(c.lot.lot_id, c.unrealized_loss, c.term, c.estimated_tax_benefit) for c in result.candidates] == [
+        ("L1", "100", common.LONG_TERM, "20"), ("L2", "50", common.SHORT_TERM, "18.5")]
+    assert all(c.wash_sale_risk and "L3" in c.wash_sale_reason for c in result.candidates)
+    assert (result.total_harvestable_loss, result.total_estimated_benefit) == ("150", "38.5")
+    assert [c.lot.lot_id for c in ask(min_loss="60").candidates] == ["L1"]
+    assert ask(short_term_tax_rate="0.5").candidates[1].estimated_tax_benefit == "25"
+    later = cost_stub(stub).GetTaxLossHarvestCandidates(cb.GetTaxLossHarvestCandidatesRequest(
+        client_id=client, as_of=ts("2026-01-15T00:00:00")), timeout=10)
+    assert not any(c.wash_sale_risk for c in later.candidates)
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: ask(long_term_tax_rate="1.5"), "long_term_tax_rate")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: ask(min_loss="-1"), "min_loss")
+
+
+def test_monitor_portfolio_alerts(holdings):
+    stub, _ = holdings
+    tag = uuid.uuid4().hex[:6].upper()
+    client = "mon-" + tag
+    a, b, c = f"MA{tag}", f"MB{tag}", f"MC{tag}"
+    pa = buy(stub, client, "10", "10", "2025-01-10T10:00:00", ticker=a).position.position_id
+    pb_ = buy(stub, client, "10", "10", "2025-01-10T10:00:00", ticker=b).position.position_id
+    pc = buy(stub, client, "0.01", "10", "2025-01-10T10:00:00", ticker=c).position.position_id
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=pa, price="10"), timeout=10)
+    stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=pb_, price="30"), timeout=10)
+    for price in ["10", "10.1", "10", "10.2", "10.1", "10.2", "10.1", "20"]:
+        stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=pc, price=price), timeout=10)
+    result = stub.MonitorPortfolio(pb.MonitorPortfolioRequest(client_id=client, target_weights={a: "0.5", b: "0.5"},
+                                                              drift_threshold="0.1"), timeout=10)
+    found = {(alert.kind, alert.ticker, alert.severity) for alert in result.alerts}
+    assert (pb.CONCENTRATION, b, pb.CRITICAL) in found          # 300 of ~400
+    assert (pb.DRIFT, a, pb.CRITICAL) in found and (pb.DRIFT, b, pb.CRITICAL) in found
+    assert (pb.ANOMALY, c, pb.CRITICAL) in found                 # a doubling after moves of about 1%
+    assert (pb.RISK, "", pb.WARNING) in found                    # Herfindahl ~0.62
+    assert result.alerts[0].severity == pb.CRITICAL and result.alerts[-1].severity == pb.WARNING
+    drift_a = [x for x in result.alerts if x.kind == pb.DRIFT and x.ticker == a][0]
+    assert Decimal(drift_a.observed) < Decimal("-0.24") and drift_a.threshold == "0.1"
+    quiet = stub.MonitorPortfolio(pb.MonitorPortfolioRequest(client_id=client, concentration_limit="0.9"), timeout=10)
+    assert {x.kind for x in quiet.alerts} == {pb.ANOMALY, pb.RISK}
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.MonitorPortfolio(pb.MonitorPortfolioRequest(
+        client_id=client, target_weights={a: "0.8", b: "0.8"})), "target_weights")
+    expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.MonitorPortfolio(pb.MonitorPortfolioRequest(
+        client_id=client, drift_threshold="2")), "drift_threshold")

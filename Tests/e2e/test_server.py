@@ -41,9 +41,9 @@ def test_health_watch_streams_the_current_status(server):
 
 IMPLEMENTED = {"/ultracore.holdings.v1.HoldingsService/" + m for m in
                ("OpenPosition", "GetPosition", "ListPositions", "ListEvents", "ClosePosition", "UpdatePositionValue",
-                "ReconstructPosition", "GetPortfolioValue", "PublishPrices", "ApplyCorporateAction")} | \
+                "ReconstructPosition", "GetPortfolioValue", "PublishPrices", "ApplyCorporateAction", "MonitorPortfolio")} | \
               {"/ultracore.holdings.v1.CostBasisService/" + m for m in
-               ("SellLots", "GetCostBasisSummary", "GetUnrealizedGainLoss", "GetRealizedGains")}
+               ("SellLots", "GetCostBasisSummary", "GetUnrealizedGainLoss", "GetRealizedGains", "GetTaxLossHarvestCandidates")}
 
 
 def test_every_contract_method_is_served_or_answers_unimplemented_with_its_name(server, proto_modules):
