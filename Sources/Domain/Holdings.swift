@@ -39,7 +39,7 @@ public struct OpenPositionCommand: Sendable, Hashable {
         price = try Validation.positive(request.price, field: "price")
         fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
         tradeTime = try Validation.tradeTime(request.tradeTime, now: now)
-        guard (try? quantity.multiplied(by: price).adding(fees)) != nil else {
+        guard (try? quantity.multiplied(by: price, scale: 18).adding(fees)) != nil else {
             throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
         }
     }
@@ -48,7 +48,7 @@ public struct OpenPositionCommand: Sendable, Hashable {
     /// the ticker (`existing` nil), LOT_ADDED to `existing` otherwise.
     public func decide(existing: PositionState?, newPositionId: String, context: EventContext) throws(DomainError) -> Ultracore_Holdings_V1_Event {
         let basis: ExactDecimal
-        do { basis = try quantity.multiplied(by: price).adding(fees) } catch {
+        do { basis = try quantity.multiplied(by: price, scale: 18).adding(fees) } catch {
             throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
         }
         var lot = Ultracore_Holdings_V1_Lot()
@@ -173,7 +173,7 @@ extension PositionState {
         if let lastPrice {
             position.lastPrice = lastPrice.description
             position.lastPricedAt = lastPricedAt?.timestamp
-            if let value = try? quantity.multiplied(by: lastPrice) {
+            if let value = try? quantity.multiplied(by: lastPrice, scale: 18) {
                 position.marketValue = value.description
                 position.unrealizedGain = ((try? value.subtracting(basis)) ?? .zero).description
             }
@@ -199,7 +199,7 @@ extension LotState {
         lot.costBasis = costBasis.description
         lot.fees = fees.description
         lot.term = HoldingPeriod.term(acquired: acquiredAt, at: now) == .long ? .longTerm : .shortTerm
-        if let lastPrice, let value = try? quantity.multiplied(by: lastPrice) {
+        if let lastPrice, let value = try? quantity.multiplied(by: lastPrice, scale: 18) {
             lot.marketValue = value.description
             lot.unrealizedGain = ((try? value.subtracting(costBasis)) ?? .zero).description
         }

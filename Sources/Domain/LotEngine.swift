@@ -198,8 +198,12 @@ public enum LotEngine {
         do { return try a.subtracting(b) } catch { throw .invalidArgument(field: "quantity", reason: "is out of range") }
     }
 
+    /// Exact when the product has at most 18 decimals (quantities and prices as the contract
+    /// carries them); rounded half-even at 18 decimals beyond (after splits of split lots).
     static func multiply(_ a: ExactDecimal, _ b: ExactDecimal) throws(DomainError) -> ExactDecimal {
-        do { return try a.multiplied(by: b) } catch { throw .invalidArgument(field: "quantity", reason: "× price is out of range") }
+        do { return try a.multiplied(by: b, scale: ExactDecimal.maxScale) } catch {
+            throw .invalidArgument(field: "quantity", reason: "× price is out of range")
+        }
     }
 
     static func divide(_ a: ExactDecimal, _ b: ExactDecimal) throws(DomainError) -> ExactDecimal {

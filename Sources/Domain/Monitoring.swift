@@ -45,7 +45,7 @@ public struct PortfolioMonitor: Sendable {
         var values: [(PositionState, ExactDecimal)] = []
         var total = ExactDecimal.zero
         for position in positions {
-            guard let price = position.lastPrice, let value = try? position.quantity.multiplied(by: price) else { continue }
+            guard let price = position.lastPrice, let value = try? position.quantity.multiplied(by: price, scale: 18) else { continue }
             values.append((position, value))
             total = (try? total.adding(value)) ?? total
         }

@@ -160,7 +160,7 @@ public enum Valuation {
         valued.pricedAt = pricedAt.timestamp
         valued.previousPrice = position.lastPrice?.description ?? ""
         valued.quantity = position.quantity.description
-        if let value = try? position.quantity.multiplied(by: price) {
+        if let value = try? position.quantity.multiplied(by: price, scale: 18) {
             valued.marketValue = value.description
             valued.unrealizedGain = ((try? value.subtracting(position.costBasis)) ?? .zero).description
         }

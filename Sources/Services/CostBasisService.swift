@@ -54,7 +54,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     entry.ticker = position.ticker
                     entry.lot = lot.proto(now: asOf, lastPrice: price)
                     response.lots.append(entry)
-                    if let value = try? lot.quantity.multiplied(by: price), let gain = try? value.subtracting(lot.costBasis) {
+                    if let value = try? lot.quantity.multiplied(by: price, scale: 18), let gain = try? value.subtracting(lot.costBasis) {
                         parts.append((gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)))
                     }
                 }
@@ -67,7 +67,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     static func unrealized(_ position: PositionState, at: Instant) -> Ultracore_Holdings_V1_GainSummary {
         guard let price = position.lastPrice else { return Ultracore_Holdings_V1_GainSummary() }
         return Gains.summary(position.lots.compactMap { lot in
-            guard let value = try? lot.quantity.multiplied(by: price), let gain = try? value.subtracting(lot.costBasis) else { return nil }
+            guard let value = try? lot.quantity.multiplied(by: price, scale: 18), let gain = try? value.subtracting(lot.costBasis) else { return nil }
             return (gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: at))
         })
     }
@@ -95,7 +95,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             where ticker == nil || position.ticker == ticker {
                 guard let price = position.lastPrice else { continue }
                 for lot in position.lots where lot.acquiredAt <= asOf {
-                    let value = try lot.quantity.multiplied(by: price)
+                    let value = try lot.quantity.multiplied(by: price, scale: 18)
                     let loss = try lot.costBasis.subtracting(value)
                     guard loss.isPositive, loss >= minimum else { continue }
                     let term = HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)

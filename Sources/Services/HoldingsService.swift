@@ -177,7 +177,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                     response.unpricedPositionIds.append(position.positionId)
                     continue
                 }
-                let value = try position.quantity.multiplied(by: price)
+                let value = try position.quantity.multiplied(by: price, scale: 18)
                 total = try total.adding(value)
                 unrealized = try unrealized.adding(value.subtracting(position.costBasis))
                 priced.append((position, value))
