@@ -90,6 +90,7 @@ let package = Package(
         .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
+        .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
 
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(

@@ -165,7 +165,8 @@ public final class Projector: @unchecked Sendable {
         try db.transaction {
             let new = try ReadModels.insertEvents(recorded, on: db)
             let touched = Array(Set(new.map(\.event.aggregateId)))
-            var positions = try ReadModels.loadPositions(touched, on: db)
+            let stored = try ReadModels.loadPositions(touched, on: db)
+            var positions = stored
             var changed = Set<String>()
             for item in new {
                 let event = item.event
@@ -183,7 +184,7 @@ public final class Projector: @unchecked Sendable {
                     Log.error("projector", "event \(event.eventId) not applied to the read model: \(error)")
                 }
             }
-            try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, on: db)
+            try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, before: stored, on: db)
             for (record, reason) in rejected {
                 Log.error("projector", "\(record.topic)[\(record.partition)]@\(record.offset) rejected: \(reason)")
                 try ReadModels.rejectRecord(record, reason: reason, on: db)

@@ -101,8 +101,8 @@ enum ReadModels {
         return positions
     }
 
-    /// Writes the new state of `positions` (row and open lots).
-    static func savePositions(_ positions: [PositionState], on connection: PostgresConnection) throws {
+    /// Writes the new state of `positions` (row and open lots); `before` is what Postgres held.
+    static func savePositions(_ positions: [PositionState], before: [String: PositionState], on connection: PostgresConnection) throws {
         guard !positions.isEmpty else { return }
         func micros(_ instant: Instant?) -> String? { instant.map { String($0.microseconds) } }
         var columns = Array(repeating: [String?](), count: 13)
@@ -114,7 +114,7 @@ enum ReadModels {
             ]
             for (index, value) in values.enumerated() { columns[index].append(value) }
         }
-        var nextLots: [String?] = positions.map { String($0.nextLot) }
+        let nextLots: [String?] = positions.map { String($0.nextLot) }
         try connection.execute("""
             INSERT INTO positions (position_id, client_id, ticker, status, quantity, cost_basis, realized_gain, last_price,
                                    last_priced_at, opened_at, closed_at, version, updated_at, next_lot)
@@ -130,18 +130,30 @@ enum ReadModels {
                 last_priced_at = excluded.last_priced_at, closed_at = excluded.closed_at, version = excluded.version,
                 updated_at = excluded.updated_at, next_lot = excluded.next_lot
             """, (columns + [nextLots]).map { .text(postgresArrayLiteral($0)) })
-        nextLots = []
-        try connection.execute("DELETE FROM lots WHERE position_id = ANY($1::text[])",
-                               [.text(postgresArrayLiteral(positions.map(\.positionId)))])
+        // Lots: delete the ones gone, upsert only the ones that changed (a sale touches a few
+        // of a position's lots; rewriting all of them made big positions quadratic).
+        var goneIds: [String?] = [], goneLots: [String?] = []
         var lotColumns = Array(repeating: [String?](), count: 9)
         for p in positions {
-            for lot in p.lots {
+            let old = Dictionary(uniqueKeysWithValues: (before[p.positionId]?.lots ?? []).map { ($0.lotId, $0) })
+            let current = Set(p.lots.map(\.lotId))
+            for id in old.keys where !current.contains(id) {
+                goneIds.append(p.positionId)
+                goneLots.append(id)
+            }
+            for lot in p.lots where old[lot.lotId] != lot {
                 let values: [String?] = [
                     p.positionId, lot.lotId, String(lot.sequence), String(lot.acquiredAt.microseconds), lot.quantity.description,
                     lot.originalQuantity.description, lot.costBasis.description, lot.fees.description, lot.sourceEventId,
                 ]
                 for (index, value) in values.enumerated() { lotColumns[index].append(value) }
             }
+        }
+        if !goneIds.isEmpty {
+            try connection.execute("""
+                DELETE FROM lots l USING unnest($1::text[], $2::text[]) AS g(position_id, lot_id)
+                WHERE l.position_id = g.position_id AND l.lot_id = g.lot_id
+                """, [.text(postgresArrayLiteral(goneIds)), .text(postgresArrayLiteral(goneLots))])
         }
         guard !lotColumns[0].isEmpty else { return }
         try connection.execute("""
@@ -150,6 +162,10 @@ enum ReadModels {
                    fees::numeric, source::uuid
             FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
                  AS l(id, lot, seq, acquired, quantity, original, basis, fees, source)
+            ON CONFLICT (position_id, lot_id) DO UPDATE SET
+                seq = excluded.seq, acquired_at = excluded.acquired_at, quantity = excluded.quantity,
+                original_quantity = excluded.original_quantity, cost_basis = excluded.cost_basis, fees = excluded.fees,
+                source_event_id = excluded.source_event_id
             """, lotColumns.map { .text(postgresArrayLiteral($0)) })
     }
 

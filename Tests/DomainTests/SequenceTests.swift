@@ -107,11 +107,34 @@ import Testing
                         ledger.boughtBasis = try ledger.boughtBasis.adding(ExactDecimal(lot.costBasis)!)
                     }
                 }
+                let before = position?.quantity ?? .zero
                 if var current = position {
                     try current.apply(event)
                     position = current
                 } else {
                     position = try PositionState.opened(by: event)
+                }
+                // Shares: every event moves the quantity by exactly what it says.
+                let after = position!.quantity
+                switch event.payload {
+                case .positionOpened(let opened)?: #expect(after == ExactDecimal(opened.lot!.quantity)!)
+                case .lotAdded(let added)?: #expect(after == (try before.adding(ExactDecimal(added.lot!.quantity)!)))
+                case .lotsSold(let sold)?: #expect(after == (try before.subtracting(ExactDecimal(sold.quantity)!)))
+                case .positionClosed?: #expect(after == .zero)
+                case .corporateActionApplied(let applied)?:
+                    #expect(ExactDecimal(applied.quantityBefore)! == before)
+                    #expect(after == ExactDecimal(applied.quantityAfter)!)
+                    if applied.type == .cashDividend {
+                        let reinvested = applied.reinvestedLot.map { ExactDecimal($0.quantity)! } ?? .zero
+                        #expect(after == (try before.adding(reinvested)))
+                    } else {
+                        // to/from times the shares before, less the fraction paid in lieu (under one share).
+                        let scaled = try before.multiplied(by: ExactDecimal(Int(applied.splitTo)!), scale: 18)
+                            .divided(by: ExactDecimal(Int(applied.splitFrom)!))
+                        let paid = try scaled.subtracting(after)
+                        #expect(!paid.isNegative && paid < ExactDecimal(1))
+                    }
+                default: Issue.record("unexpected event \(event.eventType)")
                 }
                 events.append(event)
                 // Basis: bought = realized + remaining, exactly.

@@ -305,18 +305,25 @@ def test_splits_and_dividends_for_every_holder(holdings):
     position = stub.GetPosition(pb.GetPositionRequest(position_id=position_id)).position
     assert (position.quantity, position.cost_basis, position.realized_gain) == ("22", "1560", "5")
     assert position.lots[0].acquired_at == ts("2025-01-10T10:00:00")  # splits keep acquisition times
+    # A sale after the split uses the split lots: FIFO 3 of L1 (15 shares, basis 1000) at 80.
+    after_split = cost_stub(stub).SellLots(cb.SellLotsRequest(
+        client_id=client, ticker=ticker, quantity="3", price="80", method=common.FIFO), timeout=10)
+    assert [(r.lot_id, r.cost_basis, r.realized_gain, r.term) for r in after_split.realized] == [
+        ("L1", "200", "40", common.LONG_TERM)]
+    position = after_split.position
+    assert (position.quantity, position.cost_basis, position.realized_gain) == ("19", "1360", "45")
 
-    # A reinvested dividend of 0.5 per share at 20: 22 × 0.5 = 11 buys 0.55 shares (lot L3).
+    # A reinvested dividend of 0.5 per share at 20: 19 × 0.5 = 9.5 buys 0.475 shares (lot L3).
     dividend = apply(type=CA.CASH_DIVIDEND, dividend_per_share="0.5", reinvest=True, reinvestment_price="20",
                      effective_at=ts("2025-06-30T00:00:00"))
     mine = [r for r in dividend.results if r.position_id == position_id][0]
     assert (mine.dividend_amount, mine.reinvested_lot.lot_id, mine.reinvested_lot.quantity, mine.reinvested_lot.cost_basis) == \
-        ("11", "L3", "0.55", "11")
+        ("9.5", "L3", "0.475", "9.5")
     assert mine.reinvested_lot.acquired_at == ts("2025-06-30T00:00:00")
     cash_only = apply(type=CA.CASH_DIVIDEND, dividend_per_share="1")
-    assert [r.dividend_amount for r in cash_only.results if r.position_id == position_id] == ["22.55"]
+    assert [r.dividend_amount for r in cash_only.results if r.position_id == position_id] == ["19.475"]
     position = stub.GetPosition(pb.GetPositionRequest(position_id=position_id)).position
-    assert (position.quantity, position.cost_basis, [l.lot_id for l in position.lots]) == ("22.55", "1571", ["L1", "L2", "L3"])
+    assert (position.quantity, position.cost_basis, [l.lot_id for l in position.lots]) == ("19.475", "1369.5", ["L1", "L2", "L3"])
 
     # The events alone rebuild the same position.
     rebuilt = stub.ReconstructPosition(pb.ReconstructPositionRequest(position_id=position_id), timeout=10).position
