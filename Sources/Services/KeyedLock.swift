@@ -1,3 +1,4 @@
+import ProtoCodec
 import Synchronization
 
 /// One writer per key: `withLock(key)` runs bodies for the same key one at a time, in
@@ -45,6 +46,11 @@ final class KeyedLock: Sendable {
 /// (same bytes) from another request reusing an id. Not a cryptographic hash; the id's
 /// owner is the only one who can reuse it.
 enum RequestFingerprint {
+    /// Of a request message: its type name and bytes, so one id reused by another method differs.
+    static func of<Request: ProtoMessage>(_ request: Request) -> String {
+        of(Array(Request.protoMessageName.utf8) + [0] + request.serializedBytes())
+    }
+
     static func of(_ bytes: [UInt8]) -> String {
         var a: UInt64 = 0xcbf2_9ce4_8422_2325
         var b: UInt64 = 0x6c62_272e_07bb_0142

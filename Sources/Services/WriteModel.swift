@@ -215,7 +215,7 @@ public final class WriteModel: Sendable {
         let requestId = try checkedRequestId(request.requestId)
         let context = context("HoldingsService.OpenPosition", requestId: requestId, now: now)
         return try await execute(
-            client: command.clientId, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            client: command.clientId, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
             decide: { state in
                 let existing = state.openByTicker[command.clientId]?[command.ticker].flatMap { state.positions[$0] }
                 return try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context)
@@ -276,7 +276,7 @@ public final class WriteModel: Sendable {
             return respond(after, nil, sale.realized.map(\.proto), dryRun: true)
         }
         return try await execute(
-            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
             decide: { state in try command.decide(try open(state), context: context).event },
             respond: { position, event in respond(position, event, Self.realized(of: event), dryRun: false) })
     }
@@ -290,7 +290,7 @@ public final class WriteModel: Sendable {
         let client = try owner(of: request.positionId)
         let positionId = request.positionId
         return try await execute(
-            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
             decide: { state in
                 guard let position = state.positions[positionId] else { throw RPCError(.notFound, "position \(positionId) not found") }
                 return try command.decide(position, context: context).event
@@ -318,7 +318,7 @@ public final class WriteModel: Sendable {
         let client = try owner(of: request.positionId)
         let positionId = request.positionId
         return try await execute(
-            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request.serializedBytes()), now: now,
+            client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
             decide: { state in
                 guard let position = state.positions[positionId] else { throw RPCError(.notFound, "position \(positionId) not found") }
                 return try Valuation.decide(position, price: price, pricedAt: pricedAt, context: context)
@@ -355,7 +355,7 @@ public final class WriteModel: Sendable {
             order.append(ticker)
         }
         let requestId = try checkedRequestId(request.requestId)
-        let fingerprint = RequestFingerprint.of(request.serializedBytes())
+        let fingerprint = RequestFingerprint.of(request)
         var alreadyValued = Set<String>()
         if !requestId.isEmpty { try claimBatch(requestId) }
         defer { if !requestId.isEmpty { releaseBatch(requestId) } }
@@ -491,7 +491,7 @@ public final class WriteModel: Sendable {
         let now = Instant.now
         let action = try CorporateAction(request, now: now)
         let requestId = try checkedRequestId(request.requestId)
-        let fingerprint = RequestFingerprint.of(request.serializedBytes())
+        let fingerprint = RequestFingerprint.of(request)
         var earlier: [Ultracore_Holdings_V1_CorporateActionApplied] = []
         if !requestId.isEmpty {
             try claimBatch(requestId)
