@@ -88,8 +88,9 @@ public enum LotEngine {
         case .specific(let selections):
             var taken: [String: ExactDecimal] = [:]
             var total = ExactDecimal.zero
+            let indexById = Dictionary(lots.enumerated().map { ($1.lotId, $0) }, uniquingKeysWith: { first, _ in first })
             for selection in selections {
-                guard let index = lots.firstIndex(where: { $0.lotId == selection.lotId }) else {
+                guard let index = indexById[selection.lotId] else {
                     throw .invalidArgument(field: "lot_selections", reason: "names lot \(selection.lotId.prefix(64)), which is not an open lot of the position")
                 }
                 guard selection.quantity.isPositive else {

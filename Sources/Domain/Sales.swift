@@ -23,6 +23,9 @@ public struct SellCommand: Sendable {
             guard !request.lotSelections.isEmpty else {
                 throw .invalidArgument(field: "lot_selections", reason: "is required with SPECIFIC_ID")
             }
+            guard request.lotSelections.count <= 10_000 else {
+                throw .invalidArgument(field: "lot_selections", reason: "holds \(request.lotSelections.count) selections; at most 10,000")
+            }
             var selections: [(lotId: String, quantity: ExactDecimal)] = []
             for (index, selection) in request.lotSelections.enumerated() {
                 guard !selection.lotId.isEmpty else {
