@@ -126,19 +126,8 @@ public struct CorporateAction: Sendable {
         applied.quantityAfter = try LotEngine.sum(lots.map(\.quantity)).description
         applied.lotsAfter = lots.map { $0.proto(now: effectiveAt, lastPrice: nil) }
 
-        var event = Ultracore_Holdings_V1_Event()
-        event.eventId = context.eventId
+        var event = context.envelope(aggregateId: position.positionId, version: position.version + 1, clientId: position.clientId)
         event.eventType = .corporateActionApplied
-        event.aggregateId = position.positionId
-        event.aggregateVersion = position.version + 1
-        event.occurredAt = context.occurredAt.timestamp
-        event.correlationId = context.correlationId
-        event.causationId = context.causationId
-        event.source = context.source
-        event.schemaVersion = 1
-        event.qualityScore = 100
-        event.clientId = position.clientId
-        event.requestId = context.requestId
         event.payload = .corporateActionApplied(applied)
         return event
     }

@@ -19,6 +19,26 @@ public struct EventContext: Sendable {
     }
 }
 
+extension EventContext {
+    /// The envelope of one event of `aggregateId` at `version`: ids, lineage, time, schema
+    /// version 1 and a quality score of 100; the caller sets the type and payload.
+    public func envelope(aggregateId: String, version: Int64, clientId: String) -> Ultracore_Holdings_V1_Event {
+        var event = Ultracore_Holdings_V1_Event()
+        event.eventId = eventId
+        event.aggregateId = aggregateId
+        event.aggregateVersion = version
+        event.occurredAt = occurredAt.timestamp
+        event.correlationId = correlationId
+        event.causationId = causationId
+        event.source = source
+        event.schemaVersion = 1
+        event.qualityScore = 100
+        event.clientId = clientId
+        event.requestId = requestId
+        return event
+    }
+}
+
 /// A validated buy.
 public struct OpenPositionCommand: Sendable, Hashable {
     public var clientId: String
@@ -60,16 +80,8 @@ public struct OpenPositionCommand: Sendable, Hashable {
         lot.fees = fees.description
         lot.sourceEventId = context.eventId
 
-        var event = Ultracore_Holdings_V1_Event()
-        event.eventId = context.eventId
-        event.occurredAt = context.occurredAt.timestamp
-        event.correlationId = context.correlationId
-        event.causationId = context.causationId
-        event.source = context.source
-        event.schemaVersion = 1
-        event.qualityScore = 100
-        event.clientId = clientId
-        event.requestId = context.requestId
+        var event = context.envelope(aggregateId: existing?.positionId ?? newPositionId,
+                                     version: (existing?.version ?? 0) + 1, clientId: clientId)
         if let existing {
             guard existing.status == .open, existing.clientId == clientId, existing.ticker == ticker else {
                 throw .failedPrecondition("position \(existing.positionId) is not the open \(ticker) position of \(clientId)")
@@ -81,8 +93,6 @@ public struct OpenPositionCommand: Sendable, Hashable {
             added.ticker = ticker
             added.lot = lot
             event.eventType = .lotAdded
-            event.aggregateId = existing.positionId
-            event.aggregateVersion = existing.version + 1
             event.payload = .lotAdded(added)
         } else {
             lot.lotId = "L1"
@@ -92,8 +102,6 @@ public struct OpenPositionCommand: Sendable, Hashable {
             opened.ticker = ticker
             opened.lot = lot
             event.eventType = .positionOpened
-            event.aggregateId = newPositionId
-            event.aggregateVersion = 1
             event.payload = .positionOpened(opened)
         }
         return event

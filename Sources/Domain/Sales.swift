@@ -75,18 +75,7 @@ public struct SellCommand: Sendable {
         let sale = try LotEngine.sell(position.lots, quantity: quantity ?? position.quantity, price: price, fees: fees,
                                       method: method, at: tradeTime)
         let realized = sale.realized.map { $0.proto }
-        var event = Ultracore_Holdings_V1_Event()
-        event.eventId = context.eventId
-        event.aggregateId = position.positionId
-        event.aggregateVersion = position.version + 1
-        event.occurredAt = context.occurredAt.timestamp
-        event.correlationId = context.correlationId
-        event.causationId = context.causationId
-        event.source = context.source
-        event.schemaVersion = 1
-        event.qualityScore = 100
-        event.clientId = position.clientId
-        event.requestId = context.requestId
+        var event = context.envelope(aggregateId: position.positionId, version: position.version + 1, clientId: position.clientId)
         if sale.remaining.isEmpty {
             var closed = Ultracore_Holdings_V1_PositionClosed()
             closed.positionId = position.positionId
@@ -167,19 +156,8 @@ public enum Valuation {
             valued.marketValue = value.description
             valued.unrealizedGain = ((try? value.subtracting(position.costBasis)) ?? .zero).description
         }
-        var event = Ultracore_Holdings_V1_Event()
-        event.eventId = context.eventId
+        var event = context.envelope(aggregateId: position.positionId, version: position.version + 1, clientId: position.clientId)
         event.eventType = .positionValued
-        event.aggregateId = position.positionId
-        event.aggregateVersion = position.version + 1
-        event.occurredAt = context.occurredAt.timestamp
-        event.correlationId = context.correlationId
-        event.causationId = context.causationId
-        event.source = context.source
-        event.schemaVersion = 1
-        event.qualityScore = 100
-        event.clientId = position.clientId
-        event.requestId = context.requestId
         event.payload = .positionValued(valued)
         return event
     }
