@@ -74,13 +74,11 @@ public struct CorporateAction: Sendable {
             applied.type = .split
             applied.splitTo = String(to)
             applied.splitFrom = String(from)
-            let ratio = try LotEngine.divide(ExactDecimal(to), ExactDecimal(from))
             for index in lots.indices {
                 // Exact when from divides to × quantity at 10 places; otherwise the split leaves a fraction below.
                 lots[index].quantity = try LotEngine.divide(try LotEngine.multiply(lots[index].quantity, ExactDecimal(to)), ExactDecimal(from))
                 lots[index].originalQuantity = try LotEngine.divide(try LotEngine.multiply(lots[index].originalQuantity, ExactDecimal(to)), ExactDecimal(from))
             }
-            _ = ratio
             let total = try LotEngine.sum(lots.map(\.quantity))
             let whole = total.roundedDown(scale: 0)
             let fraction = try LotEngine.subtract(total, whole)

@@ -126,6 +126,15 @@ extension RealizedPart {
 
 /// Short-term and long-term totals of realized (or unrealized) gains.
 public enum Gains {
+    /// Short/long/total of realized lots as the contract carries them.
+    public static func summary(realized lots: [Ultracore_Holdings_V1_RealizedLot]) -> Ultracore_Holdings_V1_GainSummary {
+        summary(parts(of: lots))
+    }
+
+    public static func parts(of lots: [Ultracore_Holdings_V1_RealizedLot]) -> [(gain: ExactDecimal, term: HoldingPeriod)] {
+        lots.map { (ExactDecimal($0.realizedGain) ?? .zero, $0.term == .longTerm ? .long : .short) }
+    }
+
     public static func summary(_ parts: [(gain: ExactDecimal, term: HoldingPeriod)]) -> Ultracore_Holdings_V1_GainSummary {
         var short = ExactDecimal.zero
         var long = ExactDecimal.zero

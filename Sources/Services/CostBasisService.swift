@@ -140,10 +140,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             if let start, let end, end < start {
                 throw DomainError.invalidArgument(field: "end_time", reason: "is before start_time")
             }
-            let targets = model.gate.acknowledgedSnapshot()
-            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: .seconds(5))) {
-                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
-            }
+            try await model.waitForAuditTrail()
             let events = try await model.pool.withConnection { connection in
                 try ReadModels.sales(client: client, on: connection)
             }
@@ -166,9 +163,8 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                 if let start, when < start { continue }
                 if let end, when >= end { continue }
                 sale.soldAt = when.timestamp
-                let parts = sale.lots.map { (gain: ExactDecimal($0.realizedGain) ?? .zero, term: $0.term == .longTerm ? HoldingPeriod.long : .short) }
-                sale.gains = Gains.summary(parts)
-                all += parts
+                sale.gains = Gains.summary(realized: sale.lots)
+                all += Gains.parts(of: sale.lots)
                 response.sales.append(sale)
             }
             response.sales.sort { ($0.soldAt?.seconds ?? 0, $0.soldAt?.nanos ?? 0) < ($1.soldAt?.seconds ?? 0, $1.soldAt?.nanos ?? 0) }

@@ -64,15 +64,9 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             }
             if !request.clientId.isEmpty { _ = try Validation.identifier(request.clientId, field: "client_id") }
             let limit = try Paging.size(request.pageSize)
-            var types: [String] = []
-            for type in request.eventTypes {
-                guard let name = type.protoName, type != .unspecified else {
-                    throw DomainError.invalidArgument(field: "event_types", reason: "holds an unknown event type \(type.rawValue)")
-                }
-                types.append(name)
-            }
+            let types = try Self.eventTypeNames(request.eventTypes)
             let scope = "events:\(request.clientId):\(request.positionId):\(types.joined(separator: ","))"
-            var after: [String] = ["-9223372036854775808", "", "0"]
+            var after = ReadModels.trailStart
             if !request.pageToken.isEmpty {
                 guard let token = Paging.decode(request.pageToken, scope: scope), token.count == 3,
                       Int64(token[0]) != nil, Int64(token[2]) != nil else {
@@ -80,36 +74,35 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                 }
                 after = token
             }
-            // Read your writes: wait until every write acknowledged so far is in Postgres.
-            let targets = model.gate.acknowledgedSnapshot()
-            var timeout = readYourWritesTimeout
-            if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
-            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: timeout)) {
-                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
-            }
-            let clientId = request.clientId, positionId = request.positionId
-            let parameters: [PostgresValue] = [.text(clientId), .text(positionId), .text(postgresArrayLiteral(types)),
-                                               .text(after[0]), .text(after[1]), .text(after[2]), .text(String(limit + 1))]
-            let rows = try await model.pool.withConnection { connection in
-                try connection.execute("""
-                    SELECT body, (extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version
-                    FROM events
-                    WHERE ($1 = '' OR client_id = $1) AND ($2 = '' OR aggregate_id = $2)
-                      AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))
-                      AND ((extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version) > ($4::int8, $5, $6::int8)
-                    ORDER BY occurred_at, aggregate_id, aggregate_version
-                    LIMIT $7
-                    """, parameters)
+            try await auditTrailReady(context)
+            let clientId = request.clientId, positionId = request.positionId, cursor = after
+            let page = try await model.pool.withConnection { connection in
+                try ReadModels.trail(client: clientId, position: positionId, types: types, after: cursor, limit: limit + 1, on: connection)
             }
             var response = Ultracore_Holdings_V1_ListEventsResponse()
-            for row in rows.rows.prefix(limit) {
-                guard let body = row[0].flatMap(decodeBytea) else { continue }
-                response.events.append(try Ultracore_Holdings_V1_Event(serializedBytes: body))
-            }
-            if rows.rows.count > limit, let last = rows.rows.prefix(limit).last {
-                response.nextPageToken = Paging.encode([last[1] ?? "0", last[2] ?? "", last[3] ?? "0"], scope: scope)
+            response.events = page.prefix(limit).map(\.event)
+            if page.count > limit, let last = page.prefix(limit).last {
+                response.nextPageToken = Paging.encode(last.cursor, scope: scope)
             }
             return response
+        }
+    }
+
+    /// Read your writes: waits until every write acknowledged so far is in Postgres, at most
+    /// `readYourWritesTimeout` and never past the call's deadline; UNAVAILABLE otherwise.
+    private func auditTrailReady(_ context: ServerContext) async throws {
+        var timeout = readYourWritesTimeout
+        if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
+        try await model.waitForAuditTrail(timeout: timeout)
+    }
+
+    /// The names of requested event types; INVALID_ARGUMENT for unknown ones.
+    static func eventTypeNames(_ types: [Ultracore_Holdings_V1_EventType]) throws(DomainError) -> [String] {
+        try types.map { type throws(DomainError) in
+            guard let name = type.protoName, type != .unspecified else {
+                throw .invalidArgument(field: "event_types", reason: "holds an unknown event type \(type.rawValue)")
+            }
+            return name
         }
     }
 
@@ -143,10 +136,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             guard model.position(request.positionId) != nil else {
                 throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
             }
-            let targets = model.gate.acknowledgedSnapshot()
-            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
-                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
-            }
+            try await auditTrailReady(context)
             let positionId = request.positionId
             let version = request.asOfVersion == 0 ? nil : request.asOfVersion
             let events = try await model.pool.withConnection { try ReadModels.events(aggregate: positionId, upTo: version, on: $0) }
@@ -206,10 +196,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let client = try Validation.identifier(request.clientId, field: "client_id")
             let monitor = try PortfolioMonitor(request)
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
-            let targets = model.gate.acknowledgedSnapshot()
-            if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
-                throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
-            }
+            try await auditTrailReady(context)
             let rows = try await model.pool.withConnection { connection in
                 try connection.execute("""
                     SELECT aggregate_id, body FROM events WHERE client_id = $1 AND event_type = 'POSITION_VALUED'
@@ -240,14 +227,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             let client = request.clientId
             if !client.isEmpty { _ = try Validation.identifier(client, field: "client_id") }
-            var types = Set<Int32>()
-            for type in request.eventTypes {
-                guard type.protoName != nil, type != .unspecified else {
-                    throw DomainError.invalidArgument(field: "event_types", reason: "holds an unknown event type \(type.rawValue)")
-                }
-                types.insert(type.rawValue)
-            }
-            let wanted = types
+            let typeNames = try Self.eventTypeNames(request.eventTypes)
+            let wanted = Set(request.eventTypes.map(\.rawValue))
             let broadcaster = model.broadcaster
             let subscription = broadcaster.subscribe { event in
                 (client.isEmpty || event.clientId == client) && (wanted.isEmpty || wanted.contains(event.eventType.rawValue))
@@ -255,35 +236,21 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             defer { broadcaster.unsubscribe(subscription) }
             var replayed = Set<String>()
             if request.replayFromStart {
-                let targets = model.gate.acknowledgedSnapshot()
-                if !targets.isEmpty, !(await model.gate.waitProjected(targets, timeout: readYourWritesTimeout)) {
-                    throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
-                }
-                let typeNames = request.eventTypes.compactMap(\.protoName)
-                var after = ["-9223372036854775808", "", "0"]
+                try await auditTrailReady(context)
+                var cursor = ReadModels.trailStart
                 while true {
-                    let parameters: [PostgresValue] = [.text(client), .text(postgresArrayLiteral(typeNames)),
-                                                       .text(after[0]), .text(after[1]), .text(after[2])]
-                    let rows = try await model.pool.withConnection { connection in
-                        try connection.execute("""
-                            SELECT body, (extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version
-                            FROM events
-                            WHERE ($1 = '' OR client_id = $1) AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[]))
-                              AND ((extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version) > ($3::int8, $4, $5::int8)
-                            ORDER BY occurred_at, aggregate_id, aggregate_version
-                            LIMIT 1000
-                            """, parameters)
+                    let after = cursor
+                    let page = try await model.pool.withConnection { connection in
+                        try ReadModels.trail(client: client, position: "", types: typeNames, after: after, limit: 1000, on: connection)
                     }
-                    for row in rows.rows {
-                        guard let body = row[0].flatMap(decodeBytea) else { continue }
-                        let event = try Ultracore_Holdings_V1_Event(serializedBytes: body)
+                    for (event, _) in page {
                         replayed.insert(event.eventId)
                         var message = Ultracore_Holdings_V1_WatchEventsResponse()
                         message.event = event
                         try await response.write(message)
                     }
-                    guard rows.rows.count == 1000, let last = rows.rows.last else { break }
-                    after = [last[1] ?? "0", last[2] ?? "", last[3] ?? "0"]
+                    guard page.count == 1000, let last = page.last else { break }
+                    cursor = last.cursor
                 }
             }
             for await event in subscription.events {

@@ -257,15 +257,13 @@ public final class WriteModel: Sendable {
             response.position = position.proto(now: now)
             response.eventId = event?.eventId ?? ""
             var proceeds = ExactDecimal.zero, basis = ExactDecimal.zero
-            var parts: [(gain: ExactDecimal, term: HoldingPeriod)] = []
             for lot in realized {
                 proceeds = (try? proceeds.adding(ExactDecimal(lot.proceeds) ?? .zero)) ?? proceeds
                 basis = (try? basis.adding(ExactDecimal(lot.costBasis) ?? .zero)) ?? basis
-                parts.append((ExactDecimal(lot.realizedGain) ?? .zero, lot.term == .longTerm ? .long : .short))
             }
             response.totalProceeds = proceeds.description
             response.totalCostBasis = basis.description
-            response.gains = Gains.summary(parts)
+            response.gains = Gains.summary(realized: realized)
             return response
         }
         if request.dryRun {
@@ -299,9 +297,7 @@ public final class WriteModel: Sendable {
                 var response = Ultracore_Holdings_V1_ClosePositionResponse()
                 response.position = position.proto(now: now)
                 response.realized = Self.realized(of: event)
-                response.gains = Gains.summary(response.realized.map {
-                    (ExactDecimal($0.realizedGain) ?? .zero, $0.term == .longTerm ? .long : .short)
-                })
+                response.gains = Gains.summary(realized: response.realized)
                 response.eventId = event.eventId
                 return response
             })
@@ -544,9 +540,10 @@ public final class WriteModel: Sendable {
         return response
     }
 
-    /// Waits until Postgres holds every write acknowledged so far (read-your-writes).
-    private func waitForAuditTrail() async throws {
-        guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
+    /// Waits (at most `timeout`) until Postgres holds every write acknowledged so far:
+    /// read-your-writes for every read of the audit trail; UNAVAILABLE when it does not.
+    func waitForAuditTrail(timeout: Duration = .seconds(5)) async throws {
+        guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: timeout) else {
             throw RPCError(.unavailable, "the audit trail is behind the event log (the projector is catching up); retry")
         }
     }
@@ -580,9 +577,7 @@ public final class WriteModel: Sendable {
     /// The first outcome of a retried request: the position as of the version its event
     /// produced, and that event (from the audit trail once the projector stored it).
     private func replay(_ record: RequestRecord) async throws -> (PositionState, Ultracore_Holdings_V1_Event) {
-        guard await gate.waitProjected(gate.acknowledgedSnapshot(), timeout: .seconds(5)) else {
-            throw RPCError(.unavailable, "the outcome of this request is not readable yet (the projector is catching up); retry")
-        }
+        try await waitForAuditTrail()
         let events = try await pool.withConnection {
             try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
         }
