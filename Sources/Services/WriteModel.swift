@@ -380,15 +380,7 @@ public final class WriteModel: Sendable {
             state.withLock { $0.priceRequests[requestId] = PriceRequest(fingerprint: fingerprint, valued: seed, response: nil) }
         }
         // Positions to value, by client.
-        let byClient: [String: [String]] = state.withLock { state in
-            var byClient: [String: [String]] = [:]
-            for ticker in order {
-                for id in state.holders[ticker] ?? [] where !alreadyValued.contains(id) {
-                    if let client = state.positions[id]?.clientId { byClient[client, default: []].append(id) }
-                }
-            }
-            return byClient
-        }
+        let byClient = holdersByClient(of: order, excluding: alreadyValued)
         let context = context("HoldingsService.PublishPrices", requestId: requestId, now: now)
         let quoted = quotes
         let outcome = await applyToClients(byClient, requestId: requestId, fingerprint: fingerprint) { position in
@@ -511,13 +503,7 @@ public final class WriteModel: Sendable {
         }
         let actionId = earlier.first?.actionId ?? ("ca-" + UUIDText.random())
         let done = Set(earlier.map(\.positionId))
-        let byClient: [String: [String]] = state.withLock { state in
-            var byClient: [String: [String]] = [:]
-            for id in state.holders[action.ticker] ?? [] where !done.contains(id) {
-                if let client = state.positions[id]?.clientId { byClient[client, default: []].append(id) }
-            }
-            return byClient
-        }
+        let byClient = holdersByClient(of: [action.ticker], excluding: done)
         let context = context("HoldingsService.ApplyCorporateAction", requestId: requestId, now: now)
         // Refuse bad input (a split fraction without a cash-in-lieu price, …) before any holder is touched.
         let snapshot = state.withLock { state in byClient.values.flatMap { $0 }.compactMap { state.positions[$0] } }
@@ -538,6 +524,20 @@ public final class WriteModel: Sendable {
         }
         response.results.sort { $0.positionId < $1.positionId }
         return response
+    }
+
+    /// The open positions in `tickers` (but those in `excluded`), grouped by client: the
+    /// work of a multi-client command, one writer per client.
+    private func holdersByClient(of tickers: [String], excluding excluded: Set<String>) -> [String: [String]] {
+        state.withLock { state in
+            var byClient: [String: [String]] = [:]
+            for ticker in tickers {
+                for id in state.holders[ticker] ?? [] where !excluded.contains(id) {
+                    if let client = state.positions[id]?.clientId { byClient[client, default: []].append(id) }
+                }
+            }
+            return byClient
+        }
     }
 
     /// Waits (at most `timeout`) until Postgres holds every write acknowledged so far:
