@@ -164,6 +164,7 @@ public final class Projector: @unchecked Sendable {
         }
         try db.transaction {
             let new = try ReadModels.insertEvents(recorded, on: db)
+            try ReadModels.insertValuations(new.compactMap(ReadModels.Valuation.init), on: db)
             let touched = Array(Set(new.map(\.event.aggregateId)))
             let stored = try ReadModels.loadPositions(touched, on: db)
             var positions = stored

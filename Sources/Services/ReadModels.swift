@@ -249,6 +249,69 @@ enum ReadModels {
         }
     }
 
+    /// One row of `valuation_history`: a position's market value from `at` on.
+    struct Valuation {
+        var eventId: String
+        var client: String
+        var position: String
+        var at: Instant
+        var marketValue: ExactDecimal
+        var offset: Int64
+
+        /// The valuation an event records: POSITION_VALUED (its market value) or a close (0).
+        init?(_ recorded: Recorded) {
+            let event = recorded.event
+            switch event.payload {
+            case .positionValued(let valued)?:
+                guard let value = ExactDecimal(valued.marketValue), let at = valued.pricedAt.flatMap(Instant.init) else { return nil }
+                (marketValue, self.at) = (value, at)
+            case .positionClosed(let closed)?:
+                guard let at = closed.closedAt.flatMap(Instant.init) else { return nil }
+                (marketValue, self.at) = (.zero, at)
+            default:
+                return nil
+            }
+            (eventId, client, position, offset) = (event.eventId, event.clientId, event.aggregateId, recorded.offset)
+        }
+    }
+
+    static func insertValuations(_ rows: [Valuation], on connection: PostgresConnection) throws {
+        guard !rows.isEmpty else { return }
+        _ = try connection.execute("""
+            INSERT INTO valuation_history (event_id, client_id, position_id, valued_at, market_value, kafka_offset)
+            SELECT v.id::uuid, v.client, v.position, 'epoch'::timestamptz + v.micros * interval '1 microsecond', v.value, v.off
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::numeric[], $6::int8[])
+                 AS v(id, client, position, micros, value, off)
+            ON CONFLICT DO NOTHING
+            """, [.text(postgresArrayLiteral(rows.map(\.eventId))), .text(postgresArrayLiteral(rows.map(\.client))),
+                  .text(postgresArrayLiteral(rows.map(\.position))), .text(postgresArrayLiteral(rows.map { String($0.at.microseconds) })),
+                  .text(postgresArrayLiteral(rows.map(\.marketValue.description))), .text(postgresArrayLiteral(rows.map { String($0.offset) }))])
+    }
+
+    /// A client's portfolio value at each valuation instant in [from, to]: the sum of every
+    /// position's last valuation at or before that instant (exact, then as a double).
+    static func valuationSeries(client: String, from start: Instant?, to end: Instant,
+                                on connection: PostgresConnection) throws -> [(time: Instant, value: Double)] {
+        let rows = try connection.execute("""
+            SELECT position_id, (extract(epoch from valued_at) * 1000000)::int8, market_value::text
+            FROM valuation_history WHERE client_id = $1 AND valued_at <= 'epoch'::timestamptz + $2::int8 * interval '1 microsecond'
+            ORDER BY valued_at, kafka_offset
+            """, [.text(client), .text(String(end.microseconds))])
+        var latest: [String: ExactDecimal] = [:]
+        var total = ExactDecimal.zero
+        var points: [(time: Instant, value: ExactDecimal)] = []
+        for row in rows.rows {
+            guard let position = row[0], let micros = row[1].flatMap({ Int64($0) }),
+                  let value = row[2].flatMap({ ExactDecimal($0) }) else { continue }
+            total = try total.subtracting(latest[position] ?? .zero).adding(value)
+            latest[position] = value
+            let time = Instant(microseconds: micros)
+            if let start, time < start { continue }
+            if points.last?.time == time { points[points.count - 1].value = total } else { points.append((time, total)) }
+        }
+        return points.map { ($0.time, $0.value.doubleValue) }
+    }
+
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()

@@ -154,8 +154,9 @@ let reflection = ReflectionService(
                                       Grpc_Reflection_V1alpha_ServerReflection.name])
 let holdings = HoldingsService(model: running.model!)
 let costBasis = CostBasisService(model: running.model!)
-let services: [any RPCService] = [health, holdings, costBasis] + reflection.services
-    + contract.dropFirst(2).map { PendingService($0) }
+let analytics = AnalyticsService(model: running.model!)
+let services: [any RPCService] = [health, holdings, costBasis, analytics] + reflection.services
+    + contract.dropFirst(3).map { PendingService($0) }
 
 let server: GRPCServer
 do {

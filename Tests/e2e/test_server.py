@@ -43,7 +43,9 @@ IMPLEMENTED = {"/ultracore.holdings.v1.HoldingsService/" + m for m in
                ("OpenPosition", "GetPosition", "ListPositions", "ListEvents", "ClosePosition", "UpdatePositionValue",
                 "ReconstructPosition", "GetPortfolioValue", "PublishPrices", "ApplyCorporateAction", "MonitorPortfolio")} | \
               {"/ultracore.holdings.v1.CostBasisService/" + m for m in
-               ("SellLots", "GetCostBasisSummary", "GetUnrealizedGainLoss", "GetRealizedGains", "GetTaxLossHarvestCandidates")}
+               ("SellLots", "GetCostBasisSummary", "GetUnrealizedGainLoss", "GetRealizedGains", "GetTaxLossHarvestCandidates")} | \
+              {"/ultracore.holdings.v1.AnalyticsService/" + m for m in
+               ("ComputePerformance", "ComputeSharpe", "ComputeMaxDrawdown", "ComputeAlphaBeta")}
 
 
 def test_every_contract_method_is_served_or_answers_unimplemented_with_its_name(server, proto_modules):
