@@ -23,6 +23,7 @@ public let allProtoSampleTypes: [any ProtoSample.Type] = [
     Ultracore_Holdings_V1_RebalancingTriggered.self,
     Ultracore_Holdings_V1_TradeExecuted.self,
     Ultracore_Holdings_V1_RebalancingCompleted.self,
+    Ultracore_Holdings_V1_RebalancingAborted.self,
     Ultracore_Holdings_V1_DriftBand.self,
     Ultracore_Holdings_V1_RebalancingSchedule.self,
     Ultracore_Holdings_V1_RebalancingScheduled.self,

@@ -38,7 +38,7 @@ extension Ultracore_Holdings_V1_Anomaly: ProtoSample {
         var m = Self()
         m.kind = Ultracore_Holdings_V1_AnomalyKind(rawValue: 3)
         m.eventId = SampleValue.string(2, depth)
-        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 11)
+        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 12)
         m.positionId = SampleValue.string(4, depth)
         m.ticker = SampleValue.string(5, depth)
         m.observed = SampleValue.string(6, depth)

@@ -4,12 +4,12 @@ import HoldingsProto
 import ProtoSampling
 
 extension Ultracore_Holdings_V1_Event: ProtoSample {
-    public static var sampleVariants: Int { 11 }
+    public static var sampleVariants: Int { 12 }
 
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         m.eventId = SampleValue.string(1, depth)
-        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 11)
+        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 12)
         m.aggregateId = SampleValue.string(3, depth)
         m.aggregateVersion = SampleValue.int64(4, depth)
         if depth < SampleValue.maxDepth { m.occurredAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
@@ -22,7 +22,7 @@ extension Ultracore_Holdings_V1_Event: ProtoSample {
         m.clientId = SampleValue.string(12, depth)
         m.requestId = SampleValue.string(13, depth)
         m.attributes = [SampleValue.string(14, depth): SampleValue.string(14, depth), SampleValue.string(1014, depth): SampleValue.string(1014, depth)]
-        switch variant % 11 {
+        switch variant % 12 {
             case 0: m.payload = .positionOpened((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PositionOpened.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PositionOpened()))
             case 1: m.payload = .lotAdded((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotAdded.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotAdded()))
             case 2: m.payload = .lotsSold((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotsSold.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotsSold()))
@@ -34,6 +34,7 @@ extension Ultracore_Holdings_V1_Event: ProtoSample {
             case 8: m.payload = .rebalancingCompleted((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RebalancingCompleted.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RebalancingCompleted()))
             case 9: m.payload = .rebalancingScheduled((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RebalancingScheduled.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RebalancingScheduled()))
             case 10: m.payload = .policyTrained((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PolicyTrained.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PolicyTrained()))
+            case 11: m.payload = .rebalancingAborted((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RebalancingAborted.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RebalancingAborted()))
             default: break
         }
         return m
@@ -208,6 +209,19 @@ extension Ultracore_Holdings_V1_RebalancingCompleted: ProtoSample {
         m.tradeCount = SampleValue.int32(4, depth)
         m.totalCost = SampleValue.string(5, depth)
         m.totalRealizedGain = SampleValue.string(6, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_RebalancingAborted: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.rebalancingId = SampleValue.string(1, depth)
+        m.planId = SampleValue.string(2, depth)
+        m.clientId = SampleValue.string(3, depth)
+        m.reason = SampleValue.string(4, depth)
         return m
     }
 }

@@ -29,6 +29,8 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
     case rebalancingScheduled // REBALANCING_SCHEDULED = 10
     /// The DQN policy was trained.
     case policyTrained // POLICY_TRAINED = 11
+    /// A rebalancing run was abandoned: its recorded trades are void (see TradeExecuted).
+    case rebalancingAborted // REBALANCING_ABORTED = 12
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)
 
@@ -48,6 +50,7 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case 9: self = .rebalancingCompleted
             case 10: self = .rebalancingScheduled
             case 11: self = .policyTrained
+            case 12: self = .rebalancingAborted
             default: self = .UNRECOGNIZED(rawValue)
         }
     }
@@ -66,6 +69,7 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case .rebalancingCompleted: 9
             case .rebalancingScheduled: 10
             case .policyTrained: 11
+            case .rebalancingAborted: 12
             case .UNRECOGNIZED(let value): value
         }
     }
@@ -84,11 +88,12 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case .rebalancingCompleted: "REBALANCING_COMPLETED"
             case .rebalancingScheduled: "REBALANCING_SCHEDULED"
             case .policyTrained: "POLICY_TRAINED"
+            case .rebalancingAborted: "REBALANCING_ABORTED"
             case .UNRECOGNIZED: nil
         }
     }
 
-    public static let allCases: [Self] = [.unspecified, .positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied, .rebalancingTriggered, .tradeExecuted, .rebalancingCompleted, .rebalancingScheduled, .policyTrained]
+    public static let allCases: [Self] = [.unspecified, .positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied, .rebalancingTriggered, .tradeExecuted, .rebalancingCompleted, .rebalancingScheduled, .policyTrained, .rebalancingAborted]
 }
 
 /// Kinds of corporate action.
@@ -293,6 +298,7 @@ public struct Ultracore_Holdings_V1_Event: ProtoMessage {
         case rebalancingCompleted(Ultracore_Holdings_V1_RebalancingCompleted)
         case rebalancingScheduled(Ultracore_Holdings_V1_RebalancingScheduled)
         case policyTrained(Ultracore_Holdings_V1_PolicyTrained)
+        case rebalancingAborted(Ultracore_Holdings_V1_RebalancingAborted)
     }
 
     public init() {}
@@ -549,7 +555,16 @@ public struct Ultracore_Holdings_V1_RebalancingTriggered: ProtoMessage {
     public init() {}
 }
 
-/// Payload of TRADE_EXECUTED.
+/// Payload of TRADE_EXECUTED: an event of the position traded (aggregate_id is the
+/// position id, which a buy into a ticker the client does not hold creates at version 1).
+///
+/// A rebalancing run is all or nothing. Its events (REBALANCING_TRIGGERED, every
+/// TRADE_EXECUTED, REBALANCING_COMPLETED) are produced together, in order, to the partition
+/// of the client (every event of a client goes to the partition of its client id). The
+/// trades take effect only when REBALANCING_COMPLETED with all of them is in the log: that
+/// event and REBALANCING_ABORTED are both version 2 of the run's aggregate
+/// (rebalancing_id), so the first of them in the log decides. The trades of an aborted run
+/// stay in the audit trail, void: each still uses its position version, and changes nothing.
 public struct Ultracore_Holdings_V1_TradeExecuted: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TradeExecuted"
 
@@ -610,6 +625,25 @@ public struct Ultracore_Holdings_V1_RebalancingCompleted: ProtoMessage {
 
     /// Sum of realized gains of the sells, in currency units.
     public var totalRealizedGain: String = ""
+
+    public init() {}
+}
+
+/// Payload of REBALANCING_ABORTED: a run that did not complete (the broker refused part of it).
+public struct Ultracore_Holdings_V1_RebalancingAborted: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.RebalancingAborted"
+
+    /// Rebalancing run.
+    public var rebalancingId: String = ""
+
+    /// Plan it executed.
+    public var planId: String = ""
+
+    /// Client.
+    public var clientId: String = ""
+
+    /// Why, in words.
+    public var reason: String = ""
 
     public init() {}
 }
@@ -733,6 +767,7 @@ extension Ultracore_Holdings_V1_Event {
             case 28: self.payload = .rebalancingCompleted(try ProtobufCRead.requiredMessage(c.rebalancing_completed, as: Ultracore_Holdings_V1_RebalancingCompleted.self))
             case 29: self.payload = .rebalancingScheduled(try ProtobufCRead.requiredMessage(c.rebalancing_scheduled, as: Ultracore_Holdings_V1_RebalancingScheduled.self))
             case 30: self.payload = .policyTrained(try ProtobufCRead.requiredMessage(c.policy_trained, as: Ultracore_Holdings_V1_PolicyTrained.self))
+            case 31: self.payload = .rebalancingAborted(try ProtobufCRead.requiredMessage(c.rebalancing_aborted, as: Ultracore_Holdings_V1_RebalancingAborted.self))
             default: self.payload = nil
         }
     }
@@ -801,6 +836,9 @@ extension Ultracore_Holdings_V1_Event {
             case .policyTrained(let value)?:
                 c.pointee.payload_case = .init(rawValue: 30)
                 c.pointee.policy_trained = arena.message(value, as: Ultracore__Holdings__V1__PolicyTrained.self)
+            case .rebalancingAborted(let value)?:
+                c.pointee.payload_case = .init(rawValue: 31)
+                c.pointee.rebalancing_aborted = arena.message(value, as: Ultracore__Holdings__V1__RebalancingAborted.self)
             case nil: break
         }
     }
@@ -1113,6 +1151,28 @@ extension Ultracore_Holdings_V1_RebalancingCompleted {
         c.pointee.trade_count = self.tradeCount
         c.pointee.total_cost = arena.string(self.totalCost)
         c.pointee.total_realized_gain = arena.string(self.totalRealizedGain)
+    }
+}
+
+extension Ultracore_Holdings_V1_RebalancingAborted {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__rebalancing_aborted__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__RebalancingAborted.self).pointee
+        self.init()
+        self.rebalancingId = try ProtobufCRead.string(c.rebalancing_id, "ultracore.holdings.v1.RebalancingAborted.rebalancing_id")
+        self.planId = try ProtobufCRead.string(c.plan_id, "ultracore.holdings.v1.RebalancingAborted.plan_id")
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.RebalancingAborted.client_id")
+        self.reason = try ProtobufCRead.string(c.reason, "ultracore.holdings.v1.RebalancingAborted.reason")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__RebalancingAborted.self, capacity: 1)
+        ultracore__holdings__v1__rebalancing_aborted__init(c)
+        c.pointee.rebalancing_id = arena.string(self.rebalancingId)
+        c.pointee.plan_id = arena.string(self.planId)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.reason = arena.string(self.reason)
     }
 }
 

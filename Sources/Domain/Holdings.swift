@@ -230,6 +230,9 @@ public enum HoldingPeriod: Sendable {
     }
 
     /// Proleptic Gregorian (year, month, day) of an instant, UTC.
+    public static func civilDate(_ instant: Instant) -> (Int, Int, Int) { civil(instant) }
+
+    /// Proleptic Gregorian (year, month, day) of an instant, UTC.
     static func civil(_ instant: Instant) -> (Int, Int, Int) {
         var days = instant.microseconds / 86_400_000_000
         if instant.microseconds % 86_400_000_000 < 0 { days -= 1 }

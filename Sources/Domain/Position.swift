@@ -34,6 +34,8 @@ public enum DomainError: Error, Sendable, Hashable {
     case failedPrecondition(String)
     /// An event does not fit the aggregate (wrong version, wrong payload): a bug or corrupt log.
     case inconsistentEvent(String)
+    /// The request names something that does not exist.
+    case notFound(String)
 }
 
 /// One open tax lot. Its basis is kept exactly; the unit cost is derived.
@@ -120,14 +122,25 @@ public struct PositionState: Sendable, Hashable {
     }
 
     /// A new position from its POSITION_OPENED event.
+    /// A new position from its first event: POSITION_OPENED, or the TRADE_EXECUTED buy of a
+    /// completed rebalancing.
     public static func opened(by event: Ultracore_Holdings_V1_Event) throws(DomainError) -> PositionState {
-        guard event.aggregateVersion == 1, case .positionOpened(let opened)? = event.payload, let lot = opened.lot else {
+        let clientId: String, ticker: String, lot: Ultracore_Holdings_V1_Lot
+        switch event.payload {
+        case .positionOpened(let opened)? where opened.lot != nil:
+            (clientId, ticker, lot) = (opened.clientId, opened.ticker, opened.lot!)
+        case .tradeExecuted(let trade)? where trade.side == .buy && trade.lot != nil && !RebalancingEvents.isVoid(event):
+            (clientId, ticker, lot) = (trade.clientId, trade.ticker, trade.lot!)
+        default:
+            throw .inconsistentEvent("event \(event.eventId) does not open position \(event.aggregateId)")
+        }
+        guard event.aggregateVersion == 1 else {
             throw .inconsistentEvent("event \(event.eventId) does not open position \(event.aggregateId)")
         }
         let at = try instant(event.occurredAt, "occurred_at", event)
         let lotState = try LotState(proto: lot, sequence: 1, event: event)
         return PositionState(
-            positionId: event.aggregateId, clientId: opened.clientId, ticker: opened.ticker, status: .open,
+            positionId: event.aggregateId, clientId: clientId, ticker: ticker, status: .open,
             lots: [lotState], realizedGain: .zero, lastPrice: nil, lastPricedAt: nil, openedAt: lotState.acquiredAt,
             closedAt: nil, version: 1, updatedAt: at, nextLot: 2)
     }
@@ -139,7 +152,25 @@ public struct PositionState: Sendable, Hashable {
                 "event \(event.eventId) is version \(event.aggregateVersion) of \(event.aggregateId), expected \(version + 1) of \(positionId)")
         }
         let at = try Self.instant(event.occurredAt, "occurred_at", event)
+        if RebalancingEvents.isVoid(event) {
+            // A trade of a run that did not complete: it uses the version, nothing else.
+            version = event.aggregateVersion
+            return
+        }
         switch event.payload {
+        case .tradeExecuted(let trade)?:
+            guard status == .open else { throw .inconsistentEvent("event \(event.eventId) trades a closed position \(positionId)") }
+            if trade.side == .buy {
+                guard let lot = trade.lot else { throw .inconsistentEvent("event \(event.eventId) buys without a lot") }
+                lots.append(try LotState(proto: lot, sequence: nextLot, event: event))
+                nextLot += 1
+            } else {
+                try applySale(trade.realized, method: .specificId, event: event)
+                if lots.isEmpty {
+                    status = .closed
+                    closedAt = at
+                }
+            }
         case .lotAdded(let added)?:
             guard status == .open, let lot = added.lot else {
                 throw .inconsistentEvent("event \(event.eventId) adds a lot to a closed position \(positionId)")

@@ -156,6 +156,8 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     (sale.ticker, sale.method, sale.lots, soldAt) = (sold.ticker, sold.method, sold.realized, sold.soldAt)
                 case .positionClosed(let closed)?:
                     (sale.ticker, sale.method, sale.lots, soldAt) = (closed.ticker, closed.method, closed.realized, closed.closedAt)
+                case .tradeExecuted(let trade)? where trade.side == .sell:
+                    (sale.ticker, sale.method, sale.lots, soldAt) = (trade.ticker, .specificId, trade.realized, event.occurredAt)
                 default: continue
                 }
                 guard let when = soldAt.flatMap(Instant.init) else { continue }

@@ -14,6 +14,7 @@ enum ServiceError {
             case .invalidArgument(let field, let reason): return RPCError(.invalidArgument, "\(field) \(reason)")
             case .failedPrecondition(let message): return RPCError(.failedPrecondition, message)
             case .inconsistentEvent(let message): return RPCError(.internal, "inconsistent event: \(message)")
+            case .notFound(let message): return RPCError(.notFound, message)
             }
         case let error as KafkaError:
             if error.possiblyPersisted {

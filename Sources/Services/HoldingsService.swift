@@ -157,36 +157,41 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
-            var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
-            response.clientId = client
-            var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
-            var priced: [(PositionState, ExactDecimal)] = []
-            for position in positions {
-                basis = try position.costBasis.adding(basis)
-                guard let price = position.lastPrice else {
-                    response.unpricedPositionIds.append(position.positionId)
-                    continue
-                }
-                let value = try position.quantity.multiplied(by: price, scale: 18)
-                total = try total.adding(value)
-                unrealized = try unrealized.adding(value.subtracting(position.costBasis))
-                priced.append((position, value))
-            }
-            for (position, value) in priced {
-                var weight = Ultracore_Holdings_V1_PositionWeight()
-                weight.positionId = position.positionId
-                weight.ticker = position.ticker
-                weight.marketValue = value.description
-                weight.costBasis = position.costBasis.description
-                weight.unrealizedGain = try value.subtracting(position.costBasis).description
-                weight.weight = total.isZero ? "0" : try value.divided(by: total).description
-                response.positions.append(weight)
-            }
-            response.marketValue = total.description
-            response.costBasis = basis.description
-            response.unrealizedGain = unrealized.description
-            return response
+            return try Self.portfolio(client: client, positions: positions)
         }
+    }
+
+    /// A client's portfolio: open `positions` valued at `prices` (per ticker) or their last price.
+    static func portfolio(client: String, positions: [PositionState], prices: [String: ExactDecimal] = [:]) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
+        var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
+        response.clientId = client
+        var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
+        var priced: [(PositionState, ExactDecimal)] = []
+        for position in positions where position.status == .open {
+            basis = try position.costBasis.adding(basis)
+            guard let price = prices[position.ticker] ?? position.lastPrice else {
+                response.unpricedPositionIds.append(position.positionId)
+                continue
+            }
+            let value = try position.quantity.multiplied(by: price, scale: 18)
+            total = try total.adding(value)
+            unrealized = try unrealized.adding(value.subtracting(position.costBasis))
+            priced.append((position, value))
+        }
+        for (position, value) in priced {
+            var weight = Ultracore_Holdings_V1_PositionWeight()
+            weight.positionId = position.positionId
+            weight.ticker = position.ticker
+            weight.marketValue = value.description
+            weight.costBasis = position.costBasis.description
+            weight.unrealizedGain = try value.subtracting(position.costBasis).description
+            weight.weight = total.isZero ? "0" : try value.divided(by: total).description
+            response.positions.append(weight)
+        }
+        response.marketValue = total.description
+        response.costBasis = basis.description
+        response.unrealizedGain = unrealized.description
+        return response
     }
 
     /// The monitoring agent: drift against targets, concentration, anomalous valuations

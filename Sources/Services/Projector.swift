@@ -165,24 +165,60 @@ public final class Projector: @unchecked Sendable {
         try db.transaction {
             let new = try ReadModels.insertEvents(recorded, on: db)
             try ReadModels.insertValuations(new.compactMap(ReadModels.Valuation.init), on: db)
-            let touched = Array(Set(new.map(\.event.aggregateId)))
-            let stored = try ReadModels.loadPositions(touched, on: db)
+            let touched = Array(Set(new.filter { RebalancingEvents.isPositionEvent($0.event) }.map(\.event.aggregateId)))
+            var stored = try ReadModels.loadPositions(touched, on: db)
             var positions = stored
             var changed = Set<String>()
-            for item in new {
-                let event = item.event
+            func apply(_ event: Ultracore_Holdings_V1_Event) {
                 do {
                     if let existing = positions[event.aggregateId] {
                         var position = existing
                         try position.apply(event)
                         positions[event.aggregateId] = position
                     } else {
+                        if RebalancingEvents.isVoid(event) { return }  // a void buy that would have opened a position
                         positions[event.aggregateId] = try PositionState.opened(by: event)
                     }
                     changed.insert(event.aggregateId)
                 } catch {
                     // Kept in the audit trail; the read model stays at the last event that fit.
                     Log.error("projector", "event \(event.eventId) not applied to the read model: \(error)")
+                }
+            }
+            /// The first outcome of a run in the log decides (COMPLETED and ABORTED are both its
+            /// version 2): a complete COMPLETED applies every trade, anything else voids them.
+            func settleRun(_ run: String, client: String, expected: Int?, event: Ultracore_Holdings_V1_Event) throws {
+                let trades = try ReadModels.runTrades(run, on: db)
+                let completed = expected == trades.count
+                let missing = trades.map(\.aggregateId).filter { positions[$0] == nil }
+                if !missing.isEmpty {
+                    let loaded = try ReadModels.loadPositions(Array(Set(missing)), on: db)
+                    stored.merge(loaded) { current, _ in current }
+                    positions.merge(loaded) { current, _ in current }
+                }
+                for var trade in trades {
+                    if !completed { trade.attributes[RebalancingEvents.voidAttribute] = "true" }
+                    apply(trade)
+                }
+                try ReadModels.recordRun(run, client: client, completed: completed,
+                                         at: event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), on: db)
+                if !completed { Log.info("projector", "rebalancing \(run) of \(client) did not complete: its \(trades.count) trades are void") }
+            }
+            for item in new {
+                let event = item.event
+                switch event.payload {
+                case .tradeExecuted?:
+                    continue  // applied (or voided) when its run's outcome arrives
+                case .rebalancingCompleted(let completed)?:
+                    try settleRun(completed.rebalancingId, client: event.clientId, expected: Int(completed.tradeCount), event: event)
+                case .rebalancingAborted(let aborted)?:
+                    try settleRun(aborted.rebalancingId, client: event.clientId, expected: nil, event: event)
+                case .rebalancingScheduled(let scheduled)?:
+                    try ReadModels.saveSchedule(scheduled.schedule ?? .init(), version: event.aggregateVersion, on: db)
+                case _ where RebalancingEvents.isPositionEvent(event):
+                    apply(event)
+                default:
+                    continue  // audit trail only
                 }
             }
             try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, before: stored, on: db)

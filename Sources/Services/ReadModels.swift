@@ -26,7 +26,9 @@ enum ReadModels {
         var ids: [String?] = [], aggregates: [String?] = [], versions: [String?] = [], types: [String?] = []
         var clients: [String?] = [], occurred: [String?] = [], requests: [String?] = [], digests: [String?] = []
         var bodies: [String?] = [], topics: [String?] = [], partitions: [String?] = [], offsets: [String?] = []
+        var runs: [String?] = []
         for recorded in events {
+            runs.append(RebalancingEvents.runId(of: recorded.event))
             let event = recorded.event
             ids.append(event.eventId)
             aggregates.append(event.aggregateId)
@@ -43,16 +45,16 @@ enum ReadModels {
         }
         let rows = try connection.execute("""
             INSERT INTO events (event_id, aggregate_id, aggregate_version, event_type, client_id, occurred_at,
-                                request_id, request_digest, body, topic, kafka_partition, kafka_offset)
+                                request_id, request_digest, body, topic, kafka_partition, kafka_offset, rebalancing_id)
             SELECT e.id::uuid, e.aggregate, e.version, e.type, e.client, to_timestamp(e.micros::float8 / 1e6),
-                   e.request, e.digest, e.body, e.topic, e.part, e.off
+                   e.request, e.digest, e.body, e.topic, e.part, e.off, e.run
             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[],
-                        $9::bytea[], $10::text[], $11::int4[], $12::int8[])
-                 AS e(id, aggregate, version, type, client, micros, request, digest, body, topic, part, off)
+                        $9::bytea[], $10::text[], $11::int4[], $12::int8[], $13::text[])
+                 AS e(id, aggregate, version, type, client, micros, request, digest, body, topic, part, off, run)
             ON CONFLICT DO NOTHING
             RETURNING event_id::text
             """,
-            [ids, aggregates, versions, types, clients, occurred, requests, digests, bodies, topics, partitions, offsets]
+            [ids, aggregates, versions, types, clients, occurred, requests, digests, bodies, topics, partitions, offsets, runs]
                 .map { .text(postgresArrayLiteral($0)) })
         let inserted = Set(rows.rows.compactMap { $0[0] })
         return events.filter { inserted.contains($0.event.eventId) }
@@ -200,17 +202,40 @@ enum ReadModels {
             """, [.text(record.topic), .text(String(record.partition)), .text(String(record.offset)), .text(reason), .bytes(record.value)])
     }
 
-    /// Events of one aggregate in version order, up to `version` (all when nil).
+    /// Events of one aggregate in version order, up to `version` (all when nil); the trades
+    /// of a rebalancing run that did not complete (yet) are marked void.
     static func events(aggregate: String, upTo version: Int64?, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
-            SELECT body FROM events WHERE aggregate_id = $1 AND aggregate_version <= $2 ORDER BY aggregate_version
+            SELECT e.body, e.event_type = 'TRADE_EXECUTED' AND coalesce(r.outcome, '') <> 'COMPLETED'
+            FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
+            WHERE e.aggregate_id = $1 AND e.aggregate_version <= $2 ORDER BY e.aggregate_version
             """, [.text(aggregate), .text(String(version ?? Int64.max))])
         return try rows.rows.map { row in
             guard let text = row[0], let bytes = decodeBytea(text) else {
                 throw PostgresError(kind: .statement, sqlState: "", message: "event body of \(aggregate) is not bytea")
             }
+            var event = try Ultracore_Holdings_V1_Event(serializedBytes: bytes)
+            if row[1] == "t" { event.attributes[RebalancingEvents.voidAttribute] = "true" }
+            return event
+        }
+    }
+
+    /// The TRADE_EXECUTED events of a rebalancing run, in log order.
+    static func runTrades(_ rebalancingId: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+        let rows = try connection.execute("""
+            SELECT body FROM events WHERE rebalancing_id = $1 AND event_type = 'TRADE_EXECUTED' ORDER BY kafka_offset
+            """, [.text(rebalancingId)])
+        return try rows.rows.compactMap { row in
+            guard let bytes = row[0].flatMap(decodeBytea) else { return nil }
             return try Ultracore_Holdings_V1_Event(serializedBytes: bytes)
         }
+    }
+
+    static func recordRun(_ rebalancingId: String, client: String, completed: Bool, at: Instant, on connection: PostgresConnection) throws {
+        _ = try connection.execute("""
+            INSERT INTO rebalancing_runs (rebalancing_id, client_id, outcome, decided_at)
+            VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::int8 * interval '1 microsecond') ON CONFLICT DO NOTHING
+            """, [.text(rebalancingId), .text(client), .text(completed ? "COMPLETED" : "ABORTED"), .text(String(at.microseconds))])
     }
 
     /// Where a page of the audit trail stops: (occurred_at in µs, aggregate id, version) as text.
@@ -237,11 +262,14 @@ enum ReadModels {
         }
     }
 
-    /// Every sale event (LOTS_SOLD, POSITION_CLOSED) of a client, in log order per position.
+    /// Every sale event of a client (LOTS_SOLD, POSITION_CLOSED, the sells of completed
+    /// rebalancing runs), in log order per position.
     static func sales(client: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
-            SELECT body FROM events WHERE client_id = $1 AND event_type IN ('LOTS_SOLD', 'POSITION_CLOSED')
-            ORDER BY occurred_at, aggregate_id, aggregate_version
+            SELECT e.body FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
+            WHERE e.client_id = $1 AND (e.event_type IN ('LOTS_SOLD', 'POSITION_CLOSED')
+                                        OR (e.event_type = 'TRADE_EXECUTED' AND r.outcome = 'COMPLETED'))
+            ORDER BY e.occurred_at, e.aggregate_id, e.aggregate_version
             """, [.text(client)])
         return try rows.rows.compactMap { row in
             guard let bytes = row[0].flatMap(decodeBytea) else { return nil }
@@ -310,6 +338,28 @@ enum ReadModels {
             if points.last?.time == time { points[points.count - 1].value = total } else { points.append((time, total)) }
         }
         return points.map { ($0.time, $0.value.doubleValue) }
+    }
+
+    /// Stores a schedule as of its event `version` (an older version never overwrites a newer).
+    static func saveSchedule(_ schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64, on connection: PostgresConnection) throws {
+        let next = schedule.nextRunAt.flatMap(Instant.init) ?? Instant(microseconds: 0)
+        _ = try connection.execute("""
+            INSERT INTO rebalancing_schedules (schedule_id, client_id, version, body, enabled, next_run_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, 'epoch'::timestamptz + $6::int8 * interval '1 microsecond', clock_timestamp())
+            ON CONFLICT (schedule_id) DO UPDATE SET version = EXCLUDED.version, body = EXCLUDED.body, enabled = EXCLUDED.enabled,
+                next_run_at = EXCLUDED.next_run_at, updated_at = EXCLUDED.updated_at
+            WHERE rebalancing_schedules.version < EXCLUDED.version
+            """, [.text(schedule.scheduleId), .text(schedule.clientId), .text(String(version)), .bytes(schedule.serializedBytes()),
+                  .text(schedule.enabled ? "true" : "false"), .text(String(next.microseconds))])
+    }
+
+    /// Every stored schedule with its version.
+    static func loadSchedules(on connection: PostgresConnection) throws -> [(schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] {
+        let rows = try connection.execute("SELECT body, version FROM rebalancing_schedules ORDER BY schedule_id", [])
+        return try rows.rows.compactMap { row in
+            guard let bytes = row[0].flatMap(decodeBytea), let version = row[1].flatMap({ Int64($0) }) else { return nil }
+            return (try Ultracore_Holdings_V1_RebalancingSchedule(serializedBytes: bytes), version)
+        }
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

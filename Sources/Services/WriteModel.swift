@@ -42,6 +42,12 @@ public final class WriteModel: Sendable {
         var batchesInFlight: Set<String> = []
         /// PublishPrices request id → its progress and, once complete, its outcome.
         var priceRequests: [String: PriceRequest] = [:]
+        /// Rebalancing plans by id (kept 24 hours, in memory).
+        var plans: [String: StoredPlan] = [:]
+        /// plan id → the completed execution (a plan executes once).
+        var executions: [String: Execution] = [:]
+        /// client id → its schedule and the schedule's aggregate version.
+        var schedules: [String: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] = [:]
     }
 
     let producer: EventProducer
@@ -51,8 +57,8 @@ public final class WriteModel: Sendable {
     let pool: PostgresPool
     let source: String
     let projectorGroup: String
-    private let state = Mutex(State())
-    private let locks = KeyedLock()
+    let state = Mutex(State())
+    let locks = KeyedLock()
     /// Acknowledged events, live, for WatchEvents.
     public let broadcaster: EventBroadcaster
 
@@ -101,8 +107,10 @@ public final class WriteModel: Sendable {
         }
         let positions = try await pool.withConnection { try ReadModels.loadPositions(nil, on: $0) }
         let requests = try await pool.withConnection { try Self.loadRequests(on: $0) }
+        let schedules = try await pool.withConnection { try ReadModels.loadSchedules(on: $0) }
         state.withLock { state in
             state = State()
+            for (schedule, version) in schedules { state.schedules[schedule.clientId] = (schedule, version) }
             for position in positions.values { Self.index(position, in: &state) }
             for key in state.byClient.keys { Self.sort(client: key, in: &state) }
             state.requests = requests
@@ -125,7 +133,7 @@ public final class WriteModel: Sendable {
         return requests
     }
 
-    private static func index(_ position: PositionState, in state: inout State) {
+    static func index(_ position: PositionState, in state: inout State) {
         let isNew = state.positions[position.positionId] == nil
         state.positions[position.positionId] = position
         if isNew { state.byClient[position.clientId, default: []].append(position.positionId) }
@@ -141,7 +149,7 @@ public final class WriteModel: Sendable {
         }
     }
 
-    private static func sort(client: String, in state: inout State) {
+    static func sort(client: String, in state: inout State) {
         let positions = state.positions
         state.byClient[client]?.sort {
             let a = positions[$0]!, b = positions[$1]!
@@ -196,14 +204,14 @@ public final class WriteModel: Sendable {
         }
     }
 
-    private func context(_ method: String, requestId: String, now: Instant) -> EventContext {
+    func context(_ method: String, requestId: String, now: Instant) -> EventContext {
         let eventId = UUIDText.random()
         return EventContext(
             eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
             causationId: requestId.isEmpty ? eventId : requestId, source: "\(source)/\(method)", requestId: requestId)
     }
 
-    private func checkedRequestId(_ requestId: String) throws -> String {
+    func checkedRequestId(_ requestId: String) throws -> String {
         if !requestId.isEmpty { _ = try Validation.identifier(requestId, field: "request_id") }
         return requestId
     }
@@ -570,13 +578,14 @@ public final class WriteModel: Sendable {
         switch event.payload {
         case .lotsSold(let sold)?: sold.realized
         case .positionClosed(let closed)?: closed.realized
+        case .tradeExecuted(let trade)?: trade.realized
         default: []
         }
     }
 
     /// The first outcome of a retried request: the position as of the version its event
     /// produced, and that event (from the audit trail once the projector stored it).
-    private func replay(_ record: RequestRecord) async throws -> (PositionState, Ultracore_Holdings_V1_Event) {
+    func replay(_ record: RequestRecord) async throws -> (PositionState, Ultracore_Holdings_V1_Event) {
         try await waitForAuditTrail()
         let events = try await pool.withConnection {
             try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0)
@@ -589,7 +598,7 @@ public final class WriteModel: Sendable {
         return (position, last)
     }
 
-    private func refuseIfUnconfirmed(_ client: String) throws {
+    func refuseIfUnconfirmed(_ client: String) throws {
         if state.withLock({ $0.unconfirmed.contains(client) }) {
             throw RPCError(.unavailable, "the last write of client \(client) is being confirmed against the event log; retry shortly")
         }
@@ -601,17 +610,18 @@ public final class WriteModel: Sendable {
         if let error = await recordAll([event], client: client)[0] { throw error }
     }
 
-    /// Produces the events of one client (each to its aggregate's partition, in order) and
+    /// Produces the events of one client (all to the partition of the client id, in order:
+    /// a client's events are totally ordered, which a rebalancing run needs) and
     /// waits for the broker; one result per event: nil when acknowledged with an offset.
     /// Events whose partition is too far behind the projection are not produced (UNAVAILABLE).
-    private func recordAll(_ events: [Ultracore_Holdings_V1_Event], client: String) async -> [(any Error)?] {
+    func recordAll(_ events: [Ultracore_Holdings_V1_Event], client: String) async -> [(any Error)?] {
         let topic = topics.positions
         var results: [(any Error)?] = Array(repeating: nil, count: events.count)
         var records: [OutgoingRecord] = []
         var sent: [(index: Int, target: PartitionKey)] = []
         for (index, event) in events.enumerated() {
             let key = Array(event.aggregateId.utf8)
-            let target = PartitionKey(topic: topic, partition: EventLog.partition(forKey: key, partitions: partitions))
+            let target = PartitionKey(topic: topic, partition: EventLog.partition(forKey: Array(client.utf8), partitions: partitions))
             if let lag = gate.reserve(target) {
                 results[index] = RPCError(.unavailable,
                     "the projection is \(lag.events) events behind on \(target) (limit \(gate.maxLag)); write refused, retry later")
@@ -652,7 +662,7 @@ public final class WriteModel: Sendable {
     /// A produce failed after the broker may have written it: refuse the client's writes
     /// until the projector stored the partition up to its current end, then reload the
     /// client's positions from Postgres.
-    private func confirmLater(client: String, partitions targets: [PartitionKey]) {
+    func confirmLater(client: String, partitions targets: [PartitionKey]) {
         state.withLock { _ = $0.unconfirmed.insert(client) }
         Log.error("write-model", "a write of client \(client) may be in \(targets) although it failed; confirming")
         Task.detached { [self] in

@@ -10,7 +10,7 @@ import StandardServices
 
 /// holdingsd: the UltraCore Holdings service, gRPC over HTTP/2 (h2c with prior
 /// knowledge, or TLS with ALPN h2).
-let version = "0.4.0"
+let version = "0.5.0"
 
 func usage() -> String {
     """
@@ -19,6 +19,7 @@ func usage() -> String {
                      [--role all|api|projector] [--database-url URL] [--kafka-brokers LIST]
                      [--kafka-property KEY=VALUE]... [--topic ROLE=NAME]... [--partitions N]
                      [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
+                     [--scheduler-interval-ms N] [--scheduler-clock-file FILE]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -44,6 +45,9 @@ func usage() -> String {
                                 stream ends with RESOURCE_EXHAUSTED (default 10000)
       --kafka-message-timeout-ms N  a write the brokers do not acknowledge in N ms fails
                                 with UNAVAILABLE (message.timeout.ms, default 10000)
+      --scheduler-interval-ms N how often rebalancing schedules are checked (default 1000)
+      --scheduler-clock-file FILE  read the scheduler's time from FILE (whole seconds since
+                                1970-01-01 UTC) instead of the server clock: for tests
     """
 }
 
@@ -57,6 +61,8 @@ var certificate: String?
 var privateKey: String?
 var grace = Duration.seconds(10)
 var backbone = BackboneConfiguration()
+var schedulerInterval = Duration.seconds(1)
+var schedulerClock: any SchedulerClock = SystemSchedulerClock()
 let environment = ProcessInfo.processInfo.environment
 if let url = environment["HOLDINGS_DATABASE_URL"], !url.isEmpty { backbone.databaseURL = url }
 if let brokers = environment["HOLDINGS_KAFKA_BROKERS"] { backbone.kafka.brokers = brokers }
@@ -107,6 +113,8 @@ while let argument = arguments.popFirst() {
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))
     case "--watch-buffer": backbone.watchBuffer = max(1, number(argument, Int.self))
+    case "--scheduler-interval-ms": schedulerInterval = .milliseconds(max(10, number(argument, Int.self)))
+    case "--scheduler-clock-file": schedulerClock = FileSchedulerClock(path: value(argument))
     case "--kafka-message-timeout-ms": backbone.kafka.messageTimeoutMilliseconds = max(100, number(argument, Int.self))
     case "--version":
         print("holdingsd \(version)")
@@ -155,8 +163,11 @@ let reflection = ReflectionService(
 let holdings = HoldingsService(model: running.model!)
 let costBasis = CostBasisService(model: running.model!)
 let analytics = AnalyticsService(model: running.model!)
-let services: [any RPCService] = [health, holdings, costBasis, analytics] + reflection.services
-    + contract.dropFirst(3).map { PendingService($0) }
+let rebalancing = RebalancingService(model: running.model!)
+let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerClock, interval: schedulerInterval)
+scheduler.start()
+let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing] + reflection.services
+    + contract.dropFirst(4).map { PendingService($0) }
 
 let server: GRPCServer
 do {
@@ -170,6 +181,7 @@ FileHandle.standardOutput.write(Data(
     "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))\n".utf8))
 GracefulShutdown.onSignals {
     health.set("", .notServing)
+    scheduler.stop()
     await server.shutdown(grace: grace)
     running.stop()
 }

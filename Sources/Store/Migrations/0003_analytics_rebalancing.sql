@@ -34,3 +34,7 @@ CREATE TABLE rebalancing_runs (
     outcome        text        NOT NULL CHECK (outcome IN ('COMPLETED', 'ABORTED')),
     decided_at     timestamptz NOT NULL
 );
+
+-- The rebalancing run an event belongs to (TRADE_EXECUTED and the run's own events).
+ALTER TABLE events ADD COLUMN rebalancing_id text NOT NULL DEFAULT '';
+CREATE INDEX events_rebalancing ON events (rebalancing_id, kafka_offset) WHERE rebalancing_id <> '';

@@ -29,6 +29,7 @@ typedef struct Ultracore__Holdings__V1__AssetDrift Ultracore__Holdings__V1__Asse
 typedef struct Ultracore__Holdings__V1__RebalancingTriggered Ultracore__Holdings__V1__RebalancingTriggered;
 typedef struct Ultracore__Holdings__V1__TradeExecuted Ultracore__Holdings__V1__TradeExecuted;
 typedef struct Ultracore__Holdings__V1__RebalancingCompleted Ultracore__Holdings__V1__RebalancingCompleted;
+typedef struct Ultracore__Holdings__V1__RebalancingAborted Ultracore__Holdings__V1__RebalancingAborted;
 typedef struct Ultracore__Holdings__V1__DriftBand Ultracore__Holdings__V1__DriftBand;
 typedef struct Ultracore__Holdings__V1__RebalancingSchedule Ultracore__Holdings__V1__RebalancingSchedule;
 typedef struct Ultracore__Holdings__V1__RebalancingSchedule__TargetWeightsEntry Ultracore__Holdings__V1__RebalancingSchedule__TargetWeightsEntry;
@@ -86,7 +87,11 @@ typedef enum _Ultracore__Holdings__V1__EventType {
   /*
    * The DQN policy was trained.
    */
-  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POLICY_TRAINED = 11
+  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POLICY_TRAINED = 11,
+  /*
+   * A rebalancing run was abandoned: its recorded trades are void (see TradeExecuted).
+   */
+  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_ABORTED = 12
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__EVENT_TYPE)
 } Ultracore__Holdings__V1__EventType;
 /*
@@ -172,7 +177,8 @@ typedef enum {
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_TRADE_EXECUTED = 27,
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_COMPLETED = 28,
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_SCHEDULED = 29,
-  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_POLICY_TRAINED = 30
+  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_POLICY_TRAINED = 30,
+  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_ABORTED = 31
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD__CASE)
 } Ultracore__Holdings__V1__Event__PayloadCase;
 
@@ -253,6 +259,7 @@ struct  Ultracore__Holdings__V1__Event
     Ultracore__Holdings__V1__RebalancingCompleted *rebalancing_completed;
     Ultracore__Holdings__V1__RebalancingScheduled *rebalancing_scheduled;
     Ultracore__Holdings__V1__PolicyTrained *policy_trained;
+    Ultracore__Holdings__V1__RebalancingAborted *rebalancing_aborted;
   };
 };
 #define ULTRACORE__HOLDINGS__V1__EVENT__INIT \
@@ -622,7 +629,15 @@ struct  Ultracore__Holdings__V1__RebalancingTriggered
 
 
 /*
- * Payload of TRADE_EXECUTED.
+ * Payload of TRADE_EXECUTED: an event of the position traded (aggregate_id is the
+ * position id, which a buy into a ticker the client does not hold creates at version 1).
+ * A rebalancing run is all or nothing. Its events (REBALANCING_TRIGGERED, every
+ * TRADE_EXECUTED, REBALANCING_COMPLETED) are produced together, in order, to the partition
+ * of the client (every event of a client goes to the partition of its client id). The
+ * trades take effect only when REBALANCING_COMPLETED with all of them is in the log: that
+ * event and REBALANCING_ABORTED are both version 2 of the run's aggregate
+ * (rebalancing_id), so the first of them in the log decides. The trades of an aborted run
+ * stay in the audit trail, void: each still uses its position version, and changes nothing.
  */
 struct  Ultracore__Holdings__V1__TradeExecuted
 {
@@ -712,6 +727,34 @@ struct  Ultracore__Holdings__V1__RebalancingCompleted
 #define ULTRACORE__HOLDINGS__V1__REBALANCING_COMPLETED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__rebalancing_completed__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Payload of REBALANCING_ABORTED: a run that did not complete (the broker refused part of it).
+ */
+struct  Ultracore__Holdings__V1__RebalancingAborted
+{
+  ProtobufCMessage base;
+  /*
+   * Rebalancing run.
+   */
+  char *rebalancing_id;
+  /*
+   * Plan it executed.
+   */
+  char *plan_id;
+  /*
+   * Client.
+   */
+  char *client_id;
+  /*
+   * Why, in words.
+   */
+  char *reason;
+};
+#define ULTRACORE__HOLDINGS__V1__REBALANCING_ABORTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__rebalancing_aborted__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -1058,6 +1101,25 @@ Ultracore__Holdings__V1__RebalancingCompleted *
 void   ultracore__holdings__v1__rebalancing_completed__free_unpacked
                      (Ultracore__Holdings__V1__RebalancingCompleted *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__RebalancingAborted methods */
+void   ultracore__holdings__v1__rebalancing_aborted__init
+                     (Ultracore__Holdings__V1__RebalancingAborted         *message);
+size_t ultracore__holdings__v1__rebalancing_aborted__get_packed_size
+                     (const Ultracore__Holdings__V1__RebalancingAborted   *message);
+size_t ultracore__holdings__v1__rebalancing_aborted__pack
+                     (const Ultracore__Holdings__V1__RebalancingAborted   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__rebalancing_aborted__pack_to_buffer
+                     (const Ultracore__Holdings__V1__RebalancingAborted   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__RebalancingAborted *
+       ultracore__holdings__v1__rebalancing_aborted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__rebalancing_aborted__free_unpacked
+                     (Ultracore__Holdings__V1__RebalancingAborted *message,
+                      ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__DriftBand methods */
 void   ultracore__holdings__v1__drift_band__init
                      (Ultracore__Holdings__V1__DriftBand         *message);
@@ -1175,6 +1237,9 @@ typedef void (*Ultracore__Holdings__V1__TradeExecuted_Closure)
 typedef void (*Ultracore__Holdings__V1__RebalancingCompleted_Closure)
                  (const Ultracore__Holdings__V1__RebalancingCompleted *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__RebalancingAborted_Closure)
+                 (const Ultracore__Holdings__V1__RebalancingAborted *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__DriftBand_Closure)
                  (const Ultracore__Holdings__V1__DriftBand *message,
                   void *closure_data);
@@ -1212,6 +1277,7 @@ extern const ProtobufCMessageDescriptor ultracore__holdings__v1__asset_drift__de
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_triggered__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__trade_executed__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_completed__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_aborted__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__drift_band__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_schedule__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_schedule__target_weights_entry__descriptor;

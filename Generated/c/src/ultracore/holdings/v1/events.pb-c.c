@@ -508,6 +508,51 @@ void   ultracore__holdings__v1__rebalancing_completed__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_completed__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__rebalancing_aborted__init
+                     (Ultracore__Holdings__V1__RebalancingAborted         *message)
+{
+  static const Ultracore__Holdings__V1__RebalancingAborted init_value = ULTRACORE__HOLDINGS__V1__REBALANCING_ABORTED__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__rebalancing_aborted__get_packed_size
+                     (const Ultracore__Holdings__V1__RebalancingAborted *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_aborted__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__rebalancing_aborted__pack
+                     (const Ultracore__Holdings__V1__RebalancingAborted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_aborted__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__rebalancing_aborted__pack_to_buffer
+                     (const Ultracore__Holdings__V1__RebalancingAborted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_aborted__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__RebalancingAborted *
+       ultracore__holdings__v1__rebalancing_aborted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__RebalancingAborted *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__rebalancing_aborted__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__rebalancing_aborted__free_unpacked
+                     (Ultracore__Holdings__V1__RebalancingAborted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_aborted__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   ultracore__holdings__v1__drift_band__init
                      (Ultracore__Holdings__V1__DriftBand         *message)
 {
@@ -745,7 +790,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__attributes_entr
   (ProtobufCMessageInit) ultracore__holdings__v1__event__attributes_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[25] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[26] =
 {
   {
     "event_id",
@@ -1047,6 +1092,18 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_desc
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rebalancing_aborted",
+    31,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__Event, payload_case),
+    offsetof(Ultracore__Holdings__V1__Event, rebalancing_aborted),
+    &ultracore__holdings__v1__rebalancing_aborted__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__event__field_indices_by_name[] = {
   2,   /* field[2] = aggregate_id */
@@ -1067,6 +1124,7 @@ static const unsigned ultracore__holdings__v1__event__field_indices_by_name[] = 
   14,   /* field[14] = position_opened */
   18,   /* field[18] = position_valued */
   9,   /* field[9] = quality_score */
+  25,   /* field[25] = rebalancing_aborted */
   22,   /* field[22] = rebalancing_completed */
   23,   /* field[23] = rebalancing_scheduled */
   20,   /* field[20] = rebalancing_triggered */
@@ -1079,7 +1137,7 @@ static const ProtobufCIntRange ultracore__holdings__v1__event__number_ranges[2 +
 {
   { 1, 0 },
   { 20, 14 },
-  { 0, 25 }
+  { 0, 26 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
 {
@@ -1089,7 +1147,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
   "Ultracore__Holdings__V1__Event",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Event),
-  25,
+  26,
   ultracore__holdings__v1__event__field_descriptors,
   ultracore__holdings__v1__event__field_indices_by_name,
   2,  ultracore__holdings__v1__event__number_ranges,
@@ -2412,6 +2470,83 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_completed_
   (ProtobufCMessageInit) ultracore__holdings__v1__rebalancing_completed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__rebalancing_aborted__field_descriptors[4] =
+{
+  {
+    "rebalancing_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RebalancingAborted, rebalancing_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RebalancingAborted, plan_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RebalancingAborted, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RebalancingAborted, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__rebalancing_aborted__field_indices_by_name[] = {
+  2,   /* field[2] = client_id */
+  1,   /* field[1] = plan_id */
+  3,   /* field[3] = reason */
+  0,   /* field[0] = rebalancing_id */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__rebalancing_aborted__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_aborted__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.RebalancingAborted",
+  "RebalancingAborted",
+  "Ultracore__Holdings__V1__RebalancingAborted",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__RebalancingAborted),
+  4,
+  ultracore__holdings__v1__rebalancing_aborted__field_descriptors,
+  ultracore__holdings__v1__rebalancing_aborted__field_indices_by_name,
+  1,  ultracore__holdings__v1__rebalancing_aborted__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__rebalancing_aborted__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor ultracore__holdings__v1__drift_band__field_descriptors[2] =
 {
   {
@@ -2797,7 +2932,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__descri
   (ProtobufCMessageInit) ultracore__holdings__v1__policy_trained__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values_by_number[12] =
+static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values_by_number[13] =
 {
   { "EVENT_TYPE_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED", 0 },
   { "POSITION_OPENED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POSITION_OPENED", 1 },
@@ -2811,11 +2946,12 @@ static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values
   { "REBALANCING_COMPLETED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_COMPLETED", 9 },
   { "REBALANCING_SCHEDULED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_SCHEDULED", 10 },
   { "POLICY_TRAINED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POLICY_TRAINED", 11 },
+  { "REBALANCING_ABORTED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_ABORTED", 12 },
 };
 static const ProtobufCIntRange ultracore__holdings__v1__event_type__value_ranges[] = {
-{0, 0},{0, 12}
+{0, 0},{0, 13}
 };
-static const ProtobufCEnumValueIndex ultracore__holdings__v1__event_type__enum_values_by_name[12] =
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__event_type__enum_values_by_name[13] =
 {
   { "CORPORATE_ACTION_APPLIED", 6 },
   { "EVENT_TYPE_UNSPECIFIED", 0 },
@@ -2825,6 +2961,7 @@ static const ProtobufCEnumValueIndex ultracore__holdings__v1__event_type__enum_v
   { "POSITION_CLOSED", 4 },
   { "POSITION_OPENED", 1 },
   { "POSITION_VALUED", 5 },
+  { "REBALANCING_ABORTED", 12 },
   { "REBALANCING_COMPLETED", 9 },
   { "REBALANCING_SCHEDULED", 10 },
   { "REBALANCING_TRIGGERED", 7 },
@@ -2837,9 +2974,9 @@ const ProtobufCEnumDescriptor ultracore__holdings__v1__event_type__descriptor =
   "EventType",
   "Ultracore__Holdings__V1__EventType",
   "ultracore.holdings.v1",
-  12,
+  13,
   ultracore__holdings__v1__event_type__enum_values_by_number,
-  12,
+  13,
   ultracore__holdings__v1__event_type__enum_values_by_name,
   1,
   ultracore__holdings__v1__event_type__value_ranges,

@@ -1,0 +1,673 @@
+import Domain
+import EventLog
+import Foundation
+import HoldingsProto
+import RPCCore
+import Store
+
+/// A plan from PlanRebalancing, kept for ExecuteRebalancing.
+struct StoredPlan: Sendable {
+    var planId: String
+    var clientId: String
+    var createdAt: Instant
+    var strategy: Ultracore_Holdings_V1_RebalancingStrategy
+    var plan: RebalancingPlan
+    var constraints: TradingConstraints
+    var drifts: [AssetDrift]
+    /// ticker → (position id, version) of the client's open position the plan saw (nil: none).
+    var seen: [String: (id: String, version: Int64)?]
+    var response: Ultracore_Holdings_V1_PlanRebalancingResponse
+
+    static let lifetime: Int64 = 24 * 3_600_000_000
+}
+
+/// A completed execution of a plan.
+struct Execution: Sendable {
+    var rebalancingId: String
+    var fingerprint: String
+    var requestId: String
+    var response: Ultracore_Holdings_V1_ExecuteRebalancingResponse
+}
+
+/// The parameters of one evaluation (EvaluateRebalancing, or a schedule firing).
+struct EvaluationInput: Sendable {
+    var client: String
+    var targets: [String: ExactDecimal]
+    var strategy: Ultracore_Holdings_V1_RebalancingStrategy
+    var band: DriftBand
+    var bands: [String: DriftBand]
+    var cadence: RebalancingCadence?
+    var lastRebalancedAt: Instant?
+    var lookback: Int
+    var maxTilt: ExactDecimal
+    var asOf: Instant
+
+    /// Validates the parts the request types share.
+    init(client: String, targets: [String: String], strategy: Ultracore_Holdings_V1_RebalancingStrategy,
+         band: Ultracore_Holdings_V1_DriftBand?, bands: [String: Ultracore_Holdings_V1_DriftBand], signal: Ultracore_Holdings_V1_TacticalSignal?,
+         asOf: Instant) throws(DomainError) {
+        self.client = try Validation.identifier(client, field: "client_id")
+        self.targets = try TargetWeights.parse(targets, field: "target_weights")
+        guard [.threshold, .calendar, .tactical].contains(strategy) else {
+            throw .invalidArgument(field: "strategy", reason: "must be THRESHOLD, CALENDAR or TACTICAL")
+        }
+        self.strategy = strategy
+        self.band = try DriftBand(band, field: "band")
+        var parsed: [String: DriftBand] = [:]
+        for (ticker, value) in bands {
+            guard (try? Validation.ticker(ticker)) != nil else {
+                throw .invalidArgument(field: "asset_bands[\(ticker.prefix(20))]", reason: "is not a ticker")
+            }
+            parsed[ticker] = try DriftBand(value, field: "asset_bands[\(ticker)]")
+        }
+        self.bands = parsed
+        if strategy != .calendar && self.band.isEmpty && (parsed.isEmpty || self.targets.keys.contains { parsed[$0] == nil }) {
+            throw .invalidArgument(field: "band", reason: "is required with \(strategy.protoName ?? "") (absolute or relative) for every asset without asset_bands")
+        }
+        lookback = 20
+        maxTilt = ExactDecimal("0.05")!
+        if strategy == .tactical, let signal {
+            if !signal.policyId.isEmpty {
+                throw .notFound("policy \(signal.policyId.prefix(64)) not found: no DQN policy has been trained")
+            }
+            if signal.lookback != 0 {
+                guard (2...1000).contains(signal.lookback) else {
+                    throw .invalidArgument(field: "signal.lookback", reason: "must be 2 to 1,000 valuations (0 means 20)")
+                }
+                lookback = Int(signal.lookback)
+            }
+            if !signal.maxTilt.isEmpty {
+                maxTilt = try Validation.nonNegative(signal.maxTilt, field: "signal.max_tilt")
+                guard maxTilt <= ExactDecimal(1) else { throw .invalidArgument(field: "signal.max_tilt", reason: "must be at most 1") }
+            }
+        }
+        self.asOf = asOf
+    }
+}
+
+/// The outcome of an evaluation.
+struct EvaluationOutcome: Sendable {
+    var value: ExactDecimal
+    var drifts: [AssetDrift]
+    var effectiveTargets: [String: ExactDecimal]
+    var shouldRebalance: Bool
+    var reasons: [String]
+}
+
+extension WriteModel {
+    // MARK: Evaluation
+
+    /// The client's open positions, by ticker.
+    func openPositions(of client: String) -> [String: PositionState] {
+        state.withLock { state in
+            var open: [String: PositionState] = [:]
+            for id in state.byClient[client] ?? [] {
+                if let position = state.positions[id], position.status == .open { open[position.ticker] = position }
+            }
+            return open
+        }
+    }
+
+    /// Assets of the client valued at `prices` or their last price; targets not held are
+    /// included at `fallback` (their price when the caller gave one).
+    func assets(client: String, targets: [String: ExactDecimal], prices: [String: ExactDecimal],
+                requirePrices: Bool) throws -> [PortfolioAsset] {
+        let open = openPositions(of: client)
+        var assets: [PortfolioAsset] = []
+        for ticker in Set(open.keys).union(targets.keys).sorted() {
+            let position = open[ticker]
+            if let price = prices[ticker] ?? position?.lastPrice {
+                assets.append(PortfolioAsset(ticker: ticker, position: position, price: price))
+            } else if position != nil || requirePrices {
+                throw DomainError.failedPrecondition(position.map {
+                    "position \($0.positionId) (\(ticker)) has never been priced: publish a price or pass prices[\(ticker)]"
+                } ?? "no price for \(ticker): pass prices[\(ticker)]")
+            } else {
+                assets.append(PortfolioAsset(ticker: ticker, position: nil, price: .zero))
+            }
+        }
+        return assets
+    }
+
+    /// Recent prices (oldest first, at most `count`) of the client's positions in `tickers`,
+    /// from their POSITION_VALUED events.
+    func recentPrices(client: String, tickers: [String], count: Int) async throws -> [String: [ExactDecimal]] {
+        let open = openPositions(of: client)
+        let ids = tickers.compactMap { ticker in open[ticker].map { (ticker, $0.positionId) } }
+        guard !ids.isEmpty else { return [:] }
+        try await waitForAuditTrail()
+        return try await pool.withConnection { connection in
+            var prices: [String: [ExactDecimal]] = [:]
+            for (ticker, id) in ids {
+                let rows = try connection.execute("""
+                    SELECT body FROM events WHERE aggregate_id = $1 AND event_type = 'POSITION_VALUED'
+                    ORDER BY aggregate_version DESC LIMIT $2
+                    """, [.text(id), .text(String(count))])
+                prices[ticker] = rows.rows.reversed().compactMap { row in
+                    guard let bytes = row[0].flatMap(decodeBytea), let event = try? Ultracore_Holdings_V1_Event(serializedBytes: bytes),
+                          case .positionValued(let valued)? = event.payload else { return nil }
+                    return ExactDecimal(valued.price)
+                }
+            }
+            return prices
+        }
+    }
+
+    /// Drift per asset and the strategy's decision.
+    func evaluate(_ input: EvaluationInput, prices: [String: ExactDecimal] = [:], requirePrices: Bool = false) async throws -> EvaluationOutcome {
+        var targets = input.targets
+        var reasons: [String] = []
+        if input.strategy == .tactical {
+            let recent = try await recentPrices(client: input.client, tickers: Array(targets.keys), count: input.lookback)
+            let tilt = try Rebalancing.momentumTilt(targets, prices: recent, maxTilt: input.maxTilt)
+            targets = tilt.targets
+            reasons += tilt.reasons
+        }
+        let assets = try assets(client: input.client, targets: targets, prices: prices, requirePrices: requirePrices)
+        let (value, drifts) = try Rebalancing.drifts(assets, targets: targets, band: input.band, bands: input.bands)
+        var should = false
+        if !value.isPositive {
+            reasons.append("the portfolio has no market value")
+        } else if input.strategy == .calendar {
+            guard let cadence = input.cadence else {
+                // A plan: the calendar decided already; every asset goes to its target.
+                return EvaluationOutcome(value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: true,
+                                         reasons: reasons + ["calendar rebalance: every asset to its target"])
+            }
+            let name = cadence.proto.protoName ?? ""
+            if let last = input.lastRebalancedAt {
+                let boundary = cadence.boundary(after: last)
+                should = boundary <= input.asOf
+                reasons.append(should ? "a \(name) boundary (\(boundary.isoText)) passed since the last rebalance (\(last.isoText))"
+                                      : "no \(name) boundary since the last rebalance (\(last.isoText)); the next is \(boundary.isoText)")
+            } else {
+                should = true
+                reasons.append("never rebalanced: a \(name) rebalance is due")
+            }
+        } else {
+            let outside = drifts.filter(\.outside)
+            should = !outside.isEmpty
+            for drift in outside {
+                reasons.append("\(drift.ticker) drifted \(drift.drift) (weight \(drift.current) against target \(drift.target)): outside its band")
+            }
+            if outside.isEmpty { reasons.append("every asset is within its band") }
+        }
+        return EvaluationOutcome(value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
+    }
+
+    /// RebalancingService.EvaluateRebalancing: emits REBALANCING_TRIGGERED when it must rebalance.
+    public func evaluateRebalancing(_ request: Ultracore_Holdings_V1_EvaluateRebalancingRequest) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
+        let now = Instant.now
+        var asOf = now
+        if let time = request.asOf {
+            guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "as_of", reason: "is not a valid timestamp") }
+            asOf = instant
+        }
+        var input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
+                                        band: request.band, bands: request.assetBands, signal: request.signal, asOf: asOf)
+        if request.strategy == .calendar {
+            guard request.cadence != .unspecified else {
+                throw DomainError.invalidArgument(field: "cadence", reason: "is required with CALENDAR")
+            }
+            input.cadence = try RebalancingCadence(request.cadence, field: "cadence")
+            if let time = request.lastRebalancedAt {
+                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "last_rebalanced_at", reason: "is not a valid timestamp") }
+                input.lastRebalancedAt = instant
+            }
+        }
+        let requestId = try checkedRequestId(request.requestId)
+        let fingerprint = RequestFingerprint.of(request)
+        if let replayed = try await replayTrigger(client: input.client, requestId: requestId, fingerprint: fingerprint) { return replayed }
+        let outcome = try await evaluate(input)
+        var response = Ultracore_Holdings_V1_EvaluateRebalancingResponse()
+        response.drifts = outcome.drifts.map(\.proto)
+        response.shouldRebalance = outcome.shouldRebalance
+        response.reasons = outcome.reasons
+        response.effectiveTargets = outcome.effectiveTargets.mapValues(\.description)
+        response.portfolioValue = outcome.value.description
+        if outcome.shouldRebalance {
+            let event = try await trigger(outcome, input: input, planId: "", requestId: requestId, fingerprint: fingerprint,
+                                          source: "RebalancingService.EvaluateRebalancing", now: now)
+            response.eventId = event.eventId
+        }
+        return response
+    }
+
+    /// The first outcome of an evaluation retried with its request id (from its REBALANCING_TRIGGERED).
+    private func replayTrigger(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse? {
+        guard !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) else { return nil }
+        guard record.fingerprint == fingerprint else {
+            throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+        }
+        try await waitForAuditTrail()
+        let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
+        guard let event = events.last, case .rebalancingTriggered(let triggered)? = event.payload else {
+            throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
+        }
+        var response = Ultracore_Holdings_V1_EvaluateRebalancingResponse()
+        response.drifts = triggered.drifts
+        response.shouldRebalance = true
+        response.reasons = triggered.reasons
+        for drift in triggered.drifts { response.effectiveTargets[drift.ticker] = drift.targetWeight }
+        response.portfolioValue = event.attributes["portfolio-value"] ?? ""
+        response.eventId = event.eventId
+        return response
+    }
+
+    /// Records REBALANCING_TRIGGERED (a run of its own, version 1) under the client's writer.
+    private func trigger(_ outcome: EvaluationOutcome, input: EvaluationInput, planId: String, requestId: String, fingerprint: String,
+                         source: String, now: Instant) async throws -> Ultracore_Holdings_V1_Event {
+        var event = context(source, requestId: requestId, now: now)
+            .envelope(aggregateId: "reb-" + UUIDText.random(), version: 1, clientId: input.client)
+        var triggered = Ultracore_Holdings_V1_RebalancingTriggered()
+        triggered.rebalancingId = event.aggregateId
+        triggered.clientId = input.client
+        triggered.strategy = input.strategy
+        triggered.reasons = outcome.reasons
+        triggered.drifts = outcome.drifts.map(\.proto)
+        triggered.planId = planId
+        event.eventType = .rebalancingTriggered
+        event.payload = .rebalancingTriggered(triggered)
+        event.attributes["portfolio-value"] = outcome.value.description
+        if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
+        try await recordClientEvent(event, client: input.client, requestId: requestId, fingerprint: fingerprint)
+        return event
+    }
+
+    /// Records one client-level event (not a position's) under the client's writer.
+    func recordClientEvent(_ event: Ultracore_Holdings_V1_Event, client: String, requestId: String, fingerprint: String) async throws {
+        try await locks.withLock(client) {
+            try self.refuseIfUnconfirmed(client)
+            if !requestId.isEmpty, let known = state.withLock({ $0.requests[client + "\u{0}" + requestId] }), known.fingerprint != fingerprint {
+                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+            }
+            if let error = await recordAll([event], client: client)[0] { throw error }
+            state.withLock { state in
+                if !requestId.isEmpty {
+                    state.requests[client + "\u{0}" + requestId] = RequestRecord(
+                        fingerprint: fingerprint, aggregateId: event.aggregateId, version: event.aggregateVersion, eventId: event.eventId)
+                }
+                if case .rebalancingScheduled(let scheduled)? = event.payload, let schedule = scheduled.schedule {
+                    state.schedules[client] = (schedule, event.aggregateVersion)
+                }
+            }
+            broadcaster.publish([event])
+        }
+    }
+
+    // MARK: Plans
+
+    /// RebalancingService.PlanRebalancing.
+    public func planRebalancing(_ request: Ultracore_Holdings_V1_PlanRebalancingRequest) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse {
+        let now = Instant.now
+        let input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
+                                        band: request.band, bands: [:], signal: request.signal, asOf: now)
+        let constraints = try TradingConstraints(request.constraints, field: "constraints")
+        guard request.prices.count <= 10_000 else {
+            throw DomainError.invalidArgument(field: "prices", reason: "holds \(request.prices.count) prices; at most 10,000")
+        }
+        var prices: [String: ExactDecimal] = [:]
+        for (ticker, text) in request.prices {
+            guard (try? Validation.ticker(ticker)) != nil else { throw DomainError.invalidArgument(field: "prices[\(ticker.prefix(20))]", reason: "is not a ticker") }
+            prices[ticker] = try Validation.positive(text, field: "prices[\(ticker)]")
+        }
+        let planId = "plan-" + UUIDText.random()
+        return try await plan(input, constraints: constraints, prices: prices, planId: planId, now: now).response
+    }
+
+    /// Plans the trades of an evaluation and keeps the plan for ExecuteRebalancing.
+    func plan(_ input: EvaluationInput, constraints: TradingConstraints, prices: [String: ExactDecimal], planId: String,
+              now: Instant) async throws -> StoredPlan {
+        let open = openPositions(of: input.client)
+        let outcome = try await evaluate(input, prices: prices, requirePrices: true)
+        let assets = try assets(client: input.client, targets: outcome.effectiveTargets, prices: prices, requirePrices: true)
+        let trading = input.strategy == .calendar ? Set(assets.map(\.ticker)) : Set(outcome.drifts.filter(\.outside).map(\.ticker))
+        let plan = try RebalancingPlanner.plan(assets, targets: outcome.effectiveTargets, trading: trading, constraints: constraints, at: now)
+        var response = Ultracore_Holdings_V1_PlanRebalancingResponse()
+        response.planId = planId
+        response.trades = plan.trades.map { $0.proto(shortRate: constraints.shortTermRate, longRate: constraints.longTermRate) }
+        response.totalEstimatedCost = plan.totalCost.description
+        response.totalTaxImpact = plan.totalTaxImpact.description
+        response.projectedWeights = plan.projectedWeights.mapValues(\.description)
+        response.projectedCash = plan.projectedCash.description
+        var seen: [String: (id: String, version: Int64)?] = [:]
+        for trade in plan.trades { seen[trade.ticker] = open[trade.ticker].map { ($0.positionId, $0.version) } }
+        let stored = StoredPlan(planId: planId, clientId: input.client, createdAt: now, strategy: input.strategy, plan: plan,
+                                constraints: constraints, drifts: outcome.drifts, seen: seen, response: response)
+        state.withLock { state in
+            state.plans = state.plans.filter { now.microseconds - $0.value.createdAt.microseconds < StoredPlan.lifetime }
+            state.plans[planId] = stored
+        }
+        return stored
+    }
+
+    // MARK: Execution
+
+    /// RebalancingService.ExecuteRebalancing: a dry run simulates; otherwise the run's events
+    /// are recorded all or nothing (see TradeExecuted in events.proto).
+    public func executeRebalancing(_ request: Ultracore_Holdings_V1_ExecuteRebalancingRequest) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
+        let now = Instant.now
+        let client = try Validation.identifier(request.clientId, field: "client_id")
+        guard !request.planId.isEmpty else { throw DomainError.invalidArgument(field: "plan_id", reason: "is required") }
+        let requestId = try checkedRequestId(request.requestId)
+        let fingerprint = RequestFingerprint.of(request)
+        if !requestId.isEmpty, let response = try await replayExecution(client: client, requestId: requestId, fingerprint: fingerprint) {
+            return response
+        }
+        guard let stored = state.withLock({ $0.plans[request.planId] }), stored.clientId == client,
+              now.microseconds - stored.createdAt.microseconds < StoredPlan.lifetime else {
+            throw RPCError(.notFound, "plan \(request.planId.prefix(64)) of client \(client) not found (unknown, expired after 24 hours, or made before a restart)")
+        }
+        if request.dryRun {
+            let (_, positions, executed) = try runEvents(stored, positions: openPositions(of: client), now: now, requestId: "", source: "")
+            var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
+            response.dryRun = true
+            response.trades = executed
+            response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(positions.values), prices: Self.prices(of: stored))
+            response.totalCost = stored.plan.totalCost.description
+            return response
+        }
+        return try await execute(stored, requestId: requestId, fingerprint: fingerprint, source: "RebalancingService.ExecuteRebalancing", now: now)
+    }
+
+    static func prices(of stored: StoredPlan) -> [String: ExactDecimal] {
+        Dictionary(stored.plan.trades.map { ($0.ticker, $0.price) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The run's events (TRIGGERED, a TRADE_EXECUTED per trade, COMPLETED), the positions
+    /// after them and the trades as executed. FAILED_PRECONDITION when a position changed
+    /// since the plan was made.
+    func runEvents(_ stored: StoredPlan, positions open: [String: PositionState], now: Instant, requestId: String, source: String)
+        throws -> (events: [Ultracore_Holdings_V1_Event], positions: [String: PositionState], trades: [Ultracore_Holdings_V1_ExecutedTrade]) {
+        let client = stored.clientId
+        for (ticker, seen) in stored.seen {
+            let current = open[ticker].map { ($0.positionId, $0.version) }
+            guard current?.0 == seen?.id && current?.1 == seen?.version else {
+                throw DomainError.failedPrecondition(
+                    "the \(ticker) position of client \(client) changed since plan \(stored.planId) was made; plan again")
+            }
+        }
+        let rebalancingId = "reb-" + UUIDText.random()
+        let base = context(source, requestId: requestId, now: now)
+        var triggered = Ultracore_Holdings_V1_RebalancingTriggered()
+        triggered.rebalancingId = rebalancingId
+        triggered.clientId = client
+        triggered.strategy = stored.strategy
+        triggered.reasons = ["executing plan \(stored.planId): \(stored.plan.trades.count) trades"]
+        triggered.drifts = stored.drifts.map(\.proto)
+        triggered.planId = stored.planId
+        var first = base.envelope(aggregateId: rebalancingId, version: 1, clientId: client)
+        first.eventType = .rebalancingTriggered
+        first.payload = .rebalancingTriggered(triggered)
+        var events = [first]
+        var positions = open
+        var executed: [Ultracore_Holdings_V1_ExecutedTrade] = []
+        var realizedTotal = ExactDecimal.zero
+        for (index, trade) in stored.plan.trades.enumerated() {
+            var eventContext = base
+            eventContext.eventId = UUIDText.random()
+            eventContext.causationId = first.eventId
+            let position = positions[trade.ticker]
+            var event = try RebalancingEvents.trade(trade, position: position, newPositionId: "pos-" + UUIDText.random(), clientId: client,
+                                                    rebalancingId: rebalancingId, planId: stored.planId, context: eventContext, at: now)
+            var after: PositionState
+            if var current = position { try current.apply(event); after = current } else { after = try PositionState.opened(by: event) }
+            positions[trade.ticker] = after
+            events.append(event)
+            var done = Ultracore_Holdings_V1_ExecutedTrade()
+            done.trade = stored.response.trades[index]
+            done.positionId = after.positionId
+            done.realized = WriteModel.realized(of: event)
+            done.eventId = source.isEmpty ? "" : event.eventId
+            for part in done.realized { realizedTotal = (try? realizedTotal.adding(ExactDecimal(part.realizedGain) ?? .zero)) ?? realizedTotal }
+            executed.append(done)
+        }
+        var completed = Ultracore_Holdings_V1_RebalancingCompleted()
+        completed.rebalancingId = rebalancingId
+        completed.planId = stored.planId
+        completed.clientId = client
+        completed.tradeCount = Int32(stored.plan.trades.count)
+        completed.totalCost = stored.plan.totalCost.description
+        completed.totalRealizedGain = realizedTotal.description
+        var lastContext = base
+        lastContext.eventId = UUIDText.random()
+        lastContext.causationId = first.eventId
+        var last = lastContext.envelope(aggregateId: rebalancingId, version: 2, clientId: client)
+        last.eventType = .rebalancingCompleted
+        last.payload = .rebalancingCompleted(completed)
+        events.append(last)
+        return (events, positions, executed)
+    }
+
+    /// Records a run under the client's writer; applies it only when every event was acknowledged.
+    func execute(_ stored: StoredPlan, requestId: String, fingerprint: String, source: String, now: Instant) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
+        let client = stored.clientId
+        return try await locks.withLock(client) {
+            try self.refuseIfUnconfirmed(client)
+            if let done = state.withLock({ $0.executions[stored.planId] }) {
+                if !requestId.isEmpty && done.requestId == requestId && done.fingerprint == fingerprint { return done.response }
+                throw RPCError(.failedPrecondition, "plan \(stored.planId) was already executed (rebalancing \(done.rebalancingId))")
+            }
+            let (events, positions, executed) = try runEvents(stored, positions: openPositions(of: client), now: now, requestId: requestId, source: source)
+            let rebalancingId = events[0].aggregateId
+            var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
+            response.rebalancingId = rebalancingId
+            response.trades = executed
+            response.totalCost = stored.plan.totalCost.description
+            var recording = events
+            if !requestId.isEmpty {
+                for index in recording.indices { recording[index].attributes[EventAttributes.requestDigest] = fingerprint }
+            }
+            let results = await recordAll(recording, client: client)
+            if let failure = results.compactMap({ $0 }).first {
+                let written = results.contains { $0 == nil } || results.contains { ($0 as? KafkaError)?.possiblyPersisted == true }
+                guard written else { throw failure }
+                abandon(rebalancingId, plan: stored.planId, client: client, reason: "\(failure)")
+                throw RPCError(.unavailable,
+                    "the event log did not take rebalancing \(rebalancingId) whole (\(ServiceError.status(failure).message)); it is being settled: all of its trades or none take effect. Retry with the same request_id for the outcome")
+            }
+            state.withLock { state in
+                for position in positions.values where position.version > (state.positions[position.positionId]?.version ?? 0) {
+                    let isNew = state.positions[position.positionId] == nil
+                    Self.index(position, in: &state)
+                    if isNew { Self.sort(client: client, in: &state) }
+                }
+            }
+            response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(openPositions(of: client).values),
+                                                               prices: Self.prices(of: stored))
+            state.withLock { state in
+                state.executions[stored.planId] = Execution(rebalancingId: rebalancingId, fingerprint: fingerprint, requestId: requestId, response: response)
+            }
+            broadcaster.publish(recording)
+            return response
+        }
+    }
+
+    /// A run the log took only in part (or maybe): refuse the client's writes, record
+    /// REBALANCING_ABORTED until the broker takes it (unless COMPLETED got there first, the
+    /// log decides), then reload the client from Postgres once the projector settled the run.
+    private func abandon(_ rebalancingId: String, plan planId: String, client: String, reason: String) {
+        state.withLock { _ = $0.unconfirmed.insert(client) }
+        Log.error("rebalancing", "run \(rebalancingId) of \(client) was not acknowledged whole (\(reason)); aborting it")
+        var aborted = Ultracore_Holdings_V1_RebalancingAborted()
+        aborted.rebalancingId = rebalancingId
+        aborted.planId = planId
+        aborted.clientId = client
+        aborted.reason = "the event log did not acknowledge every event of the run: \(reason)"
+        var event = context("RebalancingService.ExecuteRebalancing", requestId: "", now: .now)
+            .envelope(aggregateId: rebalancingId, version: 2, clientId: client)
+        event.eventType = .rebalancingAborted
+        event.payload = .rebalancingAborted(aborted)
+        let marker = event
+        Task.detached { [self] in
+            var delay = 0.2
+            while true {
+                if await self.recordAll([marker], client: client)[0] == nil { break }
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(2, delay * 2)
+            }
+            let topic = self.topics.positions
+            let partition = EventLog.partition(forKey: Array(client.utf8), partitions: self.partitions)
+            self.confirmLater(client: client, partitions: [PartitionKey(topic: topic, partition: partition)])
+        }
+    }
+
+    /// A retried execution: the completed run recorded with this request id, rebuilt from the
+    /// audit trail when it is not in memory (the portfolio is the current one).
+    private func replayExecution(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse? {
+        if let done = state.withLock({ $0.executions.values.first { $0.requestId == requestId && $0.response.portfolio?.clientId == client } }) {
+            guard done.fingerprint == fingerprint else {
+                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+            }
+            return done.response
+        }
+        try refuseIfUnconfirmed(client)
+        try await waitForAuditTrail()
+        let rows = try await pool.withConnection { connection in
+            try connection.execute("""
+                SELECT e.rebalancing_id, e.request_digest FROM events e JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id
+                WHERE e.client_id = $1 AND e.request_id = $2 AND e.event_type = 'REBALANCING_COMPLETED' AND r.outcome = 'COMPLETED'
+                """, [.text(client), .text(requestId)]).rows
+        }
+        guard let row = rows.first, let run = row[0] else { return nil }
+        guard row[1] == fingerprint else { throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request") }
+        let trades = try await pool.withConnection { try ReadModels.runTrades(run, on: $0) }
+        var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
+        response.rebalancingId = run
+        var total = ExactDecimal.zero
+        for event in trades {
+            guard case .tradeExecuted(let trade)? = event.payload else { continue }
+            var planned = Ultracore_Holdings_V1_PlannedTrade()
+            planned.ticker = trade.ticker
+            planned.side = trade.side
+            planned.quantity = trade.quantity
+            planned.estimatedPrice = trade.price
+            planned.estimatedCost = trade.cost
+            total = (try? total.adding(ExactDecimal(trade.cost) ?? .zero)) ?? total
+            var done = Ultracore_Holdings_V1_ExecutedTrade()
+            done.trade = planned
+            done.positionId = trade.positionId
+            done.realized = trade.realized
+            done.eventId = event.eventId
+            response.trades.append(done)
+        }
+        response.totalCost = total.description
+        response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(openPositions(of: client).values))
+        return response
+    }
+
+    // MARK: Schedules
+
+    /// RebalancingService.ScheduleRebalancing: creates or replaces the client's schedule
+    /// (REBALANCING_SCHEDULED; the read model keeps it across restarts).
+    public func scheduleRebalancing(_ request: Ultracore_Holdings_V1_ScheduleRebalancingRequest) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse {
+        let now = Instant.now
+        let cadence = try RebalancingCadence(request.cadence, field: "cadence")
+        let input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
+                                        band: request.band, bands: [:], signal: nil, asOf: now)
+        var start = cadence.boundary(after: now)
+        if let time = request.startAt {
+            guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "start_at", reason: "is not a valid timestamp") }
+            start = instant
+        }
+        let requestId = try checkedRequestId(request.requestId)
+        let fingerprint = RequestFingerprint.of(request)
+        let client = input.client
+        if !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) {
+            guard record.fingerprint == fingerprint else {
+                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+            }
+            try await waitForAuditTrail()
+            let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
+            guard case .rebalancingScheduled(let scheduled)? = events.last?.payload else {
+                throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
+            }
+            var response = Ultracore_Holdings_V1_ScheduleRebalancingResponse()
+            response.schedule = scheduled.schedule
+            return response
+        }
+        let existing = state.withLock { $0.schedules[client] }
+        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
+        schedule.scheduleId = existing?.schedule.scheduleId ?? ("sched-" + UUIDText.random())
+        schedule.clientId = client
+        schedule.cadence = request.cadence
+        schedule.strategy = request.strategy
+        schedule.targetWeights = input.targets.mapValues(\.description)
+        schedule.band = input.band.proto
+        schedule.enabled = request.enabled
+        schedule.nextRunAt = start.timestamp
+        schedule.lastRunAt = existing?.schedule.lastRunAt
+        schedule.autoExecute = request.autoExecute
+        try await saveSchedule(schedule, after: existing?.version ?? 0, requestId: requestId, fingerprint: fingerprint,
+                               source: "RebalancingService.ScheduleRebalancing", now: now)
+        var response = Ultracore_Holdings_V1_ScheduleRebalancingResponse()
+        response.schedule = schedule
+        return response
+    }
+
+    func saveSchedule(_ schedule: Ultracore_Holdings_V1_RebalancingSchedule, after version: Int64, requestId: String, fingerprint: String,
+                      source: String, now: Instant) async throws {
+        var event = context(source, requestId: requestId, now: now)
+            .envelope(aggregateId: schedule.scheduleId, version: version + 1, clientId: schedule.clientId)
+        var scheduled = Ultracore_Holdings_V1_RebalancingScheduled()
+        scheduled.schedule = schedule
+        event.eventType = .rebalancingScheduled
+        event.payload = .rebalancingScheduled(scheduled)
+        if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
+        try await recordClientEvent(event, client: schedule.clientId, requestId: requestId, fingerprint: fingerprint)
+    }
+
+    /// Schedules due at `now` (enabled, next run at or before it).
+    func dueSchedules(at now: Instant) -> [(schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] {
+        state.withLock { state in
+            state.schedules.values.filter { entry in
+                entry.schedule.enabled && (entry.schedule.nextRunAt.flatMap(Instant.init).map { $0 <= now } ?? false)
+            }.sorted { $0.schedule.scheduleId < $1.schedule.scheduleId }
+        }
+    }
+
+    /// One firing of a schedule: evaluate (REBALANCING_TRIGGERED when due), plan and execute
+    /// when auto_execute, then move next_run_at to the cadence boundary after `now`.
+    func runSchedule(_ entry: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64), now clockNow: Instant) async throws -> [String] {
+        var schedule = entry.schedule
+        let now = Instant.now
+        let cadence = try RebalancingCadence(schedule.cadence, field: "cadence")
+        var input = try EvaluationInput(client: schedule.clientId, targets: schedule.targetWeights, strategy: schedule.strategy,
+                                        band: schedule.band, bands: [:], signal: nil, asOf: clockNow)
+        input.cadence = cadence
+        input.lastRebalancedAt = schedule.lastRunAt.flatMap(Instant.init)
+        var notes: [String] = []
+        let outcome = try await evaluate(input)
+        if outcome.shouldRebalance {
+            if schedule.autoExecute {
+                let stored = try await plan(input, constraints: TradingConstraints(), prices: [:], planId: "plan-" + UUIDText.random(), now: now)
+                let response = try await execute(stored, requestId: "", fingerprint: "", source: "scheduler/\(schedule.scheduleId)", now: now)
+                notes.append("executed \(response.trades.count) trades (rebalancing \(response.rebalancingId))")
+            } else {
+                let event = try await trigger(outcome, input: input, planId: "", requestId: "", fingerprint: "",
+                                              source: "scheduler/\(schedule.scheduleId)", now: now)
+                notes.append("triggered \(event.aggregateId)")
+            }
+        } else {
+            notes.append("no rebalance: " + outcome.reasons.joined(separator: "; "))
+        }
+        schedule.lastRunAt = clockNow.timestamp
+        schedule.nextRunAt = cadence.boundary(after: clockNow).timestamp
+        try await saveSchedule(schedule, after: entry.version, requestId: "", fingerprint: "", source: "scheduler/\(schedule.scheduleId)", now: now)
+        return notes
+    }
+}
+
+extension Instant {
+    /// ISO 8601 text (UTC, seconds).
+    var isoText: String {
+        let seconds = microseconds / 1_000_000
+        let (y, m, d) = RebalancingCadenceText.civil(self)
+        let second = ((seconds % 86_400) + 86_400) % 86_400
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, second / 3600, (second / 60) % 60, second % 60)
+    }
+}
+
+enum RebalancingCadenceText {
+    static func civil(_ instant: Instant) -> (Int, Int, Int) { HoldingPeriod.civilDate(instant) }
+}
