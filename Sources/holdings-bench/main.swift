@@ -4,14 +4,18 @@ import HoldingsProto
 import RPCCore
 import Synchronization
 
-/// holdings-bench: the issue-5 benchmarks against a running holdingsd (loopback).
-///   publish  PublishPrices revaluing TICKERS × HOLDERS open positions, BATCHES batches of TICKERS quotes
-///   sell     SellLots of 1 share for each method on positions of LOTS lots, SELLS sales per method
-/// Prints p50/p99 per batch or per sale; bounded by its counts.
+/// holdings-bench: benchmarks against a running holdingsd (loopback).
+///   publish    PublishPrices revaluing TICKERS × HOLDERS open positions, BATCHES batches of TICKERS quotes
+///   sell       SellLots of 1 share for each method on positions of LOTS lots, SELLS sales per method
+///   rebalance  EvaluateRebalancing and PlanRebalancing on one client of ASSETS positions of LOTS lots, CALLS each
+///   analytics  each AnalyticsService method on a daily series of DAYS returns, CALLS each
+/// Prints p50/p99 per call (or batch); bounded by its counts.
 func usage() -> String {
     """
-    usage: holdings-bench publish --server H:P [--tickers 1000] [--holders 100] [--batches 5]
-           holdings-bench sell    --server H:P [--lots 10000] [--sells 50]
+    usage: holdings-bench publish   --server H:P [--tickers 1000] [--holders 100] [--batches 5]
+           holdings-bench sell      --server H:P [--lots 10000] [--sells 50]
+           holdings-bench rebalance --server H:P [--assets 500] [--lots 50] [--calls 50]
+           holdings-bench analytics --server H:P [--days 2520] [--calls 200]
     """
 }
 
@@ -21,7 +25,7 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let scenario = arguments.first, ["publish", "sell"].contains(scenario) else { fail(usage()) }
+guard let scenario = arguments.first, ["publish", "sell", "rebalance", "analytics"].contains(scenario) else { fail(usage()) }
 let options: [String: String] = {
     var options: [String: String] = [:]
     var index = 1
@@ -54,6 +58,8 @@ do { channel = try GRPCChannel(target: server) } catch { fail("\(error)") }
 let run = UUID().uuidString.prefix(6).uppercased()
 let holdings = Ultracore_Holdings_V1_HoldingsService.Client(channel)
 let costBasis = Ultracore_Holdings_V1_CostBasisService.Client(channel)
+let rebalancing = Ultracore_Holdings_V1_RebalancingService.Client(channel)
+let analytics = Ultracore_Holdings_V1_AnalyticsService.Client(channel)
 let options30 = CallOptions(timeout: .seconds(120))
 
 /// Buys in parallel (`concurrency` in flight); a call refused by backpressure is retried.
@@ -134,6 +140,158 @@ Task.detached {
             await drain(client: "bench-\(run)-0")
         }
         if !samples.isEmpty { report("PublishPrices per batch of \(tickers) prices (\(tickers * holders) positions)", samples) }
+    case "rebalance":
+        let assets = option("assets", 500), lots = option("lots", 50), calls = option("calls", 50)
+        let client = "rebal-\(run)"
+        var requests: [Ultracore_Holdings_V1_OpenPositionRequest] = []
+        for lot in 0..<lots {
+            for asset in 0..<assets {
+                var request = Ultracore_Holdings_V1_OpenPositionRequest()
+                request.clientId = client
+                request.ticker = "R\(run.prefix(3))\(asset)"
+                request.quantity = "\(1 + (asset * 7 + lot) % 20)"
+                request.price = "\(20 + (asset + lot * 13) % 61).\(lot % 100)"
+                // Acquired over the last three years: long and short terms, gains and losses.
+                var time = Google_Protobuf_Timestamp()
+                time.seconds = Int64(Date().timeIntervalSince1970) - Int64((lot * 37 + asset) % 1000) * 86_400 - 3600
+                request.tradeTime = time
+                requests.append(request)
+            }
+        }
+        let setup = clock.now
+        await buyAll(requests, concurrency: 64)
+        var prices = Ultracore_Holdings_V1_PublishPricesRequest()
+        for asset in 0..<assets {
+            var quote = Ultracore_Holdings_V1_PriceQuote()
+            quote.ticker = "R\(run.prefix(3))\(asset)"
+            quote.price = "\(30 + asset % 50).25"
+            prices.prices.append(quote)
+        }
+        do { _ = try await holdings.publishPrices(prices, options: options30) } catch { fail("prices: \(error)") }
+        print(String(format: "setup: 1 client, %d positions of %d lots (%d buys) priced, in %.1f s", assets, lots, requests.count,
+                     millis(clock.now - setup) / 1000))
+        var targets: [String: String] = [:]
+        for asset in 0..<assets { targets["R\(run.prefix(3))\(asset)"] = String(describing: 1.0 / Double(assets)).prefix(12).description }
+        var band = Ultracore_Holdings_V1_DriftBand()
+        band.absolute = "0.0005"
+        var evaluate = Ultracore_Holdings_V1_EvaluateRebalancingRequest()
+        evaluate.clientId = client
+        evaluate.targetWeights = targets
+        evaluate.strategy = .threshold
+        evaluate.band = band
+        var plan = Ultracore_Holdings_V1_PlanRebalancingRequest()
+        plan.clientId = client
+        plan.targetWeights = targets
+        plan.strategy = .threshold
+        plan.band = band
+        var constraints = Ultracore_Holdings_V1_PlanConstraints()
+        constraints.commissionPerTrade = "1"
+        constraints.commissionBps = "5"
+        constraints.spreadBps = "3"
+        constraints.minTradeValue = "10"
+        plan.constraints = constraints
+        var evaluations: [Double] = [], plans: [Double] = []
+        var tradeCount = 0, outside = 0
+        for _ in 0..<calls {
+            let begin = clock.now
+            do {
+                let response = try await rebalancing.evaluateRebalancing(evaluate, options: options30)
+                evaluations.append(millis(clock.now - begin))
+                outside = response.drifts.filter(\.outsideBand).count
+            } catch { print("evaluate: \(error)") }
+            let planned = clock.now
+            do {
+                let response = try await rebalancing.planRebalancing(plan, options: options30)
+                plans.append(millis(clock.now - planned))
+                tradeCount = response.trades.count
+            } catch { print("plan: \(error)") }
+        }
+        print("each evaluation: \(assets) drifts, \(outside) outside the band (one REBALANCING_TRIGGERED each); each plan: \(tradeCount) trades")
+        if !evaluations.isEmpty { report("EvaluateRebalancing, \(assets) assets × \(lots) lots", evaluations) }
+        if !plans.isEmpty { report("PlanRebalancing, \(assets) assets × \(lots) lots", plans) }
+    case "analytics":
+        let days = option("days", 2520), calls = option("calls", 200)
+        var seed: UInt64 = 42
+        func normal() -> Double {
+            // Box–Muller over a 64-bit LCG: deterministic, no dependency.
+            func uniform() -> Double {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return (Double(seed >> 11) + 0.5) / 9007199254740992.0
+            }
+            return (-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * Double.pi * uniform())
+        }
+        var returns: [Double] = [], benchmark: [Double] = []
+        for _ in 0..<days {
+            let market = 0.0003 + 0.01 * normal()
+            benchmark.append(market)
+            returns.append(0.0001 + 1.1 * market + 0.005 * normal())
+        }
+        var series = Ultracore_Holdings_V1_SeriesInput()
+        var returnSeries = Ultracore_Holdings_V1_ReturnSeries()
+        returnSeries.returns = returns
+        series.source = .returns(returnSeries)
+        var benchmarkSeries = Ultracore_Holdings_V1_SeriesInput()
+        var benchmarkReturns = Ultracore_Holdings_V1_ReturnSeries()
+        benchmarkReturns.returns = benchmark
+        benchmarkSeries.source = .returns(benchmarkReturns)
+        // The same path as values with times and a cash flow every quarter (TWR and XIRR).
+        var values = Ultracore_Holdings_V1_ValueSeries()
+        var value = 1_000_000.0
+        let start = Int64(Date().timeIntervalSince1970) - Int64(days) * 86_400
+        var flows: [Ultracore_Holdings_V1_CashFlow] = []
+        for day in 0...days {
+            if day > 0 {
+                value *= 1 + returns[day - 1]
+                if day % 63 == 0 {
+                    value += 10_000
+                    var flow = Ultracore_Holdings_V1_CashFlow()
+                    var time = Google_Protobuf_Timestamp()
+                    time.seconds = start + Int64(day) * 86_400
+                    flow.time = time
+                    flow.amount = "10000"
+                    flows.append(flow)
+                }
+            }
+            values.values.append(String(format: "%.2f", value))
+            var time = Google_Protobuf_Timestamp()
+            time.seconds = start + Int64(day) * 86_400
+            values.times.append(time)
+        }
+        var valueSeries = Ultracore_Holdings_V1_SeriesInput()
+        valueSeries.source = .values(values)
+        var performance = Ultracore_Holdings_V1_ComputePerformanceRequest()
+        performance.series = series
+        var performanceFlows = Ultracore_Holdings_V1_ComputePerformanceRequest()
+        performanceFlows.series = valueSeries
+        performanceFlows.cashFlows = flows
+        var sharpe = Ultracore_Holdings_V1_ComputeSharpeRequest()
+        sharpe.series = series
+        sharpe.riskFreeRate = 0.0001
+        var drawdown = Ultracore_Holdings_V1_ComputeMaxDrawdownRequest()
+        drawdown.series = series
+        var relative = Ultracore_Holdings_V1_ComputeAlphaBetaRequest()
+        relative.series = series
+        relative.benchmark = benchmarkSeries
+        relative.riskFreeRate = 0.0001
+        let (performanceRequest, flowsRequest, sharpeRequest, drawdownRequest, relativeRequest) = (performance, performanceFlows, sharpe, drawdown, relative)
+        let cases: [(String, @Sendable () async throws -> Void)] = [
+            ("ComputePerformance (returns)", { _ = try await analytics.computePerformance(performanceRequest, options: options30) }),
+            ("ComputePerformance (values, \(flows.count) cash flows: TWR + XIRR)", { _ = try await analytics.computePerformance(flowsRequest, options: options30) }),
+            ("ComputeSharpe", { _ = try await analytics.computeSharpe(sharpeRequest, options: options30) }),
+            ("ComputeMaxDrawdown", { _ = try await analytics.computeMaxDrawdown(drawdownRequest, options: options30) }),
+            ("ComputeAlphaBeta", { _ = try await analytics.computeAlphaBeta(relativeRequest, options: options30) }),
+        ]
+        for (label, call) in cases {
+            var samples: [Double] = []
+            for _ in 0..<calls {
+                let begin = clock.now
+                do {
+                    try await call()
+                    samples.append(millis(clock.now - begin))
+                } catch { print("\(label): \(error)") }
+            }
+            if !samples.isEmpty { report("\(label), \(days) daily returns", samples) }
+        }
     default:
         let lots = option("lots", 10_000), sells = option("sells", 50)
         let methods: [(String, Ultracore_Holdings_V1_CostBasisMethod)] = [

@@ -1,0 +1,22 @@
+# Sourced by the bench scripts: builds release holdingsd and holdings-bench, starts holdingsd
+# (embedded broker) on a fresh database of the local Postgres with the extra holdingsd
+# arguments given, sets $bin and $address, and cleans everything up on exit.
+swift build -c release --product holdingsd >/dev/null
+swift build -c release --product holdings-bench >/dev/null
+bin=$(swift build -c release --show-bin-path)
+bash deploy/postgres.sh start >/dev/null
+admin=$(bash deploy/postgres.sh url | sed 's#/holdings$#/postgres#')
+database="bench_$(date +%s)"
+psql "$admin" -qc "CREATE DATABASE $database"
+url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
+log=$(mktemp)
+"$bin/holdingsd" --port 0 --database-url "$url" "$@" >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
+for _ in $(seq 1 300); do
+  address=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || { cat "$log"; exit 1; }
+echo "holdingsd (release, embedded broker) at $address; $(nproc) cores shared with Postgres and the bench client"
