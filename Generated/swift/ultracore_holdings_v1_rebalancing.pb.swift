@@ -5,7 +5,10 @@ import RPCCore
 internal import CProtobufC
 internal import HoldingsProtoC
 
-/// Parameters of the TACTICAL strategy.
+/// Parameters of the TACTICAL strategy: momentum m = last ÷ first − 1 over the last
+/// `lookback` valuations of the client's position in each target ticker (POSITION_VALUED);
+/// tilt = max_tilt × (m − mean m) ÷ max |m − mean m|; tilted targets are floored at 0 and
+/// rescaled to the original sum. Tickers without 2 valuations keep their target.
 public struct Ultracore_Holdings_V1_TacticalSignal: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TacticalSignal"
 
@@ -15,7 +18,8 @@ public struct Ultracore_Holdings_V1_TacticalSignal: ProtoMessage {
     /// Largest tilt of a target weight, fraction of 1; empty means "0.05".
     public var maxTilt: String = ""
 
-    /// Use the trained DQN policy (policy_id) instead of momentum.
+    /// Use the trained DQN policy (policy_id) instead of momentum; an unknown policy is
+    /// NOT_FOUND (AgentService.TrainPolicy creates policies).
     public var policyId: String = ""
 
     public init() {}
@@ -83,14 +87,16 @@ public struct Ultracore_Holdings_V1_EvaluateRebalancingResponse: ProtoMessage {
     public init() {}
 }
 
-/// Trading constraints and cost model of a plan.
+/// Trading constraints and cost model of a plan. Costs and tax impacts are rounded half-even
+/// to 4 decimal places; quantities are rounded down (whole shares, or 6 places).
 public struct Ultracore_Holdings_V1_PlanConstraints: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PlanConstraints"
 
     /// Trades below this value are dropped, in currency units; empty means 0.
     public var minTradeValue: String = ""
 
-    /// Cash kept out of the targets, fraction of the portfolio value; empty means 0.
+    /// Cash kept out of the targets, fraction of the portfolio value; empty means 0. Targets
+    /// apply to the portfolio value less the buffer.
     public var cashBuffer: String = ""
 
     /// Allow fractional share quantities; otherwise quantities are whole shares.
@@ -154,7 +160,10 @@ public struct Ultracore_Holdings_V1_PlannedTrade: ProtoMessage {
     public init() {}
 }
 
-/// Input of RebalancingService.PlanRebalancing.
+/// Input of RebalancingService.PlanRebalancing. Sells reach target × (value − buffer) from
+/// above; buys, largest shortfall first, are scaled down to the cash the sells bring in after
+/// costs. CALENDAR trades every asset to its target; THRESHOLD and TACTICAL only the assets
+/// outside their bands. A position whose target is 0 is sold whole.
 public struct Ultracore_Holdings_V1_PlanRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PlanRebalancingRequest"
 
@@ -186,7 +195,8 @@ public struct Ultracore_Holdings_V1_PlanRebalancingRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_PlanRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.PlanRebalancingResponse"
 
-    /// Id to pass to ExecuteRebalancing; plans are kept for 24 hours.
+    /// Id to pass to ExecuteRebalancing; plans are kept in memory for 24 hours (a restart
+    /// forgets them: NOT_FOUND, plan again).
     public var planId: String = ""
 
     /// Sells first, then buys.
@@ -207,7 +217,14 @@ public struct Ultracore_Holdings_V1_PlanRebalancingResponse: ProtoMessage {
     public init() {}
 }
 
-/// Input of RebalancingService.ExecuteRebalancing.
+/// Input of RebalancingService.ExecuteRebalancing. Trades execute at the plan's estimated
+/// prices and lots, at the time of execution, through the lot engine of SellLots and
+/// OpenPosition. A plan executes once (again: FAILED_PRECONDITION, or the first outcome for
+/// the same request_id); a traded position that changed since the plan is
+/// FAILED_PRECONDITION. All or nothing: when the event log takes only part of the run (or
+/// may have), the answer is UNAVAILABLE, the client's writes wait while the run is settled
+/// (see TradeExecuted in events.proto), and a retry with the same request_id returns the
+/// run if it completed.
 public struct Ultracore_Holdings_V1_ExecuteRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ExecuteRebalancingRequest"
 
@@ -267,7 +284,12 @@ public struct Ultracore_Holdings_V1_ExecuteRebalancingResponse: ProtoMessage {
     public init() {}
 }
 
-/// Input of RebalancingService.ScheduleRebalancing.
+/// Input of RebalancingService.ScheduleRebalancing. The schedule is an event
+/// (REBALANCING_SCHEDULED) kept in Postgres; holdingsd checks due schedules every second
+/// (--scheduler-interval-ms) and at each due time evaluates the strategy (CALENDAR: due when a
+/// cadence boundary passed since last_run_at), records REBALANCING_TRIGGERED or, with
+/// auto_execute, plans (default constraints, last prices) and executes; then last_run_at is
+/// the due time seen and next_run_at the next cadence boundary (missed periods are skipped).
 public struct Ultracore_Holdings_V1_ScheduleRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ScheduleRebalancingRequest"
 

@@ -234,7 +234,7 @@ public enum MoneyWeightedReturn {
             let value = npv(rate), derivative = slope(rate)
             guard value.isFinite, derivative.isFinite, derivative != 0 else { break }
             let next = rate - value / derivative
-            guard next.isFinite, next > -1 else { break }
+            guard next.isFinite, next > -1, next <= 1e6 else { break }
             if abs(next - rate) <= 1e-14 * max(1, abs(rate)) {
                 if abs(npv(next)) <= 1e-9 * scale { return next }
                 break

@@ -46,7 +46,10 @@ typedef struct Ultracore__Holdings__V1__ScheduleRebalancingResponse Ultracore__H
 /* --- messages --- */
 
 /*
- * Parameters of the TACTICAL strategy.
+ * Parameters of the TACTICAL strategy: momentum m = last ÷ first − 1 over the last
+ * `lookback` valuations of the client's position in each target ticker (POSITION_VALUED);
+ * tilt = max_tilt × (m − mean m) ÷ max |m − mean m|; tilted targets are floored at 0 and
+ * rescaled to the original sum. Tickers without 2 valuations keep their target.
  */
 struct  Ultracore__Holdings__V1__TacticalSignal
 {
@@ -60,7 +63,8 @@ struct  Ultracore__Holdings__V1__TacticalSignal
    */
   char *max_tilt;
   /*
-   * Use the trained DQN policy (policy_id) instead of momentum.
+   * Use the trained DQN policy (policy_id) instead of momentum; an unknown policy is
+   * NOT_FOUND (AgentService.TrainPolicy creates policies).
    */
   char *policy_id;
 };
@@ -196,7 +200,8 @@ struct  Ultracore__Holdings__V1__EvaluateRebalancingResponse
 
 
 /*
- * Trading constraints and cost model of a plan.
+ * Trading constraints and cost model of a plan. Costs and tax impacts are rounded half-even
+ * to 4 decimal places; quantities are rounded down (whole shares, or 6 places).
  */
 struct  Ultracore__Holdings__V1__PlanConstraints
 {
@@ -206,7 +211,8 @@ struct  Ultracore__Holdings__V1__PlanConstraints
    */
   char *min_trade_value;
   /*
-   * Cash kept out of the targets, fraction of the portfolio value; empty means 0.
+   * Cash kept out of the targets, fraction of the portfolio value; empty means 0. Targets
+   * apply to the portfolio value less the buffer.
    */
   char *cash_buffer;
   /*
@@ -319,7 +325,10 @@ struct  Ultracore__Holdings__V1__PlanRebalancingRequest__PricesEntry
 
 
 /*
- * Input of RebalancingService.PlanRebalancing.
+ * Input of RebalancingService.PlanRebalancing. Sells reach target × (value − buffer) from
+ * above; buys, largest shortfall first, are scaled down to the cash the sells bring in after
+ * costs. CALENDAR trades every asset to its target; THRESHOLD and TACTICAL only the assets
+ * outside their bands. A position whose target is 0 is sold whole.
  */
 struct  Ultracore__Holdings__V1__PlanRebalancingRequest
 {
@@ -378,7 +387,8 @@ struct  Ultracore__Holdings__V1__PlanRebalancingResponse
 {
   ProtobufCMessage base;
   /*
-   * Id to pass to ExecuteRebalancing; plans are kept for 24 hours.
+   * Id to pass to ExecuteRebalancing; plans are kept in memory for 24 hours (a restart
+   * forgets them: NOT_FOUND, plan again).
    */
   char *plan_id;
   /*
@@ -410,7 +420,14 @@ struct  Ultracore__Holdings__V1__PlanRebalancingResponse
 
 
 /*
- * Input of RebalancingService.ExecuteRebalancing.
+ * Input of RebalancingService.ExecuteRebalancing. Trades execute at the plan's estimated
+ * prices and lots, at the time of execution, through the lot engine of SellLots and
+ * OpenPosition. A plan executes once (again: FAILED_PRECONDITION, or the first outcome for
+ * the same request_id); a traded position that changed since the plan is
+ * FAILED_PRECONDITION. All or nothing: when the event log takes only part of the run (or
+ * may have), the answer is UNAVAILABLE, the client's writes wait while the run is settled
+ * (see TradeExecuted in events.proto), and a retry with the same request_id returns the
+ * run if it completed.
  */
 struct  Ultracore__Holdings__V1__ExecuteRebalancingRequest
 {
@@ -511,7 +528,12 @@ struct  Ultracore__Holdings__V1__ScheduleRebalancingRequest__TargetWeightsEntry
 
 
 /*
- * Input of RebalancingService.ScheduleRebalancing.
+ * Input of RebalancingService.ScheduleRebalancing. The schedule is an event
+ * (REBALANCING_SCHEDULED) kept in Postgres; holdingsd checks due schedules every second
+ * (--scheduler-interval-ms) and at each due time evaluates the strategy (CALENDAR: due when a
+ * cadence boundary passed since last_run_at), records REBALANCING_TRIGGERED or, with
+ * auto_execute, plans (default constraints, last prices) and executes; then last_run_at is
+ * the due time seen and next_run_at the next cadence boundary (missed periods are skipped).
  */
 struct  Ultracore__Holdings__V1__ScheduleRebalancingRequest
 {
