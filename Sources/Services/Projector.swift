@@ -196,10 +196,17 @@ public final class Projector: @unchecked Sendable {
                     stored.merge(loaded) { current, _ in current }
                     positions.merge(loaded) { current, _ in current }
                 }
+                var closings: [ReadModels.Valuation] = []
                 for var trade in trades {
                     if !completed { trade.attributes[RebalancingEvents.voidAttribute] = "true" }
                     apply(trade)
+                    // A sale that closes the position: worth 0 from then on in the valuation history.
+                    if completed, let position = positions[trade.aggregateId], position.status == .closed, position.version == trade.aggregateVersion {
+                        closings.append(ReadModels.Valuation(eventId: trade.eventId, client: trade.clientId, position: trade.aggregateId,
+                                                             at: position.closedAt ?? position.updatedAt, marketValue: .zero, offset: 0))
+                    }
                 }
+                try ReadModels.insertValuations(closings, on: db)
                 try ReadModels.recordRun(run, client: client, completed: completed,
                                          at: event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), on: db)
                 if !completed { Log.info("projector", "rebalancing \(run) of \(client) did not complete: its \(trades.count) trades are void") }

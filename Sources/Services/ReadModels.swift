@@ -286,6 +286,10 @@ enum ReadModels {
         var marketValue: ExactDecimal
         var offset: Int64
 
+        init(eventId: String, client: String, position: String, at: Instant, marketValue: ExactDecimal, offset: Int64) {
+            (self.eventId, self.client, self.position, self.at, self.marketValue, self.offset) = (eventId, client, position, at, marketValue, offset)
+        }
+
         /// The valuation an event records: POSITION_VALUED (its market value) or a close (0).
         init?(_ recorded: Recorded) {
             let event = recorded.event

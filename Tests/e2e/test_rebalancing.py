@@ -34,6 +34,7 @@ def ts(when):
 
 class Stubs:
     def __init__(self, address):
+        self.address = address
         channel = grpc.insecure_channel(address)
         self.holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         self.rebalancing = M["rebalancing_pb2_grpc"].RebalancingServiceStub(channel)
@@ -185,6 +186,12 @@ def test_stale_plan_fractional_shares_buffer_new_position_and_min_trade(stubs):
     r.ExecuteRebalancing(rb.ExecuteRebalancingRequest(client_id=other, plan_id=gone.plan_id), timeout=10)
     closed = stubs.holdings.GetPosition(pb.GetPositionRequest(position_id=x.position_id), timeout=10).position
     assert closed.status == M["common_pb2"].POSITION_STATUS_CLOSED and closed.quantity == "0"
+    # The valuation history sees the close: XYZ (the only priced position) is worth 0 from then on.
+    an = M["analytics_pb2"]
+    history = an.SeriesInput(history=an.ClientHistory(client_id=other))
+    expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: M["analytics_pb2_grpc"].AnalyticsServiceStub(
+        grpc.insecure_channel(stubs.address)).ComputePerformance(an.ComputePerformanceRequest(series=history), timeout=10),
+        "is worth 0")
 
 
 def test_calendar_and_tactical_strategies(stubs):
@@ -354,15 +361,16 @@ def test_execution_interrupted_by_broker_faults_is_all_or_nothing(postgres):
             broker.command("clear-errors")
 
             def settled():
+                # Writes wait while the run is settled (reads show the portfolio before it); a
+                # valuation at the same price is the probe.
                 try:
-                    return (stubs.holdings.GetPosition(pb.GetPositionRequest(position_id=a.position_id), timeout=10).position,
-                            stubs.holdings.GetPosition(pb.GetPositionRequest(position_id=m.position_id), timeout=10).position,
-                            stubs.cost.SellLots(cb.SellLotsRequest(client_id=client, ticker="AAPL", quantity="1", price="150",
-                                                                   method=M["common_pb2"].FIFO, dry_run=True), timeout=10))
+                    stubs.mark(a.position_id, "150")
                 except grpc.RpcError as error:
                     assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
                     return None
-            aapl, msft, _ = wait_for(settled, timeout=30)
+                return (stubs.holdings.GetPosition(pb.GetPositionRequest(position_id=a.position_id), timeout=10).position,
+                        stubs.holdings.GetPosition(pb.GetPositionRequest(position_id=m.position_id), timeout=10).position)
+            aapl, msft = wait_for(settled, timeout=30)
             state = (aapl.quantity, msft.quantity)
             assert state in {("10", "10"), ("9", "11")}, state
             if answered == "OK":
