@@ -677,11 +677,13 @@ public final class WriteModel: Sendable {
                     let reloaded = try await pool.withConnection { connection in
                         let rows = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)])
                         return (try ReadModels.loadPositions(Array(Set(ids + rows.rows.compactMap { $0[0] })), on: connection),
-                                try Self.loadRequests(client: client, on: connection))
+                                try Self.loadRequests(client: client, on: connection),
+                                try ReadModels.loadSchedules(on: connection).first { $0.schedule.clientId == client })
                     }
                     state.withLock { state in
                         for position in reloaded.0.values { Self.index(position, in: &state) }
                         state.requests.merge(reloaded.1) { current, _ in current }
+                        if let schedule = reloaded.2 { state.schedules[client] = schedule }
                         Self.sort(client: client, in: &state)
                         state.unconfirmed.remove(client)
                     }
