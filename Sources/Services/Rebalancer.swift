@@ -336,6 +336,8 @@ extension WriteModel {
                                 constraints: constraints, drifts: outcome.drifts, seen: seen, response: response)
         state.withLock { state in
             state.plans = state.plans.filter { now.microseconds - $0.value.createdAt.microseconds < StoredPlan.lifetime }
+            // Executions of expired plans: a retry by request_id finds them in the audit trail.
+            state.executions = state.executions.filter { state.plans[$0.key] != nil }
             state.plans[planId] = stored
         }
         return stored
