@@ -132,10 +132,17 @@ public enum Validation {
         return value
     }
 
+    /// A timestamp of the request as an instant; INVALID_ARGUMENT naming `field` when it is
+    /// outside 0001–9999 or its nanos are invalid.
+    public static func instant(_ time: Google_Protobuf_Timestamp, field: String) throws(DomainError) -> Instant {
+        guard let instant = Instant(time) else { throw .invalidArgument(field: field, reason: "is not a valid timestamp") }
+        return instant
+    }
+
     /// A trade or price time: unset means `now`; at most a day ahead of the server clock.
     public static func tradeTime(_ time: Google_Protobuf_Timestamp?, now: Instant, field: String = "trade_time") throws(DomainError) -> Instant {
         guard let time else { return now }
-        guard let instant = Instant(time) else { throw .invalidArgument(field: field, reason: "is not a valid timestamp") }
+        let instant = try instant(time, field: field)
         guard instant <= Instant(microseconds: now.microseconds + 86_400_000_000) else {
             throw .invalidArgument(field: field, reason: "is more than a day in the future")
         }

@@ -58,14 +58,8 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
             let field = field + ".history"
             let client = try Validation.identifier(history.clientId, field: field + ".client_id")
             let now = Instant.now
-            let start = try history.startTime.map { time throws(DomainError) in
-                guard let instant = Instant(time) else { throw .invalidArgument(field: field + ".start_time", reason: "is not a valid timestamp") }
-                return instant
-            }
-            let end = try history.endTime.map { time throws(DomainError) in
-                guard let instant = Instant(time) else { throw .invalidArgument(field: field + ".end_time", reason: "is not a valid timestamp") }
-                return instant
-            } ?? now
+            let start = try history.startTime.map { time throws(DomainError) in try Validation.instant(time, field: field + ".start_time") }
+            let end = try history.endTime.map { time throws(DomainError) in try Validation.instant(time, field: field + ".end_time") } ?? now
             if let start, start > end {
                 throw DomainError.invalidArgument(field: field + ".start_time", reason: "is after end_time")
             }
@@ -97,7 +91,7 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
         var times: [Instant] = []
         times.reserveCapacity(count)
         for (index, stamp) in stamps.enumerated() {
-            guard let instant = Instant(stamp) else { throw .invalidArgument(field: "\(field)[\(index)]", reason: "is not a valid timestamp") }
+            let instant = try Validation.instant(stamp, field: "\(field)[\(index)]")
             if let last = times.last, instant <= last {
                 throw .invalidArgument(field: "\(field)[\(index)]", reason: "is not after the previous time")
             }

@@ -130,13 +130,8 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
             let ticker = request.ticker.isEmpty ? "" : try Validation.ticker(request.ticker)
-            func instant(_ time: Google_Protobuf_Timestamp?, _ field: String) throws -> Instant? {
-                guard let time else { return nil }
-                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: field, reason: "is not a valid timestamp") }
-                return instant
-            }
-            let start = try instant(request.startTime, "start_time")
-            let end = try instant(request.endTime, "end_time")
+            let start = try request.startTime.map { time throws(DomainError) in try Validation.instant(time, field: "start_time") }
+            let end = try request.endTime.map { time throws(DomainError) in try Validation.instant(time, field: "end_time") }
             if let start, let end, end < start {
                 throw DomainError.invalidArgument(field: "end_time", reason: "is before start_time")
             }

@@ -128,11 +128,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
             guard request.asOfVersion >= 0 else { throw DomainError.invalidArgument(field: "as_of_version", reason: "must not be negative") }
-            var limit: Instant?
-            if let time = request.asOfTime {
-                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "as_of_time", reason: "is not a valid timestamp") }
-                limit = instant
-            }
+            let limit = try request.asOfTime.map { time throws(DomainError) in try Validation.instant(time, field: "as_of_time") }
             guard model.position(request.positionId) != nil else {
                 throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
             }

@@ -198,11 +198,7 @@ extension WriteModel {
     /// RebalancingService.EvaluateRebalancing: emits REBALANCING_TRIGGERED when it must rebalance.
     public func evaluateRebalancing(_ request: Ultracore_Holdings_V1_EvaluateRebalancingRequest) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
         let now = Instant.now
-        var asOf = now
-        if let time = request.asOf {
-            guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "as_of", reason: "is not a valid timestamp") }
-            asOf = instant
-        }
+        let asOf = try request.asOf.map { time throws(DomainError) in try Validation.instant(time, field: "as_of") } ?? now
         var input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
                                         band: request.band, bands: request.assetBands, signal: request.signal, asOf: asOf)
         if request.strategy == .calendar {
@@ -210,9 +206,8 @@ extension WriteModel {
                 throw DomainError.invalidArgument(field: "cadence", reason: "is required with CALENDAR")
             }
             input.cadence = try RebalancingCadence(request.cadence, field: "cadence")
-            if let time = request.lastRebalancedAt {
-                guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "last_rebalanced_at", reason: "is not a valid timestamp") }
-                input.lastRebalancedAt = instant
+            input.lastRebalancedAt = try request.lastRebalancedAt.map { time throws(DomainError) in
+                try Validation.instant(time, field: "last_rebalanced_at")
             }
         }
         let requestId = try checkedRequestId(request.requestId)
@@ -567,11 +562,8 @@ extension WriteModel {
         let cadence = try RebalancingCadence(request.cadence, field: "cadence")
         let input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
                                         band: request.band, bands: [:], signal: nil, asOf: now)
-        var start = cadence.boundary(after: now)
-        if let time = request.startAt {
-            guard let instant = Instant(time) else { throw DomainError.invalidArgument(field: "start_at", reason: "is not a valid timestamp") }
-            start = instant
-        }
+        let start = try request.startAt.map { time throws(DomainError) in try Validation.instant(time, field: "start_at") }
+            ?? cadence.boundary(after: now)
         let requestId = try checkedRequestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request)
         let client = input.client
