@@ -63,9 +63,7 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
             if let start, start > end {
                 throw DomainError.invalidArgument(field: field + ".start_time", reason: "is after end_time")
             }
-            var timeout = readYourWritesTimeout
-            if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
-            try await model.waitForAuditTrail(timeout: timeout)
+            try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
             let points = try await model.pool.withConnection { connection in
                 try ReadModels.valuationSeries(client: client, from: start, to: end, on: connection)
             }

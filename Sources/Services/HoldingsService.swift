@@ -91,9 +91,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     /// Read your writes: waits until every write acknowledged so far is in Postgres, at most
     /// `readYourWritesTimeout` and never past the call's deadline; UNAVAILABLE otherwise.
     private func auditTrailReady(_ context: ServerContext) async throws {
-        var timeout = readYourWritesTimeout
-        if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
-        try await model.waitForAuditTrail(timeout: timeout)
+        try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
     }
 
     /// The names of requested event types; INVALID_ARGUMENT for unknown ones.

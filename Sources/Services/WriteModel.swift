@@ -556,6 +556,13 @@ public final class WriteModel: Sendable {
         }
     }
 
+    /// Read your writes for a call: waits at most `timeout`, and never past the call's deadline.
+    func waitForAuditTrail(_ context: ServerContext, timeout: Duration) async throws {
+        var timeout = timeout
+        if let deadline = context.deadline { timeout = min(timeout, deadline - .now) }
+        try await waitForAuditTrail(timeout: timeout)
+    }
+
     /// One attempt at a time per multi-client request id.
     private func claimBatch(_ requestId: String) throws {
         let claimed = state.withLock { $0.batchesInFlight.insert(requestId).inserted }
