@@ -87,6 +87,8 @@ struct EvaluationInput: Sendable {
 
 /// The outcome of an evaluation.
 struct EvaluationOutcome: Sendable {
+    /// The portfolio evaluated (targets not held included), valued.
+    var assets: [PortfolioAsset]
     var value: ExactDecimal
     var drifts: [AssetDrift]
     var effectiveTargets: [String: ExactDecimal]
@@ -171,7 +173,7 @@ extension WriteModel {
         } else if input.strategy == .calendar {
             guard let cadence = input.cadence else {
                 // A plan: the calendar decided already; every asset goes to its target.
-                return EvaluationOutcome(value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: true,
+                return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: true,
                                          reasons: reasons + ["calendar rebalance: every asset to its target"])
             }
             let name = cadence.proto.protoName ?? ""
@@ -192,7 +194,7 @@ extension WriteModel {
             }
             if outside.isEmpty { reasons.append("every asset is within its band") }
         }
-        return EvaluationOutcome(value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
+        return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
     }
 
     /// RebalancingService.EvaluateRebalancing: emits REBALANCING_TRIGGERED when it must rebalance.
@@ -230,15 +232,8 @@ extension WriteModel {
 
     /// The first outcome of an evaluation retried with its request id (from its REBALANCING_TRIGGERED).
     private func replayTrigger(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse? {
-        guard !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) else { return nil }
-        guard record.fingerprint == fingerprint else {
-            throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
-        }
-        try await waitForAuditTrail()
-        let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
-        guard let event = events.last, case .rebalancingTriggered(let triggered)? = event.payload else {
-            throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
-        }
+        guard let event = try await recordedEvent(client: client, requestId: requestId, fingerprint: fingerprint) else { return nil }
+        guard case .rebalancingTriggered(let triggered)? = event.payload else { throw Self.outcomeNotReadable }
         var response = Ultracore_Holdings_V1_EvaluateRebalancingResponse()
         response.drifts = triggered.drifts
         response.shouldRebalance = true
@@ -247,6 +242,21 @@ extension WriteModel {
         response.portfolioValue = event.attributes["portfolio-value"] ?? ""
         response.eventId = event.eventId
         return response
+    }
+
+    static var outcomeNotReadable: RPCError { RPCError(.unavailable, "the outcome of this request is not readable yet; retry") }
+
+    /// The client-level event a known request id recorded (nil for a new id), read from the
+    /// audit trail; INVALID_ARGUMENT when the id was used by a different request.
+    private func recordedEvent(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_Event? {
+        guard !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) else { return nil }
+        guard record.fingerprint == fingerprint else {
+            throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
+        }
+        try await waitForAuditTrail()
+        let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
+        guard let event = events.last else { throw Self.outcomeNotReadable }
+        return event
     }
 
     /// Records REBALANCING_TRIGGERED (a run of its own, version 1) under the client's writer.
@@ -315,7 +325,7 @@ extension WriteModel {
               now: Instant) async throws -> StoredPlan {
         let open = openPositions(of: input.client)
         let outcome = try await evaluate(input, prices: prices, requirePrices: true)
-        let assets = try assets(client: input.client, targets: outcome.effectiveTargets, prices: prices, requirePrices: true)
+        let assets = outcome.assets
         let trading = input.strategy == .calendar ? Set(assets.map(\.ticker)) : Set(outcome.drifts.filter(\.outside).map(\.ticker))
         let plan = try RebalancingPlanner.plan(assets, targets: outcome.effectiveTargets, trading: trading, constraints: constraints, at: now)
         var response = Ultracore_Holdings_V1_PlanRebalancingResponse()
@@ -399,7 +409,6 @@ extension WriteModel {
         var events = [first]
         var positions = open
         var executed: [Ultracore_Holdings_V1_ExecutedTrade] = []
-        var realizedTotal = ExactDecimal.zero
         for (index, trade) in stored.plan.trades.enumerated() {
             var eventContext = base
             eventContext.eventId = UUIDText.random()
@@ -416,7 +425,6 @@ extension WriteModel {
             done.positionId = after.positionId
             done.realized = WriteModel.realized(of: event)
             done.eventId = source.isEmpty ? "" : event.eventId
-            for part in done.realized { realizedTotal = (try? realizedTotal.adding(ExactDecimal(part.realizedGain) ?? .zero)) ?? realizedTotal }
             executed.append(done)
         }
         var completed = Ultracore_Holdings_V1_RebalancingCompleted()
@@ -425,7 +433,7 @@ extension WriteModel {
         completed.clientId = client
         completed.tradeCount = Int32(stored.plan.trades.count)
         completed.totalCost = stored.plan.totalCost.description
-        completed.totalRealizedGain = realizedTotal.description
+        completed.totalRealizedGain = Gains.summary(realized: executed.flatMap(\.realized)).total
         var lastContext = base
         lastContext.eventId = UUIDText.random()
         lastContext.causationId = first.eventId
@@ -567,15 +575,8 @@ extension WriteModel {
         let requestId = try checkedRequestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request)
         let client = input.client
-        if !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) {
-            guard record.fingerprint == fingerprint else {
-                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
-            }
-            try await waitForAuditTrail()
-            let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
-            guard case .rebalancingScheduled(let scheduled)? = events.last?.payload else {
-                throw RPCError(.unavailable, "the outcome of this request is not readable yet; retry")
-            }
+        if let event = try await recordedEvent(client: client, requestId: requestId, fingerprint: fingerprint) {
+            guard case .rebalancingScheduled(let scheduled)? = event.payload else { throw Self.outcomeNotReadable }
             var response = Ultracore_Holdings_V1_ScheduleRebalancingResponse()
             response.schedule = scheduled.schedule
             return response
