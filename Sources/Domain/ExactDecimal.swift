@@ -75,6 +75,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     public var isZero: Bool { significand == 0 }
     public var isNegative: Bool { significand < 0 }
     public var isPositive: Bool { significand > 0 }
+    /// |self| (exact: every value is below 10^36 in magnitude).
+    public var magnitude: ExactDecimal { isNegative ? ExactDecimal(unchecked: -significand, scale: scale) : self }
 
     public var description: String {
         let magnitude = significand.magnitude

@@ -64,7 +64,7 @@ public struct PortfolioMonitor: Sendable {
         for (ticker, target) in targets.sorted(by: { $0.key < $1.key }) {
             let current = weights[ticker] ?? .zero
             guard let drift = try? current.subtracting(target) else { continue }
-            let size = drift.isNegative ? ((try? ExactDecimal.zero.subtracting(drift)) ?? drift) : drift
+            let size = drift.magnitude
             guard size > driftThreshold else { continue }
             let critical = (try? driftThreshold.multiplied(by: ExactDecimal(2))).map { size > $0 } ?? false
             var found = alert(.drift, critical ? .critical : .warning, values.first { $0.0.ticker == ticker }?.0,

@@ -24,7 +24,7 @@ public struct DriftBand: Sendable, Hashable {
     public var isEmpty: Bool { absolute == nil && relative == nil }
 
     public func isOutside(drift: ExactDecimal, target: ExactDecimal) -> Bool {
-        let size = drift.isNegative ? ((try? ExactDecimal.zero.subtracting(drift)) ?? drift) : drift
+        let size = drift.magnitude
         if let absolute, size > absolute { return true }
         if let relative {
             if target.isZero { return size.isPositive }
@@ -195,8 +195,7 @@ public enum Rebalancing {
         let mean = try LotEngine.divide(try LotEngine.sum(Array(momentum.values)), ExactDecimal(momentum.count))
         var spread = ExactDecimal.zero
         for value in momentum.values {
-            let gap = try LotEngine.subtract(value, mean)
-            let size = gap.isNegative ? try LotEngine.subtract(.zero, gap) : gap
+            let size = try LotEngine.subtract(value, mean).magnitude
             if size > spread { spread = size }
         }
         guard spread.isPositive else { return (targets, ["momentum is the same for every target: targets untilted"]) }
