@@ -171,6 +171,7 @@ extension Ultracore_Holdings_V1_RealizedSale: ProtoSample {
         m.method = Ultracore_Holdings_V1_CostBasisMethod(rawValue: 5)
         if depth < SampleValue.maxDepth { m.lots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot())] }
         if depth < SampleValue.maxDepth { m.gains = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_GainSummary.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_GainSummary()) }
+        m.cashInLieu = SampleValue.bool(8, depth)
         return m
     }
 }

@@ -143,6 +143,7 @@ extension Ultracore_Holdings_V1_CorporateActionApplied: ProtoSample {
         if depth < SampleValue.maxDepth { m.reinvestedLot = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()) }
         if depth < SampleValue.maxDepth { m.lotsAfter = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Lot())] }
         if depth < SampleValue.maxDepth { m.effectiveAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        if depth < SampleValue.maxDepth { m.cashInLieuRealized = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot())] }
         return m
     }
 }

@@ -279,6 +279,11 @@ public struct Ultracore_Holdings_V1_RealizedSale: ProtoMessage {
     /// Gains of this sale by term.
     public var gains: Ultracore_Holdings_V1_GainSummary? = nil
 
+    /// True when this "sale" is the cash paid in lieu of a fractional share after a split
+    /// (event_id is the CORPORATE_ACTION_APPLIED event; method is unspecified): a sale for tax
+    /// purposes, so it counts in every realized total.
+    public var cashInLieu: Bool = false
+
     public init() {}
 }
 
@@ -582,6 +587,7 @@ extension Ultracore_Holdings_V1_RealizedSale {
         self.method = Ultracore_Holdings_V1_CostBasisMethod(rawValue: Int32(truncatingIfNeeded: c.method.rawValue))
         self.lots = try ProtobufCRead.repeated(c.n_lots, c.lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_RealizedLot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_RealizedLot.self) }
         self.gains = try ProtobufCRead.message(c.gains, as: Ultracore_Holdings_V1_GainSummary.self)
+        self.cashInLieu = (c.cash_in_lieu != 0)
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -595,6 +601,7 @@ extension Ultracore_Holdings_V1_RealizedSale {
         c.pointee.n_lots = self.lots.count
         c.pointee.lots = arena.messages(self.lots, as: Ultracore__Holdings__V1__RealizedLot.self)
         c.pointee.gains = self.gains.map { arena.message($0, as: Ultracore__Holdings__V1__GainSummary.self) }
+        c.pointee.cash_in_lieu = (self.cashInLieu ? 1 : 0)
     }
 }
 

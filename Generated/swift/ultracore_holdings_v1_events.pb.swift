@@ -499,6 +499,13 @@ public struct Ultracore_Holdings_V1_CorporateActionApplied: ProtoMessage {
     /// Effective date of the action.
     public var effectiveAt: Google_Protobuf_Timestamp? = nil
 
+    /// The cash in lieu as a sale of the fractional share, per lot it came from (IRS Pub. 550):
+    /// the fraction leaves the most recently acquired lots first; each part's basis is the
+    /// lot's basis × part ÷ lot quantity (half-even, 10 places), its proceeds part × price
+    /// (the last part takes the remainder, so the parts add up to cash_in_lieu), its term from
+    /// the lot's acquisition to effective_at. Empty when the split left no fraction.
+    public var cashInLieuRealized: [Ultracore_Holdings_V1_RealizedLot] = []
+
     public init() {}
 }
 
@@ -1010,6 +1017,7 @@ extension Ultracore_Holdings_V1_CorporateActionApplied {
         self.reinvestedLot = try ProtobufCRead.message(c.reinvested_lot, as: Ultracore_Holdings_V1_Lot.self)
         self.lotsAfter = try ProtobufCRead.repeated(c.n_lots_after, c.lots_after) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Lot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Lot.self) }
         self.effectiveAt = try ProtobufCRead.message(c.effective_at, as: Google_Protobuf_Timestamp.self)
+        self.cashInLieuRealized = try ProtobufCRead.repeated(c.n_cash_in_lieu_realized, c.cash_in_lieu_realized) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_RealizedLot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_RealizedLot.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -1032,6 +1040,8 @@ extension Ultracore_Holdings_V1_CorporateActionApplied {
         c.pointee.n_lots_after = self.lotsAfter.count
         c.pointee.lots_after = arena.messages(self.lotsAfter, as: Ultracore__Holdings__V1__Lot.self)
         c.pointee.effective_at = self.effectiveAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.n_cash_in_lieu_realized = self.cashInLieuRealized.count
+        c.pointee.cash_in_lieu_realized = arena.messages(self.cashInLieuRealized, as: Ultracore__Holdings__V1__RealizedLot.self)
     }
 }
 

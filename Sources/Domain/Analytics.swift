@@ -141,6 +141,32 @@ public enum ReturnStatistics {
                         duration: (recovery ?? (wealth.count - 1)) - deepestPeak)
     }
 
+    /// The drawdown of explicit values, compared exactly (no rounded ratios): a value equal
+    /// to the running peak is a new peak (the last of equal highs is the peak, as empyrical)
+    /// and regains a peak (a recovery); the deepest fall is the smallest value ÷ peak, the
+    /// earliest on ties.
+    public static func drawdown(values: [ExactDecimal]) -> Drawdown {
+        guard let first = values.first else { return Drawdown(maxDrawdown: 0, peak: 0, trough: 0, recovery: 0, duration: 0) }
+        var peakValue = first, peakIndex = 0
+        var deepestPeak = 0, trough = 0
+        var found = false
+        for (index, value) in values.enumerated() {
+            if value >= peakValue { peakValue = value; peakIndex = index; continue }
+            // value ÷ peak below the deepest ratio so far?
+            if !found || ExactDecimal.compareRatios(value, peakValue, values[trough], values[deepestPeak]) < 0 {
+                found = true
+                trough = index
+                deepestPeak = peakIndex
+            }
+        }
+        guard found else { return Drawdown(maxDrawdown: 0, peak: 0, trough: 0, recovery: 0, duration: 0) }
+        let level = values[deepestPeak]
+        let recovery = values.indices.first { $0 > trough && values[$0] >= level }
+        let fall = ((try? values[trough].subtracting(level)) ?? .zero).doubleValue / level.doubleValue
+        return Drawdown(maxDrawdown: fall, peak: deepestPeak, trough: trough, recovery: recovery,
+                        duration: (recovery ?? (values.count - 1)) - deepestPeak)
+    }
+
     /// annual return ÷ |max drawdown|.
     public static func calmar(_ returns: [Double], periodsPerYear: Double) -> (value: Double, undefined: String?) {
         let drawdown = drawdown(returns).maxDrawdown
@@ -216,47 +242,63 @@ public enum MoneyWeightedReturn {
         case noRoot(String)
     }
 
+    /// The largest rate answered: 10^6 (100,000,000 % a year).
+    public static let maximumRate = 1e6
+
     /// `flows`: (years since the first flow, amount; positive is money the investor receives).
+    ///
+    /// The rate r in (−1, 10^6] where Σ amount × (1 + r)^−years = 0. The NPV is evaluated
+    /// scaled by its largest term (in logarithms), so its sign is exact-enough and finite over
+    /// any span (60 years at −99.9 % or +10^6); a grid of rates from −1 + 10^−12 to 10^6 brackets
+    /// every sign change, and bisection narrows the bracket to the last bit. When the NPV
+    /// changes sign more than once, the root nearest to 0 is returned.
     public static func xirr(_ flows: [(years: Double, amount: Double)]) throws(Failure) -> Double {
         guard flows.contains(where: { $0.amount > 0 }), flows.contains(where: { $0.amount < 0 }) else {
             throw .noRoot("the flows need both a payment and a receipt")
         }
-        func npv(_ rate: Double) -> Double {
-            ReturnStatistics.sum(flows.map { $0.amount * pow(1 + rate, -$0.years) })
-        }
-        func slope(_ rate: Double) -> Double {
-            ReturnStatistics.sum(flows.map { -$0.years * $0.amount * pow(1 + rate, -$0.years - 1) })
-        }
-        let scale = flows.reduce(0.0) { max($0, abs($1.amount)) }
-        // Newton from 10 %.
-        var rate = 0.1
-        for _ in 0..<100 {
-            let value = npv(rate), derivative = slope(rate)
-            guard value.isFinite, derivative.isFinite, derivative != 0 else { break }
-            let next = rate - value / derivative
-            guard next.isFinite, next > -1, next <= 1e6 else { break }
-            if abs(next - rate) <= 1e-14 * max(1, abs(rate)) {
-                if abs(npv(next)) <= 1e-9 * scale { return next }
-                break
+        let terms = flows.filter { $0.amount != 0 }
+        /// The sign of the NPV at `rate` (−1, 0 or 1), from terms scaled by the largest one.
+        func sign(_ rate: Double) -> Int {
+            let growth = log1p(rate)
+            let logs = terms.map { log(abs($0.amount)) - $0.years * growth }
+            let largest = logs.max() ?? 0
+            var positive: [Double] = [], negative: [Double] = []
+            for (term, logged) in zip(terms, logs) {
+                let value = exp(logged - largest)
+                if term.amount > 0 { positive.append(value) } else { negative.append(value) }
             }
-            rate = next
+            let difference = ReturnStatistics.sum(positive) - ReturnStatistics.sum(negative)
+            return difference > 0 ? 1 : (difference < 0 ? -1 : 0)
         }
-        // Bisection on a bracket where the NPV changes sign.
-        var low = -1 + 1e-9, high = 1.0
-        var lowValue = npv(low), highValue = npv(high)
-        while lowValue.sign == highValue.sign || !highValue.isFinite {
-            guard high < 1e6 else { throw .noRoot("the net present value of the flows does not change sign for rates above −100 %") }
-            high *= 4
-            highValue = npv(high)
+        var grid: [Double] = (1...12).reversed().map { -1 + pow(10, -Double($0)) }
+        grid += stride(from: -0.95, through: 1.0, by: 0.05).map { ($0 * 100).rounded() / 100 }
+        var rate = 1.25
+        while rate < maximumRate { grid.append(rate); rate *= 1.25 }
+        grid.append(maximumRate)
+        let signs = grid.map(sign)
+        var best: (low: Double, high: Double)?
+        for index in grid.indices {
+            if signs[index] == 0 {
+                if best.map({ abs(grid[index]) < min(abs($0.low), abs($0.high)) }) ?? true { best = (grid[index], grid[index]) }
+                continue
+            }
+            guard index + 1 < grid.count, signs[index + 1] != 0, signs[index] != signs[index + 1] else { continue }
+            let candidate = (grid[index], grid[index + 1])
+            let distance = candidate.0 <= 0 && candidate.1 >= 0 ? 0 : min(abs(candidate.0), abs(candidate.1))
+            if best.map({ distance < ($0.low <= 0 && $0.high >= 0 ? 0 : min(abs($0.low), abs($0.high))) }) ?? true { best = candidate }
         }
-        guard lowValue.isFinite else { throw .noRoot("the net present value is not finite near −100 %") }
-        for _ in 0..<400 {
-            let middle = (low + high) / 2
-            let value = npv(middle)
-            if value == 0 || (high - low) / 2 <= 1e-15 * max(1, abs(middle)) { return middle }
-            if value.sign == lowValue.sign { low = middle; lowValue = value } else { high = middle; highValue = value }
+        guard var (low, high) = best else {
+            throw .noRoot("the net present value of the flows does not change sign for rates in (−100 %, 10^6]")
         }
-        return (low + high) / 2
+        let lowSign = sign(low)
+        while low < high {
+            let middle = low + (high - low) / 2
+            if middle <= low || middle >= high { break }
+            let value = sign(middle)
+            if value == 0 { return middle }
+            if value == lowSign { low = middle } else { high = middle }
+        }
+        return low + (high - low) / 2
     }
 }
 

@@ -30,16 +30,16 @@ public struct CorporateAction: Sendable {
             let to = try ratio(request.splitTo, "split_to")
             let from = try ratio(request.splitFrom, "split_from")
             guard to != from else { throw .invalidArgument(field: "split_to", reason: "equals split_from: nothing to split") }
-            let price = request.cashInLieuPrice.isEmpty ? nil : try Validation.positive(request.cashInLieuPrice, field: "cash_in_lieu_price")
+            let price = request.cashInLieuPrice.isEmpty ? nil : try Validation.price(request.cashInLieuPrice, field: "cash_in_lieu_price")
             guard request.dividendPerShare.isEmpty, !request.reinvest else {
                 throw .invalidArgument(field: "dividend_per_share", reason: "and reinvest belong to CASH_DIVIDEND, not SPLIT")
             }
             kind = .split(to: to, from: from, cashInLieuPrice: price)
         case .cashDividend:
-            let perShare = try Validation.positive(request.dividendPerShare, field: "dividend_per_share")
+            let perShare = try Validation.price(request.dividendPerShare, field: "dividend_per_share")
             var reinvestAt: ExactDecimal?
             if request.reinvest {
-                reinvestAt = try Validation.positive(request.reinvestmentPrice, field: "reinvestment_price")
+                reinvestAt = try Validation.price(request.reinvestmentPrice, field: "reinvestment_price")
             } else if !request.reinvestmentPrice.isEmpty {
                 throw .invalidArgument(field: "reinvestment_price", reason: "is only used with reinvest")
             }
@@ -79,29 +79,45 @@ public struct CorporateAction: Sendable {
                 lots[index].quantity = try LotEngine.divide(try LotEngine.multiply(lots[index].quantity, ExactDecimal(to)), ExactDecimal(from))
                 lots[index].originalQuantity = try LotEngine.divide(try LotEngine.multiply(lots[index].originalQuantity, ExactDecimal(to)), ExactDecimal(from))
             }
-            let total = try LotEngine.sum(lots.map(\.quantity))
+            // The position's shares after the split: shares × to ÷ from, half-even at 10 places. Lots
+            // rounded one by one may not add up to it: the lot with the most shares absorbs the
+            // difference (a few 10^-10), so the split never pays a whole share in lieu of rounding dust.
+            let total = try LotEngine.divide(try LotEngine.multiply(position.quantity, ExactDecimal(to)), ExactDecimal(from))
+            let dust = try LotEngine.subtract(total, try LotEngine.sum(lots.map(\.quantity)))
+            if !dust.isZero, let largest = lots.indices.max(by: { lots[$0].quantity < lots[$1].quantity }) {
+                lots[largest].quantity = try LotEngine.add(lots[largest].quantity, dust)
+            }
             let whole = total.roundedDown(scale: 0)
             let fraction = try LotEngine.subtract(total, whole)
             if fraction.isPositive {
                 guard let price else {
                     throw .invalidArgument(field: "cash_in_lieu_price", reason: "is required: the split leaves \(fraction) of a share in position \(position.positionId)")
                 }
-                // The fraction leaves from the newest lots first.
+                // The fraction leaves from the most recently acquired lots first (lots are in
+                // acquisition order); each part is a sale at the cash-in-lieu price.
                 var left = fraction
                 var basisOut = ExactDecimal.zero
+                let cash = try LotEngine.multiply(fraction, price)
+                var cashLeft = cash
+                var parts: [RealizedPart] = []
                 for index in lots.indices.reversed() where left.isPositive {
                     let take = min(left, lots[index].quantity)
                     let basis = take == lots[index].quantity ? lots[index].costBasis
                         : try LotEngine.divide(try LotEngine.multiply(lots[index].costBasis, take), lots[index].quantity)
+                    left = try LotEngine.subtract(left, take)
+                    let proceeds = left.isPositive ? try LotEngine.multiply(take, price) : cashLeft
+                    cashLeft = try LotEngine.subtract(cashLeft, proceeds)
+                    parts.append(RealizedPart(
+                        lotId: lots[index].lotId, acquiredAt: lots[index].acquiredAt, soldAt: effectiveAt, quantity: take,
+                        costBasis: basis, proceeds: proceeds, term: HoldingPeriod.term(acquired: lots[index].acquiredAt, at: effectiveAt)))
                     lots[index].quantity = try LotEngine.subtract(lots[index].quantity, take)
                     lots[index].costBasis = try LotEngine.subtract(lots[index].costBasis, basis)
                     basisOut = try LotEngine.add(basisOut, basis)
-                    left = try LotEngine.subtract(left, take)
                 }
-                let cash = try LotEngine.multiply(fraction, price)
                 applied.cashInLieu = cash.description
                 realized = try LotEngine.subtract(cash, basisOut)
                 applied.cashInLieuGain = realized.description
+                applied.cashInLieuRealized = parts.map(\.proto)
                 lots = lots.filter { $0.quantity.isPositive }
             }
         case .dividend(let perShare, let reinvestAt):

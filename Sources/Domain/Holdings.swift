@@ -55,12 +55,12 @@ public struct OpenPositionCommand: Sendable, Hashable {
     public init(_ request: Ultracore_Holdings_V1_OpenPositionRequest, now: Instant) throws(DomainError) {
         clientId = try Validation.identifier(request.clientId, field: "client_id")
         ticker = try Validation.ticker(request.ticker)
-        quantity = try Validation.positive(request.quantity, field: "quantity")
-        price = try Validation.positive(request.price, field: "price")
-        fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
+        quantity = try Validation.quantity(request.quantity, field: "quantity")
+        price = try Validation.price(request.price, field: "price")
+        fees = try Validation.fees(request.fees)
         tradeTime = try Validation.tradeTime(request.tradeTime, now: now)
-        guard (try? quantity.multiplied(by: price, scale: 18).adding(fees)) != nil else {
-            throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
+        guard let basis = try? quantity.multiplied(by: price, scale: 18).adding(fees), Limits.contains(basis) else {
+            throw .invalidArgument(field: "quantity", reason: "× price + fees is beyond the documented range of ±10^15")
         }
     }
 
@@ -139,20 +139,53 @@ public enum Validation {
         return instant
     }
 
-    /// A trade or price time: unset means `now`; at most a day ahead of the server clock.
+    /// A trade, price or corporate-action time: unset means `now`; from 1900-01-01T00:00:00Z
+    /// to a day ahead of the server clock.
     public static func tradeTime(_ time: Google_Protobuf_Timestamp?, now: Instant, field: String = "trade_time") throws(DomainError) -> Instant {
         guard let time else { return now }
         let instant = try instant(time, field: field)
         guard instant <= Instant(microseconds: now.microseconds + 86_400_000_000) else {
             throw .invalidArgument(field: field, reason: "is more than a day in the future")
         }
+        guard instant >= Limits.earliest else {
+            throw .invalidArgument(field: field, reason: "is before 1900-01-01T00:00:00Z")
+        }
         return instant
+    }
+
+    /// A quantity of shares or a price: > 0, at most 10^15, at most 10 fractional digits.
+    public static func quantity(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
+        let decimal = try positive(value, field: field)
+        try inputScale(decimal, field: field)
+        return decimal
+    }
+
+    /// A price per share: the same range as a quantity.
+    public static func price(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
+        try quantity(value, field: field)
+    }
+
+    /// Fees: empty means 0; otherwise >= 0, at most 10^15, at most 10 fractional digits.
+    public static func fees(_ value: String, field: String = "fees") throws(DomainError) -> ExactDecimal {
+        guard !value.isEmpty else { return .zero }
+        let decimal = try nonNegative(value, field: field)
+        try inputScale(decimal, field: field)
+        return decimal
+    }
+
+    private static func inputScale(_ value: ExactDecimal, field: String) throws(DomainError) {
+        guard value.scale <= Limits.inputScale else {
+            throw .invalidArgument(field: field, reason: "has more than \(Limits.inputScale) decimal places")
+        }
     }
 
     public static func decimal(_ value: String, field: String) throws(DomainError) -> ExactDecimal {
         guard !value.isEmpty else { throw .invalidArgument(field: field, reason: "is required") }
         guard let decimal = ExactDecimal(value) else {
             throw .invalidArgument(field: field, reason: "'\(value.prefix(40))' is not a decimal (digits, optional '-' and '.', at most 18 decimals)")
+        }
+        guard Limits.contains(decimal) else {
+            throw .invalidArgument(field: field, reason: "is beyond the documented range of ±10^15")
         }
         return decimal
     }

@@ -153,13 +153,11 @@ public enum LotEngine {
         case .lifo:
             return indices.sorted { (lots[$0].acquiredAt, lots[$0].sequence) > (lots[$1].acquiredAt, lots[$1].sequence) }
         case .hifo:
-            // Unit costs compared exactly: a/b > c/d ⇔ a·d > c·b (quantities are positive).
+            // Unit costs (basis ÷ quantity) compared exactly, whatever the size of the cross products.
             return indices.sorted { i, j in
                 let a = lots[i], b = lots[j]
-                if let left = try? a.costBasis.multiplied(by: b.quantity), let right = try? b.costBasis.multiplied(by: a.quantity),
-                   left != right {
-                    return left > right
-                }
+                let order = ExactDecimal.compareRatios(a.costBasis, a.quantity, b.costBasis, b.quantity)
+                if order != 0 { return order > 0 }
                 return (a.acquiredAt, a.sequence) < (b.acquiredAt, b.sequence)
             }
         }

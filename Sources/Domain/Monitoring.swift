@@ -44,8 +44,9 @@ public struct PortfolioMonitor: Sendable {
         var alerts: [Ultracore_Holdings_V1_Alert] = []
         var values: [(PositionState, ExactDecimal)] = []
         var total = ExactDecimal.zero
-        for position in positions {
-            guard let price = position.lastPrice, let value = try? position.quantity.multiplied(by: price, scale: 18) else { continue }
+        for position in positions where position.status == .open {
+            // The valuation rule of every portfolio read: last price, or cost when never priced.
+            guard let value = try? position.marketValue() else { continue }
             values.append((position, value))
             total = (try? total.adding(value)) ?? total
         }

@@ -113,12 +113,94 @@ public struct PositionState: Sendable, Hashable {
         self.nextLot = nextLot
     }
 
-    public var quantity: ExactDecimal {
-        lots.reduce(ExactDecimal.zero) { (try? $0.adding($1.quantity)) ?? $0 }
+    /// Shares held: the sum of the open lots. Exact: every state the domain builds passed
+    /// ``checkRange()``, so each lot and the sum are within ±10^15 and the additions cannot fail.
+    public var quantity: ExactDecimal { Self.total(lots.map(\.quantity)) }
+
+    /// Basis of the open shares (fees included): the sum of the lots' bases, exact as `quantity`.
+    public var costBasis: ExactDecimal { Self.total(lots.map(\.costBasis)) }
+
+    /// A sum of values within ±10^15 (at most 10^6 × 10^15 in all, far inside ExactDecimal's range).
+    static func total(_ values: [ExactDecimal]) -> ExactDecimal {
+        var total = ExactDecimal.zero
+        for value in values {
+            // Cannot fail for values checked by checkRange (|sum| < 10^18 for fewer than 1,000 lots of 10^15,
+            // and each lot's share of a checked total is smaller still); .zero is never reached in practice
+            // and `checkRange` reports the same sum as an error first.
+            total = (try? total.adding(value)) ?? total
+        }
+        return total
     }
 
-    public var costBasis: ExactDecimal {
-        lots.reduce(ExactDecimal.zero) { (try? $0.adding($1.costBasis)) ?? $0 }
+    /// Refuses a state any of whose amounts leaves ±10^15: each lot's quantity, original
+    /// quantity, basis and fees; the position's quantity, basis, realized gain, last price,
+    /// market value and unrealized gain. Part of ``apply(_:)``, so the write model (before it
+    /// produces) and the projector (when it reads the log) refuse the same events.
+    public func checkRange() throws(DomainError) {
+        var quantity = ExactDecimal.zero, basis = ExactDecimal.zero
+        for lot in lots {
+            try Limits.check(lot.quantity, "the quantity of lot \(lot.lotId) of \(positionId)")
+            try Limits.check(lot.originalQuantity, "the original quantity of lot \(lot.lotId) of \(positionId)")
+            try Limits.check(lot.costBasis, "the basis of lot \(lot.lotId) of \(positionId)")
+            try Limits.check(lot.fees, "the fees of lot \(lot.lotId) of \(positionId)")
+            quantity = try LotEngine.add(quantity, lot.quantity)
+            basis = try LotEngine.add(basis, lot.costBasis)
+            try Limits.check(quantity, "the quantity of position \(positionId)")
+            try Limits.check(basis, "the basis of position \(positionId)")
+        }
+        try Limits.check(realizedGain, "the realized gain of position \(positionId)")
+        if let lastPrice {
+            try Limits.check(lastPrice, "the last price of position \(positionId)")
+            let value: ExactDecimal
+            do { value = try quantity.multiplied(by: lastPrice, scale: ExactDecimal.maxScale) } catch {
+                throw .failedPrecondition("the market value of position \(positionId) would be beyond the documented range of ±10^15")
+            }
+            try Limits.check(value, "the market value of position \(positionId)")
+            try Limits.check(try LotEngine.subtract(value, basis), "the unrealized gain of position \(positionId)")
+        }
+    }
+
+    /// The contract's one valuation rule, used wherever a portfolio is valued (GetPortfolioValue,
+    /// MonitorPortfolio, rebalancing, the valuation history): quantity × `price` (the last price
+    /// when nil); a position never priced counts at its cost basis.
+    public func marketValue(at price: ExactDecimal? = nil) throws(DomainError) -> ExactDecimal {
+        guard let price = price ?? lastPrice else { return costBasis }
+        do { return try quantity.multiplied(by: price, scale: ExactDecimal.maxScale) } catch {
+            throw .failedPrecondition("the market value of position \(positionId) is beyond the documented range of ±10^15")
+        }
+    }
+
+    /// The per-share price the valuation rule implies: the last price, or the average cost for a
+    /// position never priced.
+    public var valuationPrice: ExactDecimal {
+        if let lastPrice { return lastPrice }
+        return (try? costBasis.divided(by: quantity, scale: ExactDecimal.maxScale)) ?? .zero
+    }
+
+    /// Puts the lots in the contract's order (after loading them from storage).
+    public mutating func orderLots() {
+        lots.sort(by: Self.inOrder)
+    }
+
+    /// Lots in the contract's order: acquisition time, then creation order (the lot number).
+    static func inOrder(_ a: LotState, _ b: LotState) -> Bool {
+        (a.acquiredAt, a.sequence) < (b.acquiredAt, b.sequence)
+    }
+
+    /// Adds a lot where its acquisition time puts it (usually last: O(1) then).
+    mutating func insert(_ lot: LotState) {
+        var index = lots.endIndex
+        while index > lots.startIndex, Self.inOrder(lot, lots[index - 1]) { index -= 1 }
+        lots.insert(lot, at: index)
+    }
+
+    /// The state after `event`: `current` with the event applied, or the position the event
+    /// opens. The one function that decides whether an event applies, for the write model
+    /// (before it produces) and the projector (when it reads the log).
+    public static func next(_ current: PositionState?, _ event: Ultracore_Holdings_V1_Event) throws(DomainError) -> PositionState {
+        guard var position = current else { return try opened(by: event) }
+        try position.apply(event)
+        return position
     }
 
     /// A new position from its POSITION_OPENED event.
@@ -139,14 +221,25 @@ public struct PositionState: Sendable, Hashable {
         }
         let at = try instant(event.occurredAt, "occurred_at", event)
         let lotState = try LotState(proto: lot, sequence: 1, event: event)
-        return PositionState(
+        let position = PositionState(
             positionId: event.aggregateId, clientId: clientId, ticker: ticker, status: .open,
             lots: [lotState], realizedGain: .zero, lastPrice: nil, lastPricedAt: nil, openedAt: lotState.acquiredAt,
             closedAt: nil, version: 1, updatedAt: at, nextLot: 2)
+        try position.checkRange()
+        return position
     }
 
-    /// Applies the next event of this aggregate (version == self.version + 1).
+    /// Applies the next event of this aggregate (version == self.version + 1); throws, and
+    /// leaves the position unchanged, when the event does not fit or its result leaves the
+    /// documented range (``checkRange()``).
     public mutating func apply(_ event: Ultracore_Holdings_V1_Event) throws(DomainError) {
+        var next = self
+        try next.applyUnchecked(event)
+        try next.checkRange()
+        self = next
+    }
+
+    private mutating func applyUnchecked(_ event: Ultracore_Holdings_V1_Event) throws(DomainError) {
         guard event.aggregateId == positionId, event.aggregateVersion == version + 1 else {
             throw .inconsistentEvent(
                 "event \(event.eventId) is version \(event.aggregateVersion) of \(event.aggregateId), expected \(version + 1) of \(positionId)")
@@ -162,7 +255,7 @@ public struct PositionState: Sendable, Hashable {
             guard status == .open else { throw .inconsistentEvent("event \(event.eventId) trades a closed position \(positionId)") }
             if trade.side == .buy {
                 guard let lot = trade.lot else { throw .inconsistentEvent("event \(event.eventId) buys without a lot") }
-                lots.append(try LotState(proto: lot, sequence: nextLot, event: event))
+                insert(try LotState(proto: lot, sequence: nextLot, event: event))
                 nextLot += 1
             } else {
                 try applySale(trade.realized, method: .specificId, event: event)
@@ -175,7 +268,7 @@ public struct PositionState: Sendable, Hashable {
             guard status == .open, let lot = added.lot else {
                 throw .inconsistentEvent("event \(event.eventId) adds a lot to a closed position \(positionId)")
             }
-            lots.append(try LotState(proto: lot, sequence: nextLot, event: event))
+            insert(try LotState(proto: lot, sequence: nextLot, event: event))
             nextLot += 1
         case .lotsSold(let sold)?:
             guard status == .open else { throw .inconsistentEvent("event \(event.eventId) sells from a closed position \(positionId)") }
@@ -194,7 +287,23 @@ public struct PositionState: Sendable, Hashable {
                 after.append(try LotState(proto: lot, sequence: sequence, event: event))
                 if sequence == nextLot { nextLot += 1 }
             }
-            lots = after
+            lots = after.sorted(by: Self.inOrder)
+            if applied.type == .split, let price = lastPrice {
+                // The per-share price moves with the split: × from ÷ to, half-even at 18 places.
+                guard let to = Int(applied.splitTo), let from = Int(applied.splitFrom), to > 0, from > 0 else {
+                    throw .inconsistentEvent("event \(event.eventId) carries a malformed split ratio")
+                }
+                let scaled: ExactDecimal
+                do {
+                    scaled = try price.multiplied(by: ExactDecimal(from)).divided(by: ExactDecimal(to), scale: ExactDecimal.maxScale)
+                } catch {
+                    throw .failedPrecondition("the last price of position \(positionId) would be beyond the documented range of ±10^15")
+                }
+                guard scaled.isPositive else {
+                    throw .failedPrecondition("the split would scale the last price of position \(positionId) below 10^-18")
+                }
+                lastPrice = scaled
+            }
             if !applied.cashInLieuGain.isEmpty {
                 guard let gain = ExactDecimal(applied.cashInLieuGain) else {
                     throw .inconsistentEvent("event \(event.eventId) carries a malformed cash_in_lieu_gain")
@@ -209,8 +318,13 @@ public struct PositionState: Sendable, Hashable {
             guard let price = ExactDecimal(valued.price), price.isPositive else {
                 throw .inconsistentEvent("event \(event.eventId) carries a malformed price")
             }
-            lastPrice = price
-            lastPricedAt = try Self.instant(valued.pricedAt, "priced_at", event)
+            let pricedAt = try Self.instant(valued.pricedAt, "priced_at", event)
+            // A quote older than the current one is history (the event stays in the log and the
+            // valuation history) but does not replace the newer price.
+            if lastPricedAt.map({ pricedAt >= $0 }) ?? true {
+                lastPrice = price
+                lastPricedAt = pricedAt
+            }
         default:
             throw .inconsistentEvent("event \(event.eventId) of type \(event.eventType.protoName ?? "?") is not handled yet")
         }

@@ -13,9 +13,9 @@ public struct SellCommand: Sendable {
     public init(_ request: Ultracore_Holdings_V1_SellLotsRequest, now: Instant) throws(DomainError) {
         _ = try Validation.identifier(request.clientId, field: "client_id")
         _ = try Validation.ticker(request.ticker)
-        quantity = try Validation.positive(request.quantity, field: "quantity")
-        price = try Validation.positive(request.price, field: "price")
-        fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
+        quantity = try Validation.quantity(request.quantity, field: "quantity")
+        price = try Validation.price(request.price, field: "price")
+        fees = try Validation.fees(request.fees)
         tradeTime = try Validation.tradeTime(request.tradeTime, now: now)
         protoMethod = request.method
         switch request.method {
@@ -28,10 +28,8 @@ public struct SellCommand: Sendable {
             }
             var selections: [(lotId: String, quantity: ExactDecimal)] = []
             for (index, selection) in request.lotSelections.enumerated() {
-                guard !selection.lotId.isEmpty else {
-                    throw .invalidArgument(field: "lot_selections[\(index)].lot_id", reason: "is required")
-                }
-                selections.append((selection.lotId, try Validation.positive(selection.quantity, field: "lot_selections[\(index)].quantity")))
+                let lotId = try Validation.identifier(selection.lotId, field: "lot_selections[\(index)].lot_id")
+                selections.append((lotId, try Validation.quantity(selection.quantity, field: "lot_selections[\(index)].quantity")))
             }
             method = .specific(selections)
         default:
@@ -44,10 +42,10 @@ public struct SellCommand: Sendable {
 
     /// ClosePosition: every share; SPECIFIC_ID is refused (there is nothing to choose).
     public init(_ request: Ultracore_Holdings_V1_ClosePositionRequest, now: Instant) throws(DomainError) {
-        guard !request.positionId.isEmpty else { throw .invalidArgument(field: "position_id", reason: "is required") }
+        _ = try Validation.identifier(request.positionId, field: "position_id")
         quantity = nil
-        price = try Validation.positive(request.price, field: "price")
-        fees = request.fees.isEmpty ? .zero : try Validation.nonNegative(request.fees, field: "fees")
+        price = try Validation.price(request.price, field: "price")
+        fees = try Validation.fees(request.fees)
         tradeTime = try Validation.tradeTime(request.tradeTime, now: now)
         protoMethod = request.method
         guard request.method != .specificId else {

@@ -26,6 +26,8 @@ public struct KafkaConfiguration: Sendable {
         public var valuations = "holdings.valuations"
         public var corporateActions = "holdings.corporate-actions"
         public var rebalancing = "holdings.rebalancing"
+        /// Records the projector could not apply (not one of `all`: nobody projects it).
+        public var deadLetters = "holdings.dead-letters"
 
         public init() {}
 
@@ -84,6 +86,15 @@ public struct ConsumedRecord: Sendable {
     public var key: [UInt8]
     public var value: [UInt8]
     public var headers: [String: [UInt8]]
+
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8], value: [UInt8], headers: [String: [UInt8]]) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
 }
 
 /// Partition of an aggregate's records: FNV-1a of the key, so the service knows the

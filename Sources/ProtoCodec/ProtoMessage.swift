@@ -94,11 +94,14 @@ public struct ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvert
         case malformed
         /// A string field holds bytes that are not UTF-8.
         case invalidUTF8
+        /// A string field holds U+0000, which protobuf-c would cut the string at ("abc\0x"
+        /// would read as "abc"): refused so that no id can stand for another.
+        case nulCharacter
     }
 
     public var reason: Reason
     /// The proto message name for `.malformed`; the field's full proto name
-    /// (`ultracore.holdings.v1.Position.ticker`) for `.invalidUTF8`.
+    /// (`ultracore.holdings.v1.Position.ticker`) for `.invalidUTF8` and `.nulCharacter`.
     public var subject: String
 
     public init(_ reason: Reason, _ subject: String) {
@@ -110,6 +113,7 @@ public struct ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvert
         switch reason {
         case .malformed: return "bytes are not a valid \(subject) message"
         case .invalidUTF8: return "field \(subject) is not valid UTF-8"
+        case .nulCharacter: return "field \(subject) holds the character U+0000"
         }
     }
 }

@@ -1,4 +1,5 @@
 package import CProtobufC
+import Glibc
 
 /// The protobuf-c descriptor of one generated message type.
 ///
@@ -33,7 +34,7 @@ public struct ProtobufCMessageType: @unchecked Sendable {
             return withExtendedLifetime(arena) {
                 var allocator = ProtobufCAllocator(
                     alloc: { data, size in
-                        ArenaState.allocate(data!.assumingMemoryBound(to: ArenaState.self), size)
+                        ArenaState.allocateMeasured(data!.assumingMemoryBound(to: ArenaState.self), size)
                     },
                     free: { _, _ in },
                     allocator_data: UnsafeMutableRawPointer(arena.state))
@@ -86,6 +87,28 @@ struct ArenaState {
         state.pointee.cursor = result + rounded
         state.pointee.remaining -= rounded
         return result
+    }
+
+    /// Tags the 16 bytes in front of every block protobuf-c allocates while unpacking.
+    static let measuredTag: UInt64 = 0x5543_4D45_4153_5552
+
+    /// `byteCount` bytes for protobuf-c's unpack, preceded by the tag and `byteCount`: a
+    /// string field gets exactly its wire length + 1 bytes, so ``ProtobufCRead/string(_:_:)``
+    /// can tell a string protobuf-c cut at a U+0000 from one that really ends there.
+    static func allocateMeasured(_ state: UnsafeMutablePointer<ArenaState>, _ byteCount: Int) -> UnsafeMutableRawPointer {
+        let block = allocate(state, byteCount + header)
+        block.storeBytes(of: measuredTag, as: UInt64.self)
+        block.storeBytes(of: UInt64(byteCount), toByteOffset: 8, as: UInt64.self)
+        return block + header
+    }
+
+    /// The size protobuf-c asked for `pointer` during an unpack; nil for memory that did not
+    /// come from ``allocateMeasured(_:_:)`` (a default value in the descriptor).
+    static func measuredSize(_ pointer: UnsafeRawPointer) -> Int? {
+        if UnsafeRawPointer(ultracore_protobuf_c_empty_string()) == pointer { return nil }
+        let header = pointer - header
+        guard header.loadUnaligned(as: UInt64.self) == measuredTag else { return nil }
+        return Int(header.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
     }
 
     /// Links a new block holding `payload` bytes and returns its payload.
@@ -208,7 +231,11 @@ package enum ProtobufCRead {
     @inline(__always)
     package static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: @autoclosure () -> String) throws(ProtoDecodingError) -> String {
         guard let pointer else { return "" }
-        if pointer.pointee == 0 { return "" }
+        let length = strlen(pointer)
+        if let allocated = ArenaState.measuredSize(UnsafeRawPointer(pointer)), allocated != length + 1 {
+            throw ProtoDecodingError(.nulCharacter, field())
+        }
+        if length == 0 { return "" }
         guard let value = String(validatingCString: pointer) else {
             throw ProtoDecodingError(.invalidUTF8, field())
         }

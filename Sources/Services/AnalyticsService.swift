@@ -22,6 +22,8 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
         var values: [Double]?
         /// Times of the wealth points (index 0 is the start) when known.
         var times: [Instant]?
+        /// The exact values when the input was explicit values (drawdowns compare them exactly).
+        var exactValues: [ExactDecimal]? = nil
     }
 
     /// At most this many points per series (a 10-year daily series has 2,520).
@@ -37,13 +39,14 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
             guard series.values.count >= 2, series.values.count <= Self.maxPoints else {
                 throw DomainError.invalidArgument(field: field + ".values", reason: "must hold 2 to \(Self.maxPoints) values, not \(series.values.count)")
             }
-            var values: [Double] = []
-            values.reserveCapacity(series.values.count)
+            var exact: [ExactDecimal] = []
+            exact.reserveCapacity(series.values.count)
             for (index, text) in series.values.enumerated() {
-                values.append(try Validation.positive(text, field: "\(field).values[\(index)]").doubleValue)
+                exact.append(try Validation.positive(text, field: "\(field).values[\(index)]"))
             }
+            let values = exact.map(\.doubleValue)
             let times = try Self.times(series.times, count: values.count, field: field + ".times")
-            return Series(returns: ReturnStatistics.returns(values: values), values: values, times: times)
+            return Series(returns: ReturnStatistics.returns(values: values), values: values, times: times, exactValues: exact)
         case .returns(let series):
             let field = field + ".returns"
             guard !series.returns.isEmpty, series.returns.count <= Self.maxPoints else {
@@ -89,13 +92,23 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
         var times: [Instant] = []
         times.reserveCapacity(count)
         for (index, stamp) in stamps.enumerated() {
-            let instant = try Validation.instant(stamp, field: "\(field)[\(index)]")
+            let instant = try Self.microsecondInstant(stamp, field: "\(field)[\(index)]")
             if let last = times.last, instant <= last {
                 throw .invalidArgument(field: "\(field)[\(index)]", reason: "is not after the previous time")
             }
             times.append(instant)
         }
         return times
+    }
+
+    /// A time of a series or a flow: kept to the microsecond, so finer times are refused
+    /// (a flow 1 ns after an observation must not silently land in it).
+    static func microsecondInstant(_ stamp: Google_Protobuf_Timestamp, field: String) throws(DomainError) -> Instant {
+        let instant = try Validation.instant(stamp, field: field)
+        guard stamp.nanos % 1000 == 0 else {
+            throw .invalidArgument(field: field, reason: "has nanoseconds; series and flow times are kept to the microsecond")
+        }
+        return instant
     }
 
     static func periodsPerYear(_ value: Double) throws(DomainError) -> Double {
@@ -136,9 +149,10 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
                 }
                 var flows: [(time: Instant, amount: ExactDecimal)] = []
                 for (index, flow) in request.cashFlows.enumerated() {
-                    guard let stamp = flow.time, let time = Instant(stamp) else {
+                    guard let stamp = flow.time else {
                         throw DomainError.invalidArgument(field: "cash_flows[\(index)].time", reason: "is required and must be a valid timestamp")
                     }
+                    let time = try Self.microsecondInstant(stamp, field: "cash_flows[\(index)].time")
                     let amount = try Validation.decimal(flow.amount, field: "cash_flows[\(index)].amount")
                     guard time > times[0], time <= times[times.count - 1] else {
                         throw DomainError.invalidArgument(field: "cash_flows[\(index)].time",
@@ -199,7 +213,7 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
     public func computeMaxDrawdown(request: Ultracore_Holdings_V1_ComputeMaxDrawdownRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ComputeMaxDrawdownResponse {
         try await ServiceError.mapping {
             let series = try await series(request.series, field: "series", context: context)
-            let drawdown = ReturnStatistics.drawdown(series.returns)
+            let drawdown = series.exactValues.map(ReturnStatistics.drawdown(values:)) ?? ReturnStatistics.drawdown(series.returns)
             var response = Ultracore_Holdings_V1_ComputeMaxDrawdownResponse()
             response.maxDrawdown = drawdown.maxDrawdown
             response.peakIndex = Int32(drawdown.peak)

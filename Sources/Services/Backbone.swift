@@ -27,6 +27,9 @@ public struct BackboneConfiguration: Sendable {
     public var readConnections = 4
     /// Events a WatchEvents subscriber may fall behind before it is cut off.
     public var watchBuffer = 10_000
+    /// With the embedded broker, how long a write waits for its Postgres commit before it is
+    /// answered DEADLINE_EXCEEDED (outcome unknown until Postgres is back).
+    public var durableAckTimeout = Duration.seconds(10)
 
     public init() {}
 }
@@ -64,7 +67,8 @@ public final class Backbone: Sendable {
 
         var kafka = configuration.kafka
         if kafka.brokers.isEmpty {
-            let broker = try EmbeddedBroker(brokers: 3, topics: kafka.topics.all, partitions: configuration.embeddedPartitions)
+            let broker = try EmbeddedBroker(brokers: 3, topics: kafka.topics.all + [kafka.topics.deadLetters],
+                                            partitions: configuration.embeddedPartitions)
             embeddedBroker = broker
             kafka.brokers = broker.bootstrap
             Log.info("event-log", "embedded broker (librdkafka mock cluster, 3 brokers, replication factor 3, \(configuration.embeddedPartitions) partitions per topic) at \(broker.bootstrap)")
@@ -76,7 +80,19 @@ public final class Backbone: Sendable {
         gate = ProjectionGate(maxLag: configuration.maxProjectionLag)
 
         if configuration.role != .api {
-            let projector = Projector(configuration: kafka, bootstrap: kafka.brokers, databaseURL: url, gate: gate)
+            // Dead letters go to their topic through a producer of their own (best effort: the
+            // dead_letters table is the record, the topic the notice).
+            let deadLetterProducer = try? EventProducer(configuration: kafka, bootstrap: kafka.brokers)
+            let sink: @Sendable ([OutgoingRecord]) -> Void = { records in
+                guard let deadLetterProducer else { return }
+                Task.detached {
+                    for case .failure(let error) in await deadLetterProducer.send(records) {
+                        Log.error("projector", "dead letter not copied to its topic: \(error)")
+                    }
+                }
+            }
+            let projector = Projector(configuration: kafka, bootstrap: kafka.brokers, databaseURL: url, gate: gate,
+                                      deadLetterSink: sink)
             projector.start()
             self.projector = projector
         } else {
@@ -109,7 +125,8 @@ public final class Backbone: Sendable {
             watcher = nil
         }
         let model = WriteModel(producer: producer, gate: gate, topics: kafka.topics, partitions: partitions, pool: pool,
-                               projectorGroup: kafka.projectorGroup, watchBuffer: configuration.watchBuffer)
+                               projectorGroup: kafka.projectorGroup, watchBuffer: configuration.watchBuffer,
+                               ackAfterProjection: embeddedBroker == nil ? nil : configuration.durableAckTimeout)
         self.model = model
         let projector = self.projector
         if let projector {

@@ -43,6 +43,8 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             var response = Ultracore_Holdings_V1_GetUnrealizedGainLossResponse()
             var parts: [(gain: ExactDecimal, term: HoldingPeriod)] = []
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+                .sorted { ($0.ticker, $0.openedAt, $0.positionId) < ($1.ticker, $1.openedAt, $1.positionId) }
+            // Lots by ticker, then acquisition (each position's lots are in acquisition order).
             for position in positions where ticker == nil || position.ticker == ticker {
                 guard let price = position.lastPrice else {
                     response.unpricedPositionIds.append(position.positionId)
@@ -88,7 +90,9 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             let shortRate = try rate(request.shortTermTaxRate, "0.37", "short_term_tax_rate")
             let longRate = try rate(request.longTermTaxRate, "0.20", "long_term_tax_rate")
             let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
-            let windowStart = Instant(microseconds: asOf.microseconds - 30 * 86_400_000_000)
+            // 30 calendar days (IRS Pub. 550): from the start of the UTC day 30 days before as_of's day.
+            let asOfDay = asOf.microseconds >= 0 ? asOf.microseconds / 86_400_000_000 : (asOf.microseconds + 1) / 86_400_000_000 - 1
+            let windowStart = Instant(microseconds: (asOfDay - 30) * 86_400_000_000 - 1)
             var candidates: [(loss: ExactDecimal, candidate: Ultracore_Holdings_V1_HarvestCandidate)] = []
             var totalLoss = ExactDecimal.zero, totalBenefit = ExactDecimal.zero
             for position in model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
@@ -153,6 +157,10 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     (sale.ticker, sale.method, sale.lots, soldAt) = (closed.ticker, closed.method, closed.realized, closed.closedAt)
                 case .tradeExecuted(let trade)? where trade.side == .sell:
                     (sale.ticker, sale.method, sale.lots, soldAt) = (trade.ticker, .specificId, trade.realized, event.occurredAt)
+                case .corporateActionApplied(let applied)? where !applied.cashInLieuRealized.isEmpty:
+                    // Cash in lieu of a fractional share is a sale (IRS Pub. 550).
+                    (sale.ticker, sale.method, sale.lots, soldAt) = (applied.ticker, .unspecified, applied.cashInLieuRealized, applied.effectiveAt)
+                    sale.cashInLieu = true
                 default: continue
                 }
                 guard let when = soldAt.flatMap(Instant.init) else { continue }

@@ -155,24 +155,29 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         }
     }
 
-    /// A client's portfolio: open `positions` valued at `prices` (per ticker) or their last price.
+    /// A client's portfolio: open `positions` valued at `prices` (per ticker) or their last
+    /// price; a position never priced counts at cost (and is listed in unpriced_position_ids).
+    /// Positions ordered by ticker.
     static func portfolio(client: String, positions: [PositionState], prices: [String: ExactDecimal] = [:]) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
         var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
         response.clientId = client
         var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
-        var priced: [(PositionState, ExactDecimal)] = []
-        for position in positions where position.status == .open {
-            basis = try position.costBasis.adding(basis)
-            guard let price = prices[position.ticker] ?? position.lastPrice else {
-                response.unpricedPositionIds.append(position.positionId)
-                continue
+        var valued: [(PositionState, ExactDecimal)] = []
+        func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal {
+            do { return try a.adding(b) } catch {
+                throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
             }
-            let value = try position.quantity.multiplied(by: price, scale: 18)
-            total = try total.adding(value)
-            unrealized = try unrealized.adding(value.subtracting(position.costBasis))
-            priced.append((position, value))
         }
-        for (position, value) in priced {
+        for position in positions.sorted(by: { ($0.ticker, $0.openedAt, $0.positionId) < ($1.ticker, $1.openedAt, $1.positionId) })
+        where position.status == .open {
+            basis = try sum(basis, position.costBasis)
+            if prices[position.ticker] == nil && position.lastPrice == nil { response.unpricedPositionIds.append(position.positionId) }
+            let value = try position.marketValue(at: prices[position.ticker])
+            total = try sum(total, value)
+            unrealized = try sum(unrealized, try value.subtracting(position.costBasis))
+            valued.append((position, value))
+        }
+        for (position, value) in valued {
             var weight = Ultracore_Holdings_V1_PositionWeight()
             weight.positionId = position.positionId
             weight.ticker = position.ticker

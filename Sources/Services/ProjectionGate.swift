@@ -28,6 +28,23 @@ public final class ProjectionGate: Sendable {
 
     public let maxLag: Int
     private let state = Mutex<[PartitionKey: Counters]>([:])
+    /// Aggregates with an open dead letter (the projector adds them before it reports the
+    /// batch projected; the write model refuses their writes).
+    private let quarantine = Mutex<Set<String>>([])
+
+    /// Marks aggregates whose events wait in the dead-letter table.
+    public func quarantine(_ aggregates: some Sequence<String>) {
+        quarantine.withLock { $0.formUnion(aggregates) }
+    }
+
+    /// Replaces the quarantined set (at start, from the dead-letter table).
+    public func setQuarantined(_ aggregates: Set<String>) {
+        quarantine.withLock { $0 = aggregates }
+    }
+
+    public func isQuarantined(_ aggregate: String) -> Bool {
+        quarantine.withLock { $0.contains(aggregate) }
+    }
 
     public init(maxLag: Int) {
         self.maxLag = max(1, maxLag)

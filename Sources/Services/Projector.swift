@@ -12,7 +12,9 @@ import Synchronization
 /// each partition from the offset stored in Postgres.
 ///
 /// Runs on its own thread: every call in it blocks (libpq, the consumer poll). When
-/// Postgres is unreachable it keeps the batch, waits and retries; it never skips.
+/// Postgres is unreachable it keeps the batch, waits and retries; it never skips. A record
+/// that cannot be applied (a data error, not an outage) never holds the partition: it goes
+/// to the dead-letter table and topic with its reason, and the rest flows.
 ///
 /// `@unchecked Sendable`: the mutable state is the stop flag (atomic) and the thread,
 /// set once in `start`.
@@ -25,9 +27,14 @@ public final class Projector: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let failure = Mutex<String?>(nil)
     private let assigned = Atomic<Bool>(false)
+    private let openDeadLetters = Atomic<Int>(0)
     private var started = false
+    /// Receives the dead letters of each batch after its commit, for the dead-letter topic.
+    private let deadLetterSink: (@Sendable ([OutgoingRecord]) -> Void)?
 
-    public init(configuration: KafkaConfiguration, bootstrap: String, databaseURL: String, gate: ProjectionGate) {
+    public init(configuration: KafkaConfiguration, bootstrap: String, databaseURL: String, gate: ProjectionGate,
+                deadLetterSink: (@Sendable ([OutgoingRecord]) -> Void)? = nil) {
+        self.deadLetterSink = deadLetterSink
         self.configuration = configuration
         self.bootstrap = bootstrap
         self.databaseURL = databaseURL
@@ -36,6 +43,10 @@ public final class Projector: @unchecked Sendable {
 
     /// True once the group assigned partitions to this projector (it is then following the log).
     public var isAssigned: Bool { assigned.load(ordering: .relaxed) }
+
+    /// Records of the log waiting in the dead-letter table: the projection is degraded while
+    /// this is above 0 (health reports it).
+    public var deadLetterCount: Int { openDeadLetters.load(ordering: .relaxed) }
 
     /// A fatal error that stopped the projector (events missing from the log), if any.
     public var fatalError: String? { failure.withLock { $0 } }
@@ -115,6 +126,16 @@ public final class Projector: @unchecked Sendable {
             return
         }
         offsetsKeyBox.withLock { $0 = group }
+        while let db = connected() {
+            do {
+                try replayDeadLetters(on: db)
+                refreshDeadLetterCount(on: db)
+                break
+            } catch {
+                Log.error("projector", "replaying dead letters: \(error); retrying")
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
         Log.info("projector", "consumer group \(configuration.projectorGroup) on \(bootstrap); offsets stored as \(group)")
         while !isStopping {
             let records: [ConsumedRecord]
@@ -132,8 +153,10 @@ public final class Projector: @unchecked Sendable {
             var delay = 0.05
             while let db = connected() {
                 do {
-                    let reached = try apply(records, group: group, on: db)
+                    let (reached, letters) = try apply(records, group: group, on: db)
+                    gate.quarantine(letters.compactMap { $0.event?.aggregateId })
                     for (partition, next) in reached { gate.projected(partition, next: next) }
+                    if !letters.isEmpty { announce(letters, on: db) }
                     break
                 } catch {
                     Log.error("projector", "batch of \(records.count) not stored (\(error)); retrying in \(Int(delay * 1000)) ms")
@@ -147,95 +170,232 @@ public final class Projector: @unchecked Sendable {
     }
 
     /// Stores one batch in one transaction; returns the next offset of every partition in it.
-    private func apply(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws -> [PartitionKey: Int64] {
+    private func apply(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws -> (reached: [PartitionKey: Int64], letters: [DeadLetter]) {
         var reached: [PartitionKey: Int64] = [:]
-        var recorded: [ReadModels.Recorded] = []
-        var rejected: [(ConsumedRecord, String)] = []
+        var candidates: [ReadModels.Recorded] = []
+        var dead: [DeadLetter] = []
         for record in records {
             let key = PartitionKey(topic: record.topic, partition: record.partition)
             reached[key] = max(reached[key] ?? 0, record.offset + 1)
             switch Self.decode(record) {
             case .success(let event):
-                recorded.append(ReadModels.Recorded(event: event, body: record.value, topic: record.topic,
-                                                    partition: record.partition, offset: record.offset))
+                candidates.append(ReadModels.Recorded(event: event, body: record.value, topic: record.topic,
+                                                      partition: record.partition, offset: record.offset))
             case .failure(let rejection):
-                rejected.append((record, rejection.reason))
+                dead.append(DeadLetter(topic: record.topic, partition: record.partition, offset: record.offset,
+                                       body: record.value, event: nil, reason: rejection.reason))
             }
         }
-        try db.transaction {
-            let new = try ReadModels.insertEvents(recorded, on: db)
-            try ReadModels.insertValuations(new.compactMap(ReadModels.Valuation.init), on: db)
-            let touched = Array(Set(new.filter { RebalancingEvents.isPositionEvent($0.event) }.map(\.event.aggregateId)))
-            var stored = try ReadModels.loadPositions(touched, on: db)
-            var positions = stored
-            var changed = Set<String>()
-            func apply(_ event: Ultracore_Holdings_V1_Event) {
-                do {
-                    if let existing = positions[event.aggregateId] {
-                        var position = existing
-                        try position.apply(event)
-                        positions[event.aggregateId] = position
-                    } else {
-                        if RebalancingEvents.isVoid(event) { return }  // a void buy that would have opened a position
-                        positions[event.aggregateId] = try PositionState.opened(by: event)
-                    }
-                    changed.insert(event.aggregateId)
-                } catch {
-                    // Kept in the audit trail; the read model stays at the last event that fit.
-                    Log.error("projector", "event \(event.eventId) not applied to the read model: \(error)")
-                }
-            }
-            /// The first outcome of a run in the log decides (COMPLETED and ABORTED are both its
-            /// version 2): a complete COMPLETED applies every trade, anything else voids them.
-            func settleRun(_ run: String, client: String, expected: Int?, event: Ultracore_Holdings_V1_Event) throws {
-                let trades = try ReadModels.runTrades(run, on: db)
-                let completed = expected == trades.count
-                let missing = trades.map(\.aggregateId).filter { positions[$0] == nil }
-                if !missing.isEmpty {
-                    let loaded = try ReadModels.loadPositions(Array(Set(missing)), on: db)
-                    stored.merge(loaded) { current, _ in current }
-                    positions.merge(loaded) { current, _ in current }
-                }
-                var closings: [ReadModels.Valuation] = []
-                for var trade in trades {
-                    if !completed { trade.attributes[RebalancingEvents.voidAttribute] = "true" }
-                    apply(trade)
-                    // A sale that closes the position: worth 0 from then on in the valuation history.
-                    if completed, let position = positions[trade.aggregateId], position.status == .closed, position.version == trade.aggregateVersion {
-                        closings.append(ReadModels.Valuation(eventId: trade.eventId, client: trade.clientId, position: trade.aggregateId,
-                                                             at: position.closedAt ?? position.updatedAt, marketValue: .zero, offset: 0))
-                    }
-                }
-                try ReadModels.insertValuations(closings, on: db)
-                try ReadModels.recordRun(run, client: client, completed: completed,
-                                         at: event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), on: db)
-                if !completed { Log.info("projector", "rebalancing \(run) of \(client) did not complete: its \(trades.count) trades are void") }
-            }
-            for item in new {
-                let event = item.event
-                switch event.payload {
-                case .tradeExecuted?:
-                    continue  // applied (or voided) when its run's outcome arrives
-                case .rebalancingCompleted(let completed)?:
-                    try settleRun(completed.rebalancingId, client: event.clientId, expected: Int(completed.tradeCount), event: event)
-                case .rebalancingAborted(let aborted)?:
-                    try settleRun(aborted.rebalancingId, client: event.clientId, expected: nil, event: event)
-                case .rebalancingScheduled(let scheduled)?:
-                    try ReadModels.saveSchedule(scheduled.schedule ?? .init(), version: event.aggregateVersion, on: db)
-                case _ where RebalancingEvents.isPositionEvent(event):
-                    apply(event)
-                default:
-                    continue  // audit trail only
-                }
-            }
-            try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, before: stored, on: db)
-            for (record, reason) in rejected {
-                Log.error("projector", "\(record.topic)[\(record.partition)]@\(record.offset) rejected: \(reason)")
-                try ReadModels.rejectRecord(record, reason: reason, on: db)
-            }
+        let letters = try db.transaction {
+            let quarantined = try ReadModels.quarantinedAggregates(on: db)
+            let letters = dead + (try Self.project(candidates, blocked: quarantined, on: db))
+            try ReadModels.saveDeadLetters(letters, on: db)
             try ReadModels.saveOffsets(group: group, reached, on: db)
+            return letters
         }
-        return reached
+        return (reached, letters)
+    }
+
+    /// Replays the open dead letters in log order (an operator restarts the projector with a
+    /// fixed build): those that apply now join the audit trail and the read models and are
+    /// marked replayed; the others stay, with the reason they fail for now.
+    private func replayDeadLetters(on db: PostgresConnection) throws {
+        let open = try ReadModels.openDeadLetters(on: db)
+        guard !open.isEmpty else { return }
+        var candidates: [ReadModels.Recorded] = []
+        var undecodable: [DeadLetter] = []
+        for letter in open {
+            let record = ConsumedRecord(topic: letter.topic, partition: letter.partition, offset: letter.offset,
+                                        key: [], value: letter.body, headers: [:])
+            switch Self.decode(record) {
+            case .success(let event):
+                candidates.append(ReadModels.Recorded(event: event, body: letter.body, topic: letter.topic,
+                                                      partition: letter.partition, offset: letter.offset))
+            case .failure(let rejection):
+                var letter = letter
+                letter.reason = rejection.reason
+                undecodable.append(letter)
+            }
+        }
+        // An aggregate's events in version order (another producer may have written them out of
+        // order: version 3 dead-lettered before version 2 arrived); aggregates in log order.
+        let firstOffset = Dictionary(candidates.map { ($0.event.aggregateId, $0.offset) }, uniquingKeysWith: min)
+        candidates.sort {
+            ($0.topic, firstOffset[$0.event.aggregateId] ?? 0, $0.event.aggregateId, $0.event.aggregateVersion)
+                < ($1.topic, firstOffset[$1.event.aggregateId] ?? 0, $1.event.aggregateId, $1.event.aggregateVersion)
+        }
+        let stillDead = try db.transaction {
+            let failed = undecodable + (try Self.project(candidates, blocked: [], on: db))
+            let failing = Set(failed.map { "\($0.topic)/\($0.partition)/\($0.offset)" })
+            try ReadModels.markReplayed(open.filter { !failing.contains("\($0.topic)/\($0.partition)/\($0.offset)") }, on: db)
+            try ReadModels.saveDeadLetters(failed, on: db)
+            return failed
+        }
+        Log.info("projector", "dead letters replayed: \(open.count - stillDead.count) of \(open.count) applied; \(stillDead.count) still fail")
+        refreshDeadLetterCount(on: db)
+    }
+
+    /// Logs each dead letter loudly, counts them for health, and copies them to the
+    /// dead-letter topic (the table is the record; the topic is the notice to operators).
+    private func announce(_ letters: [DeadLetter], on db: PostgresConnection) {
+        for letter in letters {
+            Log.error("projector", "DEAD LETTER \(letter.topic)[\(letter.partition)]@\(letter.offset) "
+                      + "\(letter.event.map { "event \($0.eventId) (\($0.aggregateId) v\($0.aggregateVersion))" } ?? "record"): \(letter.reason)")
+        }
+        refreshDeadLetterCount(on: db)
+        deadLetterSink?(letters.map { letter in
+            var headers: [(String, [UInt8])] = [("dead-letter-reason", Array(letter.reason.utf8)),
+                                                ("source-topic", Array(letter.topic.utf8)),
+                                                ("source-partition", Array(String(letter.partition).utf8)),
+                                                ("source-offset", Array(String(letter.offset).utf8))]
+            if let event = letter.event { headers.append(("event-id", Array(event.eventId.utf8))) }
+            return OutgoingRecord(topic: configuration.topics.deadLetters, partition: -1,
+                                  key: Array((letter.event?.aggregateId ?? "").utf8), value: letter.body, headers: headers)
+        })
+    }
+
+    private func refreshDeadLetterCount(on db: PostgresConnection) {
+        if let count = try? ReadModels.openDeadLetterCount(on: db) { openDeadLetters.store(count, ordering: .relaxed) }
+    }
+
+    /// Applies decoded events in log order inside the caller's transaction: the audit trail,
+    /// the positions and lots, valuations, runs and schedules. Returns the events that cannot
+    /// be applied, as dead letters, without storing them: an event already in the trail is
+    /// skipped (a replay), one whose (aggregate, version) is taken by another event, one that
+    /// does not fit its aggregate (``PositionState/next(_:_:)``, the write model's function),
+    /// and every later event of an aggregate `blocked` by an earlier dead letter.
+    static func project(_ candidates: [ReadModels.Recorded], blocked initiallyBlocked: Set<String>,
+                        on db: PostgresConnection) throws -> [DeadLetter] {
+        let known = try ReadModels.knownEventIds(candidates.map(\.event.eventId), on: db)
+        let fresh = candidates.filter { !known.contains($0.event.eventId) }
+        var taken = try ReadModels.takenVersions(fresh.map(\.event), on: db)
+        var blocked = initiallyBlocked
+        let touched = Array(Set(fresh.filter { RebalancingEvents.isPositionEvent($0.event) }.map(\.event.aggregateId)))
+        var stored = try ReadModels.loadPositions(touched, on: db)
+        var positions = stored
+        var changed = Set<String>()
+        var dead: [DeadLetter] = []
+        var pending: [ReadModels.Recorded] = []
+        /// Valuations of positions never priced: worth their cost basis (the one valuation rule).
+        var atCost: [ReadModels.Valuation] = []
+
+        func deadLetter(_ item: ReadModels.Recorded, _ reason: String) {
+            dead.append(DeadLetter(topic: item.topic, partition: item.partition, offset: item.offset, body: item.body,
+                                   event: item.event, reason: reason))
+            blocked.insert(item.event.aggregateId)
+        }
+        /// Writes the accepted events so far (a run's settlement reads its trades from the trail).
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let new = try ReadModels.insertEvents(pending, on: db)
+            let ids = Set(new.map(\.event.eventId))
+            try ReadModels.insertValuations(new.compactMap(ReadModels.Valuation.init) + atCost.filter { ids.contains($0.eventId) }, on: db)
+            pending.removeAll()
+            atCost.removeAll()
+        }
+        /// The first outcome of a run in the log decides (COMPLETED and ABORTED are both its
+        /// version 2): a complete COMPLETED applies every trade, anything else voids them.
+        func settleRun(_ run: String, client: String, expected: Int?, event: Ultracore_Holdings_V1_Event) throws {
+            try flush()
+            let trades = try ReadModels.runTrades(run, on: db)
+            let completed = expected == trades.count
+            let missing = trades.map(\.aggregateId).filter { positions[$0] == nil }
+            if !missing.isEmpty {
+                let loaded = try ReadModels.loadPositions(Array(Set(missing)), on: db)
+                stored.merge(loaded) { current, _ in current }
+                positions.merge(loaded) { current, _ in current }
+            }
+            var closings: [ReadModels.Valuation] = []
+            for var trade in trades {
+                if !completed { trade.attributes[RebalancingEvents.voidAttribute] = "true" }
+                if !completed && positions[trade.aggregateId] == nil { continue }  // a void buy that would have opened a position
+                do {
+                    guard !blocked.contains(trade.aggregateId) else {
+                        throw DomainError.inconsistentEvent("follows a dead-lettered event of \(trade.aggregateId)")
+                    }
+                    positions[trade.aggregateId] = try PositionState.next(positions[trade.aggregateId], trade)
+                    changed.insert(trade.aggregateId)
+                } catch {
+                    // The trade is in the trail (it was recorded when it arrived); its effect waits here.
+                    Log.error("projector", "trade \(trade.eventId) of run \(run) cannot be applied: \(error)")
+                    dead.append(DeadLetter(topic: "settlement:\(run)", partition: 0, offset: trade.aggregateVersion,
+                                           body: trade.serializedBytes(), event: trade, reason: "\(error)"))
+                    blocked.insert(trade.aggregateId)
+                    continue
+                }
+                // A sale that closes the position: worth 0 from then on in the valuation history.
+                if completed, let position = positions[trade.aggregateId], position.status == .closed, position.version == trade.aggregateVersion {
+                    closings.append(ReadModels.Valuation(eventId: trade.eventId, client: trade.clientId, position: trade.aggregateId,
+                                                         at: position.closedAt ?? position.updatedAt, marketValue: .zero, offset: 0))
+                }
+            }
+            try ReadModels.insertValuations(closings, on: db)
+            try ReadModels.recordRun(run, client: client, completed: completed,
+                                     at: event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), on: db)
+            if !completed { Log.info("projector", "rebalancing \(run) of \(client) did not complete: its \(trades.count) trades are void") }
+        }
+
+        for item in fresh {
+            let event = item.event
+            if blocked.contains(event.aggregateId) {
+                deadLetter(item, "follows a dead-lettered event of \(event.aggregateId); replayed with it")
+                continue
+            }
+            let version = event.aggregateId + "\u{1}" + String(event.aggregateVersion)
+            if taken.contains(version) {
+                deadLetter(item, "version \(event.aggregateVersion) of \(event.aggregateId) is already taken by another event")
+                continue
+            }
+            switch event.payload {
+            case .tradeExecuted?:
+                break  // applied (or voided) when its run's outcome arrives
+            case _ where RebalancingEvents.isPositionEvent(event):
+                do {
+                    let position = try PositionState.next(positions[event.aggregateId], event)
+                    positions[event.aggregateId] = position
+                    changed.insert(event.aggregateId)
+                    if position.lastPrice == nil, position.status == .open, let at = Self.tradeTime(of: event) {
+                        atCost.append(ReadModels.Valuation(eventId: event.eventId, client: event.clientId, position: event.aggregateId,
+                                                           at: at, marketValue: position.costBasis, offset: item.offset))
+                    }
+                } catch {
+                    deadLetter(item, "does not apply to \(event.aggregateId): \(error)")
+                    continue
+                }
+            default:
+                break
+            }
+            taken.insert(version)
+            pending.append(item)
+            switch event.payload {
+            case .rebalancingCompleted(let completed)?:
+                try settleRun(completed.rebalancingId, client: event.clientId, expected: Int(completed.tradeCount), event: event)
+            case .rebalancingAborted(let aborted)?:
+                try settleRun(aborted.rebalancingId, client: event.clientId, expected: nil, event: event)
+            case .rebalancingScheduled(let scheduled)?:
+                try ReadModels.saveSchedule(scheduled.schedule ?? .init(), version: event.aggregateVersion, on: db)
+            default:
+                break
+            }
+        }
+        try flush()
+        try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, before: stored, on: db)
+        return dead
+    }
+
+    /// When a position event takes effect for the valuation history: a buy at its lot's
+    /// acquisition, a sale at its trade time, a corporate action when effective.
+    static func tradeTime(of event: Ultracore_Holdings_V1_Event) -> Instant? {
+        let stamp: Google_Protobuf_Timestamp?
+        switch event.payload {
+        case .positionOpened(let opened)?: stamp = opened.lot?.acquiredAt
+        case .lotAdded(let added)?: stamp = added.lot?.acquiredAt
+        case .lotsSold(let sold)?: stamp = sold.soldAt
+        case .positionClosed(let closed)?: stamp = closed.closedAt
+        case .corporateActionApplied(let applied)?: stamp = applied.effectiveAt
+        default: stamp = event.occurredAt
+        }
+        return stamp.flatMap(Instant.init)
     }
 
     static func decode(_ record: ConsumedRecord) -> Result<Ultracore_Holdings_V1_Event, Rejection> {

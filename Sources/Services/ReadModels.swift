@@ -100,6 +100,7 @@ enum ReadModels {
                 lotId: lotId, sequence: seq, acquiredAt: Instant(microseconds: acquired), quantity: quantity,
                 originalQuantity: original, costBasis: basis, fees: fees, sourceEventId: source))
         }
+        for id in positions.keys { positions[id]!.orderLots() }
         return positions
     }
 
@@ -195,13 +196,6 @@ enum ReadModels {
         return offsets
     }
 
-    static func rejectRecord(_ record: ConsumedRecord, reason: String, on connection: PostgresConnection) throws {
-        try connection.execute("""
-            INSERT INTO rejected_records (topic, kafka_partition, kafka_offset, reason, body) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT DO NOTHING
-            """, [.text(record.topic), .text(String(record.partition)), .text(String(record.offset)), .text(reason), .bytes(record.value)])
-    }
-
     /// Events of one aggregate in version order, up to `version` (all when nil); the trades
     /// of a rebalancing run that did not complete (yet) are marked void.
     static func events(aggregate: String, upTo version: Int64?, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
@@ -267,7 +261,7 @@ enum ReadModels {
     static func sales(client: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
             SELECT e.body FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
-            WHERE e.client_id = $1 AND (e.event_type IN ('LOTS_SOLD', 'POSITION_CLOSED')
+            WHERE e.client_id = $1 AND (e.event_type IN ('LOTS_SOLD', 'POSITION_CLOSED', 'CORPORATE_ACTION_APPLIED')
                                         OR (e.event_type = 'TRADE_EXECUTED' AND r.outcome = 'COMPLETED'))
             ORDER BY e.occurred_at, e.aggregate_id, e.aggregate_version
             """, [.text(client)])

@@ -118,12 +118,12 @@ extension WriteModel {
         var assets: [PortfolioAsset] = []
         for ticker in Set(open.keys).union(targets.keys).sorted() {
             let position = open[ticker]
-            if let price = prices[ticker] ?? position?.lastPrice {
+            // The valuation rule of every portfolio read: a position never priced counts at cost,
+            // so its per-share price is its average cost.
+            if let price = prices[ticker] ?? position?.valuationPrice, price.isPositive {
                 assets.append(PortfolioAsset(ticker: ticker, position: position, price: price))
-            } else if position != nil || requirePrices {
-                throw DomainError.failedPrecondition(position.map {
-                    "position \($0.positionId) (\(ticker)) has never been priced: publish a price or pass prices[\(ticker)]"
-                } ?? "no price for \(ticker): pass prices[\(ticker)]")
+            } else if requirePrices {
+                throw DomainError.failedPrecondition("no price for \(ticker): pass prices[\(ticker)]")
             } else {
                 assets.append(PortfolioAsset(ticker: ticker, position: nil, price: .zero))
             }

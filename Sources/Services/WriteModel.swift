@@ -57,13 +57,19 @@ public final class WriteModel: Sendable {
     let pool: PostgresPool
     let source: String
     let projectorGroup: String
+    /// With the embedded broker (a log in this process's memory), how long a write waits for
+    /// Postgres to commit it before it is answered; nil with a real cluster, whose ack is the
+    /// commit point.
+    let ackAfterProjection: Duration?
     let state = Mutex(State())
     let locks = KeyedLock()
     /// Acknowledged events, live, for WatchEvents.
     public let broadcaster: EventBroadcaster
 
     public init(producer: EventProducer, gate: ProjectionGate, topics: KafkaConfiguration.Topics, partitions: Int32,
-                pool: PostgresPool, projectorGroup: String, watchBuffer: Int = 10_000, source: String = "holdingsd") {
+                pool: PostgresPool, projectorGroup: String, watchBuffer: Int = 10_000, source: String = "holdingsd",
+                ackAfterProjection: Duration? = nil) {
+        self.ackAfterProjection = ackAfterProjection
         self.broadcaster = EventBroadcaster(capacity: watchBuffer)
         self.projectorGroup = projectorGroup
         self.producer = producer
@@ -108,6 +114,8 @@ public final class WriteModel: Sendable {
         let positions = try await pool.withConnection { try ReadModels.loadPositions(nil, on: $0) }
         let requests = try await pool.withConnection { try Self.loadRequests(on: $0) }
         let schedules = try await pool.withConnection { try ReadModels.loadSchedules(on: $0) }
+        let quarantined = try await pool.withConnection { try ReadModels.quarantinedAggregates(on: $0) }
+        gate.setQuarantined(quarantined)
         state.withLock { state in
             state = State()
             for (schedule, version) in schedules { state.schedules[schedule.clientId] = (schedule, version) }
@@ -115,7 +123,8 @@ public final class WriteModel: Sendable {
             for key in state.byClient.keys { Self.sort(client: key, in: &state) }
             state.requests = requests
         }
-        progress("write model rebuilt: \(positions.count) positions, \(requests.count) request ids")
+        progress("write model rebuilt: \(positions.count) positions, \(requests.count) request ids"
+                 + (quarantined.isEmpty ? "" : ", \(quarantined.count) aggregates quarantined by dead letters"))
     }
 
     private static func loadRequests(client: String? = nil, on connection: PostgresConnection) throws -> [String: RequestRecord] {
@@ -177,19 +186,18 @@ public final class WriteModel: Sendable {
                 let (position, event) = try await self.replay(record)
                 return try respond(position, event)
             }
-            var event = try state.withLock { try decide($0) }
+            // Decide the event, then apply it with the function the projector uses: an event that
+            // would not apply (or whose result leaves the documented ranges) is refused here,
+            // before it is produced, so the log never holds what the read model cannot take.
+            var (event, position) = try state.withLock { state in
+                let event = try decide(state)
+                try self.refuseIfQuarantined(event.aggregateId, in: state)
+                return (event, try PositionState.next(state.positions[event.aggregateId], event))
+            }
             if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
             try await self.record(event, client: client)
-            // The event was decided from this state under the client's lock, so applying it cannot
-            // fail; a failure would be a bug in the domain, not bad input.
-            let position = state.withLock { state -> PositionState in
-                var position: PositionState
-                if var current = state.positions[event.aggregateId] {
-                    try! current.apply(event)
-                    position = current
-                } else {
-                    position = try! PositionState.opened(by: event)
-                }
+            // Nothing else of this client changed meanwhile (its writer is held), so `position` is current.
+            state.withLock { state in
                 let isNew = state.positions[position.positionId] == nil
                 Self.index(position, in: &state)
                 if isNew { Self.sort(client: client, in: &state) }
@@ -197,7 +205,6 @@ public final class WriteModel: Sendable {
                     state.requests[client + "\u{0}" + requestId] = RequestRecord(
                         fingerprint: fingerprint, aggregateId: position.positionId, version: position.version, eventId: event.eventId)
                 }
-                return position
             }
             broadcaster.publish([event])
             return try respond(position, event)
@@ -275,11 +282,14 @@ public final class WriteModel: Sendable {
             return response
         }
         if request.dryRun {
-            let position = try state.withLock { try open($0) }
-            let (_, sale) = try command.decide(position, context: context)
-            var after = position
-            after.lots = sale.remaining
-            return respond(after, nil, sale.realized.map(\.proto), dryRun: true)
+            // Exactly what the sale would answer (the position after it, realized gain, status,
+            // version), minus the event.
+            let (after, event) = try state.withLock { state in
+                let position = try open(state)
+                let event = try command.decide(position, context: context).event
+                return (try PositionState.next(position, event), event)
+            }
+            return respond(after, nil, Self.realized(of: event), dryRun: true)
         }
         return try await execute(
             client: client, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
@@ -314,8 +324,8 @@ public final class WriteModel: Sendable {
     /// Marks a position to a price (HoldingsService.UpdatePositionValue).
     public func updatePositionValue(_ request: Ultracore_Holdings_V1_UpdatePositionValueRequest) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
         let now = Instant.now
-        guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
-        let price = try Validation.positive(request.price, field: "price")
+        _ = try Validation.identifier(request.positionId, field: "position_id")
+        let price = try Validation.price(request.price, field: "price")
         let pricedAt = try Validation.tradeTime(request.pricedAt, now: now, field: "priced_at")
         let requestId = try checkedRequestId(request.requestId)
         let context = context("HoldingsService.UpdatePositionValue", requestId: requestId, now: now)
@@ -353,7 +363,7 @@ public final class WriteModel: Sendable {
             guard quotes[ticker] == nil else {
                 throw DomainError.invalidArgument(field: "prices[\(index)].ticker", reason: "\(ticker) is quoted twice")
             }
-            let price = try Validation.positive(quote.price, field: "prices[\(index)].price")
+            let price = try Validation.price(quote.price, field: "prices[\(index)].price")
             let at = try Validation.tradeTime(quote.pricedAt, now: now, field: "prices[\(index)].priced_at")
             quotes[ticker] = (price, at)
             order.append(ticker)
@@ -421,35 +431,29 @@ public final class WriteModel: Sendable {
             return try await locks.withLock(client) {
                 try self.refuseIfUnconfirmed(client)
                 var decisionError: (any Error)?
-                let events: [Ultracore_Holdings_V1_Event] = state.withLock { state in
+                // Each event decided and applied (the projector's function) before anything is produced.
+                let decided: [(event: Ultracore_Holdings_V1_Event, after: PositionState)] = state.withLock { state in
                     ids.compactMap { id in
                         guard let position = state.positions[id] else { return nil }
                         do {
-                            var event = try decide(position)
-                            if !requestId.isEmpty { event?.attributes[EventAttributes.requestDigest] = fingerprint }
-                            return event
+                            guard var event = try decide(position) else { return nil }
+                            try self.refuseIfQuarantined(id, in: state)
+                            if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
+                            return (event, try PositionState.next(position, event))
                         } catch {
                             if decisionError == nil { decisionError = error }
                             return nil
                         }
                     }
                 }
+                let events = decided.map(\.event)
                 let results = await recordAll(events, client: client)
-                let recorded = zip(events, results).compactMap { $1 == nil ? $0 : nil }
-                broadcaster.publish(recorded)
-                var firstError = decisionError ?? results.compactMap { $0 }.first
+                let recorded = zip(decided, results).compactMap { $1 == nil ? $0 : nil }
+                broadcaster.publish(recorded.map(\.event))
                 state.withLock { state in
-                    for event in recorded {
-                        guard var position = state.positions[event.aggregateId] else { continue }
-                        do {
-                            try position.apply(event)
-                            Self.index(position, in: &state)
-                        } catch {
-                            if firstError == nil { firstError = error }
-                        }
-                    }
+                    for item in recorded { Self.index(item.after, in: &state) }
                 }
-                return (recorded, firstError)
+                return (recorded.map(\.event), decisionError ?? results.compactMap { $0 }.first)
             }
         } catch {
             return ([], error)
@@ -605,6 +609,15 @@ public final class WriteModel: Sendable {
         return (position, last)
     }
 
+    /// FAILED_PRECONDITION for an aggregate the projector dead-lettered an event of (the log
+    /// holds an event of it the read model could not take): refused until it is replayed.
+    func refuseIfQuarantined(_ aggregateId: String, in state: borrowing State) throws {
+        if gate.isQuarantined(aggregateId) {
+            throw RPCError(.failedPrecondition,
+                "\(aggregateId) has an event in the dead-letter table that the read model could not apply; writes to it wait until an operator replays it")
+        }
+    }
+
     func refuseIfUnconfirmed(_ client: String) throws {
         if state.withLock({ $0.unconfirmed.contains(client) }) {
             throw RPCError(.unavailable, "the last write of client \(client) is being confirmed against the event log; retry shortly")
@@ -660,6 +673,30 @@ public final class WriteModel: Sendable {
                 gate.release(target, acknowledgedOffset: nil)
                 if error.possiblyPersisted { uncertain.append(target) }
                 results[index] = error
+            }
+        }
+        if let durableTimeout = ackAfterProjection {
+            // The embedded broker keeps the log in this process's memory: a write is durable only
+            // once Postgres holds it, so that is when it is acknowledged.
+            var targets: [PartitionKey: Int64] = [:]
+            for ((index, target), result) in zip(sent, deliveries) where results[index] == nil {
+                if case .success(let delivery) = result { targets[target] = max(targets[target] ?? 0, delivery.offset + 1) }
+            }
+            if !targets.isEmpty, await gate.waitProjected(targets, timeout: durableTimeout) {
+                // Committed, unless the projector dead-lettered it (another producer's event of the
+                // aggregate got there first): then it waits with that one and is not applied here.
+                for (index, _) in sent where results[index] == nil && gate.isQuarantined(events[index].aggregateId) {
+                    results[index] = RPCError(.failedPrecondition,
+                        "\(events[index].aggregateId) has an event in the dead-letter table; this write waits there with it "
+                        + "and applies only if an operator replays them")
+                }
+            } else if !targets.isEmpty {
+                for (index, _) in sent where results[index] == nil {
+                    results[index] = RPCError(.deadlineExceeded,
+                        "the write is in the embedded broker's log but Postgres has not committed it yet (is Postgres down?); "
+                        + "its outcome is unknown until then: retry with the same request_id to learn it")
+                }
+                uncertain += targets.keys
             }
         }
         if !uncertain.isEmpty { confirmLater(client: client, partitions: Array(Set(uncertain))) }

@@ -36,8 +36,8 @@ func usage() -> String {
       --kafka-property K=V      librdkafka property for every Kafka handle, e.g.
                                 security.protocol=SASL_SSL, sasl.mechanisms=PLAIN (repeatable;
                                 env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V)
-      --topic ROLE=NAME         topic name for positions, trades, valuations, corporate-actions
-                                or rebalancing (defaults holdings.<role>)
+      --topic ROLE=NAME         topic name for positions, trades, valuations, corporate-actions,
+                                rebalancing or dead-letters (defaults holdings.<role>)
       --partitions N            partitions per topic of the embedded broker (default 16)
       --max-projection-lag N    unprojected events per partition before writes are refused
                                 with UNAVAILABLE (default 5000)
@@ -108,7 +108,8 @@ while let argument = arguments.popFirst() {
         case "valuations": backbone.kafka.topics.valuations = pair[1]
         case "corporate-actions": backbone.kafka.topics.corporateActions = pair[1]
         case "rebalancing": backbone.kafka.topics.rebalancing = pair[1]
-        default: fail("--topic role is positions, trades, valuations, corporate-actions or rebalancing, not '\(pair[0])'")
+        case "dead-letters": backbone.kafka.topics.deadLetters = pair[1]
+        default: fail("--topic role is positions, trades, valuations, corporate-actions, rebalancing or dead-letters, not '\(pair[0])'")
         }
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))
@@ -155,7 +156,24 @@ let contract: [ServiceDescriptor] = [
     Ultracore_Holdings_V1_AnalyticsService.descriptor, Ultracore_Holdings_V1_RebalancingService.descriptor,
     Ultracore_Holdings_V1_DataMeshService.descriptor, Ultracore_Holdings_V1_AgentService.descriptor,
 ]
-let health = HealthService(services: contract.map(\.name))
+/// Health of the projection (service name "holdings.projection"): NOT_SERVING while records
+/// wait in the dead-letter table (the projection is degraded), SERVING otherwise.
+let projectionHealth = "holdings.projection"
+let health = HealthService(services: contract.map(\.name) + [projectionHealth])
+if let projector = running.projector {
+    Thread.detachNewThread {
+        var last = -1
+        while true {
+            let count = projector.deadLetterCount
+            if count != last {
+                health.set(projectionHealth, count == 0 ? .serving : .notServing)
+                if count > 0 { Log.error("projector", "projection degraded: \(count) records in the dead-letter table") }
+                last = count
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+}
 let reflection = ReflectionService(
     files: HoldingsProtoFiles.files,
     services: contract.map(\.name) + [Grpc_Health_V1_Health.name, Grpc_Reflection_V1_ServerReflection.name,

@@ -132,7 +132,7 @@ import Testing
                         let scaled = try before.multiplied(by: ExactDecimal(Int(applied.splitTo)!), scale: 18)
                             .divided(by: ExactDecimal(Int(applied.splitFrom)!))
                         let paid = try scaled.subtracting(after)
-                        #expect(!paid.isNegative && paid < ExactDecimal(1))
+                        #expect(!paid.isNegative && paid < ExactDecimal(1), "before \(before) scaled \(scaled) after \(after) lots \(position!.lots.map { ($0.lotId, $0.quantity) }) \(applied.splitTo):\(applied.splitFrom)")
                     }
                 default: Issue.record("unexpected event \(event.eventType)")
                 }

@@ -234,13 +234,14 @@ def test_client_history_from_recorded_valuations(stubs):
         holdings.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=position.position_id, price=price,
                                                                    priced_at=ts(when)), timeout=10)
 
+    # Never priced, a position counts at cost from its purchase: 1000 + 1000 at 2025-01-02T15:00.
     mark(aapl, "100", "2025-01-03T21:00:00")
     mark(msft, "200", "2025-01-03T21:00:00")   # same instant: one point, 2000
     mark(aapl, "110", "2025-01-06T21:00:00")   # 1100 + 1000 = 2100
     mark(msft, "190", "2025-01-07T21:00:00")   # 1100 + 950 = 2050
     history = lambda **kw: an.SeriesInput(history=an.ClientHistory(client_id=client, **kw))
     perf = analytics.ComputePerformance(an.ComputePerformanceRequest(series=history()), timeout=10)
-    assert perf.observations == 2
+    assert perf.observations == 3
     assert perf.total_return == pytest.approx(2050 / 2000 - 1, rel=1e-12)
     drawdown = analytics.ComputeMaxDrawdown(an.ComputeMaxDrawdownRequest(series=history()), timeout=10)
     assert drawdown.max_drawdown == pytest.approx(2050 / 2100 - 1, rel=1e-12)
@@ -249,7 +250,7 @@ def test_client_history_from_recorded_valuations(stubs):
     perf = analytics.ComputePerformance(an.ComputePerformanceRequest(series=history(start_time=ts("2025-01-04T00:00:00"))), timeout=10)
     assert perf.observations == 1 and perf.total_return == pytest.approx(2050 / 2100 - 1, rel=1e-12)
     expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: analytics.ComputePerformance(an.ComputePerformanceRequest(
-        series=history(end_time=ts("2025-01-05T00:00:00"))), timeout=10), "1 valuation point")
+        series=history(end_time=ts("2025-01-03T00:00:00"))), timeout=10), "1 valuation point")
     expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: analytics.ComputeSharpe(an.ComputeSharpeRequest(
         series=an.SeriesInput(history=an.ClientHistory(client_id="nobody-" + uuid.uuid4().hex[:6]))), timeout=10), "0 valuation points")
     expect_status(INVALID, lambda: analytics.ComputeSharpe(an.ComputeSharpeRequest(
@@ -257,5 +258,5 @@ def test_client_history_from_recorded_valuations(stubs):
     expect_status(INVALID, lambda: analytics.ComputeSharpe(an.ComputeSharpeRequest(series=history(
         start_time=ts("2025-02-01T00:00:00"), end_time=ts("2025-01-01T00:00:00")))), "start_time")
     # A history benchmark against explicit returns of the same length.
-    rel = analytics.ComputeAlphaBeta(an.ComputeAlphaBetaRequest(series=history(), benchmark=returns_input([0.04, -0.01])), timeout=10)
-    assert rel.beta == pytest.approx(empyrical.beta(np.array([0.05, 2050 / 2100 - 1]), np.array([0.04, -0.01])), rel=1e-9)
+    rel = analytics.ComputeAlphaBeta(an.ComputeAlphaBetaRequest(series=history(), benchmark=returns_input([0.01, 0.04, -0.01])), timeout=10)
+    assert rel.beta == pytest.approx(empyrical.beta(np.array([0.0, 0.05, 2050 / 2100 - 1]), np.array([0.01, 0.04, -0.01])), rel=1e-9)

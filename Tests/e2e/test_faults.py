@@ -165,9 +165,12 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(postgres):
         broker.stop()
 
 
-def test_postgres_outage_projector_waits_and_resumes(postgres):
+def test_postgres_outage_with_a_real_cluster_writes_go_on_and_reads_wait(postgres):
+    """With a broker of its own (the broker's ack is the commit point), writes go on while
+    Postgres is down; reads of the audit trail answer UNAVAILABLE; the projector resumes."""
     url = postgres.new_database()
-    process, address = start(holdingsd_command(url))
+    broker = Broker(partitions=4)
+    process, address = start(holdingsd_command(url, "--kafka-brokers", broker.bootstrap))
     try:
         writer = Writer(address, threads=4).start()
         writer.wait_ok(100)
@@ -193,6 +196,42 @@ def test_postgres_outage_projector_waits_and_resumes(postgres):
         assert count == distinct
     finally:
         stop(process)
+        broker.stop()
+
+
+def test_postgres_outage_with_the_embedded_broker_acknowledges_nothing_until_committed(postgres):
+    """The embedded broker's log dies with the process, so Postgres is the commit point: while
+    it is down no write is acknowledged (each answers DEADLINE_EXCEEDED: outcome unknown); a
+    kill -9 during the outage loses nothing acknowledged; after restart writes flow again."""
+    url = postgres.new_database()
+    process, address = start(holdingsd_command(url))
+    try:
+        writer = Writer(address, threads=4).start()
+        writer.wait_ok(100)
+        postgres.stop()
+        try:
+            time.sleep(0.5)  # calls that were committed just before the stop may still answer
+            before = len(writer.ok)
+            time.sleep(2)
+            assert len(writer.ok) == before, "a write was acknowledged while Postgres, the commit point, was down"
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            postgres.start()
+        writer.finish()
+        assert set(writer.failed) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}, writer.details[:3]
+        restarted, address = start(holdingsd_command(url))
+        try:
+            assert_nothing_acknowledged_lost(postgres, url, writer, process=restarted)
+            again = Writer(address, threads=2).start()
+            again.wait_ok(20)
+            again.finish()
+            assert_nothing_acknowledged_lost(postgres, url, again, process=restarted)
+        finally:
+            stop(restarted)
+    finally:
+        if process.poll() is None:
+            stop(process)
 
 
 def test_broker_faults_fail_with_unavailable_or_succeed(postgres):
@@ -232,7 +271,8 @@ def test_backpressure_refuses_writes_before_the_log_could_drop_them(postgres):
     """With the projector stalled (Postgres down), writes fill the per-partition budget and
     then get UNAVAILABLE; nothing acknowledged is lost when Postgres returns."""
     url = postgres.new_database()
-    process, address = start(holdingsd_command(url, "--partitions", "2", "--max-projection-lag", "40"))
+    broker = Broker(partitions=2)
+    process, address = start(holdingsd_command(url, "--kafka-brokers", broker.bootstrap, "--max-projection-lag", "40"))
     try:
         writer = Writer(address, threads=8).start()
         writer.wait_ok(50)
@@ -256,3 +296,4 @@ def test_backpressure_refuses_writes_before_the_log_could_drop_them(postgres):
         assert_nothing_acknowledged_lost(postgres, url, writer)
     finally:
         stop(process)
+        broker.stop()

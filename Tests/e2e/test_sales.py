@@ -186,9 +186,10 @@ def test_portfolio_value_and_weights(holdings):
     stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=a, price="12"), timeout=10)
     stub.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=b, price="16"), timeout=10)
     value = stub.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client), timeout=10)
-    assert (value.market_value, value.cost_basis, value.unrealized_gain) == ("200", "201", "0")
-    assert sorted((p.ticker, p.market_value, p.weight, p.unrealized_gain) for p in value.positions) == [
-        ("AAA", "120", "0.6", "20"), ("BBB", "80", "0.4", "-20")]
+    # A position never priced counts at cost (CCC: 1), in the totals and the weights; ordered by ticker.
+    assert (value.market_value, value.cost_basis, value.unrealized_gain) == ("201", "201", "0")
+    assert [(p.ticker, p.market_value, p.weight, p.unrealized_gain) for p in value.positions] == [
+        ("AAA", "120", "0.5970149254", "20"), ("BBB", "80", "0.3980099502", "-20"), ("CCC", "1", "0.0049751244", "0")]
     assert list(value.unpriced_position_ids) == [c]
     expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.GetPortfolioValue(pb.GetPortfolioValueRequest()), "client_id")
 

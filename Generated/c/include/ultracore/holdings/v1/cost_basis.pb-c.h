@@ -439,10 +439,16 @@ struct  Ultracore__Holdings__V1__RealizedSale
    * Gains of this sale by term.
    */
   Ultracore__Holdings__V1__GainSummary *gains;
+  /*
+   * True when this "sale" is the cash paid in lieu of a fractional share after a split
+   * (event_id is the CORPORATE_ACTION_APPLIED event; method is unspecified): a sale for tax
+   * purposes, so it counts in every realized total.
+   */
+  protobuf_c_boolean cash_in_lieu;
 };
 #define ULTRACORE__HOLDINGS__V1__REALIZED_SALE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__realized_sale__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL, 0 }
 
 
 /*

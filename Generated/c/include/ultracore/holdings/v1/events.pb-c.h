@@ -544,10 +544,19 @@ struct  Ultracore__Holdings__V1__CorporateActionApplied
    * Effective date of the action.
    */
   Google__Protobuf__Timestamp *effective_at;
+  /*
+   * The cash in lieu as a sale of the fractional share, per lot it came from (IRS Pub. 550):
+   * the fraction leaves the most recently acquired lots first; each part's basis is the
+   * lot's basis × part ÷ lot quantity (half-even, 10 places), its proceeds part × price
+   * (the last part takes the remainder, so the parts add up to cash_in_lieu), its term from
+   * the lot's acquisition to effective_at. Empty when the split left no fraction.
+   */
+  size_t n_cash_in_lieu_realized;
+  Ultracore__Holdings__V1__RealizedLot **cash_in_lieu_realized;
 };
 #define ULTRACORE__HOLDINGS__V1__CORPORATE_ACTION_APPLIED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__corporate_action_applied__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__CORPORATE_ACTION_TYPE__CORPORATE_ACTION_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__CORPORATE_ACTION_TYPE__CORPORATE_ACTION_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, NULL, 0,NULL }
 
 
 /*

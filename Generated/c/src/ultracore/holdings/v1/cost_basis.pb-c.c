@@ -1608,7 +1608,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_realized_gains_req
   (ProtobufCMessageInit) ultracore__holdings__v1__get_realized_gains_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_sale__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_sale__field_descriptors[8] =
 {
   {
     "event_id",
@@ -1694,8 +1694,21 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_sale__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cash_in_lieu",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RealizedSale, cash_in_lieu),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__realized_sale__field_indices_by_name[] = {
+  7,   /* field[7] = cash_in_lieu */
   0,   /* field[0] = event_id */
   6,   /* field[6] = gains */
   5,   /* field[5] = lots */
@@ -1707,7 +1720,7 @@ static const unsigned ultracore__holdings__v1__realized_sale__field_indices_by_n
 static const ProtobufCIntRange ultracore__holdings__v1__realized_sale__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_sale__descriptor =
 {
@@ -1717,7 +1730,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_sale__descrip
   "Ultracore__Holdings__V1__RealizedSale",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RealizedSale),
-  7,
+  8,
   ultracore__holdings__v1__realized_sale__field_descriptors,
   ultracore__holdings__v1__realized_sale__field_indices_by_name,
   1,  ultracore__holdings__v1__realized_sale__number_ranges,

@@ -1747,7 +1747,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__position_valued__descr
   (ProtobufCMessageInit) ultracore__holdings__v1__position_valued__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__corporate_action_applied__field_descriptors[16] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__corporate_action_applied__field_descriptors[17] =
 {
   {
     "action_id",
@@ -1941,11 +1941,24 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__corporate_action_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cash_in_lieu_realized",
+    17,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__CorporateActionApplied, n_cash_in_lieu_realized),
+    offsetof(Ultracore__Holdings__V1__CorporateActionApplied, cash_in_lieu_realized),
+    &ultracore__holdings__v1__realized_lot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__corporate_action_applied__field_indices_by_name[] = {
   0,   /* field[0] = action_id */
   9,   /* field[9] = cash_in_lieu */
   10,   /* field[10] = cash_in_lieu_gain */
+  16,   /* field[16] = cash_in_lieu_realized */
   2,   /* field[2] = client_id */
   8,   /* field[8] = dividend_amount */
   7,   /* field[7] = dividend_per_share */
@@ -1963,7 +1976,7 @@ static const unsigned ultracore__holdings__v1__corporate_action_applied__field_i
 static const ProtobufCIntRange ultracore__holdings__v1__corporate_action_applied__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__corporate_action_applied__descriptor =
 {
@@ -1973,7 +1986,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__corporate_action_appli
   "Ultracore__Holdings__V1__CorporateActionApplied",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__CorporateActionApplied),
-  16,
+  17,
   ultracore__holdings__v1__corporate_action_applied__field_descriptors,
   ultracore__holdings__v1__corporate_action_applied__field_indices_by_name,
   1,  ultracore__holdings__v1__corporate_action_applied__number_ranges,
