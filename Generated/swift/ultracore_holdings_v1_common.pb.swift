@@ -8,13 +8,17 @@ internal import HoldingsProtoC
 public enum Ultracore_Holdings_V1_CostBasisMethod: ProtoEnum, CaseIterable {
     /// Not set. Requests that sell shares reject it with INVALID_ARGUMENT.
     case unspecified // COST_BASIS_METHOD_UNSPECIFIED = 0
-    /// First in, first out: oldest acquisition first; ties by lot order.
+    /// First in, first out: oldest acquisition first; ties by lot number (creation order).
     case fifo // FIFO = 1
-    /// Last in, first out: newest acquisition first; ties by reverse lot order.
+    /// Last in, first out: newest acquisition first; ties by reverse lot number.
     case lifo // LIFO = 2
-    /// Highest in, first out: highest unit cost first; ties by acquisition order.
+    /// Highest in, first out: highest unit cost (basis ÷ quantity, compared exactly, never
+    /// rounded) first; ties by acquisition time, then lot number.
     case hifo // HIFO = 3
-    /// Average cost of all open shares of the position.
+    /// Average cost: before the sale every open lot is re-based at the position's average,
+    /// basis × lot quantity ÷ total quantity (half-even, 10 places) in acquisition order,
+    /// the last lot taking the remainder so the total basis is unchanged; then the lots are
+    /// sold oldest acquisition first. The re-based bases stay after the sale.
     case average // AVERAGE = 4
     /// The caller names the lots and quantities (LotSelection).
     case specificId // SPECIFIC_ID = 5
@@ -190,10 +194,11 @@ public enum Ultracore_Holdings_V1_TradeSide: ProtoEnum, CaseIterable {
 }
 
 /// One tax lot: the shares bought by one trade (or created by a corporate action).
+/// A position lists its lots by acquisition time, then lot number ("L2" before "L10").
 public struct Ultracore_Holdings_V1_Lot: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.Lot"
 
-    /// Server-generated lot id, unique within the position.
+    /// Server-generated lot id "L<n>", unique within the position; n counts the lots created.
     public var lotId: String = ""
 
     /// When the shares were acquired; splits keep it, reinvestments set it.
@@ -205,10 +210,12 @@ public struct Ultracore_Holdings_V1_Lot: ProtoMessage {
     /// Shares the lot was created with (after later splits are applied), exact decimal.
     public var originalQuantity: String = ""
 
-    /// Cost per open share including fees, in currency units, exact decimal.
+    /// cost_basis ÷ quantity, in currency units per share, half-even at 10 places.
     public var unitCost: String = ""
 
-    /// quantity × unit_cost, in currency units.
+    /// Basis of the open shares including fees, in currency units, kept exactly: a buy's
+    /// basis is quantity × price (half-even, 18 places) + fees; a partial sale takes
+    /// basis × sold ÷ held (half-even, 10 places) and the lot keeps the exact rest.
     public var costBasis: String = ""
 
     /// Fees paid on acquisition, included in the basis, in currency units.
@@ -255,18 +262,23 @@ public struct Ultracore_Holdings_V1_Position: ProtoMessage {
     public var averageCost: String = ""
 
     /// Last price marked on the position, in currency units per share; empty if never priced.
+    /// The newest observation wins: a quote observed before last_priced_at is recorded
+    /// (event and valuation history) but does not replace it. A split scales it by
+    /// from ÷ to (half-even, 18 places).
     public var lastPrice: String = ""
 
     /// When last_price was observed.
     public var lastPricedAt: Google_Protobuf_Timestamp? = nil
 
-    /// quantity × last_price, in currency units; empty if never priced.
+    /// quantity × last_price (half-even, 18 places), in currency units; empty if never priced
+    /// (portfolio reads then count the position at cost_basis).
     public var marketValue: String = ""
 
     /// market_value − cost_basis, in currency units; empty if never priced.
     public var unrealizedGain: String = ""
 
-    /// Sum of all gains realized on this position so far, in currency units.
+    /// Sum of all gains realized on this position so far (sales and cash in lieu of
+    /// fractional shares), in currency units.
     public var realizedGain: String = ""
 
     /// Open lots in acquisition order.
@@ -316,13 +328,17 @@ public struct Ultracore_Holdings_V1_RealizedLot: ProtoMessage {
     /// Shares sold from the lot, exact decimal.
     public var quantity: String = ""
 
-    /// Cost per share used for the sale (the lot's, or the average cost for AVERAGE).
+    /// cost_basis ÷ quantity, half-even at 10 places (the lot's, or the average for AVERAGE).
     public var unitCost: String = ""
 
-    /// quantity × unit_cost, in currency units.
+    /// The whole lot's basis when the lot is emptied, else basis × quantity ÷ held
+    /// (half-even, 10 places), in currency units.
     public var costBasis: String = ""
 
-    /// quantity × sale price − the sale fees allocated to this lot, in currency units.
+    /// quantity × sale price (half-even, 18 places) − this part's share of the sale fees, in
+    /// currency units. Fees are shared by quantity, fees × quantity ÷ sold (half-even, 10
+    /// places), in the order the lots were consumed; the last part takes the remainder, so
+    /// the parts' fees add up to the sale's.
     public var proceeds: String = ""
 
     /// proceeds − cost_basis, in currency units; negative for a loss.

@@ -162,7 +162,9 @@ public struct Ultracore_Holdings_V1_HarvestCandidate: ProtoMessage {
     /// unrealized_loss × the term's tax rate, in currency units.
     public var estimatedTaxBenefit: String = ""
 
-    /// True when a buy of the ticker within 30 days before as_of would make a sale a wash sale.
+    /// True when another lot of the ticker was acquired within the 30 calendar days before
+    /// as_of's UTC date (IRS Pub. 550 counts calendar days: from the start of the UTC day 30
+    /// days earlier through as_of): selling this lot at a loss now would be a wash sale.
     public var washSaleRisk: Bool = false
 
     /// Why wash_sale_risk is set, naming the lot that was bought.
@@ -633,7 +635,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
     public enum Method {
         /// Open lots of a client's position in a ticker, with totals and average cost.
         public static let getCostBasisSummary = RPCMethod<Ultracore_Holdings_V1_GetCostBasisSummaryRequest, Ultracore_Holdings_V1_GetCostBasisSummaryResponse>(service: name, method: "GetCostBasisSummary", kind: .unary)
-        /// Sells shares by a lot selection method (LOTS_SOLD); a dry run emits nothing.
+        /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
+        /// is left); a dry run answers exactly what the sale would (the position after it with its
+        /// realized gain, status, closed_at and version; the realized parts) and records nothing.
         public static let sellLots = RPCMethod<Ultracore_Holdings_V1_SellLotsRequest, Ultracore_Holdings_V1_SellLotsResponse>(service: name, method: "SellLots", kind: .unary)
         /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
         public static let getTaxLossHarvestCandidates = RPCMethod<Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse>(service: name, method: "GetTaxLossHarvestCandidates", kind: .unary)
@@ -659,7 +663,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
             try await ClientCalls.unary(transport, Method.getCostBasisSummary, request, options: options).message
         }
 
-        /// Sells shares by a lot selection method (LOTS_SOLD); a dry run emits nothing.
+        /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
+        /// is left); a dry run answers exactly what the sale would (the position after it with its
+        /// realized gain, status, closed_at and version; the realized parts) and records nothing.
         public func sellLots(_ request: Ultracore_Holdings_V1_SellLotsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
             try await ClientCalls.unary(transport, Method.sellLots, request, options: options).message
         }
@@ -684,7 +690,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
     public protocol ServiceProtocol: RPCService {
         /// Open lots of a client's position in a ticker, with totals and average cost.
         func getCostBasisSummary(request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse
-        /// Sells shares by a lot selection method (LOTS_SOLD); a dry run emits nothing.
+        /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
+        /// is left); a dry run answers exactly what the sale would (the position after it with its
+        /// realized gain, status, closed_at and version; the realized parts) and records nothing.
         func sellLots(request: Ultracore_Holdings_V1_SellLotsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_SellLotsResponse
         /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
         func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse

@@ -376,7 +376,9 @@ public struct Ultracore_Holdings_V1_GetPortfolioValueResponse: ProtoMessage {
     /// Owner.
     public var clientId: String = ""
 
-    /// Sum of the open positions' market values, in currency units.
+    /// Sum of the open positions' market values (a position never priced at its cost basis),
+    /// in currency units. A sum beyond the range of exact decimals (±10^18, more than 1,000
+    /// positions at the ±10^15 limit) is FAILED_PRECONDITION, never a rounded total.
     public var marketValue: String = ""
 
     /// Sum of the open positions' cost bases, in currency units.
@@ -385,7 +387,8 @@ public struct Ultracore_Holdings_V1_GetPortfolioValueResponse: ProtoMessage {
     /// market_value − cost_basis, in currency units.
     public var unrealizedGain: String = ""
 
-    /// Per open position, ordered by ticker.
+    /// Per open position (never-priced ones included, at cost), ordered by ticker; weights
+    /// are market_value ÷ the portfolio's, half-even at 10 places.
     public var positions: [Ultracore_Holdings_V1_PositionWeight] = []
 
     /// Positions never priced (valued at cost and flagged here).
@@ -1144,8 +1147,11 @@ extension Ultracore_Holdings_V1_WatchEventsResponse {
     }
 }
 
-/// Lot-level positions of clients. Every mutation is an event on Kafka; the call
-/// answers after the broker acknowledged it.
+/// Lot-level positions of clients. Every mutation is an event on Kafka; the call answers
+/// once the write is durable: with a Kafka cluster (--kafka-brokers, acks=all) when the
+/// brokers acknowledged it; with the embedded broker (its log lives in holdingsd's memory)
+/// when Postgres committed it. A write the service cannot confirm in time answers
+/// DEADLINE_EXCEEDED (outcome unknown: a retry with the same request_id tells).
 public enum Ultracore_Holdings_V1_HoldingsService {
     /// Fully qualified service name.
     public static let name = "ultracore.holdings.v1.HoldingsService"
@@ -1159,7 +1165,8 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         public static let closePosition = RPCMethod<Ultracore_Holdings_V1_ClosePositionRequest, Ultracore_Holdings_V1_ClosePositionResponse>(service: name, method: "ClosePosition", kind: .unary)
         /// A position with its open lots, market value and unrealized gain or loss.
         public static let getPosition = RPCMethod<Ultracore_Holdings_V1_GetPositionRequest, Ultracore_Holdings_V1_GetPositionResponse>(service: name, method: "GetPosition", kind: .unary)
-        /// Marks one position to a price (POSITION_VALUED); returns the revalued position.
+        /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
+        /// price observed before the position's last_priced_at is recorded but does not replace it.
         public static let updatePositionValue = RPCMethod<Ultracore_Holdings_V1_UpdatePositionValueRequest, Ultracore_Holdings_V1_UpdatePositionValueResponse>(service: name, method: "UpdatePositionValue", kind: .unary)
         /// Market-data batch: revalues every open position in the given tickers.
         public static let publishPrices = RPCMethod<Ultracore_Holdings_V1_PublishPricesRequest, Ultracore_Holdings_V1_PublishPricesResponse>(service: name, method: "PublishPrices", kind: .unary)
@@ -1167,11 +1174,19 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         public static let reconstructPosition = RPCMethod<Ultracore_Holdings_V1_ReconstructPositionRequest, Ultracore_Holdings_V1_ReconstructPositionResponse>(service: name, method: "ReconstructPosition", kind: .unary)
         /// A client's positions, paged.
         public static let listPositions = RPCMethod<Ultracore_Holdings_V1_ListPositionsRequest, Ultracore_Holdings_V1_ListPositionsResponse>(service: name, method: "ListPositions", kind: .unary)
-        /// A client's total market value, cost, unrealized gain and weight per position.
+        /// A client's total market value, cost, unrealized gain and weight per position. The
+        /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
+        /// analytics history): quantity × last price; a position never priced counts at cost.
         public static let getPortfolioValue = RPCMethod<Ultracore_Holdings_V1_GetPortfolioValueRequest, Ultracore_Holdings_V1_GetPortfolioValueResponse>(service: name, method: "GetPortfolioValue", kind: .unary)
         /// The monitoring agent's current alerts for a client.
         public static let monitorPortfolio = RPCMethod<Ultracore_Holdings_V1_MonitorPortfolioRequest, Ultracore_Holdings_V1_MonitorPortfolioResponse>(service: name, method: "MonitorPortfolio", kind: .unary)
-        /// Applies a split or a cash dividend to every holder of a ticker.
+        /// Applies a split or a cash dividend to every holder of a ticker. A split scales each
+        /// lot's quantity by to ÷ from (half-even, 10 places); the lot with the most shares absorbs
+        /// the rounding so the position holds shares × to ÷ from exactly (half-even, 10 places);
+        /// the fraction of a share left over is paid in cash at cash_in_lieu_price, taken from the
+        /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
+        /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
+        /// down to 6 places; the rest stays cash.
         public static let applyCorporateAction = RPCMethod<Ultracore_Holdings_V1_ApplyCorporateActionRequest, Ultracore_Holdings_V1_ApplyCorporateActionResponse>(service: name, method: "ApplyCorporateAction", kind: .unary)
         /// The audit trail of a client or a position, in order, paged.
         public static let listEvents = RPCMethod<Ultracore_Holdings_V1_ListEventsRequest, Ultracore_Holdings_V1_ListEventsResponse>(service: name, method: "ListEvents", kind: .unary)
@@ -1207,7 +1222,8 @@ public enum Ultracore_Holdings_V1_HoldingsService {
             try await ClientCalls.unary(transport, Method.getPosition, request, options: options).message
         }
 
-        /// Marks one position to a price (POSITION_VALUED); returns the revalued position.
+        /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
+        /// price observed before the position's last_priced_at is recorded but does not replace it.
         public func updatePositionValue(_ request: Ultracore_Holdings_V1_UpdatePositionValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
             try await ClientCalls.unary(transport, Method.updatePositionValue, request, options: options).message
         }
@@ -1227,7 +1243,9 @@ public enum Ultracore_Holdings_V1_HoldingsService {
             try await ClientCalls.unary(transport, Method.listPositions, request, options: options).message
         }
 
-        /// A client's total market value, cost, unrealized gain and weight per position.
+        /// A client's total market value, cost, unrealized gain and weight per position. The
+        /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
+        /// analytics history): quantity × last price; a position never priced counts at cost.
         public func getPortfolioValue(_ request: Ultracore_Holdings_V1_GetPortfolioValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
             try await ClientCalls.unary(transport, Method.getPortfolioValue, request, options: options).message
         }
@@ -1237,7 +1255,13 @@ public enum Ultracore_Holdings_V1_HoldingsService {
             try await ClientCalls.unary(transport, Method.monitorPortfolio, request, options: options).message
         }
 
-        /// Applies a split or a cash dividend to every holder of a ticker.
+        /// Applies a split or a cash dividend to every holder of a ticker. A split scales each
+        /// lot's quantity by to ÷ from (half-even, 10 places); the lot with the most shares absorbs
+        /// the rounding so the position holds shares × to ÷ from exactly (half-even, 10 places);
+        /// the fraction of a share left over is paid in cash at cash_in_lieu_price, taken from the
+        /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
+        /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
+        /// down to 6 places; the rest stays cash.
         public func applyCorporateAction(_ request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
             try await ClientCalls.unary(transport, Method.applyCorporateAction, request, options: options).message
         }
@@ -1263,7 +1287,8 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse
         /// A position with its open lots, market value and unrealized gain or loss.
         func getPosition(request: Ultracore_Holdings_V1_GetPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPositionResponse
-        /// Marks one position to a price (POSITION_VALUED); returns the revalued position.
+        /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
+        /// price observed before the position's last_priced_at is recorded but does not replace it.
         func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse
         /// Market-data batch: revalues every open position in the given tickers.
         func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse
@@ -1271,11 +1296,19 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse
         /// A client's positions, paged.
         func listPositions(request: Ultracore_Holdings_V1_ListPositionsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListPositionsResponse
-        /// A client's total market value, cost, unrealized gain and weight per position.
+        /// A client's total market value, cost, unrealized gain and weight per position. The
+        /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
+        /// analytics history): quantity × last price; a position never priced counts at cost.
         func getPortfolioValue(request: Ultracore_Holdings_V1_GetPortfolioValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse
         /// The monitoring agent's current alerts for a client.
         func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse
-        /// Applies a split or a cash dividend to every holder of a ticker.
+        /// Applies a split or a cash dividend to every holder of a ticker. A split scales each
+        /// lot's quantity by to ÷ from (half-even, 10 places); the lot with the most shares absorbs
+        /// the rounding so the position holds shares × to ÷ from exactly (half-even, 10 places);
+        /// the fraction of a share left over is paid in cash at cash_in_lieu_price, taken from the
+        /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
+        /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
+        /// down to 6 places; the rest stays cash.
         func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse
         /// The audit trail of a client or a position, in order, paged.
         func listEvents(request: Ultracore_Holdings_V1_ListEventsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListEventsResponse

@@ -35,19 +35,23 @@ typedef enum _Ultracore__Holdings__V1__CostBasisMethod {
    */
   ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED = 0,
   /*
-   * First in, first out: oldest acquisition first; ties by lot order.
+   * First in, first out: oldest acquisition first; ties by lot number (creation order).
    */
   ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__FIFO = 1,
   /*
-   * Last in, first out: newest acquisition first; ties by reverse lot order.
+   * Last in, first out: newest acquisition first; ties by reverse lot number.
    */
   ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__LIFO = 2,
   /*
-   * Highest in, first out: highest unit cost first; ties by acquisition order.
+   * Highest in, first out: highest unit cost (basis ÷ quantity, compared exactly, never
+   * rounded) first; ties by acquisition time, then lot number.
    */
   ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__HIFO = 3,
   /*
-   * Average cost of all open shares of the position.
+   * Average cost: before the sale every open lot is re-based at the position's average,
+   * basis × lot quantity ÷ total quantity (half-even, 10 places) in acquisition order,
+   * the last lot taking the remainder so the total basis is unchanged; then the lots are
+   * sold oldest acquisition first. The re-based bases stay after the sale.
    */
   ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__AVERAGE = 4,
   /*
@@ -109,12 +113,13 @@ typedef enum _Ultracore__Holdings__V1__TradeSide {
 
 /*
  * One tax lot: the shares bought by one trade (or created by a corporate action).
+ * A position lists its lots by acquisition time, then lot number ("L2" before "L10").
  */
 struct  Ultracore__Holdings__V1__Lot
 {
   ProtobufCMessage base;
   /*
-   * Server-generated lot id, unique within the position.
+   * Server-generated lot id "L<n>", unique within the position; n counts the lots created.
    */
   char *lot_id;
   /*
@@ -130,11 +135,13 @@ struct  Ultracore__Holdings__V1__Lot
    */
   char *original_quantity;
   /*
-   * Cost per open share including fees, in currency units, exact decimal.
+   * cost_basis ÷ quantity, in currency units per share, half-even at 10 places.
    */
   char *unit_cost;
   /*
-   * quantity × unit_cost, in currency units.
+   * Basis of the open shares including fees, in currency units, kept exactly: a buy's
+   * basis is quantity × price (half-even, 18 places) + fees; a partial sale takes
+   * basis × sold ÷ held (half-even, 10 places) and the lot keeps the exact rest.
    */
   char *cost_basis;
   /*
@@ -199,6 +206,9 @@ struct  Ultracore__Holdings__V1__Position
   char *average_cost;
   /*
    * Last price marked on the position, in currency units per share; empty if never priced.
+   * The newest observation wins: a quote observed before last_priced_at is recorded
+   * (event and valuation history) but does not replace it. A split scales it by
+   * from ÷ to (half-even, 18 places).
    */
   char *last_price;
   /*
@@ -206,7 +216,8 @@ struct  Ultracore__Holdings__V1__Position
    */
   Google__Protobuf__Timestamp *last_priced_at;
   /*
-   * quantity × last_price, in currency units; empty if never priced.
+   * quantity × last_price (half-even, 18 places), in currency units; empty if never priced
+   * (portfolio reads then count the position at cost_basis).
    */
   char *market_value;
   /*
@@ -214,7 +225,8 @@ struct  Ultracore__Holdings__V1__Position
    */
   char *unrealized_gain;
   /*
-   * Sum of all gains realized on this position so far, in currency units.
+   * Sum of all gains realized on this position so far (sales and cash in lieu of
+   * fractional shares), in currency units.
    */
   char *realized_gain;
   /*
@@ -287,15 +299,19 @@ struct  Ultracore__Holdings__V1__RealizedLot
    */
   char *quantity;
   /*
-   * Cost per share used for the sale (the lot's, or the average cost for AVERAGE).
+   * cost_basis ÷ quantity, half-even at 10 places (the lot's, or the average for AVERAGE).
    */
   char *unit_cost;
   /*
-   * quantity × unit_cost, in currency units.
+   * The whole lot's basis when the lot is emptied, else basis × quantity ÷ held
+   * (half-even, 10 places), in currency units.
    */
   char *cost_basis;
   /*
-   * quantity × sale price − the sale fees allocated to this lot, in currency units.
+   * quantity × sale price (half-even, 18 places) − this part's share of the sale fees, in
+   * currency units. Fees are shared by quantity, fees × quantity ÷ sold (half-even, 10
+   * places), in the order the lots were consumed; the last part takes the remainder, so
+   * the parts' fees add up to the sale's.
    */
   char *proceeds;
   /*

@@ -264,7 +264,9 @@ struct  Ultracore__Holdings__V1__HarvestCandidate
    */
   char *estimated_tax_benefit;
   /*
-   * True when a buy of the ticker within 30 days before as_of would make a sale a wash sale.
+   * True when another lot of the ticker was acquired within the 30 calendar days before
+   * as_of's UTC date (IRS Pub. 550 counts calendar days: from the start of the UTC day 30
+   * days earlier through as_of): selling this lot at a loss now would be a wash sale.
    */
   protobuf_c_boolean wash_sale_risk;
   /*

@@ -506,7 +506,9 @@ struct  Ultracore__Holdings__V1__GetPortfolioValueResponse
    */
   char *client_id;
   /*
-   * Sum of the open positions' market values, in currency units.
+   * Sum of the open positions' market values (a position never priced at its cost basis),
+   * in currency units. A sum beyond the range of exact decimals (±10^18, more than 1,000
+   * positions at the ±10^15 limit) is FAILED_PRECONDITION, never a rounded total.
    */
   char *market_value;
   /*
@@ -518,7 +520,8 @@ struct  Ultracore__Holdings__V1__GetPortfolioValueResponse
    */
   char *unrealized_gain;
   /*
-   * Per open position, ordered by ticker.
+   * Per open position (never-priced ones included, at cost), ordered by ticker; weights
+   * are market_value ÷ the portfolio's, half-even at 10 places.
    */
   size_t n_positions;
   Ultracore__Holdings__V1__PositionWeight **positions;
