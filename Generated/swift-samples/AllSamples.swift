@@ -7,6 +7,7 @@ import ProtoSampling
 public let allProtoSampleTypes: [any ProtoSample.Type] = [
     Google_Protobuf_Timestamp.self,
     Ultracore_Holdings_V1_Lot.self,
+    Ultracore_Holdings_V1_WashSaleMatch.self,
     Ultracore_Holdings_V1_Position.self,
     Ultracore_Holdings_V1_LotSelection.self,
     Ultracore_Holdings_V1_RealizedLot.self,

@@ -19,6 +19,26 @@ extension Ultracore_Holdings_V1_Lot: ProtoSample {
         m.marketValue = SampleValue.string(9, depth)
         m.unrealizedGain = SampleValue.string(10, depth)
         m.sourceEventId = SampleValue.string(11, depth)
+        if depth < SampleValue.maxDepth { m.holdingPeriodStart = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.washSaleAdjustment = SampleValue.string(13, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_WashSaleMatch: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.saleEventId = SampleValue.string(1, depth)
+        m.salePositionId = SampleValue.string(2, depth)
+        m.soldLotId = SampleValue.string(3, depth)
+        m.replacementPositionId = SampleValue.string(4, depth)
+        m.replacementLotId = SampleValue.string(5, depth)
+        m.quantity = SampleValue.string(6, depth)
+        m.disallowedLoss = SampleValue.string(7, depth)
+        if depth < SampleValue.maxDepth { m.soldAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.soldPartIndex = SampleValue.int32(9, depth)
         return m
     }
 }
@@ -74,6 +94,8 @@ extension Ultracore_Holdings_V1_RealizedLot: ProtoSample {
         m.proceeds = SampleValue.string(7, depth)
         m.realizedGain = SampleValue.string(8, depth)
         m.term = Ultracore_Holdings_V1_HoldingTerm(rawValue: 2)
+        m.washSaleDisallowed = SampleValue.string(10, depth)
+        if depth < SampleValue.maxDepth { m.holdingPeriodStart = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         return m
     }
 }

@@ -183,6 +183,7 @@ extension Ultracore_Holdings_V1_GetRealizedGainsResponse: ProtoSample {
         var m = Self()
         if depth < SampleValue.maxDepth { m.sales = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedSale.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RealizedSale()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedSale.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_RealizedSale())] }
         if depth < SampleValue.maxDepth { m.totals = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_GainSummary.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_GainSummary()) }
+        m.washSaleDisallowed = SampleValue.string(3, depth)
         return m
     }
 }

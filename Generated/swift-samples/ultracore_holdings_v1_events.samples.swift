@@ -50,6 +50,8 @@ extension Ultracore_Holdings_V1_PositionOpened: ProtoSample {
         m.clientId = SampleValue.string(2, depth)
         m.ticker = SampleValue.string(3, depth)
         if depth < SampleValue.maxDepth { m.lot = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()) }
+        if depth < SampleValue.maxDepth { m.washSaleLots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Lot())] }
+        if depth < SampleValue.maxDepth { m.washSaleMatches = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch())] }
         return m
     }
 }
@@ -63,6 +65,8 @@ extension Ultracore_Holdings_V1_LotAdded: ProtoSample {
         m.clientId = SampleValue.string(2, depth)
         m.ticker = SampleValue.string(3, depth)
         if depth < SampleValue.maxDepth { m.lot = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()) }
+        if depth < SampleValue.maxDepth { m.washSaleLots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Lot())] }
+        if depth < SampleValue.maxDepth { m.washSaleMatches = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch())] }
         return m
     }
 }
@@ -82,6 +86,8 @@ extension Ultracore_Holdings_V1_LotsSold: ProtoSample {
         if depth < SampleValue.maxDepth { m.soldAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         if depth < SampleValue.maxDepth { m.realized = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot())] }
         m.totalRealizedGain = SampleValue.string(10, depth)
+        if depth < SampleValue.maxDepth { m.washSaleLots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Lot())] }
+        if depth < SampleValue.maxDepth { m.washSaleMatches = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch())] }
         return m
     }
 }
@@ -100,6 +106,8 @@ extension Ultracore_Holdings_V1_PositionClosed: ProtoSample {
         if depth < SampleValue.maxDepth { m.realized = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RealizedLot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_RealizedLot())] }
         m.totalRealizedGain = SampleValue.string(8, depth)
         m.fees = SampleValue.string(9, depth)
+        if depth < SampleValue.maxDepth { m.washSaleLots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Lot()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Lot.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Lot())] }
+        if depth < SampleValue.maxDepth { m.washSaleMatches = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_WashSaleMatch.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_WashSaleMatch())] }
         return m
     }
 }

@@ -233,6 +233,61 @@ public struct Ultracore_Holdings_V1_Lot: ProtoMessage {
     /// Id of the event that created the lot (lineage).
     public var sourceEventId: String = ""
 
+    /// Start of the lot's holding period, from which `term` is judged: acquired_at, or
+    /// earlier for a wash-sale replacement lot, which carries over the holding period of the
+    /// shares sold at a loss (IRS Pub. 550): acquired_at − (sold_at − their holding start).
+    public var holdingPeriodStart: Google_Protobuf_Timestamp? = nil
+
+    /// Loss disallowed by wash sales and added to this lot's basis (included in cost_basis),
+    /// in currency units, ≥ 0; empty when the lot is not a replacement. A replacement lot
+    /// holds exactly the replacement shares of one match (a buy or a lot is split to that end)
+    /// and is never matched again.
+    public var washSaleAdjustment: String = ""
+
+    public init() {}
+}
+
+/// One wash sale (IRS Pub. 550): shares sold at a loss matched with replacement shares of
+/// the same client and ticker acquired within 30 calendar days (UTC dates) before or after
+/// the sale. Matching is deterministic: loss parts in the order they were sold (the
+/// earliest sale first, then the sale's consumption order) against replacement shares in
+/// acquisition order, as many shares as both have unmatched. Within a sale, the lots it
+/// sold from are not replacements for each other. The disallowed loss is
+/// loss × matched ÷ shares of the part (half-even, 10 places) and moves into the basis of
+/// the replacement lot, whose holding period starts earlier by the sold shares' holding
+/// period. A buy (OpenPosition) is matched against earlier loss sales; a sale at a loss
+/// against the open lots bought in its window. Rebalancing trades and reinvested dividends
+/// are not matched.
+public struct Ultracore_Holdings_V1_WashSaleMatch: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.WashSaleMatch"
+
+    /// The sale (LOTS_SOLD or POSITION_CLOSED) that realized the loss.
+    public var saleEventId: String = ""
+
+    /// Position sold from.
+    public var salePositionId: String = ""
+
+    /// Lot the loss shares came from.
+    public var soldLotId: String = ""
+
+    /// Position of the replacement shares.
+    public var replacementPositionId: String = ""
+
+    /// The replacement lot (created for the match).
+    public var replacementLotId: String = ""
+
+    /// Shares matched, exact decimal.
+    public var quantity: String = ""
+
+    /// Loss disallowed and added to the replacement lot's basis, in currency units, > 0.
+    public var disallowedLoss: String = ""
+
+    /// When the loss shares were sold.
+    public var soldAt: Google_Protobuf_Timestamp? = nil
+
+    /// Index of the loss part in the sale's realized parts (a sale may sell twice from a lot).
+    public var soldPartIndex: Int32 = 0
+
     public init() {}
 }
 
@@ -344,8 +399,17 @@ public struct Ultracore_Holdings_V1_RealizedLot: ProtoMessage {
     /// proceeds − cost_basis, in currency units; negative for a loss.
     public var realizedGain: String = ""
 
-    /// Short or long term, from acquired_at and sold_at.
+    /// Short or long term, from the lot's holding period start (see Lot) and sold_at.
     public var term: Ultracore_Holdings_V1_HoldingTerm = .init()
+
+    /// Part of a loss disallowed as a wash sale (see WashSaleMatch), in currency units, ≥ 0;
+    /// empty when none. In a sale's event: what its own lots matched; GetRealizedGains adds
+    /// the matches of later buys. The recognized gain is realized_gain + wash_sale_disallowed.
+    public var washSaleDisallowed: String = ""
+
+    /// Holding period start of the lot sold from, when it differs from acquired_at (a
+    /// wash-sale replacement lot); term is judged from it.
+    public var holdingPeriodStart: Google_Protobuf_Timestamp? = nil
 
     public init() {}
 }
@@ -399,6 +463,8 @@ extension Ultracore_Holdings_V1_Lot {
         self.marketValue = try ProtobufCRead.string(c.market_value, "ultracore.holdings.v1.Lot.market_value")
         self.unrealizedGain = try ProtobufCRead.string(c.unrealized_gain, "ultracore.holdings.v1.Lot.unrealized_gain")
         self.sourceEventId = try ProtobufCRead.string(c.source_event_id, "ultracore.holdings.v1.Lot.source_event_id")
+        self.holdingPeriodStart = try ProtobufCRead.message(c.holding_period_start, as: Google_Protobuf_Timestamp.self)
+        self.washSaleAdjustment = try ProtobufCRead.string(c.wash_sale_adjustment, "ultracore.holdings.v1.Lot.wash_sale_adjustment")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -415,6 +481,40 @@ extension Ultracore_Holdings_V1_Lot {
         c.pointee.market_value = arena.string(self.marketValue)
         c.pointee.unrealized_gain = arena.string(self.unrealizedGain)
         c.pointee.source_event_id = arena.string(self.sourceEventId)
+        c.pointee.holding_period_start = self.holdingPeriodStart.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.wash_sale_adjustment = arena.string(self.washSaleAdjustment)
+    }
+}
+
+extension Ultracore_Holdings_V1_WashSaleMatch {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__wash_sale_match__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__WashSaleMatch.self).pointee
+        self.init()
+        self.saleEventId = try ProtobufCRead.string(c.sale_event_id, "ultracore.holdings.v1.WashSaleMatch.sale_event_id")
+        self.salePositionId = try ProtobufCRead.string(c.sale_position_id, "ultracore.holdings.v1.WashSaleMatch.sale_position_id")
+        self.soldLotId = try ProtobufCRead.string(c.sold_lot_id, "ultracore.holdings.v1.WashSaleMatch.sold_lot_id")
+        self.replacementPositionId = try ProtobufCRead.string(c.replacement_position_id, "ultracore.holdings.v1.WashSaleMatch.replacement_position_id")
+        self.replacementLotId = try ProtobufCRead.string(c.replacement_lot_id, "ultracore.holdings.v1.WashSaleMatch.replacement_lot_id")
+        self.quantity = try ProtobufCRead.string(c.quantity, "ultracore.holdings.v1.WashSaleMatch.quantity")
+        self.disallowedLoss = try ProtobufCRead.string(c.disallowed_loss, "ultracore.holdings.v1.WashSaleMatch.disallowed_loss")
+        self.soldAt = try ProtobufCRead.message(c.sold_at, as: Google_Protobuf_Timestamp.self)
+        self.soldPartIndex = c.sold_part_index
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__WashSaleMatch.self, capacity: 1)
+        ultracore__holdings__v1__wash_sale_match__init(c)
+        c.pointee.sale_event_id = arena.string(self.saleEventId)
+        c.pointee.sale_position_id = arena.string(self.salePositionId)
+        c.pointee.sold_lot_id = arena.string(self.soldLotId)
+        c.pointee.replacement_position_id = arena.string(self.replacementPositionId)
+        c.pointee.replacement_lot_id = arena.string(self.replacementLotId)
+        c.pointee.quantity = arena.string(self.quantity)
+        c.pointee.disallowed_loss = arena.string(self.disallowedLoss)
+        c.pointee.sold_at = self.soldAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.sold_part_index = self.soldPartIndex
     }
 }
 
@@ -500,6 +600,8 @@ extension Ultracore_Holdings_V1_RealizedLot {
         self.proceeds = try ProtobufCRead.string(c.proceeds, "ultracore.holdings.v1.RealizedLot.proceeds")
         self.realizedGain = try ProtobufCRead.string(c.realized_gain, "ultracore.holdings.v1.RealizedLot.realized_gain")
         self.term = Ultracore_Holdings_V1_HoldingTerm(rawValue: Int32(truncatingIfNeeded: c.term.rawValue))
+        self.washSaleDisallowed = try ProtobufCRead.string(c.wash_sale_disallowed, "ultracore.holdings.v1.RealizedLot.wash_sale_disallowed")
+        self.holdingPeriodStart = try ProtobufCRead.message(c.holding_period_start, as: Google_Protobuf_Timestamp.self)
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -514,6 +616,8 @@ extension Ultracore_Holdings_V1_RealizedLot {
         c.pointee.proceeds = arena.string(self.proceeds)
         c.pointee.realized_gain = arena.string(self.realizedGain)
         c.pointee.term = Ultracore__Holdings__V1__HoldingTerm(rawValue: .init(truncatingIfNeeded: self.term.rawValue))
+        c.pointee.wash_sale_disallowed = arena.string(self.washSaleDisallowed)
+        c.pointee.holding_period_start = self.holdingPeriodStart.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
     }
 }
 

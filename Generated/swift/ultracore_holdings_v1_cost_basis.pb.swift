@@ -296,8 +296,12 @@ public struct Ultracore_Holdings_V1_GetRealizedGainsResponse: ProtoMessage {
     /// Sales in time order.
     public var sales: [Ultracore_Holdings_V1_RealizedSale] = []
 
-    /// Totals by term over the period.
+    /// Totals by term over the period (realized gains before wash-sale adjustments).
     public var totals: Ultracore_Holdings_V1_GainSummary? = nil
+
+    /// Losses of these sales disallowed as wash sales so far (see WashSaleMatch), in
+    /// currency units, ≥ 0; totals.total + this is the recognized gain.
+    public var washSaleDisallowed: String = ""
 
     public init() {}
 }
@@ -615,6 +619,7 @@ extension Ultracore_Holdings_V1_GetRealizedGainsResponse {
         self.init()
         self.sales = try ProtobufCRead.repeated(c.n_sales, c.sales) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_RealizedSale in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_RealizedSale.self) }
         self.totals = try ProtobufCRead.message(c.totals, as: Ultracore_Holdings_V1_GainSummary.self)
+        self.washSaleDisallowed = try ProtobufCRead.string(c.wash_sale_disallowed, "ultracore.holdings.v1.GetRealizedGainsResponse.wash_sale_disallowed")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -623,6 +628,7 @@ extension Ultracore_Holdings_V1_GetRealizedGainsResponse {
         c.pointee.n_sales = self.sales.count
         c.pointee.sales = arena.messages(self.sales, as: Ultracore__Holdings__V1__RealizedSale.self)
         c.pointee.totals = self.totals.map { arena.message($0, as: Ultracore__Holdings__V1__GainSummary.self) }
+        c.pointee.wash_sale_disallowed = arena.string(self.washSaleDisallowed)
     }
 }
 
@@ -643,7 +649,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         public static let getTaxLossHarvestCandidates = RPCMethod<Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse>(service: name, method: "GetTaxLossHarvestCandidates", kind: .unary)
         /// Unrealized gain or loss per lot and in total, split short/long term.
         public static let getUnrealizedGainLoss = RPCMethod<Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, Ultracore_Holdings_V1_GetUnrealizedGainLossResponse>(service: name, method: "GetUnrealizedGainLoss", kind: .unary)
-        /// Gains realized by a client over a period, per sale and per term.
+        /// Gains realized by a client over a period, per sale and per term: sales, closes,
+        /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
+        /// the loss disallowed so far as a wash sale (its own matches and later buys').
         public static let getRealizedGains = RPCMethod<Ultracore_Holdings_V1_GetRealizedGainsRequest, Ultracore_Holdings_V1_GetRealizedGainsResponse>(service: name, method: "GetRealizedGains", kind: .unary)
     }
 
@@ -680,7 +688,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
             try await ClientCalls.unary(transport, Method.getUnrealizedGainLoss, request, options: options).message
         }
 
-        /// Gains realized by a client over a period, per sale and per term.
+        /// Gains realized by a client over a period, per sale and per term: sales, closes,
+        /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
+        /// the loss disallowed so far as a wash sale (its own matches and later buys').
         public func getRealizedGains(_ request: Ultracore_Holdings_V1_GetRealizedGainsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse {
             try await ClientCalls.unary(transport, Method.getRealizedGains, request, options: options).message
         }
@@ -698,7 +708,9 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse
         /// Unrealized gain or loss per lot and in total, split short/long term.
         func getUnrealizedGainLoss(request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse
-        /// Gains realized by a client over a period, per sale and per term.
+        /// Gains realized by a client over a period, per sale and per term: sales, closes,
+        /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
+        /// the loss disallowed so far as a wash sale (its own matches and later buys').
         func getRealizedGains(request: Ultracore_Holdings_V1_GetRealizedGainsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse
     }
 }

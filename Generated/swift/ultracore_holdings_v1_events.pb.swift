@@ -320,6 +320,13 @@ public struct Ultracore_Holdings_V1_PositionOpened: ProtoMessage {
     /// The first lot.
     public var lot: Ultracore_Holdings_V1_Lot? = nil
 
+    /// Further lots of the same buy: a buy matched with earlier loss sales is split into one
+    /// replacement lot per match (`lot` first) and the unmatched rest (see WashSaleMatch).
+    public var washSaleLots: [Ultracore_Holdings_V1_Lot] = []
+
+    /// The wash sales this buy completes.
+    public var washSaleMatches: [Ultracore_Holdings_V1_WashSaleMatch] = []
+
     public init() {}
 }
 
@@ -338,6 +345,13 @@ public struct Ultracore_Holdings_V1_LotAdded: ProtoMessage {
 
     /// The new lot.
     public var lot: Ultracore_Holdings_V1_Lot? = nil
+
+    /// Further lots of the same buy: a buy matched with earlier loss sales is split into one
+    /// replacement lot per match (`lot` first) and the unmatched rest (see WashSaleMatch).
+    public var washSaleLots: [Ultracore_Holdings_V1_Lot] = []
+
+    /// The wash sales this buy completes.
+    public var washSaleMatches: [Ultracore_Holdings_V1_WashSaleMatch] = []
 
     public init() {}
 }
@@ -376,6 +390,13 @@ public struct Ultracore_Holdings_V1_LotsSold: ProtoMessage {
     /// Sum of realized gains, in currency units.
     public var totalRealizedGain: String = ""
 
+    /// Replacement lots created or changed by this sale's wash sales, as they stand after it
+    /// (an open lot bought in the window is split into the matched shares and the rest).
+    public var washSaleLots: [Ultracore_Holdings_V1_Lot] = []
+
+    /// The wash sales this sale completes.
+    public var washSaleMatches: [Ultracore_Holdings_V1_WashSaleMatch] = []
+
     public init() {}
 }
 
@@ -409,6 +430,12 @@ public struct Ultracore_Holdings_V1_PositionClosed: ProtoMessage {
 
     /// Fees paid on the sale, in currency units.
     public var fees: String = ""
+
+    /// Always empty: a close leaves no lot to replace the shares sold (kept for symmetry).
+    public var washSaleLots: [Ultracore_Holdings_V1_Lot] = []
+
+    /// Always empty, as wash_sale_lots.
+    public var washSaleMatches: [Ultracore_Holdings_V1_WashSaleMatch] = []
 
     public init() {}
 }
@@ -861,6 +888,8 @@ extension Ultracore_Holdings_V1_PositionOpened {
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.PositionOpened.client_id")
         self.ticker = try ProtobufCRead.string(c.ticker, "ultracore.holdings.v1.PositionOpened.ticker")
         self.lot = try ProtobufCRead.message(c.lot, as: Ultracore_Holdings_V1_Lot.self)
+        self.washSaleLots = try ProtobufCRead.repeated(c.n_wash_sale_lots, c.wash_sale_lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Lot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Lot.self) }
+        self.washSaleMatches = try ProtobufCRead.repeated(c.n_wash_sale_matches, c.wash_sale_matches) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_WashSaleMatch in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_WashSaleMatch.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -870,6 +899,10 @@ extension Ultracore_Holdings_V1_PositionOpened {
         c.pointee.client_id = arena.string(self.clientId)
         c.pointee.ticker = arena.string(self.ticker)
         c.pointee.lot = self.lot.map { arena.message($0, as: Ultracore__Holdings__V1__Lot.self) }
+        c.pointee.n_wash_sale_lots = self.washSaleLots.count
+        c.pointee.wash_sale_lots = arena.messages(self.washSaleLots, as: Ultracore__Holdings__V1__Lot.self)
+        c.pointee.n_wash_sale_matches = self.washSaleMatches.count
+        c.pointee.wash_sale_matches = arena.messages(self.washSaleMatches, as: Ultracore__Holdings__V1__WashSaleMatch.self)
     }
 }
 
@@ -883,6 +916,8 @@ extension Ultracore_Holdings_V1_LotAdded {
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.LotAdded.client_id")
         self.ticker = try ProtobufCRead.string(c.ticker, "ultracore.holdings.v1.LotAdded.ticker")
         self.lot = try ProtobufCRead.message(c.lot, as: Ultracore_Holdings_V1_Lot.self)
+        self.washSaleLots = try ProtobufCRead.repeated(c.n_wash_sale_lots, c.wash_sale_lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Lot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Lot.self) }
+        self.washSaleMatches = try ProtobufCRead.repeated(c.n_wash_sale_matches, c.wash_sale_matches) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_WashSaleMatch in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_WashSaleMatch.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -892,6 +927,10 @@ extension Ultracore_Holdings_V1_LotAdded {
         c.pointee.client_id = arena.string(self.clientId)
         c.pointee.ticker = arena.string(self.ticker)
         c.pointee.lot = self.lot.map { arena.message($0, as: Ultracore__Holdings__V1__Lot.self) }
+        c.pointee.n_wash_sale_lots = self.washSaleLots.count
+        c.pointee.wash_sale_lots = arena.messages(self.washSaleLots, as: Ultracore__Holdings__V1__Lot.self)
+        c.pointee.n_wash_sale_matches = self.washSaleMatches.count
+        c.pointee.wash_sale_matches = arena.messages(self.washSaleMatches, as: Ultracore__Holdings__V1__WashSaleMatch.self)
     }
 }
 
@@ -911,6 +950,8 @@ extension Ultracore_Holdings_V1_LotsSold {
         self.soldAt = try ProtobufCRead.message(c.sold_at, as: Google_Protobuf_Timestamp.self)
         self.realized = try ProtobufCRead.repeated(c.n_realized, c.realized) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_RealizedLot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_RealizedLot.self) }
         self.totalRealizedGain = try ProtobufCRead.string(c.total_realized_gain, "ultracore.holdings.v1.LotsSold.total_realized_gain")
+        self.washSaleLots = try ProtobufCRead.repeated(c.n_wash_sale_lots, c.wash_sale_lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Lot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Lot.self) }
+        self.washSaleMatches = try ProtobufCRead.repeated(c.n_wash_sale_matches, c.wash_sale_matches) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_WashSaleMatch in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_WashSaleMatch.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -927,6 +968,10 @@ extension Ultracore_Holdings_V1_LotsSold {
         c.pointee.n_realized = self.realized.count
         c.pointee.realized = arena.messages(self.realized, as: Ultracore__Holdings__V1__RealizedLot.self)
         c.pointee.total_realized_gain = arena.string(self.totalRealizedGain)
+        c.pointee.n_wash_sale_lots = self.washSaleLots.count
+        c.pointee.wash_sale_lots = arena.messages(self.washSaleLots, as: Ultracore__Holdings__V1__Lot.self)
+        c.pointee.n_wash_sale_matches = self.washSaleMatches.count
+        c.pointee.wash_sale_matches = arena.messages(self.washSaleMatches, as: Ultracore__Holdings__V1__WashSaleMatch.self)
     }
 }
 
@@ -945,6 +990,8 @@ extension Ultracore_Holdings_V1_PositionClosed {
         self.realized = try ProtobufCRead.repeated(c.n_realized, c.realized) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_RealizedLot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_RealizedLot.self) }
         self.totalRealizedGain = try ProtobufCRead.string(c.total_realized_gain, "ultracore.holdings.v1.PositionClosed.total_realized_gain")
         self.fees = try ProtobufCRead.string(c.fees, "ultracore.holdings.v1.PositionClosed.fees")
+        self.washSaleLots = try ProtobufCRead.repeated(c.n_wash_sale_lots, c.wash_sale_lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Lot in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Lot.self) }
+        self.washSaleMatches = try ProtobufCRead.repeated(c.n_wash_sale_matches, c.wash_sale_matches) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_WashSaleMatch in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_WashSaleMatch.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -960,6 +1007,10 @@ extension Ultracore_Holdings_V1_PositionClosed {
         c.pointee.realized = arena.messages(self.realized, as: Ultracore__Holdings__V1__RealizedLot.self)
         c.pointee.total_realized_gain = arena.string(self.totalRealizedGain)
         c.pointee.fees = arena.string(self.fees)
+        c.pointee.n_wash_sale_lots = self.washSaleLots.count
+        c.pointee.wash_sale_lots = arena.messages(self.washSaleLots, as: Ultracore__Holdings__V1__Lot.self)
+        c.pointee.n_wash_sale_matches = self.washSaleMatches.count
+        c.pointee.wash_sale_matches = arena.messages(self.washSaleMatches, as: Ultracore__Holdings__V1__WashSaleMatch.self)
     }
 }
 

@@ -109,7 +109,7 @@ public struct CorporateAction: Sendable {
                     cashLeft = try LotEngine.subtract(cashLeft, proceeds)
                     parts.append(RealizedPart(
                         lotId: lots[index].lotId, acquiredAt: lots[index].acquiredAt, soldAt: effectiveAt, quantity: take,
-                        costBasis: basis, proceeds: proceeds, term: HoldingPeriod.term(acquired: lots[index].acquiredAt, at: effectiveAt)))
+                        costBasis: basis, proceeds: proceeds, term: HoldingPeriod.term(acquired: lots[index].holdingStart, at: effectiveAt)))
                     lots[index].quantity = try LotEngine.subtract(lots[index].quantity, take)
                     lots[index].costBasis = try LotEngine.subtract(lots[index].costBasis, basis)
                     basisOut = try LotEngine.add(basisOut, basis)

@@ -66,41 +66,45 @@ public struct OpenPositionCommand: Sendable, Hashable {
 
     /// The event of this buy: POSITION_OPENED when the client holds no open position in
     /// the ticker (`existing` nil), LOT_ADDED to `existing` otherwise.
-    public func decide(existing: PositionState?, newPositionId: String, context: EventContext) throws(DomainError) -> Ultracore_Holdings_V1_Event {
+    /// `washLosses`: the client's unmatched losses in the ticker (WashSales): a buy within 30
+    /// days of one is split into replacement lots carrying the disallowed loss.
+    public func decide(existing: PositionState?, newPositionId: String, context: EventContext,
+                       washLosses: [WashLoss] = []) throws(DomainError) -> Ultracore_Holdings_V1_Event {
         let basis: ExactDecimal
         do { basis = try quantity.multiplied(by: price, scale: 18).adding(fees) } catch {
             throw .invalidArgument(field: "quantity", reason: "quantity × price is out of range")
         }
-        var lot = Ultracore_Holdings_V1_Lot()
-        lot.acquiredAt = tradeTime.timestamp
-        lot.quantity = quantity.description
-        lot.originalQuantity = quantity.description
-        lot.costBasis = basis.description
-        lot.unitCost = ((try? basis.divided(by: quantity)) ?? .zero).description
-        lot.fees = fees.description
-        lot.sourceEventId = context.eventId
-
-        var event = context.envelope(aggregateId: existing?.positionId ?? newPositionId,
-                                     version: (existing?.version ?? 0) + 1, clientId: clientId)
         if let existing {
             guard existing.status == .open, existing.clientId == clientId, existing.ticker == ticker else {
                 throw .failedPrecondition("position \(existing.positionId) is not the open \(ticker) position of \(clientId)")
             }
-            lot.lotId = "L\(existing.nextLot)"
+        }
+        let positionId = existing?.positionId ?? newPositionId
+        let number = existing?.nextLot ?? 1
+        let bought = LotState(lotId: "L\(number)", sequence: number, acquiredAt: tradeTime, quantity: quantity,
+                              originalQuantity: quantity, costBasis: basis, fees: fees, sourceEventId: context.eventId)
+        let (lots, matches) = try WashSales.matchBuy(bought, positionId: positionId, losses: washLosses)
+        let protos = lots.map { $0.proto(now: tradeTime, lastPrice: nil) }
+
+        var event = context.envelope(aggregateId: positionId, version: (existing?.version ?? 0) + 1, clientId: clientId)
+        if existing != nil {
             var added = Ultracore_Holdings_V1_LotAdded()
-            added.positionId = existing.positionId
+            added.positionId = positionId
             added.clientId = clientId
             added.ticker = ticker
-            added.lot = lot
+            added.lot = protos[0]
+            added.washSaleLots = Array(protos.dropFirst())
+            added.washSaleMatches = matches
             event.eventType = .lotAdded
             event.payload = .lotAdded(added)
         } else {
-            lot.lotId = "L1"
             var opened = Ultracore_Holdings_V1_PositionOpened()
-            opened.positionId = newPositionId
+            opened.positionId = positionId
             opened.clientId = clientId
             opened.ticker = ticker
-            opened.lot = lot
+            opened.lot = protos[0]
+            opened.washSaleLots = Array(protos.dropFirst())
+            opened.washSaleMatches = matches
             event.eventType = .positionOpened
             event.payload = .positionOpened(opened)
         }
@@ -246,7 +250,9 @@ extension LotState {
         lot.unitCost = unitCost.description
         lot.costBasis = costBasis.description
         lot.fees = fees.description
-        lot.term = HoldingPeriod.term(acquired: acquiredAt, at: now) == .long ? .longTerm : .shortTerm
+        lot.term = HoldingPeriod.term(acquired: holdingStart, at: now) == .long ? .longTerm : .shortTerm
+        if holdingStart != acquiredAt { lot.holdingPeriodStart = holdingStart.timestamp }
+        if let washSaleAdjustment { lot.washSaleAdjustment = washSaleAdjustment.description }
         if let lastPrice, let value = try? quantity.multiplied(by: lastPrice, scale: 18) {
             lot.marketValue = value.description
             lot.unrealizedGain = ((try? value.subtracting(costBasis)) ?? .zero).description

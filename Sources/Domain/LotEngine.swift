@@ -47,6 +47,17 @@ public struct RealizedPart: Sendable, Hashable {
     /// quantity × price − this part's share of the sale fees.
     public var proceeds: ExactDecimal
     public var term: HoldingPeriod
+    /// Holding period start of the lot sold from (what a wash-sale replacement carries over).
+    public var holdingStart: Instant
+    /// Loss disallowed as a wash sale at the time of the sale, ≥ 0.
+    public var washSaleDisallowed: ExactDecimal = .zero
+
+    public init(lotId: String, acquiredAt: Instant, soldAt: Instant, quantity: ExactDecimal, costBasis: ExactDecimal,
+                proceeds: ExactDecimal, term: HoldingPeriod, holdingStart: Instant? = nil) {
+        (self.lotId, self.acquiredAt, self.soldAt, self.quantity, self.costBasis, self.proceeds, self.term) =
+            (lotId, acquiredAt, soldAt, quantity, costBasis, proceeds, term)
+        self.holdingStart = holdingStart ?? acquiredAt
+    }
 
     public var realizedGain: ExactDecimal { (try? proceeds.subtracting(costBasis)) ?? .zero }
     /// Basis per share sold, rounded half-even to 10 places.
@@ -137,7 +148,7 @@ public enum LotEngine {
             let proceeds = try subtract(try multiply(take, price), feeShare)
             realized.append(RealizedPart(
                 lotId: lot.lotId, acquiredAt: lot.acquiredAt, soldAt: soldAt, quantity: take, costBasis: basis,
-                proceeds: proceeds, term: HoldingPeriod.term(acquired: lot.acquiredAt, at: soldAt)))
+                proceeds: proceeds, term: HoldingPeriod.term(acquired: lot.holdingStart, at: soldAt), holdingStart: lot.holdingStart))
             lots[index].quantity = try subtract(lot.quantity, take)
             lots[index].costBasis = try subtract(lot.costBasis, basis)
         }

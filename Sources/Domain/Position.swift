@@ -52,9 +52,16 @@ public struct LotState: Sendable, Hashable {
     /// Fees paid on acquisition (part of the basis).
     public var fees: ExactDecimal
     public var sourceEventId: String
+    /// Start of the holding period (terms are judged from it): `acquiredAt`, or earlier for a
+    /// wash-sale replacement lot.
+    public var holdingStart: Instant
+    /// Loss disallowed by a wash sale and added to the basis; nil unless a replacement lot
+    /// (which is never matched again).
+    public var washSaleAdjustment: ExactDecimal?
 
     public init(lotId: String, sequence: Int, acquiredAt: Instant, quantity: ExactDecimal, originalQuantity: ExactDecimal,
-                costBasis: ExactDecimal, fees: ExactDecimal, sourceEventId: String) {
+                costBasis: ExactDecimal, fees: ExactDecimal, sourceEventId: String,
+                holdingStart: Instant? = nil, washSaleAdjustment: ExactDecimal? = nil) {
         self.lotId = lotId
         self.sequence = sequence
         self.acquiredAt = acquiredAt
@@ -63,6 +70,8 @@ public struct LotState: Sendable, Hashable {
         self.costBasis = costBasis
         self.fees = fees
         self.sourceEventId = sourceEventId
+        self.holdingStart = holdingStart ?? acquiredAt
+        self.washSaleAdjustment = washSaleAdjustment
     }
 
     /// Basis per open share, rounded half-even to 10 places.
@@ -194,6 +203,21 @@ public struct PositionState: Sendable, Hashable {
         lots.insert(lot, at: index)
     }
 
+    /// Lots an event creates or changes (wash-sale replacement lots, as they stand after it):
+    /// replaces the lot of the same id, or adds it; lot ids are "L<n>" and n is the lot number.
+    mutating func upsert(_ changed: [Ultracore_Holdings_V1_Lot], event: Ultracore_Holdings_V1_Event) throws(DomainError) {
+        for proto in changed {
+            guard proto.lotId.hasPrefix("L"), let number = Int(proto.lotId.dropFirst()), number > 0, number < 1_000_000_000 else {
+                throw .inconsistentEvent("event \(event.eventId) carries a lot id '\(proto.lotId.prefix(20))' that is not L<n>")
+            }
+            let lot = try LotState(proto: proto, sequence: number, event: event)
+            guard lot.quantity.isPositive else { throw .inconsistentEvent("event \(event.eventId) carries an empty lot \(proto.lotId)") }
+            lots.removeAll { $0.lotId == lot.lotId }
+            insert(lot)
+            nextLot = max(nextLot, number + 1)
+        }
+    }
+
     /// The state after `event`: `current` with the event applied, or the position the event
     /// opens. The one function that decides whether an event applies, for the write model
     /// (before it produces) and the projector (when it reads the log).
@@ -221,10 +245,11 @@ public struct PositionState: Sendable, Hashable {
         }
         let at = try instant(event.occurredAt, "occurred_at", event)
         let lotState = try LotState(proto: lot, sequence: 1, event: event)
-        let position = PositionState(
+        var position = PositionState(
             positionId: event.aggregateId, clientId: clientId, ticker: ticker, status: .open,
             lots: [lotState], realizedGain: .zero, lastPrice: nil, lastPricedAt: nil, openedAt: lotState.acquiredAt,
             closedAt: nil, version: 1, updatedAt: at, nextLot: 2)
+        if case .positionOpened(let opened)? = event.payload { try position.upsert(opened.washSaleLots, event: event) }
         try position.checkRange()
         return position
     }
@@ -270,9 +295,12 @@ public struct PositionState: Sendable, Hashable {
             }
             insert(try LotState(proto: lot, sequence: nextLot, event: event))
             nextLot += 1
+            try upsert(added.washSaleLots, event: event)
         case .lotsSold(let sold)?:
             guard status == .open else { throw .inconsistentEvent("event \(event.eventId) sells from a closed position \(positionId)") }
             try applySale(sold.realized, method: sold.method, event: event)
+            try upsert(sold.washSaleLots, event: event)
+            guard !lots.isEmpty else { throw .inconsistentEvent("event \(event.eventId) sells every share but is not a close") }
         case .positionClosed(let closed)?:
             guard status == .open else { throw .inconsistentEvent("event \(event.eventId) closes a closed position \(positionId)") }
             try applySale(closed.realized, method: closed.method, event: event)
@@ -367,7 +395,18 @@ extension LotState {
               let acquired = lot.acquiredAt.flatMap(Instant.init) else {
             throw .inconsistentEvent("event \(event.eventId) carries a malformed lot")
         }
+        var adjustment: ExactDecimal?
+        if !lot.washSaleAdjustment.isEmpty {
+            guard let value = ExactDecimal(lot.washSaleAdjustment), !value.isNegative else {
+                throw .inconsistentEvent("event \(event.eventId) carries a malformed wash_sale_adjustment")
+            }
+            adjustment = value
+        }
+        let start = lot.holdingPeriodStart.flatMap(Instant.init)
+        if lot.holdingPeriodStart != nil && start == nil {
+            throw .inconsistentEvent("event \(event.eventId) carries a malformed holding_period_start")
+        }
         self.init(lotId: lot.lotId, sequence: sequence, acquiredAt: acquired, quantity: quantity, originalQuantity: original,
-                  costBasis: basis, fees: fees, sourceEventId: lot.sourceEventId)
+                  costBasis: basis, fees: fees, sourceEventId: lot.sourceEventId, holdingStart: start, washSaleAdjustment: adjustment)
     }
 }

@@ -344,7 +344,7 @@ public enum RebalancingPlanner {
         var keyed: [(group: Int, key: ExactDecimal, lot: LotState)] = []
         for lot in lots {
             let gainPerShare = try LotEngine.subtract(price, lot.unitCost)
-            let term = HoldingPeriod.term(acquired: lot.acquiredAt, at: at)
+            let term = HoldingPeriod.term(acquired: lot.holdingStart, at: at)
             if gainPerShare.isNegative {
                 keyed.append((0, try constraints.tax(on: gainPerShare, term), lot))
             } else {

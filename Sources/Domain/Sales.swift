@@ -70,8 +70,9 @@ public struct SellCommand: Sendable {
         guard position.status == .open else {
             throw .failedPrecondition("position \(position.positionId) is closed")
         }
-        let sale = try LotEngine.sell(position.lots, quantity: quantity ?? position.quantity, price: price, fees: fees,
+        var sale = try LotEngine.sell(position.lots, quantity: quantity ?? position.quantity, price: price, fees: fees,
                                       method: method, at: tradeTime)
+        let wash = try WashSales.matchSale(&sale, position: position, saleEventId: context.eventId, soldAt: tradeTime)
         let realized = sale.realized.map { $0.proto }
         var event = context.envelope(aggregateId: position.positionId, version: position.version + 1, clientId: position.clientId)
         if sale.remaining.isEmpty {
@@ -99,6 +100,8 @@ public struct SellCommand: Sendable {
             sold.soldAt = tradeTime.timestamp
             sold.realized = realized
             sold.totalRealizedGain = sale.totalRealizedGain.description
+            sold.washSaleLots = wash.lots.map { $0.proto(now: tradeTime, lastPrice: nil) }
+            sold.washSaleMatches = wash.matches
             event.eventType = .lotsSold
             event.payload = .lotsSold(sold)
         }
@@ -118,6 +121,8 @@ extension RealizedPart {
         lot.proceeds = proceeds.description
         lot.realizedGain = realizedGain.description
         lot.term = term == .long ? .longTerm : .shortTerm
+        if washSaleDisallowed.isPositive { lot.washSaleDisallowed = washSaleDisallowed.description }
+        if holdingStart != acquiredAt { lot.holdingPeriodStart = holdingStart.timestamp }
         return lot
     }
 }

@@ -57,7 +57,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     entry.lot = lot.proto(now: asOf, lastPrice: price)
                     response.lots.append(entry)
                     if let value = try? lot.quantity.multiplied(by: price, scale: 18), let gain = try? value.subtracting(lot.costBasis) {
-                        parts.append((gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)))
+                        parts.append((gain, HoldingPeriod.term(acquired: lot.holdingStart, at: asOf)))
                     }
                 }
             }
@@ -70,7 +70,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
         guard let price = position.lastPrice else { return Ultracore_Holdings_V1_GainSummary() }
         return Gains.summary(position.lots.compactMap { lot in
             guard let value = try? lot.quantity.multiplied(by: price, scale: 18), let gain = try? value.subtracting(lot.costBasis) else { return nil }
-            return (gain, HoldingPeriod.term(acquired: lot.acquiredAt, at: at))
+            return (gain, HoldingPeriod.term(acquired: lot.holdingStart, at: at))
         })
     }
 
@@ -102,7 +102,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     let value = try lot.quantity.multiplied(by: price, scale: 18)
                     let loss = try lot.costBasis.subtracting(value)
                     guard loss.isPositive, loss >= minimum else { continue }
-                    let term = HoldingPeriod.term(acquired: lot.acquiredAt, at: asOf)
+                    let term = HoldingPeriod.term(acquired: lot.holdingStart, at: asOf)
                     let benefit = try loss.multiplied(by: term == .long ? longRate : shortRate)
                     var candidate = Ultracore_Holdings_V1_HarvestCandidate()
                     candidate.positionId = position.positionId
@@ -140,9 +140,10 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                 throw DomainError.invalidArgument(field: "end_time", reason: "is before start_time")
             }
             try await model.waitForAuditTrail()
-            let events = try await model.pool.withConnection { connection in
-                try ReadModels.sales(client: client, on: connection)
+            let (events, later) = try await model.pool.withConnection { connection in
+                (try ReadModels.sales(client: client, on: connection), try ReadModels.laterDisallowed(client: client, on: connection))
             }
+            var disallowedTotal = ExactDecimal.zero
             var response = Ultracore_Holdings_V1_GetRealizedGainsResponse()
             var all: [(gain: ExactDecimal, term: HoldingPeriod)] = []
             for event in events {
@@ -168,12 +169,20 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                 if let start, when < start { continue }
                 if let end, when >= end { continue }
                 sale.soldAt = when.timestamp
+                // The sale's own wash-sale matches are in its parts; later buys' matches add to them.
+                for index in sale.lots.indices {
+                    var disallowed = ExactDecimal(sale.lots[index].washSaleDisallowed) ?? .zero
+                    if let more = later["\(event.eventId)/\(index)"] { disallowed = try disallowed.adding(more) }
+                    sale.lots[index].washSaleDisallowed = disallowed.isZero ? "" : disallowed.description
+                    disallowedTotal = try disallowedTotal.adding(disallowed)
+                }
                 sale.gains = Gains.summary(realized: sale.lots)
                 all += Gains.parts(of: sale.lots)
                 response.sales.append(sale)
             }
             response.sales.sort { ($0.soldAt?.seconds ?? 0, $0.soldAt?.nanos ?? 0) < ($1.soldAt?.seconds ?? 0, $1.soldAt?.nanos ?? 0) }
             response.totals = Gains.summary(all)
+            response.washSaleDisallowed = disallowedTotal.description
             return response
         }
     }

@@ -354,6 +354,7 @@ public final class Projector: @unchecked Sendable {
                     let position = try PositionState.next(positions[event.aggregateId], event)
                     positions[event.aggregateId] = position
                     changed.insert(event.aggregateId)
+                    try ReadModels.recordWashSales(of: event, ticker: position.ticker, on: db)
                     if position.lastPrice == nil, position.status == .open, let at = Self.tradeTime(of: event) {
                         atCost.append(ReadModels.Valuation(eventId: event.eventId, client: event.clientId, position: event.aggregateId,
                                                            at: at, marketValue: position.costBasis, offset: item.offset))

@@ -86,7 +86,8 @@ enum ReadModels {
         }
         let lotRows = try connection.execute("""
             SELECT position_id, lot_id, seq, (extract(epoch from acquired_at) * 1000000)::int8, quantity::text,
-                   original_quantity::text, cost_basis::text, fees::text, source_event_id::text
+                   original_quantity::text, cost_basis::text, fees::text, source_event_id::text,
+                   (extract(epoch from holding_start) * 1000000)::int8, wash_sale_adjustment::text
             FROM lots \(filter) ORDER BY position_id, seq
             """, parameters)
         for row in lotRows.rows {
@@ -98,7 +99,8 @@ enum ReadModels {
             }
             positions[id]!.lots.append(LotState(
                 lotId: lotId, sequence: seq, acquiredAt: Instant(microseconds: acquired), quantity: quantity,
-                originalQuantity: original, costBasis: basis, fees: fees, sourceEventId: source))
+                originalQuantity: original, costBasis: basis, fees: fees, sourceEventId: source,
+                holdingStart: row[9].flatMap { Int64($0) }.map(Instant.init), washSaleAdjustment: row[10].flatMap { ExactDecimal($0) }))
         }
         for id in positions.keys { positions[id]!.orderLots() }
         return positions
@@ -136,7 +138,7 @@ enum ReadModels {
         // Lots: delete the ones gone, upsert only the ones that changed (a sale touches a few
         // of a position's lots; rewriting all of them made big positions quadratic).
         var goneIds: [String?] = [], goneLots: [String?] = []
-        var lotColumns = Array(repeating: [String?](), count: 9)
+        var lotColumns = Array(repeating: [String?](), count: 11)
         for p in positions {
             let old = Dictionary(uniqueKeysWithValues: (before[p.positionId]?.lots ?? []).map { ($0.lotId, $0) })
             let current = Set(p.lots.map(\.lotId))
@@ -148,6 +150,7 @@ enum ReadModels {
                 let values: [String?] = [
                     p.positionId, lot.lotId, String(lot.sequence), String(lot.acquiredAt.microseconds), lot.quantity.description,
                     lot.originalQuantity.description, lot.costBasis.description, lot.fees.description, lot.sourceEventId,
+                    lot.holdingStart == lot.acquiredAt ? nil : String(lot.holdingStart.microseconds), lot.washSaleAdjustment?.description,
                 ]
                 for (index, value) in values.enumerated() { lotColumns[index].append(value) }
             }
@@ -160,15 +163,18 @@ enum ReadModels {
         }
         guard !lotColumns[0].isEmpty else { return }
         try connection.execute("""
-            INSERT INTO lots (position_id, lot_id, seq, acquired_at, quantity, original_quantity, cost_basis, fees, source_event_id)
+            INSERT INTO lots (position_id, lot_id, seq, acquired_at, quantity, original_quantity, cost_basis, fees, source_event_id,
+                              holding_start, wash_sale_adjustment)
             SELECT id, lot, seq, to_timestamp(acquired::float8 / 1e6), quantity::numeric, original::numeric, basis::numeric,
-                   fees::numeric, source::uuid
-            FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-                 AS l(id, lot, seq, acquired, quantity, original, basis, fees, source)
+                   fees::numeric, source::uuid, 'epoch'::timestamptz + held * interval '1 microsecond', adjustment::numeric
+            FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                        $10::int8[], $11::text[])
+                 AS l(id, lot, seq, acquired, quantity, original, basis, fees, source, held, adjustment)
             ON CONFLICT (position_id, lot_id) DO UPDATE SET
                 seq = excluded.seq, acquired_at = excluded.acquired_at, quantity = excluded.quantity,
                 original_quantity = excluded.original_quantity, cost_basis = excluded.cost_basis, fees = excluded.fees,
-                source_event_id = excluded.source_event_id
+                source_event_id = excluded.source_event_id, holding_start = excluded.holding_start,
+                wash_sale_adjustment = excluded.wash_sale_adjustment
             """, lotColumns.map { .text(postgresArrayLiteral($0)) })
     }
 

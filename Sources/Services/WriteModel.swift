@@ -46,6 +46,8 @@ public final class WriteModel: Sendable {
         var plans: [String: StoredPlan] = [:]
         /// plan id → the completed execution (a plan executes once).
         var executions: [String: Execution] = [:]
+        /// "client\0ticker" → losses of sales with shares not yet matched by replacement shares.
+        var washLosses: [String: [WashLoss]] = [:]
         /// client id → its schedule and the schedule's aggregate version.
         var schedules: [String: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] = [:]
     }
@@ -115,6 +117,7 @@ public final class WriteModel: Sendable {
         let requests = try await pool.withConnection { try Self.loadRequests(on: $0) }
         let schedules = try await pool.withConnection { try ReadModels.loadSchedules(on: $0) }
         let quarantined = try await pool.withConnection { try ReadModels.quarantinedAggregates(on: $0) }
+        let washLosses = try await pool.withConnection { try ReadModels.loadWashLosses(on: $0) }
         gate.setQuarantined(quarantined)
         state.withLock { state in
             state = State()
@@ -122,6 +125,7 @@ public final class WriteModel: Sendable {
             for position in positions.values { Self.index(position, in: &state) }
             for key in state.byClient.keys { Self.sort(client: key, in: &state) }
             state.requests = requests
+            state.washLosses = washLosses
         }
         progress("write model rebuilt: \(positions.count) positions, \(requests.count) request ids"
                  + (quarantined.isEmpty ? "" : ", \(quarantined.count) aggregates quarantined by dead letters"))
@@ -156,6 +160,14 @@ public final class WriteModel: Sendable {
         } else if state.openByTicker[position.clientId]?[position.ticker] == position.positionId {
             state.openByTicker[position.clientId]?[position.ticker] = nil
         }
+    }
+
+    /// Records an applied event in the wash-sale ledger of its client and ticker.
+    static func ledger(_ event: Ultracore_Holdings_V1_Event, ticker: String, in state: inout State) {
+        let key = event.clientId + "\u{0}" + ticker
+        var losses = state.washLosses[key] ?? []
+        WashSales.apply(event, to: &losses)
+        state.washLosses[key] = losses.isEmpty ? nil : losses
     }
 
     static func sort(client: String, in state: inout State) {
@@ -200,6 +212,7 @@ public final class WriteModel: Sendable {
             state.withLock { state in
                 let isNew = state.positions[position.positionId] == nil
                 Self.index(position, in: &state)
+                Self.ledger(event, ticker: position.ticker, in: &state)
                 if isNew { Self.sort(client: client, in: &state) }
                 if !requestId.isEmpty {
                     state.requests[client + "\u{0}" + requestId] = RequestRecord(
@@ -233,7 +246,8 @@ public final class WriteModel: Sendable {
             client: command.clientId, requestId: requestId, fingerprint: RequestFingerprint.of(request), now: now,
             decide: { state in
                 let existing = state.openByTicker[command.clientId]?[command.ticker].flatMap { state.positions[$0] }
-                return try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context)
+                return try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context,
+                                          washLosses: state.washLosses[command.clientId + "\u{0}" + command.ticker] ?? [])
             },
             respond: { position, event in
                 var response = Ultracore_Holdings_V1_OpenPositionResponse()
@@ -451,7 +465,10 @@ public final class WriteModel: Sendable {
                 let recorded = zip(decided, results).compactMap { $1 == nil ? $0 : nil }
                 broadcaster.publish(recorded.map(\.event))
                 state.withLock { state in
-                    for item in recorded { Self.index(item.after, in: &state) }
+                    for item in recorded {
+                        Self.index(item.after, in: &state)
+                        Self.ledger(item.event, ticker: item.after.ticker, in: &state)
+                    }
                 }
                 return (recorded.map(\.event), decisionError ?? results.compactMap { $0 }.first)
             }
@@ -722,9 +739,12 @@ public final class WriteModel: Sendable {
                         let rows = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)])
                         return (try ReadModels.loadPositions(Array(Set(ids + rows.rows.compactMap { $0[0] })), on: connection),
                                 try Self.loadRequests(client: client, on: connection),
-                                try ReadModels.loadSchedules(on: connection).first { $0.schedule.clientId == client })
+                                try ReadModels.loadSchedules(on: connection).first { $0.schedule.clientId == client },
+                                try ReadModels.loadWashLosses(client: client, on: connection))
                     }
                     state.withLock { state in
+                        for key in state.washLosses.keys where key.hasPrefix(client + "\u{0}") { state.washLosses[key] = nil }
+                        state.washLosses.merge(reloaded.3) { _, loaded in loaded }
                         for position in reloaded.0.values { Self.index(position, in: &state) }
                         state.requests.merge(reloaded.1) { current, _ in current }
                         if let schedule = reloaded.2 { state.schedules[client] = schedule }

@@ -76,6 +76,10 @@ import Testing
                     event = sold
                     #expect(try sale.realized.reduce(ExactDecimal.zero) { try $0.adding($1.quantity) } == quantity)
                     for part in sale.realized { ledger.realizedBasis = try ledger.realizedBasis.adding(part.costBasis) }
+                    // Wash sales move disallowed losses into replacement lots: basis that was not bought.
+                    for match in sold.lotsSold?.washSaleMatches ?? [] {
+                        ledger.boughtBasis = try ledger.boughtBasis.adding(ExactDecimal(match.disallowedLoss)!)
+                    }
                 case 7:
                     var request = Ultracore_Holdings_V1_ApplyCorporateActionRequest()
                     request.ticker = "SEQ"
@@ -160,6 +164,11 @@ extension Ultracore_Holdings_V1_Event {
         if case .lotAdded(let value)? = payload { return value }
         return nil
     }
+    var lotsSold: Ultracore_Holdings_V1_LotsSold? {
+        if case .lotsSold(let sold)? = payload { return sold }
+        return nil
+    }
+
     var corporateActionApplied: Ultracore_Holdings_V1_CorporateActionApplied? {
         if case .corporateActionApplied(let value)? = payload { return value }
         return nil

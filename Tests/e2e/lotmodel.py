@@ -11,7 +11,7 @@ the contract says the service rounds:
   * reinvested dividend shares: the quotient at 10 places, then down to 6.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, ROUND_DOWN, ROUND_HALF_EVEN, localcontext
 from fractions import Fraction
 
@@ -52,9 +52,50 @@ class Lot:
     acquired: datetime
     quantity: Decimal
     basis: Decimal
+    holding_start: datetime = None  # earlier than `acquired` for a wash-sale replacement lot
+    adjustment: Decimal = None  # disallowed loss in the basis of a replacement lot
+
+    def __post_init__(self):
+        if self.holding_start is None:
+            self.holding_start = self.acquired
 
     def key(self):
         return (self.acquired, self.seq)
+
+
+def in_window(a, b):
+    """UTC dates at most 30 days apart (IRS Pub. 550 counts calendar days)."""
+    return abs((a.date() - b.date()).days) <= 30
+
+
+def split_lot(lot, shares):
+    """(piece of `shares`, rest or None): basis by quantity, half-even at 10 places."""
+    if shares >= lot.quantity:
+        return lot, None
+    piece_basis = div(mul(lot.basis, shares), lot.quantity)
+    piece = Lot(lot.lot_id, lot.seq, lot.acquired, shares, piece_basis, lot.holding_start, lot.adjustment)
+    lot.quantity -= shares
+    lot.basis -= piece_basis
+    return piece, lot
+
+
+def carried(acquired, sold_at, sold_start):
+    return acquired - max(sold_at - sold_start, timedelta(0))
+
+
+@dataclass
+class Loss:
+    """A sale's loss part with shares not yet matched by replacement shares."""
+    sale_id: str
+    part: int
+    sold_at: datetime
+    holding_start: datetime
+    quantity: Decimal
+    loss: Decimal
+    unmatched: Decimal
+
+    def disallowed(self, shares):
+        return self.loss if shares == self.quantity else div(mul(self.loss, shares), self.quantity)
 
 
 @dataclass
@@ -81,16 +122,38 @@ class Position:
         self.lots.sort(key=Lot.key)
 
     # Commands -----------------------------------------------------------------------
-    def buy(self, quantity, price, fees, when):
-        lot = Lot(f"L{self.next_lot}", self.next_lot, when, Decimal(quantity), mul(quantity, price) + Decimal(fees or 0))
-        self.next_lot += 1
-        self.lots.append(lot)
+    def buy(self, quantity, price, fees, when, losses=()):
+        """A buy; `losses` (the client's Loss list of the ticker) are matched oldest sale first:
+        one replacement lot per match, then the unmatched rest. Returns the disallowed amounts."""
+        rest = Lot(f"L{self.next_lot}", self.next_lot, when, Decimal(quantity), mul(quantity, price) + Decimal(fees or 0))
+        created, disallowed = [], []
+        for loss in sorted(losses, key=lambda l: (l.sold_at, l.sale_id, l.part)):
+            if rest is None:
+                break
+            if loss.unmatched <= 0 or not in_window(loss.sold_at, when):
+                continue
+            shares = min(rest.quantity, loss.unmatched)
+            amount = loss.disallowed(shares)
+            piece, rest = split_lot(rest, shares)
+            piece.basis += amount
+            piece.adjustment = amount
+            piece.holding_start = carried(when, loss.sold_at, loss.holding_start)
+            loss.unmatched -= shares
+            created.append(piece)
+            disallowed.append((loss, amount))
+        if rest is not None:
+            created.append(rest)
+        for index, lot in enumerate(created):
+            lot.lot_id, lot.seq = f"L{self.next_lot + index}", self.next_lot + index
+        self.next_lot += len(created)
+        self.lots += created
         self.ordered()
         self.version += 1
-        return lot
+        return disallowed
 
-    def sell(self, quantity, price, fees, method, when, selections=()):
-        """Returns the realized parts [(lot_id, quantity, basis, proceeds, gain, long)]."""
+    def sell(self, quantity, price, fees, method, when, selections=(), sale_id=""):
+        """Returns the realized parts [(lot_id, quantity, basis, proceeds, gain, long, disallowed)]
+        and the losses left unmatched (Loss) for the client's ledger."""
         quantity, price, fees = Decimal(quantity), Decimal(price), Decimal(fees or 0)
         lots = self.lots
         if method == "AVERAGE":
@@ -125,15 +188,44 @@ class Position:
             share = fees_left if step == len(plan) - 1 else div(mul(fees, take), quantity)
             fees_left -= share
             proceeds = mul(take, price) - share
-            parts.append((lot.lot_id, take, basis, proceeds, proceeds - basis, long_term(lot.acquired, when)))
+            parts.append([lot.lot_id, take, basis, proceeds, proceeds - basis, long_term(lot.holding_start, when), Decimal(0),
+                          lot.holding_start])
             lot.quantity -= take
             lot.basis -= basis
         self.lots = [l for l in lots if l.quantity > 0]
         self.realized += sum((p[4] for p in parts), Decimal(0))
+        # Wash sales against the lots left open, bought within 30 days (not those sold from,
+        # not replacement lots), in acquisition order.
+        sold_from = {p[0] for p in parts}
+        losses = []
+        for index, part in enumerate(parts):
+            if part[4] >= 0:
+                continue
+            loss = Loss(sale_id, index, when, part[7], part[1], -part[4], part[1])
+            for lot in sorted(self.lots, key=Lot.key):
+                if loss.unmatched <= 0:
+                    break
+                if lot.lot_id in sold_from or lot.adjustment is not None or not in_window(lot.acquired, when):
+                    continue
+                shares = min(lot.quantity, loss.unmatched)
+                amount = loss.disallowed(shares)
+                piece, rest = split_lot(lot, shares)
+                if rest is not None:
+                    piece.lot_id, piece.seq = f"L{self.next_lot}", self.next_lot
+                    self.next_lot += 1
+                    self.lots.append(piece)
+                piece.basis += amount
+                piece.adjustment = amount
+                piece.holding_start = carried(piece.acquired, when, loss.holding_start)
+                loss.unmatched -= shares
+                part[6] += amount
+            if loss.unmatched > 0:
+                losses.append(loss)
+        self.ordered()
         if not self.lots:
             self.status = "CLOSED"
         self.version += 1
-        return parts
+        return [tuple(p[:7]) for p in parts], losses
 
     def split(self, to, frm, cash_price, when):
         """Returns the cash-in-lieu parts [(lot_id, quantity, basis, proceeds)]."""

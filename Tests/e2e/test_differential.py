@@ -74,8 +74,11 @@ def same(position_proto, model, context):
     assert Decimal(got.cost_basis) == model.cost_basis, (context, got.cost_basis, model.cost_basis)
     assert Decimal(got.realized_gain) == model.realized, (context, got.realized_gain, model.realized)
     assert got.version == model.version, (context, got.version, model.version)
-    assert [(l.lot_id, Decimal(l.quantity), Decimal(l.cost_basis)) for l in got.lots] == \
-        [(l.lot_id, l.quantity, l.basis) for l in model.lots], context
+    assert [(l.lot_id, Decimal(l.quantity), Decimal(l.cost_basis), Decimal(l.wash_sale_adjustment or "-1")) for l in got.lots] == \
+        [(l.lot_id, l.quantity, l.basis, Decimal(-1) if l.adjustment is None else l.adjustment) for l in model.lots], context
+    for lot, expected in zip(got.lots, model.lots):
+        start = lot.holding_period_start.ToDatetime(tzinfo=timezone.utc) if lot.HasField("holding_period_start") else None
+        assert start == (None if expected.holding_start == expected.acquired else expected.holding_start), (context, lot.lot_id)
     if model.last_price is None:
         assert got.last_price == "", context
     else:
@@ -93,6 +96,8 @@ def run_sequence(service, seed):
     tickers = [f"Q{uuid.uuid4().hex[:6].upper()}{i}" for i in range(3)]
     open_positions = {}  # ticker -> Position
     every = []  # every position ever opened
+    ledger = {t: [] for t in tickers}  # ticker -> the client's losses not yet matched (wash sales)
+    disallowed_total = [Decimal(0)]
     restarts = 0
 
     def buy(ticker, context):
@@ -108,7 +113,9 @@ def run_sequence(service, seed):
             model = Position(ticker=ticker, position_id=answer.position.position_id)
             open_positions[ticker] = model
             every.append(model)
-        model.buy(quantity, price, fees, when)
+        for _, amount in model.buy(quantity, price, fees, when, ledger[ticker]):
+            disallowed_total[0] += amount
+        ledger[ticker] = [l for l in ledger[ticker] if l.unmatched > 0]
         same(answer.position, model, context)
 
     def closed(ticker):
@@ -142,9 +149,11 @@ def run_sequence(service, seed):
                 client_id=client, ticker=ticker, quantity=quantity, price=price, fees=fees, method=METHODS[method],
                 trade_time=ts(when), request_id=uuid.uuid4().hex,
                 lot_selections=[common.LotSelection(lot_id=l, quantity=q) for l, q in selections]), timeout=20)
-            parts = model.sell(quantity, price, fees, method, when, selections)
-            assert [(r.lot_id, Decimal(r.quantity), Decimal(r.cost_basis), Decimal(r.proceeds)) for r in answer.realized] == \
-                [(p[0], p[1], p[2], p[3]) for p in parts], context + f" sell {method}"
+            parts, losses = model.sell(quantity, price, fees, method, when, selections, sale_id=answer.event_id)
+            ledger[ticker] += losses
+            disallowed_total[0] += sum((p[6] for p in parts), Decimal(0))
+            assert [(r.lot_id, Decimal(r.quantity), Decimal(r.cost_basis), Decimal(r.proceeds), Decimal(r.wash_sale_disallowed or "0"))
+                    for r in answer.realized] == [(p[0], p[1], p[2], p[3], p[6]) for p in parts], context + f" sell {method}"
             same(answer.position, model, context + f" sell {method}")
             closed(ticker)
         elif roll < 0.58:
@@ -154,7 +163,8 @@ def run_sequence(service, seed):
             answer = service.holdings.ClosePosition(pb.ClosePositionRequest(
                 position_id=model.position_id, price=price, method=METHODS[method], trade_time=ts(when),
                 request_id=uuid.uuid4().hex), timeout=20)
-            model.sell(str(model.quantity), price, "", method, when)
+            _, losses = model.sell(str(model.quantity), price, "", method, when, sale_id=answer.event_id)
+            ledger[ticker] += losses
             same(answer.position, model, context + " close")
             closed(ticker)
             if rng.random() < 0.6:  # reopen at once: the projector must never wedge on it
@@ -204,6 +214,8 @@ def run_sequence(service, seed):
         realized_total += model.realized
     gains = service.cost.GetRealizedGains(cb.GetRealizedGainsRequest(client_id=client), timeout=20)
     assert Decimal(gains.totals.total) == realized_total, (gains.totals.total, realized_total)
+    assert Decimal(gains.wash_sale_disallowed) == disallowed_total[0], (gains.wash_sale_disallowed, disallowed_total[0])
+    print(f"seed {seed}: {len(every)} positions, wash-sale disallowed {disallowed_total[0]}, restarts {restarts}")
     return len(every)
 
 

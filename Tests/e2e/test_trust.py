@@ -412,3 +412,73 @@ def test_a_record_the_projection_cannot_apply_is_dead_lettered_and_replayed_afte
         assert again.position.version == 4
     finally:
         stop(process)
+
+
+# 8. Wash sales, the whole way -------------------------------------------------------------------
+
+def test_wash_sale_after_a_loss_sale_moves_the_loss_into_the_replacement(stubs):
+    """Sell at a loss, close, and buy again 30 calendar days later: the loss is disallowed
+    and carried into the new position's lot (basis and holding period), reported per sale."""
+    holdings, cost, _, _ = stubs
+    client = "ws-b-" + uuid.uuid4().hex[:6]
+    ticker = unique("WB")
+    buy(holdings, client, ticker, "10", "100", "2024-03-01T15:00:00")
+    sale = cost.SellLots(cb.SellLotsRequest(client_id=client, ticker=ticker, quantity="10", price="80", method=common.FIFO,
+                                            trade_time=ts("2025-03-01T15:00:00")), timeout=10)
+    assert sale.position.status == common.POSITION_STATUS_CLOSED and sale.gains.total == "-200"
+    # 31 calendar days later: outside the window, no wash sale.
+    late = unique("WL")
+    buy(holdings, client, late, "1", "1", "2024-03-01T15:00:00")
+    # 30 calendar days after (31st March, 23:00 against 1st March, 15:00): 6 replacement shares.
+    again = buy(holdings, client, ticker, "6", "90", "2025-03-31T23:00:00").position
+    assert again.position_id != sale.position.position_id
+    (lot,) = again.lots
+    # 6 of the 10 loss shares: 200 × 6 ÷ 10 = 120 disallowed, added to 540.
+    assert (lot.cost_basis, lot.wash_sale_adjustment) == ("660", "120")
+    # Holding period: the sold shares were held from 2024-03-01T15:00 to 2025-03-01T15:00 (365 days).
+    assert lot.holding_period_start.ToDatetime() == datetime(2024, 3, 31, 23, 0)
+    assert lot.term == common.LONG_TERM
+    # 4 loss shares remain unmatched: a later buy within the window takes them (80 disallowed), then the rest is plain.
+    more = buy(holdings, client, ticker, "5", "90", "2025-03-20T12:00:00").position
+    assert [(l.lot_id, l.quantity, l.cost_basis, l.wash_sale_adjustment) for l in more.lots] == [
+        ("L2", "4", "440", "80"), ("L3", "1", "90", ""), ("L1", "6", "660", "120")]
+    gains = cost.GetRealizedGains(cb.GetRealizedGainsRequest(client_id=client), timeout=10)
+    (reported,) = [s for s in gains.sales if s.ticker == ticker]
+    assert [(l.realized_gain, l.wash_sale_disallowed) for l in reported.lots] == [("-200", "200")]
+    assert (gains.totals.total, gains.wash_sale_disallowed) == ("-200", "200")
+    # A 31st calendar day buy is not a replacement.
+    client2 = "ws-c-" + uuid.uuid4().hex[:6]
+    ticker2 = unique("WC")
+    buy(holdings, client2, ticker2, "1", "100", "2024-01-02T15:00:00")
+    cost.SellLots(cb.SellLotsRequest(client_id=client2, ticker=ticker2, quantity="1", price="50", method=common.FIFO,
+                                     trade_time=ts("2025-03-01T15:00:00")), timeout=10)
+    outside = buy(holdings, client2, ticker2, "1", "50", "2025-04-01T00:00:00").position
+    assert outside.lots[0].wash_sale_adjustment == "" and outside.lots[0].cost_basis == "50"
+
+
+def test_wash_sale_with_replacement_shares_bought_before_the_loss_sale(stubs):
+    """Buy 10 (L1), buy 4 more 20 days later (L2), sell L1 at a loss: L2's 4 shares are the
+    replacement; 6 loss shares stay allowed (ledger for later buys)."""
+    holdings, cost, _, _ = stubs
+    client = "ws-a-" + uuid.uuid4().hex[:6]
+    ticker = unique("WA")
+    buy(holdings, client, ticker, "10", "50", "2025-01-02T15:00:00")
+    buy(holdings, client, ticker, "4", "45", "2025-05-10T15:00:00")
+    sale = cost.SellLots(cb.SellLotsRequest(client_id=client, ticker=ticker, quantity="10", price="40", method=common.SPECIFIC_ID,
+                                            lot_selections=[common.LotSelection(lot_id="L1", quantity="10")],
+                                            trade_time=ts("2025-05-30T15:00:00")), timeout=10)
+    (part,) = sale.realized
+    assert (part.realized_gain, part.wash_sale_disallowed) == ("-100", "40")
+    (lot,) = sale.position.lots
+    assert (lot.lot_id, lot.cost_basis, lot.wash_sale_adjustment) == ("L2", "220", "40")
+    # Held 2025-01-02 → 2025-05-30 carried over: the replacement's period starts 148 days before 2025-05-10.
+    assert lot.holding_period_start.ToDatetime() == datetime(2024, 12, 13, 15, 0)
+    # Partial replacement: a 5-share lot against 2 loss shares is split (the matched shares get a new lot id).
+    client3 = "ws-s-" + uuid.uuid4().hex[:6]
+    ticker3 = unique("WS")
+    buy(holdings, client3, ticker3, "2", "50", "2025-01-02T15:00:00")
+    buy(holdings, client3, ticker3, "5", "45", "2025-05-10T15:00:00")
+    split_sale = cost.SellLots(cb.SellLotsRequest(client_id=client3, ticker=ticker3, quantity="2", price="40", method=common.FIFO,
+                                                  trade_time=ts("2025-05-30T15:00:00")), timeout=10)
+    assert [(l.lot_id, l.quantity, l.cost_basis, l.wash_sale_adjustment) for l in split_sale.position.lots] == [
+        ("L2", "3", "135", ""), ("L3", "2", "110", "20")]

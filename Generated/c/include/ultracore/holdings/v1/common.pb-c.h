@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "google/protobuf/timestamp.pb-c.h"
 
 typedef struct Ultracore__Holdings__V1__Lot Ultracore__Holdings__V1__Lot;
+typedef struct Ultracore__Holdings__V1__WashSaleMatch Ultracore__Holdings__V1__WashSaleMatch;
 typedef struct Ultracore__Holdings__V1__Position Ultracore__Holdings__V1__Position;
 typedef struct Ultracore__Holdings__V1__LotSelection Ultracore__Holdings__V1__LotSelection;
 typedef struct Ultracore__Holdings__V1__RealizedLot Ultracore__Holdings__V1__RealizedLot;
@@ -164,10 +165,81 @@ struct  Ultracore__Holdings__V1__Lot
    * Id of the event that created the lot (lineage).
    */
   char *source_event_id;
+  /*
+   * Start of the lot's holding period, from which `term` is judged: acquired_at, or
+   * earlier for a wash-sale replacement lot, which carries over the holding period of the
+   * shares sold at a loss (IRS Pub. 550): acquired_at − (sold_at − their holding start).
+   */
+  Google__Protobuf__Timestamp *holding_period_start;
+  /*
+   * Loss disallowed by wash sales and added to this lot's basis (included in cost_basis),
+   * in currency units, ≥ 0; empty when the lot is not a replacement. A replacement lot
+   * holds exactly the replacement shares of one match (a buy or a lot is split to that end)
+   * and is never matched again.
+   */
+  char *wash_sale_adjustment;
 };
 #define ULTRACORE__HOLDINGS__V1__LOT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lot__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__HOLDING_TERM__HOLDING_TERM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__HOLDING_TERM__HOLDING_TERM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One wash sale (IRS Pub. 550): shares sold at a loss matched with replacement shares of
+ * the same client and ticker acquired within 30 calendar days (UTC dates) before or after
+ * the sale. Matching is deterministic: loss parts in the order they were sold (the
+ * earliest sale first, then the sale's consumption order) against replacement shares in
+ * acquisition order, as many shares as both have unmatched. Within a sale, the lots it
+ * sold from are not replacements for each other. The disallowed loss is
+ * loss × matched ÷ shares of the part (half-even, 10 places) and moves into the basis of
+ * the replacement lot, whose holding period starts earlier by the sold shares' holding
+ * period. A buy (OpenPosition) is matched against earlier loss sales; a sale at a loss
+ * against the open lots bought in its window. Rebalancing trades and reinvested dividends
+ * are not matched.
+ */
+struct  Ultracore__Holdings__V1__WashSaleMatch
+{
+  ProtobufCMessage base;
+  /*
+   * The sale (LOTS_SOLD or POSITION_CLOSED) that realized the loss.
+   */
+  char *sale_event_id;
+  /*
+   * Position sold from.
+   */
+  char *sale_position_id;
+  /*
+   * Lot the loss shares came from.
+   */
+  char *sold_lot_id;
+  /*
+   * Position of the replacement shares.
+   */
+  char *replacement_position_id;
+  /*
+   * The replacement lot (created for the match).
+   */
+  char *replacement_lot_id;
+  /*
+   * Shares matched, exact decimal.
+   */
+  char *quantity;
+  /*
+   * Loss disallowed and added to the replacement lot's basis, in currency units, > 0.
+   */
+  char *disallowed_loss;
+  /*
+   * When the loss shares were sold.
+   */
+  Google__Protobuf__Timestamp *sold_at;
+  /*
+   * Index of the loss part in the sale's realized parts (a sale may sell twice from a lot).
+   */
+  int32_t sold_part_index;
+};
+#define ULTRACORE__HOLDINGS__V1__WASH_SALE_MATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__wash_sale_match__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 /*
@@ -319,13 +391,24 @@ struct  Ultracore__Holdings__V1__RealizedLot
    */
   char *realized_gain;
   /*
-   * Short or long term, from acquired_at and sold_at.
+   * Short or long term, from the lot's holding period start (see Lot) and sold_at.
    */
   Ultracore__Holdings__V1__HoldingTerm term;
+  /*
+   * Part of a loss disallowed as a wash sale (see WashSaleMatch), in currency units, ≥ 0;
+   * empty when none. In a sale's event: what its own lots matched; GetRealizedGains adds
+   * the matches of later buys. The recognized gain is realized_gain + wash_sale_disallowed.
+   */
+  char *wash_sale_disallowed;
+  /*
+   * Holding period start of the lot sold from, when it differs from acquired_at (a
+   * wash-sale replacement lot); term is judged from it.
+   */
+  Google__Protobuf__Timestamp *holding_period_start;
 };
 #define ULTRACORE__HOLDINGS__V1__REALIZED_LOT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__realized_lot__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__HOLDING_TERM__HOLDING_TERM_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__HOLDING_TERM__HOLDING_TERM_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL }
 
 
 /*
@@ -394,6 +477,25 @@ Ultracore__Holdings__V1__Lot *
                       const uint8_t       *data);
 void   ultracore__holdings__v1__lot__free_unpacked
                      (Ultracore__Holdings__V1__Lot *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__WashSaleMatch methods */
+void   ultracore__holdings__v1__wash_sale_match__init
+                     (Ultracore__Holdings__V1__WashSaleMatch         *message);
+size_t ultracore__holdings__v1__wash_sale_match__get_packed_size
+                     (const Ultracore__Holdings__V1__WashSaleMatch   *message);
+size_t ultracore__holdings__v1__wash_sale_match__pack
+                     (const Ultracore__Holdings__V1__WashSaleMatch   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__wash_sale_match__pack_to_buffer
+                     (const Ultracore__Holdings__V1__WashSaleMatch   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__WashSaleMatch *
+       ultracore__holdings__v1__wash_sale_match__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__wash_sale_match__free_unpacked
+                     (Ultracore__Holdings__V1__WashSaleMatch *message,
                       ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__Position methods */
 void   ultracore__holdings__v1__position__init
@@ -495,6 +597,9 @@ void   ultracore__holdings__v1__gain_summary__free_unpacked
 typedef void (*Ultracore__Holdings__V1__Lot_Closure)
                  (const Ultracore__Holdings__V1__Lot *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__WashSaleMatch_Closure)
+                 (const Ultracore__Holdings__V1__WashSaleMatch *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__Position_Closure)
                  (const Ultracore__Holdings__V1__Position *message,
                   void *closure_data);
@@ -521,6 +626,7 @@ extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__holding_term__d
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__position_status__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__trade_side__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lot__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__wash_sale_match__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__position__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_selection__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_lot__descriptor;

@@ -465,13 +465,18 @@ struct  Ultracore__Holdings__V1__GetRealizedGainsResponse
   size_t n_sales;
   Ultracore__Holdings__V1__RealizedSale **sales;
   /*
-   * Totals by term over the period.
+   * Totals by term over the period (realized gains before wash-sale adjustments).
    */
   Ultracore__Holdings__V1__GainSummary *totals;
+  /*
+   * Losses of these sales disallowed as wash sales so far (see WashSaleMatch), in
+   * currency units, ≥ 0; totals.total + this is the recognized gain.
+   */
+  char *wash_sale_disallowed;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_REALIZED_GAINS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_realized_gains_response__descriptor) \
-    , 0,NULL, NULL }
+    , 0,NULL, NULL, (char *)protobuf_c_empty_string }
 
 
 /* Ultracore__Holdings__V1__GetCostBasisSummaryRequest methods */

@@ -289,10 +289,21 @@ struct  Ultracore__Holdings__V1__PositionOpened
    * The first lot.
    */
   Ultracore__Holdings__V1__Lot *lot;
+  /*
+   * Further lots of the same buy: a buy matched with earlier loss sales is split into one
+   * replacement lot per match (`lot` first) and the unmatched rest (see WashSaleMatch).
+   */
+  size_t n_wash_sale_lots;
+  Ultracore__Holdings__V1__Lot **wash_sale_lots;
+  /*
+   * The wash sales this buy completes.
+   */
+  size_t n_wash_sale_matches;
+  Ultracore__Holdings__V1__WashSaleMatch **wash_sale_matches;
 };
 #define ULTRACORE__HOLDINGS__V1__POSITION_OPENED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__position_opened__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0,NULL }
 
 
 /*
@@ -317,10 +328,21 @@ struct  Ultracore__Holdings__V1__LotAdded
    * The new lot.
    */
   Ultracore__Holdings__V1__Lot *lot;
+  /*
+   * Further lots of the same buy: a buy matched with earlier loss sales is split into one
+   * replacement lot per match (`lot` first) and the unmatched rest (see WashSaleMatch).
+   */
+  size_t n_wash_sale_lots;
+  Ultracore__Holdings__V1__Lot **wash_sale_lots;
+  /*
+   * The wash sales this buy completes.
+   */
+  size_t n_wash_sale_matches;
+  Ultracore__Holdings__V1__WashSaleMatch **wash_sale_matches;
 };
 #define ULTRACORE__HOLDINGS__V1__LOT_ADDED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lot_added__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0,NULL }
 
 
 /*
@@ -370,10 +392,21 @@ struct  Ultracore__Holdings__V1__LotsSold
    * Sum of realized gains, in currency units.
    */
   char *total_realized_gain;
+  /*
+   * Replacement lots created or changed by this sale's wash sales, as they stand after it
+   * (an open lot bought in the window is split into the matched shares and the rest).
+   */
+  size_t n_wash_sale_lots;
+  Ultracore__Holdings__V1__Lot **wash_sale_lots;
+  /*
+   * The wash sales this sale completes.
+   */
+  size_t n_wash_sale_matches;
+  Ultracore__Holdings__V1__WashSaleMatch **wash_sale_matches;
 };
 #define ULTRACORE__HOLDINGS__V1__LOTS_SOLD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lots_sold__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 /*
@@ -419,10 +452,20 @@ struct  Ultracore__Holdings__V1__PositionClosed
    * Fees paid on the sale, in currency units.
    */
   char *fees;
+  /*
+   * Always empty: a close leaves no lot to replace the shares sold (kept for symmetry).
+   */
+  size_t n_wash_sale_lots;
+  Ultracore__Holdings__V1__Lot **wash_sale_lots;
+  /*
+   * Always empty, as wash_sale_lots.
+   */
+  size_t n_wash_sale_matches;
+  Ultracore__Holdings__V1__WashSaleMatch **wash_sale_matches;
 };
 #define ULTRACORE__HOLDINGS__V1__POSITION_CLOSED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__position_closed__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 /*

@@ -52,6 +52,51 @@ void   ultracore__holdings__v1__lot__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__lot__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__wash_sale_match__init
+                     (Ultracore__Holdings__V1__WashSaleMatch         *message)
+{
+  static const Ultracore__Holdings__V1__WashSaleMatch init_value = ULTRACORE__HOLDINGS__V1__WASH_SALE_MATCH__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__wash_sale_match__get_packed_size
+                     (const Ultracore__Holdings__V1__WashSaleMatch *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__wash_sale_match__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__wash_sale_match__pack
+                     (const Ultracore__Holdings__V1__WashSaleMatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__wash_sale_match__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__wash_sale_match__pack_to_buffer
+                     (const Ultracore__Holdings__V1__WashSaleMatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__wash_sale_match__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__WashSaleMatch *
+       ultracore__holdings__v1__wash_sale_match__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__WashSaleMatch *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__wash_sale_match__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__wash_sale_match__free_unpacked
+                     (Ultracore__Holdings__V1__WashSaleMatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__wash_sale_match__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   ultracore__holdings__v1__position__init
                      (Ultracore__Holdings__V1__Position         *message)
 {
@@ -277,7 +322,7 @@ void   ultracore__holdings__v1__gain_summary__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__gain_summary__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot__field_descriptors[11] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot__field_descriptors[13] =
 {
   {
     "lot_id",
@@ -411,11 +456,36 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "holding_period_start",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__Lot, holding_period_start),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wash_sale_adjustment",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__Lot, wash_sale_adjustment),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__lot__field_indices_by_name[] = {
   1,   /* field[1] = acquired_at */
   5,   /* field[5] = cost_basis */
   6,   /* field[6] = fees */
+  11,   /* field[11] = holding_period_start */
   0,   /* field[0] = lot_id */
   8,   /* field[8] = market_value */
   3,   /* field[3] = original_quantity */
@@ -424,11 +494,12 @@ static const unsigned ultracore__holdings__v1__lot__field_indices_by_name[] = {
   7,   /* field[7] = term */
   4,   /* field[4] = unit_cost */
   9,   /* field[9] = unrealized_gain */
+  12,   /* field[12] = wash_sale_adjustment */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__lot__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__lot__descriptor =
 {
@@ -438,11 +509,153 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lot__descriptor =
   "Ultracore__Holdings__V1__Lot",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Lot),
-  11,
+  13,
   ultracore__holdings__v1__lot__field_descriptors,
   ultracore__holdings__v1__lot__field_indices_by_name,
   1,  ultracore__holdings__v1__lot__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__lot__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__wash_sale_match__field_descriptors[9] =
+{
+  {
+    "sale_event_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, sale_event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sale_position_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, sale_position_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sold_lot_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, sold_lot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replacement_position_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, replacement_position_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replacement_lot_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, replacement_lot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, quantity),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disallowed_loss",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, disallowed_loss),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sold_at",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, sold_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sold_part_index",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__WashSaleMatch, sold_part_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__wash_sale_match__field_indices_by_name[] = {
+  6,   /* field[6] = disallowed_loss */
+  5,   /* field[5] = quantity */
+  4,   /* field[4] = replacement_lot_id */
+  3,   /* field[3] = replacement_position_id */
+  0,   /* field[0] = sale_event_id */
+  1,   /* field[1] = sale_position_id */
+  7,   /* field[7] = sold_at */
+  2,   /* field[2] = sold_lot_id */
+  8,   /* field[8] = sold_part_index */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__wash_sale_match__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__wash_sale_match__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.WashSaleMatch",
+  "WashSaleMatch",
+  "Ultracore__Holdings__V1__WashSaleMatch",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__WashSaleMatch),
+  9,
+  ultracore__holdings__v1__wash_sale_match__field_descriptors,
+  ultracore__holdings__v1__wash_sale_match__field_indices_by_name,
+  1,  ultracore__holdings__v1__wash_sale_match__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__wash_sale_match__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor ultracore__holdings__v1__position__field_descriptors[17] =
@@ -742,7 +955,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_selection__descrip
   (ProtobufCMessageInit) ultracore__holdings__v1__lot_selection__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_lot__field_descriptors[9] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_lot__field_descriptors[11] =
 {
   {
     "lot_id",
@@ -852,10 +1065,35 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__realized_lot__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_disallowed",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RealizedLot, wash_sale_disallowed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "holding_period_start",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RealizedLot, holding_period_start),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__realized_lot__field_indices_by_name[] = {
   1,   /* field[1] = acquired_at */
   5,   /* field[5] = cost_basis */
+  10,   /* field[10] = holding_period_start */
   0,   /* field[0] = lot_id */
   6,   /* field[6] = proceeds */
   3,   /* field[3] = quantity */
@@ -863,11 +1101,12 @@ static const unsigned ultracore__holdings__v1__realized_lot__field_indices_by_na
   2,   /* field[2] = sold_at */
   8,   /* field[8] = term */
   4,   /* field[4] = unit_cost */
+  9,   /* field[9] = wash_sale_disallowed */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__realized_lot__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_lot__descriptor =
 {
@@ -877,7 +1116,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_lot__descript
   "Ultracore__Holdings__V1__RealizedLot",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RealizedLot),
-  9,
+  11,
   ultracore__holdings__v1__realized_lot__field_descriptors,
   ultracore__holdings__v1__realized_lot__field_indices_by_name,
   1,  ultracore__holdings__v1__realized_lot__number_ranges,

@@ -1737,7 +1737,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__realized_sale__descrip
   (ProtobufCMessageInit) ultracore__holdings__v1__realized_sale__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_realized_gains_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_realized_gains_response__field_descriptors[3] =
 {
   {
     "sales",
@@ -1763,15 +1763,28 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_realized_gain
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_disallowed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetRealizedGainsResponse, wash_sale_disallowed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_realized_gains_response__field_indices_by_name[] = {
   0,   /* field[0] = sales */
   1,   /* field[1] = totals */
+  2,   /* field[2] = wash_sale_disallowed */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_realized_gains_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_realized_gains_response__descriptor =
 {
@@ -1781,7 +1794,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_realized_gains_res
   "Ultracore__Holdings__V1__GetRealizedGainsResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetRealizedGainsResponse),
-  2,
+  3,
   ultracore__holdings__v1__get_realized_gains_response__field_descriptors,
   ultracore__holdings__v1__get_realized_gains_response__field_indices_by_name,
   1,  ultracore__holdings__v1__get_realized_gains_response__number_ranges,

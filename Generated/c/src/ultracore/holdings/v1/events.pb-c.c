@@ -1154,7 +1154,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
   (ProtobufCMessageInit) ultracore__holdings__v1__event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_opened__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_opened__field_descriptors[6] =
 {
   {
     "position_id",
@@ -1204,17 +1204,43 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_opened__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_lots",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PositionOpened, n_wash_sale_lots),
+    offsetof(Ultracore__Holdings__V1__PositionOpened, wash_sale_lots),
+    &ultracore__holdings__v1__lot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wash_sale_matches",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PositionOpened, n_wash_sale_matches),
+    offsetof(Ultracore__Holdings__V1__PositionOpened, wash_sale_matches),
+    &ultracore__holdings__v1__wash_sale_match__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__position_opened__field_indices_by_name[] = {
   1,   /* field[1] = client_id */
   3,   /* field[3] = lot */
   0,   /* field[0] = position_id */
   2,   /* field[2] = ticker */
+  4,   /* field[4] = wash_sale_lots */
+  5,   /* field[5] = wash_sale_matches */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__position_opened__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__position_opened__descriptor =
 {
@@ -1224,14 +1250,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__position_opened__descr
   "Ultracore__Holdings__V1__PositionOpened",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__PositionOpened),
-  4,
+  6,
   ultracore__holdings__v1__position_opened__field_descriptors,
   ultracore__holdings__v1__position_opened__field_indices_by_name,
   1,  ultracore__holdings__v1__position_opened__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__position_opened__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot_added__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot_added__field_descriptors[6] =
 {
   {
     "position_id",
@@ -1281,17 +1307,43 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot_added__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_lots",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__LotAdded, n_wash_sale_lots),
+    offsetof(Ultracore__Holdings__V1__LotAdded, wash_sale_lots),
+    &ultracore__holdings__v1__lot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wash_sale_matches",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__LotAdded, n_wash_sale_matches),
+    offsetof(Ultracore__Holdings__V1__LotAdded, wash_sale_matches),
+    &ultracore__holdings__v1__wash_sale_match__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__lot_added__field_indices_by_name[] = {
   1,   /* field[1] = client_id */
   3,   /* field[3] = lot */
   0,   /* field[0] = position_id */
   2,   /* field[2] = ticker */
+  4,   /* field[4] = wash_sale_lots */
+  5,   /* field[5] = wash_sale_matches */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__lot_added__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_added__descriptor =
 {
@@ -1301,14 +1353,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_added__descriptor 
   "Ultracore__Holdings__V1__LotAdded",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__LotAdded),
-  4,
+  6,
   ultracore__holdings__v1__lot_added__field_descriptors,
   ultracore__holdings__v1__lot_added__field_indices_by_name,
   1,  ultracore__holdings__v1__lot_added__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__lot_added__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__lots_sold__field_descriptors[10] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lots_sold__field_descriptors[12] =
 {
   {
     "position_id",
@@ -1430,6 +1482,30 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__lots_sold__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_lots",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__LotsSold, n_wash_sale_lots),
+    offsetof(Ultracore__Holdings__V1__LotsSold, wash_sale_lots),
+    &ultracore__holdings__v1__lot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wash_sale_matches",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__LotsSold, n_wash_sale_matches),
+    offsetof(Ultracore__Holdings__V1__LotsSold, wash_sale_matches),
+    &ultracore__holdings__v1__wash_sale_match__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__lots_sold__field_indices_by_name[] = {
   1,   /* field[1] = client_id */
@@ -1442,11 +1518,13 @@ static const unsigned ultracore__holdings__v1__lots_sold__field_indices_by_name[
   7,   /* field[7] = sold_at */
   2,   /* field[2] = ticker */
   9,   /* field[9] = total_realized_gain */
+  10,   /* field[10] = wash_sale_lots */
+  11,   /* field[11] = wash_sale_matches */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__lots_sold__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__lots_sold__descriptor =
 {
@@ -1456,14 +1534,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lots_sold__descriptor 
   "Ultracore__Holdings__V1__LotsSold",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__LotsSold),
-  10,
+  12,
   ultracore__holdings__v1__lots_sold__field_descriptors,
   ultracore__holdings__v1__lots_sold__field_indices_by_name,
   1,  ultracore__holdings__v1__lots_sold__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__lots_sold__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_closed__field_descriptors[9] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_closed__field_descriptors[11] =
 {
   {
     "position_id",
@@ -1573,6 +1651,30 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__position_closed__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "wash_sale_lots",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PositionClosed, n_wash_sale_lots),
+    offsetof(Ultracore__Holdings__V1__PositionClosed, wash_sale_lots),
+    &ultracore__holdings__v1__lot__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wash_sale_matches",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PositionClosed, n_wash_sale_matches),
+    offsetof(Ultracore__Holdings__V1__PositionClosed, wash_sale_matches),
+    &ultracore__holdings__v1__wash_sale_match__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__position_closed__field_indices_by_name[] = {
   1,   /* field[1] = client_id */
@@ -1584,11 +1686,13 @@ static const unsigned ultracore__holdings__v1__position_closed__field_indices_by
   6,   /* field[6] = realized */
   2,   /* field[2] = ticker */
   7,   /* field[7] = total_realized_gain */
+  9,   /* field[9] = wash_sale_lots */
+  10,   /* field[10] = wash_sale_matches */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__position_closed__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__position_closed__descriptor =
 {
@@ -1598,7 +1702,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__position_closed__descr
   "Ultracore__Holdings__V1__PositionClosed",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__PositionClosed),
-  9,
+  11,
   ultracore__holdings__v1__position_closed__field_descriptors,
   ultracore__holdings__v1__position_closed__field_indices_by_name,
   1,  ultracore__holdings__v1__position_closed__number_ranges,
