@@ -26,3 +26,11 @@ public enum Limits {
         }
     }
 }
+
+extension ExactDecimal {
+    /// Self, or FAILED_PRECONDITION naming `what` when beyond ±10^15.
+    public func checkedAmount(_ what: @autoclosure () -> String) throws(DomainError) -> ExactDecimal {
+        try Limits.check(self, what())
+        return self
+    }
+}

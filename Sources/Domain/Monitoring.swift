@@ -40,15 +40,19 @@ public struct PortfolioMonitor: Sendable {
     }
 
     /// Alerts, most severe first. `history` holds each position's valuation prices, oldest first.
-    public func assess(_ positions: [PositionState], history: [String: [Double]]) -> [Ultracore_Holdings_V1_Alert] {
+    /// FAILED_PRECONDITION when the portfolio's total leaves the range of exact decimals
+    /// (±10^18: more than 1,000 positions at the ±10^15 limit), never a total that drops one.
+    public func assess(_ positions: [PositionState], history: [String: [Double]]) throws(DomainError) -> [Ultracore_Holdings_V1_Alert] {
         var alerts: [Ultracore_Holdings_V1_Alert] = []
         var values: [(PositionState, ExactDecimal)] = []
         var total = ExactDecimal.zero
         for position in positions where position.status == .open {
             // The valuation rule of every portfolio read: last price, or cost when never priced.
-            guard let value = try? position.marketValue() else { continue }
+            let value = try position.marketValue()
             values.append((position, value))
-            total = (try? total.adding(value)) ?? total
+            do { total = try total.adding(value) } catch {
+                throw .failedPrecondition("the portfolio adds up beyond the range of exact decimals (±10^18)")
+            }
         }
         guard total.isPositive else { return [] }
         var weights: [String: ExactDecimal] = [:]

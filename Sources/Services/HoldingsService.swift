@@ -215,7 +215,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                 history[id, default: []].append(price)
             }
             var response = Ultracore_Holdings_V1_MonitorPortfolioResponse()
-            response.alerts = monitor.assess(positions, history: history)
+            response.alerts = try monitor.assess(positions, history: history)
             response.assessedAt = Instant.now.timestamp
             return response
         }

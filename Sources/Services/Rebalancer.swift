@@ -121,6 +121,8 @@ extension WriteModel {
             // The valuation rule of every portfolio read: a position never priced counts at cost,
             // so its per-share price is its average cost.
             if let price = prices[ticker] ?? position?.valuationPrice, price.isPositive {
+                // A caller's price may value the position beyond the documented range: refused, not zeroed.
+                if let position { _ = try position.marketValue(at: prices[ticker]).checkedAmount("the market value of \(position.positionId)") }
                 assets.append(PortfolioAsset(ticker: ticker, position: position, price: price))
             } else if requirePrices {
                 throw DomainError.failedPrecondition("no price for \(ticker): pass prices[\(ticker)]")

@@ -4,20 +4,16 @@ import ProtoCodec
 import RPCCore
 import Testing
 
-/// The services and methods `../shared/API.md` fixes, read from its tables.
+/// The services and methods of the contract, in order (ContractMethods.txt beside this
+/// file, kept in the repository: the project reads nothing outside it).
 func contractMethods() throws -> [String: [String]] {
-    let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/API.md")
+    let url = repositoryRoot.appendingPathComponent("Tests/ProtoCodecTests/ContractMethods.txt")
     let text = try String(contentsOf: url, encoding: .utf8)
     var result: [String: [String]] = [:]
-    var current: String?
-    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line.hasPrefix("## ") {
-            let name = line.dropFirst(3).trimmingCharacters(in: .whitespaces)
-            current = name.hasSuffix("Service") ? name : nil
-        } else if let service = current, line.hasPrefix("| "), !line.hasPrefix("| method"), !line.hasPrefix("|---") {
-            let method = line.dropFirst(2).prefix { $0 != " " && $0 != "|" }
-            result[service, default: []].append(String(method))
-        }
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        result[String(parts[0])] = parts[1].split(separator: " ").map(String.init)
     }
     return result
 }
@@ -30,13 +26,13 @@ struct ServiceContractTests {
         Ultracore_Holdings_V1_DataMeshService.descriptor, Ultracore_Holdings_V1_AgentService.descriptor,
     ]
 
-    @Test("every service and method of API.md is in the generated descriptors")
+    @Test("every service and method of the contract is in the generated descriptors")
     func matchesAPI() throws {
         let contract = try contractMethods()
         #expect(contract.count == 6)
         for service in Self.services {
             let short = String(service.name.split(separator: ".").last!)
-            let expected = try #require(contract[short], "API.md has no \(short)")
+            let expected = try #require(contract[short], "ContractMethods.txt has no \(short)")
             #expect(service.methods.map(\.method) == expected)
             for method in service.methods {
                 #expect(method.path == "/\(service.name)/\(method.method)")
