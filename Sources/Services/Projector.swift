@@ -153,20 +153,63 @@ public final class Projector: @unchecked Sendable {
             var delay = 0.05
             while let db = connected() {
                 do {
-                    let (reached, letters) = try apply(records, group: group, on: db)
-                    gate.quarantine(letters.compactMap { $0.event?.aggregateId })
-                    for (partition, next) in reached { gate.projected(partition, next: next) }
-                    if !letters.isEmpty { announce(letters, on: db) }
+                    try store(records, group: group, on: db)
                     break
+                } catch let error as PostgresError where Self.isDataError(error) {
+                    // Not an outage: something in the batch Postgres or the read models refuse. Never
+                    // retried as is: each record alone, and the one that fails alone is a dead letter.
+                    Log.error("projector", "batch of \(records.count) hit a data error (\(error)); storing its records one by one")
+                    do {
+                        for record in records { try storeAlone(record, group: group, on: db) }
+                        break
+                    } catch {
+                        Log.error("projector", "batch of \(records.count) not stored (\(error)); retrying in \(Int(delay * 1000)) ms")
+                    }
                 } catch {
                     Log.error("projector", "batch of \(records.count) not stored (\(error)); retrying in \(Int(delay * 1000)) ms")
-                    Thread.sleep(forTimeInterval: delay)
-                    delay = min(1, delay * 2)
                 }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(1, delay * 2)
             }
         }
         consumer.close()
         Log.info("projector", "stopped")
+    }
+
+    /// Stores a batch and tells the gate (quarantined aggregates first, then the offsets reached).
+    private func store(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws {
+        let (reached, letters) = try apply(records, group: group, on: db)
+        gate.quarantine(letters.compactMap { $0.event?.aggregateId })
+        for (partition, next) in reached { gate.projected(partition, next: next) }
+        if !letters.isEmpty { announce(letters, on: db) }
+    }
+
+    /// One record of a batch that hit a data error: stored, or, when it fails alone with a
+    /// data error, dead-lettered with that error (its aggregate blocked) and passed.
+    private func storeAlone(_ record: ConsumedRecord, group: String, on db: PostgresConnection) throws {
+        do {
+            try store([record], group: group, on: db)
+        } catch let error as PostgresError where Self.isDataError(error) {
+            let event = try? Self.decode(record).get()
+            let letter = DeadLetter(topic: record.topic, partition: record.partition, offset: record.offset, body: record.value,
+                                    event: event, reason: "the projection failed on it: \(error)")
+            let key = PartitionKey(topic: record.topic, partition: record.partition)
+            try db.transaction {
+                try ReadModels.saveDeadLetters([letter], on: db)
+                try ReadModels.saveOffsets(group: group, [key: record.offset + 1], on: db)
+            }
+            gate.quarantine([event?.aggregateId].compactMap { $0 })
+            gate.projected(key, next: record.offset + 1)
+            announce([letter], on: db)
+        }
+    }
+
+    /// A statement Postgres refused for the data (SQLSTATE class 22 data exception, 23
+    /// integrity constraint) or a read-model row we cannot read: not worth retrying as is.
+    /// Connection losses, shutdowns, resources and serialization failures are outages.
+    static func isDataError(_ error: PostgresError) -> Bool {
+        guard error.kind == .statement else { return false }
+        return error.sqlState.isEmpty || error.sqlState.hasPrefix("22") || error.sqlState.hasPrefix("23")
     }
 
     /// Stores one batch in one transaction; returns the next offset of every partition in it.

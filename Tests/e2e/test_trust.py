@@ -514,3 +514,28 @@ def test_wash_sale_with_replacement_shares_bought_before_the_loss_sale(stubs):
                                                   trade_time=ts("2025-05-30T15:00:00")), timeout=10)
     assert [(l.lot_id, l.quantity, l.cost_basis, l.wash_sale_adjustment) for l in split_sale.position.lots] == [
         ("L2", "3", "135", ""), ("L3", "2", "110", "20")]
+
+
+def test_a_batch_postgres_refuses_for_its_data_is_split_and_the_bad_record_dead_lettered(postgres):
+    """A read-model row the projector cannot read (here corrupted by hand) makes every batch
+    touching that position fail: not an outage, so the batch is stored record by record and
+    the record that fails alone is dead-lettered; the other writes of the batch flow."""
+    url = postgres.new_database()
+    process, address = start(holdingsd_command(url))
+    try:
+        channel = grpc.insecure_channel(address)
+        holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
+        client = "corrupt-" + uuid.uuid4().hex[:6]
+        position = buy(holdings, client, "CRPT", "1", "5").position
+        postgres.psql(url, f"UPDATE positions SET realized_gain = 'NaN' WHERE position_id = '{position.position_id}'")
+        expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: buy(holdings, client, "CRPT", "1", "6"), "dead-letter")
+        other = "fine-" + uuid.uuid4().hex[:6]
+        buy(holdings, other, "FINE", "1", "1")
+        assert len(holdings.ListEvents(pb.ListEventsRequest(client_id=other), timeout=10).events) == 1
+        reason = postgres.psql(url, "SELECT reason FROM dead_letters WHERE replayed_at IS NULL")
+        assert "positions row" in reason and "malformed" in reason, reason
+        wait_for(lambda: projection_health(address) == health_pb2.HealthCheckResponse.NOT_SERVING)
+        expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: holdings.UpdatePositionValue(pb.UpdatePositionValueRequest(
+            position_id=position.position_id, price="7"), timeout=10), "dead-letter")
+    finally:
+        stop(process)
