@@ -426,6 +426,13 @@ def test_a_record_the_projection_cannot_apply_is_dead_lettered_and_replayed_afte
         assert "expected 2" in reasons and "not an Event" in reasons
         wait_for(lambda: projection_health(address) == health_pb2.HealthCheckResponse.NOT_SERVING)
         assert any("DEAD LETTER" in line for line in process.output)
+
+        def on_topic():
+            dump = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", "holdings.dead-letters", "-e", "-q", "-f", "%h\n"],
+                                  capture_output=True, timeout=30).stdout.decode(errors="replace")
+            return [line for line in dump.splitlines() if "dead-letter-reason=" in line]
+        wait_for(lambda: len(on_topic()) == 2)  # the dead-letter topic has both, with their reasons
+        assert any("expected 2" in line for line in on_topic()) and any("source-offset=0" in line for line in on_topic())
         # Version 2 arrives (the gap is filled); it follows a dead letter, so it waits too.
         produce(bootstrap, valued(2, "6").SerializeToString(), key=position.position_id)
         wait_for(lambda: postgres.psql(url, "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL").strip() == "3")
