@@ -191,6 +191,12 @@ public struct PositionState: Sendable, Hashable {
         lots.sort(by: Self.inOrder)
     }
 
+    /// Positions in report order (GetPortfolioValue, GetUnrealizedGainLoss): ticker, then
+    /// opening time, then id.
+    public static func inReportOrder(_ a: PositionState, _ b: PositionState) -> Bool {
+        (a.ticker, a.openedAt, a.positionId) < (b.ticker, b.openedAt, b.positionId)
+    }
+
     /// Lots in the contract's order: acquisition time, then creation order (the lot number).
     static func inOrder(_ a: LotState, _ b: LotState) -> Bool {
         (a.acquiredAt, a.sequence) < (b.acquiredAt, b.sequence)

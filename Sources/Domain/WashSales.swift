@@ -67,8 +67,8 @@ public enum WashSales {
         rest.quantity = try LotEngine.subtract(lot.quantity, part)
         rest.costBasis = try LotEngine.subtract(lot.costBasis, piece.costBasis)
         rest.fees = try LotEngine.subtract(lot.fees, piece.fees)
-        rest.originalQuantity = try LotEngine.subtract(lot.originalQuantity, part).isPositive
-            ? try LotEngine.subtract(lot.originalQuantity, part) : rest.quantity
+        let original = try LotEngine.subtract(lot.originalQuantity, part)
+        rest.originalQuantity = original.isPositive ? original : rest.quantity
         return (piece, rest)
     }
 

@@ -33,6 +33,7 @@ public struct ProtobufCMessageType: @unchecked Sendable {
             let data = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer
             return withExtendedLifetime(arena) {
                 var allocator = ProtobufCAllocator(
+                    // `data` is always `allocator_data` below (protobuf-c passes it back unchanged), never request bytes.
                     alloc: { data, size in
                         ArenaState.allocateMeasured(data!.assumingMemoryBound(to: ArenaState.self), size)
                     },

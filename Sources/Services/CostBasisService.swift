@@ -43,7 +43,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             var response = Ultracore_Holdings_V1_GetUnrealizedGainLossResponse()
             var parts: [(gain: ExactDecimal, term: HoldingPeriod)] = []
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
-                .sorted { ($0.ticker, $0.openedAt, $0.positionId) < ($1.ticker, $1.openedAt, $1.positionId) }
+                .sorted(by: PositionState.inReportOrder)
             // Lots by ticker, then acquisition (each position's lots are in acquisition order).
             for position in positions where ticker == nil || position.ticker == ticker {
                 guard let price = position.lastPrice else {
@@ -90,9 +90,6 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             let shortRate = try rate(request.shortTermTaxRate, "0.37", "short_term_tax_rate")
             let longRate = try rate(request.longTermTaxRate, "0.20", "long_term_tax_rate")
             let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
-            // 30 calendar days (IRS Pub. 550): from the start of the UTC day 30 days before as_of's day.
-            let asOfDay = asOf.microseconds >= 0 ? asOf.microseconds / 86_400_000_000 : (asOf.microseconds + 1) / 86_400_000_000 - 1
-            let windowStart = Instant(microseconds: (asOfDay - 30) * 86_400_000_000 - 1)
             var candidates: [(loss: ExactDecimal, candidate: Ultracore_Holdings_V1_HarvestCandidate)] = []
             var totalLoss = ExactDecimal.zero, totalBenefit = ExactDecimal.zero
             for position in model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
@@ -111,7 +108,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
                     candidate.unrealizedLoss = loss.description
                     candidate.term = term == .long ? .longTerm : .shortTerm
                     candidate.estimatedTaxBenefit = benefit.description
-                    if let recent = position.lots.first(where: { $0.lotId != lot.lotId && $0.acquiredAt > windowStart && $0.acquiredAt <= asOf }) {
+                    if let recent = position.lots.first(where: { $0.lotId != lot.lotId && $0.acquiredAt <= asOf && WashSales.inWindow($0.acquiredAt, asOf) }) {
                         candidate.washSaleRisk = true
                         candidate.washSaleReason = "lot \(recent.lotId) of \(position.ticker) was acquired within the 30 days before; a loss sale now would be a wash sale"
                     }

@@ -168,8 +168,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                 throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
             }
         }
-        for position in positions.sorted(by: { ($0.ticker, $0.openedAt, $0.positionId) < ($1.ticker, $1.openedAt, $1.positionId) })
-        where position.status == .open {
+        for position in positions.sorted(by: PositionState.inReportOrder) where position.status == .open {
             basis = try sum(basis, position.costBasis)
             if prices[position.ticker] == nil && position.lastPrice == nil { response.unpricedPositionIds.append(position.positionId) }
             let value = try position.marketValue(at: prices[position.ticker])

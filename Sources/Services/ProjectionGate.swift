@@ -37,9 +37,10 @@ public final class ProjectionGate: Sendable {
         quarantine.withLock { $0.formUnion(aggregates) }
     }
 
-    /// Replaces the quarantined set (at start, from the dead-letter table).
-    public func setQuarantined(_ aggregates: Set<String>) {
-        quarantine.withLock { $0 = aggregates }
+    /// The quarantined aggregates: every open dead letter's, loaded at start and added as
+    /// the projector dead-letters more.
+    public var quarantined: Set<String> {
+        quarantine.withLock { $0 }
     }
 
     public func isQuarantined(_ aggregate: String) -> Bool {

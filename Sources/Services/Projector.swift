@@ -129,6 +129,8 @@ public final class Projector: @unchecked Sendable {
         while let db = connected() {
             do {
                 try replayDeadLetters(on: db)
+                // What stays dead blocks its aggregates; later dead letters are added as they come.
+                gate.quarantine(try ReadModels.quarantinedAggregates(on: db))
                 refreshDeadLetterCount(on: db)
                 break
             } catch {
@@ -215,23 +217,13 @@ public final class Projector: @unchecked Sendable {
     /// Stores one batch in one transaction; returns the next offset of every partition in it.
     private func apply(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws -> (reached: [PartitionKey: Int64], letters: [DeadLetter]) {
         var reached: [PartitionKey: Int64] = [:]
-        var candidates: [ReadModels.Recorded] = []
-        var dead: [DeadLetter] = []
         for record in records {
             let key = PartitionKey(topic: record.topic, partition: record.partition)
             reached[key] = max(reached[key] ?? 0, record.offset + 1)
-            switch Self.decode(record) {
-            case .success(let event):
-                candidates.append(ReadModels.Recorded(event: event, body: record.value, topic: record.topic,
-                                                      partition: record.partition, offset: record.offset))
-            case .failure(let rejection):
-                dead.append(DeadLetter(topic: record.topic, partition: record.partition, offset: record.offset,
-                                       body: record.value, event: nil, reason: rejection.reason))
-            }
         }
+        let (candidates, dead) = Self.decodeAll(records)
         let letters = try db.transaction {
-            let quarantined = try ReadModels.quarantinedAggregates(on: db)
-            let letters = dead + (try Self.project(candidates, blocked: quarantined, on: db))
+            let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, on: db))
             try ReadModels.saveDeadLetters(letters, on: db)
             try ReadModels.saveOffsets(group: group, reached, on: db)
             return letters
@@ -245,21 +237,9 @@ public final class Projector: @unchecked Sendable {
     private func replayDeadLetters(on db: PostgresConnection) throws {
         let open = try ReadModels.openDeadLetters(on: db)
         guard !open.isEmpty else { return }
-        var candidates: [ReadModels.Recorded] = []
-        var undecodable: [DeadLetter] = []
-        for letter in open {
-            let record = ConsumedRecord(topic: letter.topic, partition: letter.partition, offset: letter.offset,
-                                        key: [], value: letter.body, headers: [:])
-            switch Self.decode(record) {
-            case .success(let event):
-                candidates.append(ReadModels.Recorded(event: event, body: letter.body, topic: letter.topic,
-                                                      partition: letter.partition, offset: letter.offset))
-            case .failure(let rejection):
-                var letter = letter
-                letter.reason = rejection.reason
-                undecodable.append(letter)
-            }
-        }
+        var (candidates, undecodable) = Self.decodeAll(open.map {
+            ConsumedRecord(topic: $0.topic, partition: $0.partition, offset: $0.offset, key: [], value: $0.body, headers: [:])
+        })
         // An aggregate's events in version order (another producer may have written them out of
         // order: version 3 dead-lettered before version 2 arrived); aggregates in log order.
         let firstOffset = Dictionary(candidates.map { ($0.event.aggregateId, $0.offset) }, uniquingKeysWith: min)
@@ -275,7 +255,23 @@ public final class Projector: @unchecked Sendable {
             return failed
         }
         Log.info("projector", "dead letters replayed: \(open.count - stillDead.count) of \(open.count) applied; \(stillDead.count) still fail")
-        refreshDeadLetterCount(on: db)
+    }
+
+    /// Records as events to project, and those that are not events as dead letters.
+    static func decodeAll(_ records: [ConsumedRecord]) -> (events: [ReadModels.Recorded], dead: [DeadLetter]) {
+        var events: [ReadModels.Recorded] = []
+        var dead: [DeadLetter] = []
+        for record in records {
+            switch decode(record) {
+            case .success(let event):
+                events.append(ReadModels.Recorded(event: event, body: record.value, topic: record.topic,
+                                                  partition: record.partition, offset: record.offset))
+            case .failure(let rejection):
+                dead.append(DeadLetter(topic: record.topic, partition: record.partition, offset: record.offset,
+                                       body: record.value, event: nil, reason: rejection.reason))
+            }
+        }
+        return (events, dead)
     }
 
     /// Logs each dead letter loudly, counts them for health, and copies them to the

@@ -102,7 +102,7 @@ enum ReadModels {
                 originalQuantity: original, costBasis: basis, fees: fees, sourceEventId: source,
                 holdingStart: row[9].flatMap { Int64($0) }.map(Instant.init), washSaleAdjustment: row[10].flatMap { ExactDecimal($0) }))
         }
-        for id in positions.keys { positions[id]!.orderLots() }
+        for id in positions.keys { positions[id]?.orderLots() }
         return positions
     }
 

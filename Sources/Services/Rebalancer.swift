@@ -456,9 +456,7 @@ extension WriteModel {
                 throw RPCError(.failedPrecondition, "plan \(stored.planId) was already executed (rebalancing \(done.rebalancingId))")
             }
             let (events, positions, executed) = try runEvents(stored, positions: openPositions(of: client), now: now, requestId: requestId, source: source)
-            try state.withLock { state in
-                for event in events where RebalancingEvents.isPositionEvent(event) { try self.refuseIfQuarantined(event.aggregateId, in: state) }
-            }
+            for event in events where RebalancingEvents.isPositionEvent(event) { try refuseIfQuarantined(event.aggregateId) }
             let rebalancingId = events[0].aggregateId
             var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
             response.rebalancingId = rebalancingId

@@ -29,7 +29,7 @@ extension ReadModels {
         }
     }
 
-    /// Unmatched losses by "client\0ticker" (of one client when given).
+    /// Unmatched losses by ledger key (WashSales.ledgerKey; of one client when given).
     static func loadWashLosses(client: String? = nil, on connection: PostgresConnection) throws -> [String: [WashLoss]] {
         let rows = try connection.execute("""
             SELECT sale_event_id::text, part_index, client_id, ticker, position_id, lot_id,
@@ -46,7 +46,7 @@ extension ReadModels {
                   let loss = row[9].flatMap({ ExactDecimal($0) }), let unmatched = row[10].flatMap({ ExactDecimal($0) }) else {
                 throw PostgresError(kind: .statement, sqlState: "", message: "wash_sale_losses row \(row[0] ?? "?") is malformed")
             }
-            ledger[owner + "\u{0}" + ticker, default: []].append(WashLoss(
+            ledger[WashSales.ledgerKey(client: owner, ticker: ticker), default: []].append(WashLoss(
                 saleEventId: event, partIndex: part, positionId: position, lotId: lot, soldAt: Instant(microseconds: sold),
                 holdingStart: Instant(microseconds: start), quantity: quantity, loss: loss, unmatched: unmatched))
         }
@@ -68,6 +68,12 @@ extension ReadModels {
 }
 
 extension WashSales {
+    /// The key of a client's ledger in one ticker ("client\0ticker"; ticker "" gives the
+    /// prefix of all the client's ledgers).
+    static func ledgerKey(client: String, ticker: String) -> String {
+        client + "\u{0}" + ticker
+    }
+
     /// Applies an event's ledger changes to an in-memory ledger of one client and ticker.
     static func apply(_ event: Ultracore_Holdings_V1_Event, to ledger: inout [WashLoss]) {
         let (added, matched) = ledgerChanges(of: event)

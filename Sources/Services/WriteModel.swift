@@ -118,7 +118,7 @@ public final class WriteModel: Sendable {
         let schedules = try await pool.withConnection { try ReadModels.loadSchedules(on: $0) }
         let quarantined = try await pool.withConnection { try ReadModels.quarantinedAggregates(on: $0) }
         let washLosses = try await pool.withConnection { try ReadModels.loadWashLosses(on: $0) }
-        gate.setQuarantined(quarantined)
+        gate.quarantine(quarantined)
         state.withLock { state in
             state = State()
             for (schedule, version) in schedules { state.schedules[schedule.clientId] = (schedule, version) }
@@ -164,7 +164,7 @@ public final class WriteModel: Sendable {
 
     /// Records an applied event in the wash-sale ledger of its client and ticker.
     static func ledger(_ event: Ultracore_Holdings_V1_Event, ticker: String, in state: inout State) {
-        let key = event.clientId + "\u{0}" + ticker
+        let key = WashSales.ledgerKey(client: event.clientId, ticker: ticker)
         var losses = state.washLosses[key] ?? []
         WashSales.apply(event, to: &losses)
         state.washLosses[key] = losses.isEmpty ? nil : losses
@@ -203,7 +203,7 @@ public final class WriteModel: Sendable {
             // before it is produced, so the log never holds what the read model cannot take.
             var (event, position) = try state.withLock { state in
                 let event = try decide(state)
-                try self.refuseIfQuarantined(event.aggregateId, in: state)
+                try self.refuseIfQuarantined(event.aggregateId)
                 return (event, try PositionState.next(state.positions[event.aggregateId], event))
             }
             if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
@@ -247,7 +247,7 @@ public final class WriteModel: Sendable {
             decide: { state in
                 let existing = state.openByTicker[command.clientId]?[command.ticker].flatMap { state.positions[$0] }
                 return try command.decide(existing: existing, newPositionId: "pos-" + UUIDText.random(), context: context,
-                                          washLosses: state.washLosses[command.clientId + "\u{0}" + command.ticker] ?? [])
+                                          washLosses: state.washLosses[WashSales.ledgerKey(client: command.clientId, ticker: command.ticker)] ?? [])
             },
             respond: { position, event in
                 var response = Ultracore_Holdings_V1_OpenPositionResponse()
@@ -451,7 +451,7 @@ public final class WriteModel: Sendable {
                         guard let position = state.positions[id] else { return nil }
                         do {
                             guard var event = try decide(position) else { return nil }
-                            try self.refuseIfQuarantined(id, in: state)
+                            try self.refuseIfQuarantined(id)
                             if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
                             return (event, try PositionState.next(position, event))
                         } catch {
@@ -628,7 +628,7 @@ public final class WriteModel: Sendable {
 
     /// FAILED_PRECONDITION for an aggregate the projector dead-lettered an event of (the log
     /// holds an event of it the read model could not take): refused until it is replayed.
-    func refuseIfQuarantined(_ aggregateId: String, in state: borrowing State) throws {
+    func refuseIfQuarantined(_ aggregateId: String) throws {
         if gate.isQuarantined(aggregateId) {
             throw RPCError(.failedPrecondition,
                 "\(aggregateId) has an event in the dead-letter table that the read model could not apply; writes to it wait until an operator replays it")
@@ -743,7 +743,9 @@ public final class WriteModel: Sendable {
                                 try ReadModels.loadWashLosses(client: client, on: connection))
                     }
                     state.withLock { state in
-                        for key in state.washLosses.keys where key.hasPrefix(client + "\u{0}") { state.washLosses[key] = nil }
+                        for key in state.washLosses.keys where key.hasPrefix(WashSales.ledgerKey(client: client, ticker: "")) {
+                            state.washLosses[key] = nil
+                        }
                         state.washLosses.merge(reloaded.3) { _, loaded in loaded }
                         for position in reloaded.0.values { Self.index(position, in: &state) }
                         state.requests.merge(reloaded.1) { current, _ in current }
