@@ -28,11 +28,18 @@ let package = Package(
         .executable(name: "holdings-protogen", targets: ["holdings-protogen"]),
         .executable(name: "holdings-broker", targets: ["holdings-broker"]),
         .executable(name: "holdings-load", targets: ["holdings-load"]),
+        .executable(name: "holdings-token", targets: ["holdings-token"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
         .library(name: "HoldingsProto", targets: ["HoldingsProto"]),
         .library(name: "HoldingsProtoSamples", targets: ["HoldingsProtoSamples", "ProtoSampling"]),
+    ],
+    dependencies: [
+        // JWT parsing and signature checks (HS256/RS256/ES256, JWKS): security code we do not write ourselves.
+        .package(url: "https://github.com/vapor/jwt-kit.git", .upToNextMinor(from: "5.7.1")),
+        // X.509 parsing of a verified client certificate (SAN URI, subject CN).
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         // The five C libraries of the shape.
@@ -73,6 +80,11 @@ let package = Package(
         .target(name: "GRPCServer", dependencies: ["CLinux", "HTTP2", "GRPCTransport", "RPCCore"]),
         .target(name: "GRPCClient", dependencies: ["CLinux", "HTTP2", "GRPCTransport", "RPCCore"]),
         .target(name: "StandardServices", dependencies: ["HoldingsProto", "RPCCore"]),
+        // Who calls and what they may do: bearer tokens (JWT), client certificates, scopes,
+        // the method requirement table, the audit log.
+        .target(
+            name: "Security",
+            dependencies: ["RPCCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "X509", package: "swift-certificates")]),
 
         // Conformance: grpc.testing.TestService, its server and our interop client.
         .target(name: "InteropService", dependencies: ["GRPCTestingProto", "RPCCore"]),
@@ -87,15 +99,16 @@ let package = Package(
         .target(name: "Domain", dependencies: ["HoldingsProto"]),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
         .target(name: "Store", dependencies: ["CLibPQ"], resources: [.copy("Migrations")]),
-        .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
+        .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
 
+        .executableTarget(name: "holdings-token", dependencies: ["Security"]),
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(
             name: "holdingsd",
-            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store"]),
+            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security"]),
 
         .testTarget(
             name: "ProtoCodecTests",
@@ -103,6 +116,7 @@ let package = Package(
             exclude: ["ContractMethods.txt"]),
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "RPCCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, starts Postgres (deploy/postgres.sh, data in
-# .data/postgres, port 55432) and runs holdingsd with the embedded Kafka broker.
-# holdingsd prints the address it serves on (default 127.0.0.1:50051) and the broker's
-# bootstrap address. Flags pass through, e.g. `bash deploy/run.sh --port 0`; set
-# HOLDINGS_KAFKA_BROKERS or --kafka-brokers to use a real cluster instead.
+# .data/postgres, port 55432) and runs holdingsd with the embedded Kafka broker, for
+# development: h2c on loopback behind bearer tokens signed with a development secret
+# (.data/dev-jwt-secret); it prints an admin development token to use as
+# `authorization: Bearer <token>`. holdingsd prints the address it serves on (default
+# 127.0.0.1:50051) and the broker's bootstrap address. Flags pass through, e.g.
+# `bash deploy/run.sh --port 0`; set HOLDINGS_KAFKA_BROKERS or --kafka-brokers to use a
+# real cluster instead. For TLS and client certificates, see the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
 swift build -c release --product holdingsd
+swift build -c release --product holdings-token
+bin=$(swift build -c release --show-bin-path)
 url=$(bash deploy/postgres.sh start)
 echo "run: postgres at $url (stop it with: bash deploy/postgres.sh stop)"
-exec "$(swift build -c release --show-bin-path)/holdingsd" --database-url "${HOLDINGS_DATABASE_URL:-$url}" "$@"
+source deploy/dev-credentials.sh
+token=$(dev_token "$bin" dev admin)
+echo "run: development token (admin, 12 hours; more with $bin/holdings-token --secret-file $dev_secret --scope ...):"
+echo "$token"
+export HOLDINGS_DATABASE_URL="${HOLDINGS_DATABASE_URL:-$url}"
+exec "$bin/holdingsd" --plaintext --jwt-hs256-secret-file "$dev_secret" "$@"

@@ -3,14 +3,18 @@
 # arguments given, sets $bin and $address, and cleans everything up on exit.
 swift build -c release --product holdingsd >/dev/null
 swift build -c release --product holdings-bench >/dev/null
+swift build -c release --product holdings-token >/dev/null
 bin=$(swift build -c release --show-bin-path)
+source deploy/dev-credentials.sh
+HOLDINGS_TOKEN=$(dev_token "$bin" bench admin)
+export HOLDINGS_TOKEN
 bash deploy/postgres.sh start >/dev/null
 admin=$(bash deploy/postgres.sh url | sed 's#/holdings$#/postgres#')
 database="bench_$(date +%s)"
 psql "$admin" -qc "CREATE DATABASE $database"
 url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
 log=$(mktemp)
-"$bin/holdingsd" --port 0 --database-url "$url" "$@" >"$log" 2>&1 &
+"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" "$@" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do

@@ -13,14 +13,18 @@ calls=${2:-30000}
 concurrency=${3:-64}
 swift build -c release --product holdingsd >/dev/null
 swift build -c release --product holdings-load >/dev/null
+swift build -c release --product holdings-token >/dev/null
 bin=$(swift build -c release --show-bin-path)
+source deploy/dev-credentials.sh
+HOLDINGS_TOKEN=$(dev_token "$bin" load 'clients:write:*')
+export HOLDINGS_TOKEN
 bash deploy/postgres.sh start >/dev/null
 admin=$(bash deploy/postgres.sh url | sed 's#/holdings$#/postgres#')
 database="load_$(date +%s)"
 psql "$admin" -qc "CREATE DATABASE $database"
 url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
 log=$(mktemp)
-"$bin/holdingsd" --port 0 --database-url "$url" >"$log" 2>&1 &
+"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do

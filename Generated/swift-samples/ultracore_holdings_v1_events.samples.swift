@@ -22,6 +22,7 @@ extension Ultracore_Holdings_V1_Event: ProtoSample {
         m.clientId = SampleValue.string(12, depth)
         m.requestId = SampleValue.string(13, depth)
         m.attributes = [SampleValue.string(14, depth): SampleValue.string(14, depth), SampleValue.string(1014, depth): SampleValue.string(1014, depth)]
+        m.actor = SampleValue.string(15, depth)
         switch variant % 12 {
             case 0: m.payload = .positionOpened((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PositionOpened.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PositionOpened()))
             case 1: m.payload = .lotAdded((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotAdded.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotAdded()))

@@ -723,14 +723,19 @@ public enum Ultracore_Holdings_V1_AgentService {
     /// The methods, typed by request and response.
     public enum Method {
         /// Volatility, value at risk, concentration and risk level of a client's portfolio.
+        /// Access: clients:read:<client id> of client_id.
         public static let assessRisk = RPCMethod<Ultracore_Holdings_V1_AssessRiskRequest, Ultracore_Holdings_V1_AssessRiskResponse>(service: name, method: "AssessRisk", kind: .unary)
         /// Unusual valuations and trades, each with why it was flagged.
+        /// Access: clients:read:<client id> of client_id.
         public static let detectAnomalies = RPCMethod<Ultracore_Holdings_V1_DetectAnomaliesRequest, Ultracore_Holdings_V1_DetectAnomaliesResponse>(service: name, method: "DetectAnomalies", kind: .unary)
         /// The agent's rebalancing recommendation for a client, with reasons.
+        /// Access: clients:read:<client id> of client_id.
         public static let recommendRebalancing = RPCMethod<Ultracore_Holdings_V1_RecommendRebalancingRequest, Ultracore_Holdings_V1_RecommendRebalancingResponse>(service: name, method: "RecommendRebalancing", kind: .unary)
         /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Access: admin.
         public static let trainPolicy = RPCMethod<Ultracore_Holdings_V1_TrainPolicyRequest, Ultracore_Holdings_V1_TrainPolicyResponse>(service: name, method: "TrainPolicy", kind: .unary)
         /// The trained policy's action for a client's current state, with its Q-values.
+        /// Access: clients:read:<client id> of client_id.
         public static let recommendAction = RPCMethod<Ultracore_Holdings_V1_RecommendActionRequest, Ultracore_Holdings_V1_RecommendActionResponse>(service: name, method: "RecommendAction", kind: .unary)
     }
 
@@ -746,26 +751,31 @@ public enum Ultracore_Holdings_V1_AgentService {
         public init(_ transport: any ClientTransport) { self.transport = transport }
 
         /// Volatility, value at risk, concentration and risk level of a client's portfolio.
+        /// Access: clients:read:<client id> of client_id.
         public func assessRisk(_ request: Ultracore_Holdings_V1_AssessRiskRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_AssessRiskResponse {
             try await ClientCalls.unary(transport, Method.assessRisk, request, options: options).message
         }
 
         /// Unusual valuations and trades, each with why it was flagged.
+        /// Access: clients:read:<client id> of client_id.
         public func detectAnomalies(_ request: Ultracore_Holdings_V1_DetectAnomaliesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_DetectAnomaliesResponse {
             try await ClientCalls.unary(transport, Method.detectAnomalies, request, options: options).message
         }
 
         /// The agent's rebalancing recommendation for a client, with reasons.
+        /// Access: clients:read:<client id> of client_id.
         public func recommendRebalancing(_ request: Ultracore_Holdings_V1_RecommendRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_RecommendRebalancingResponse {
             try await ClientCalls.unary(transport, Method.recommendRebalancing, request, options: options).message
         }
 
         /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Access: admin.
         public func trainPolicy(_ request: Ultracore_Holdings_V1_TrainPolicyRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse {
             try await ClientCalls.unary(transport, Method.trainPolicy, request, options: options).message
         }
 
         /// The trained policy's action for a client's current state, with its Q-values.
+        /// Access: clients:read:<client id> of client_id.
         public func recommendAction(_ request: Ultracore_Holdings_V1_RecommendActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_RecommendActionResponse {
             try await ClientCalls.unary(transport, Method.recommendAction, request, options: options).message
         }
@@ -774,14 +784,19 @@ public enum Ultracore_Holdings_V1_AgentService {
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Volatility, value at risk, concentration and risk level of a client's portfolio.
+        /// Access: clients:read:<client id> of client_id.
         func assessRisk(request: Ultracore_Holdings_V1_AssessRiskRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_AssessRiskResponse
         /// Unusual valuations and trades, each with why it was flagged.
+        /// Access: clients:read:<client id> of client_id.
         func detectAnomalies(request: Ultracore_Holdings_V1_DetectAnomaliesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_DetectAnomaliesResponse
         /// The agent's rebalancing recommendation for a client, with reasons.
+        /// Access: clients:read:<client id> of client_id.
         func recommendRebalancing(request: Ultracore_Holdings_V1_RecommendRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendRebalancingResponse
         /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Access: admin.
         func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse
         /// The trained policy's action for a client's current state, with its Q-values.
+        /// Access: clients:read:<client id> of client_id.
         func recommendAction(request: Ultracore_Holdings_V1_RecommendActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendActionResponse
     }
 }

@@ -606,12 +606,16 @@ public enum Ultracore_Holdings_V1_AnalyticsService {
     public enum Method {
         /// Total return, CAGR, annualized volatility, time-weighted return, and
         /// money-weighted return (XIRR) when cash flows are given.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public static let computePerformance = RPCMethod<Ultracore_Holdings_V1_ComputePerformanceRequest, Ultracore_Holdings_V1_ComputePerformanceResponse>(service: name, method: "ComputePerformance", kind: .unary)
         /// Sharpe and Sortino ratios.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public static let computeSharpe = RPCMethod<Ultracore_Holdings_V1_ComputeSharpeRequest, Ultracore_Holdings_V1_ComputeSharpeResponse>(service: name, method: "ComputeSharpe", kind: .unary)
         /// Maximum drawdown with its peak, trough, recovery and duration.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public static let computeMaxDrawdown = RPCMethod<Ultracore_Holdings_V1_ComputeMaxDrawdownRequest, Ultracore_Holdings_V1_ComputeMaxDrawdownResponse>(service: name, method: "ComputeMaxDrawdown", kind: .unary)
         /// Alpha, beta, R², information ratio and tracking error against a benchmark.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public static let computeAlphaBeta = RPCMethod<Ultracore_Holdings_V1_ComputeAlphaBetaRequest, Ultracore_Holdings_V1_ComputeAlphaBetaResponse>(service: name, method: "ComputeAlphaBeta", kind: .unary)
     }
 
@@ -628,21 +632,25 @@ public enum Ultracore_Holdings_V1_AnalyticsService {
 
         /// Total return, CAGR, annualized volatility, time-weighted return, and
         /// money-weighted return (XIRR) when cash flows are given.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public func computePerformance(_ request: Ultracore_Holdings_V1_ComputePerformanceRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputePerformanceResponse {
             try await ClientCalls.unary(transport, Method.computePerformance, request, options: options).message
         }
 
         /// Sharpe and Sortino ratios.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public func computeSharpe(_ request: Ultracore_Holdings_V1_ComputeSharpeRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeSharpeResponse {
             try await ClientCalls.unary(transport, Method.computeSharpe, request, options: options).message
         }
 
         /// Maximum drawdown with its peak, trough, recovery and duration.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public func computeMaxDrawdown(_ request: Ultracore_Holdings_V1_ComputeMaxDrawdownRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeMaxDrawdownResponse {
             try await ClientCalls.unary(transport, Method.computeMaxDrawdown, request, options: options).message
         }
 
         /// Alpha, beta, R², information ratio and tracking error against a benchmark.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         public func computeAlphaBeta(_ request: Ultracore_Holdings_V1_ComputeAlphaBetaRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ComputeAlphaBetaResponse {
             try await ClientCalls.unary(transport, Method.computeAlphaBeta, request, options: options).message
         }
@@ -652,12 +660,16 @@ public enum Ultracore_Holdings_V1_AnalyticsService {
     public protocol ServiceProtocol: RPCService {
         /// Total return, CAGR, annualized volatility, time-weighted return, and
         /// money-weighted return (XIRR) when cash flows are given.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         func computePerformance(request: Ultracore_Holdings_V1_ComputePerformanceRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ComputePerformanceResponse
         /// Sharpe and Sortino ratios.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         func computeSharpe(request: Ultracore_Holdings_V1_ComputeSharpeRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ComputeSharpeResponse
         /// Maximum drawdown with its peak, trough, recovery and duration.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         func computeMaxDrawdown(request: Ultracore_Holdings_V1_ComputeMaxDrawdownRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ComputeMaxDrawdownResponse
         /// Alpha, beta, R², information ratio and tracking error against a benchmark.
+        /// Access: any authenticated caller for series in the request; clients:read:<client id> for a client's history.
         func computeAlphaBeta(request: Ultracore_Holdings_V1_ComputeAlphaBetaRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ComputeAlphaBetaResponse
     }
 }

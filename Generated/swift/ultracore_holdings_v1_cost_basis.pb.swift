@@ -640,18 +640,23 @@ public enum Ultracore_Holdings_V1_CostBasisService {
     /// The methods, typed by request and response.
     public enum Method {
         /// Open lots of a client's position in a ticker, with totals and average cost.
+        /// Access: clients:read:<client id> of client_id.
         public static let getCostBasisSummary = RPCMethod<Ultracore_Holdings_V1_GetCostBasisSummaryRequest, Ultracore_Holdings_V1_GetCostBasisSummaryResponse>(service: name, method: "GetCostBasisSummary", kind: .unary)
         /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
         /// is left); a dry run answers exactly what the sale would (the position after it with its
         /// realized gain, status, closed_at and version; the realized parts) and records nothing.
+        /// Access: clients:write:<client id> of client_id.
         public static let sellLots = RPCMethod<Ultracore_Holdings_V1_SellLotsRequest, Ultracore_Holdings_V1_SellLotsResponse>(service: name, method: "SellLots", kind: .unary)
         /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
+        /// Access: clients:read:<client id> of client_id.
         public static let getTaxLossHarvestCandidates = RPCMethod<Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse>(service: name, method: "GetTaxLossHarvestCandidates", kind: .unary)
         /// Unrealized gain or loss per lot and in total, split short/long term.
+        /// Access: clients:read:<client id> of client_id.
         public static let getUnrealizedGainLoss = RPCMethod<Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, Ultracore_Holdings_V1_GetUnrealizedGainLossResponse>(service: name, method: "GetUnrealizedGainLoss", kind: .unary)
         /// Gains realized by a client over a period, per sale and per term: sales, closes,
         /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
         /// the loss disallowed so far as a wash sale (its own matches and later buys').
+        /// Access: clients:read:<client id> of client_id.
         public static let getRealizedGains = RPCMethod<Ultracore_Holdings_V1_GetRealizedGainsRequest, Ultracore_Holdings_V1_GetRealizedGainsResponse>(service: name, method: "GetRealizedGains", kind: .unary)
     }
 
@@ -667,6 +672,7 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         public init(_ transport: any ClientTransport) { self.transport = transport }
 
         /// Open lots of a client's position in a ticker, with totals and average cost.
+        /// Access: clients:read:<client id> of client_id.
         public func getCostBasisSummary(_ request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse {
             try await ClientCalls.unary(transport, Method.getCostBasisSummary, request, options: options).message
         }
@@ -674,16 +680,19 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
         /// is left); a dry run answers exactly what the sale would (the position after it with its
         /// realized gain, status, closed_at and version; the realized parts) and records nothing.
+        /// Access: clients:write:<client id> of client_id.
         public func sellLots(_ request: Ultracore_Holdings_V1_SellLotsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
             try await ClientCalls.unary(transport, Method.sellLots, request, options: options).message
         }
 
         /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
+        /// Access: clients:read:<client id> of client_id.
         public func getTaxLossHarvestCandidates(_ request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse {
             try await ClientCalls.unary(transport, Method.getTaxLossHarvestCandidates, request, options: options).message
         }
 
         /// Unrealized gain or loss per lot and in total, split short/long term.
+        /// Access: clients:read:<client id> of client_id.
         public func getUnrealizedGainLoss(_ request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse {
             try await ClientCalls.unary(transport, Method.getUnrealizedGainLoss, request, options: options).message
         }
@@ -691,6 +700,7 @@ public enum Ultracore_Holdings_V1_CostBasisService {
         /// Gains realized by a client over a period, per sale and per term: sales, closes,
         /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
         /// the loss disallowed so far as a wash sale (its own matches and later buys').
+        /// Access: clients:read:<client id> of client_id.
         public func getRealizedGains(_ request: Ultracore_Holdings_V1_GetRealizedGainsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse {
             try await ClientCalls.unary(transport, Method.getRealizedGains, request, options: options).message
         }
@@ -699,18 +709,23 @@ public enum Ultracore_Holdings_V1_CostBasisService {
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Open lots of a client's position in a ticker, with totals and average cost.
+        /// Access: clients:read:<client id> of client_id.
         func getCostBasisSummary(request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse
         /// Sells shares by a lot selection method (LOTS_SOLD, or POSITION_CLOSED when no share
         /// is left); a dry run answers exactly what the sale would (the position after it with its
         /// realized gain, status, closed_at and version; the realized parts) and records nothing.
+        /// Access: clients:write:<client id> of client_id.
         func sellLots(request: Ultracore_Holdings_V1_SellLotsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_SellLotsResponse
         /// Lots under water, the estimated tax benefit of selling them, wash-sale warnings.
+        /// Access: clients:read:<client id> of client_id.
         func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse
         /// Unrealized gain or loss per lot and in total, split short/long term.
+        /// Access: clients:read:<client id> of client_id.
         func getUnrealizedGainLoss(request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse
         /// Gains realized by a client over a period, per sale and per term: sales, closes,
         /// rebalancing sales and cash in lieu of fractional shares, in time order, each part with
         /// the loss disallowed so far as a wash sale (its own matches and later buys').
+        /// Access: clients:read:<client id> of client_id.
         func getRealizedGains(request: Ultracore_Holdings_V1_GetRealizedGainsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse
     }
 }

@@ -403,10 +403,13 @@ public enum Ultracore_Holdings_V1_DataMeshService {
     /// The methods, typed by request and response.
     public enum Method {
         /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
+        /// Access: clients:read:<client id> of client_id.
         public static let getDataQuality = RPCMethod<Ultracore_Holdings_V1_GetDataQualityRequest, Ultracore_Holdings_V1_GetDataQualityResponse>(service: name, method: "GetDataQuality", kind: .unary)
         /// For an event or a position: the events it came from and what they caused.
+        /// Access: clients:read:<client id> of client_id.
         public static let getLineage = RPCMethod<Ultracore_Holdings_V1_GetLineageRequest, Ultracore_Holdings_V1_GetLineageResponse>(service: name, method: "GetLineage", kind: .unary)
         /// The Postgres read models, their row counts and their lag behind the log.
+        /// Access: admin.
         public static let listMaterializedViews = RPCMethod<Ultracore_Holdings_V1_ListMaterializedViewsRequest, Ultracore_Holdings_V1_ListMaterializedViewsResponse>(service: name, method: "ListMaterializedViews", kind: .unary)
     }
 
@@ -422,16 +425,19 @@ public enum Ultracore_Holdings_V1_DataMeshService {
         public init(_ transport: any ClientTransport) { self.transport = transport }
 
         /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
+        /// Access: clients:read:<client id> of client_id.
         public func getDataQuality(_ request: Ultracore_Holdings_V1_GetDataQualityRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetDataQualityResponse {
             try await ClientCalls.unary(transport, Method.getDataQuality, request, options: options).message
         }
 
         /// For an event or a position: the events it came from and what they caused.
+        /// Access: clients:read:<client id> of client_id.
         public func getLineage(_ request: Ultracore_Holdings_V1_GetLineageRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetLineageResponse {
             try await ClientCalls.unary(transport, Method.getLineage, request, options: options).message
         }
 
         /// The Postgres read models, their row counts and their lag behind the log.
+        /// Access: admin.
         public func listMaterializedViews(_ request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse {
             try await ClientCalls.unary(transport, Method.listMaterializedViews, request, options: options).message
         }
@@ -440,10 +446,13 @@ public enum Ultracore_Holdings_V1_DataMeshService {
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
         /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
+        /// Access: clients:read:<client id> of client_id.
         func getDataQuality(request: Ultracore_Holdings_V1_GetDataQualityRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetDataQualityResponse
         /// For an event or a position: the events it came from and what they caused.
+        /// Access: clients:read:<client id> of client_id.
         func getLineage(request: Ultracore_Holdings_V1_GetLineageRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetLineageResponse
         /// The Postgres read models, their row counts and their lag behind the log.
+        /// Access: admin.
         func listMaterializedViews(request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse
     }
 }

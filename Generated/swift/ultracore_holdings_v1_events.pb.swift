@@ -283,6 +283,13 @@ public struct Ultracore_Holdings_V1_Event: ProtoMessage {
     /// Free-form string attributes (for example the market-data source of a price).
     public var attributes: [String: String] = [:]
 
+    /// Who caused the event: the authenticated principal of the request, as
+    /// "<proof>:<subject>" — "token:<JWT sub>", "certificate:<SAN URI or CN>",
+    /// "insecure-dev:insecure-dev" — or "holdingsd" for events the service records on its
+    /// own (a scheduled rebalancing, the abort of a run the broker half-acknowledged).
+    /// Empty on events recorded before authentication existed.
+    public var actor: String = ""
+
     /// The `payload` oneof: at most one of its fields is set.
     public var payload: Payload? = nil
 
@@ -789,6 +796,7 @@ extension Ultracore_Holdings_V1_Event {
                 self.attributes[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.Event.attributes")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.Event.attributes")
             }
         }
+        self.actor = try ProtobufCRead.string(c.actor, "ultracore.holdings.v1.Event.actor")
         switch c.payload_case.rawValue {
             case 20: self.payload = .positionOpened(try ProtobufCRead.requiredMessage(c.position_opened, as: Ultracore_Holdings_V1_PositionOpened.self))
             case 21: self.payload = .lotAdded(try ProtobufCRead.requiredMessage(c.lot_added, as: Ultracore_Holdings_V1_LotAdded.self))
@@ -836,6 +844,7 @@ extension Ultracore_Holdings_V1_Event {
             c.pointee.n_attributes = keys.count
             c.pointee.attributes = entries
         }
+        c.pointee.actor = arena.string(self.actor)
         switch self.payload {
             case .positionOpened(let value)?:
                 c.pointee.payload_case = .init(rawValue: 20)

@@ -1160,25 +1160,34 @@ public enum Ultracore_Holdings_V1_HoldingsService {
     public enum Method {
         /// Buys shares: opens the client's position in the ticker (POSITION_OPENED) or
         /// adds a lot to the open one (LOT_ADDED). Returns the position.
+        /// Access: clients:write:<client id> of client_id.
         public static let openPosition = RPCMethod<Ultracore_Holdings_V1_OpenPositionRequest, Ultracore_Holdings_V1_OpenPositionResponse>(service: name, method: "OpenPosition", kind: .unary)
         /// Sells the whole position (POSITION_CLOSED); returns the realized gain per lot.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public static let closePosition = RPCMethod<Ultracore_Holdings_V1_ClosePositionRequest, Ultracore_Holdings_V1_ClosePositionResponse>(service: name, method: "ClosePosition", kind: .unary)
         /// A position with its open lots, market value and unrealized gain or loss.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public static let getPosition = RPCMethod<Ultracore_Holdings_V1_GetPositionRequest, Ultracore_Holdings_V1_GetPositionResponse>(service: name, method: "GetPosition", kind: .unary)
         /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
         /// price observed before the position's last_priced_at is recorded but does not replace it.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public static let updatePositionValue = RPCMethod<Ultracore_Holdings_V1_UpdatePositionValueRequest, Ultracore_Holdings_V1_UpdatePositionValueResponse>(service: name, method: "UpdatePositionValue", kind: .unary)
         /// Market-data batch: revalues every open position in the given tickers.
+        /// Access: prices:publish.
         public static let publishPrices = RPCMethod<Ultracore_Holdings_V1_PublishPricesRequest, Ultracore_Holdings_V1_PublishPricesResponse>(service: name, method: "PublishPrices", kind: .unary)
         /// Rebuilds a position purely from its events, optionally as of a version or a time.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public static let reconstructPosition = RPCMethod<Ultracore_Holdings_V1_ReconstructPositionRequest, Ultracore_Holdings_V1_ReconstructPositionResponse>(service: name, method: "ReconstructPosition", kind: .unary)
         /// A client's positions, paged.
+        /// Access: clients:read:<client id> of client_id.
         public static let listPositions = RPCMethod<Ultracore_Holdings_V1_ListPositionsRequest, Ultracore_Holdings_V1_ListPositionsResponse>(service: name, method: "ListPositions", kind: .unary)
         /// A client's total market value, cost, unrealized gain and weight per position. The
         /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
         /// analytics history): quantity × last price; a position never priced counts at cost.
+        /// Access: clients:read:<client id> of client_id.
         public static let getPortfolioValue = RPCMethod<Ultracore_Holdings_V1_GetPortfolioValueRequest, Ultracore_Holdings_V1_GetPortfolioValueResponse>(service: name, method: "GetPortfolioValue", kind: .unary)
         /// The monitoring agent's current alerts for a client.
+        /// Access: clients:read:<client id> of client_id.
         public static let monitorPortfolio = RPCMethod<Ultracore_Holdings_V1_MonitorPortfolioRequest, Ultracore_Holdings_V1_MonitorPortfolioResponse>(service: name, method: "MonitorPortfolio", kind: .unary)
         /// Applies a split or a cash dividend to every holder of a ticker. A split scales each
         /// lot's quantity by to ÷ from (half-even, 10 places); the lot with the most shares absorbs
@@ -1187,11 +1196,14 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
         /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
         /// down to 6 places; the rest stays cash.
+        /// Access: corporate-actions:apply.
         public static let applyCorporateAction = RPCMethod<Ultracore_Holdings_V1_ApplyCorporateActionRequest, Ultracore_Holdings_V1_ApplyCorporateActionResponse>(service: name, method: "ApplyCorporateAction", kind: .unary)
         /// The audit trail of a client or a position, in order, paged.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         public static let listEvents = RPCMethod<Ultracore_Holdings_V1_ListEventsRequest, Ultracore_Holdings_V1_ListEventsResponse>(service: name, method: "ListEvents", kind: .unary)
         /// Live events, optionally filtered by client and optionally replayed from the start.
         /// A subscriber that falls too far behind gets RESOURCE_EXHAUSTED.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         public static let watchEvents = RPCMethod<Ultracore_Holdings_V1_WatchEventsRequest, Ultracore_Holdings_V1_WatchEventsResponse>(service: name, method: "WatchEvents", kind: .serverStreaming)
     }
 
@@ -1208,37 +1220,44 @@ public enum Ultracore_Holdings_V1_HoldingsService {
 
         /// Buys shares: opens the client's position in the ticker (POSITION_OPENED) or
         /// adds a lot to the open one (LOT_ADDED). Returns the position.
+        /// Access: clients:write:<client id> of client_id.
         public func openPosition(_ request: Ultracore_Holdings_V1_OpenPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
             try await ClientCalls.unary(transport, Method.openPosition, request, options: options).message
         }
 
         /// Sells the whole position (POSITION_CLOSED); returns the realized gain per lot.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public func closePosition(_ request: Ultracore_Holdings_V1_ClosePositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
             try await ClientCalls.unary(transport, Method.closePosition, request, options: options).message
         }
 
         /// A position with its open lots, market value and unrealized gain or loss.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public func getPosition(_ request: Ultracore_Holdings_V1_GetPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPositionResponse {
             try await ClientCalls.unary(transport, Method.getPosition, request, options: options).message
         }
 
         /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
         /// price observed before the position's last_priced_at is recorded but does not replace it.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public func updatePositionValue(_ request: Ultracore_Holdings_V1_UpdatePositionValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
             try await ClientCalls.unary(transport, Method.updatePositionValue, request, options: options).message
         }
 
         /// Market-data batch: revalues every open position in the given tickers.
+        /// Access: prices:publish.
         public func publishPrices(_ request: Ultracore_Holdings_V1_PublishPricesRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
             try await ClientCalls.unary(transport, Method.publishPrices, request, options: options).message
         }
 
         /// Rebuilds a position purely from its events, optionally as of a version or a time.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         public func reconstructPosition(_ request: Ultracore_Holdings_V1_ReconstructPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {
             try await ClientCalls.unary(transport, Method.reconstructPosition, request, options: options).message
         }
 
         /// A client's positions, paged.
+        /// Access: clients:read:<client id> of client_id.
         public func listPositions(_ request: Ultracore_Holdings_V1_ListPositionsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListPositionsResponse {
             try await ClientCalls.unary(transport, Method.listPositions, request, options: options).message
         }
@@ -1246,11 +1265,13 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         /// A client's total market value, cost, unrealized gain and weight per position. The
         /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
         /// analytics history): quantity × last price; a position never priced counts at cost.
+        /// Access: clients:read:<client id> of client_id.
         public func getPortfolioValue(_ request: Ultracore_Holdings_V1_GetPortfolioValueRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
             try await ClientCalls.unary(transport, Method.getPortfolioValue, request, options: options).message
         }
 
         /// The monitoring agent's current alerts for a client.
+        /// Access: clients:read:<client id> of client_id.
         public func monitorPortfolio(_ request: Ultracore_Holdings_V1_MonitorPortfolioRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {
             try await ClientCalls.unary(transport, Method.monitorPortfolio, request, options: options).message
         }
@@ -1262,17 +1283,20 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
         /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
         /// down to 6 places; the rest stays cash.
+        /// Access: corporate-actions:apply.
         public func applyCorporateAction(_ request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
             try await ClientCalls.unary(transport, Method.applyCorporateAction, request, options: options).message
         }
 
         /// The audit trail of a client or a position, in order, paged.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         public func listEvents(_ request: Ultracore_Holdings_V1_ListEventsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListEventsResponse {
             try await ClientCalls.unary(transport, Method.listEvents, request, options: options).message
         }
 
         /// Live events, optionally filtered by client and optionally replayed from the start.
         /// A subscriber that falls too far behind gets RESOURCE_EXHAUSTED.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         public func watchEvents(_ request: Ultracore_Holdings_V1_WatchEventsRequest, options: CallOptions = CallOptions()) async throws -> ServerStreamingCall<Ultracore_Holdings_V1_WatchEventsResponse> {
             try await ClientCalls.serverStreaming(transport, Method.watchEvents, request, options: options)
         }
@@ -1282,25 +1306,34 @@ public enum Ultracore_Holdings_V1_HoldingsService {
     public protocol ServiceProtocol: RPCService {
         /// Buys shares: opens the client's position in the ticker (POSITION_OPENED) or
         /// adds a lot to the open one (LOT_ADDED). Returns the position.
+        /// Access: clients:write:<client id> of client_id.
         func openPosition(request: Ultracore_Holdings_V1_OpenPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_OpenPositionResponse
         /// Sells the whole position (POSITION_CLOSED); returns the realized gain per lot.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse
         /// A position with its open lots, market value and unrealized gain or loss.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         func getPosition(request: Ultracore_Holdings_V1_GetPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPositionResponse
         /// Marks one position to a price (POSITION_VALUED); returns the revalued position. A
         /// price observed before the position's last_priced_at is recorded but does not replace it.
+        /// Access: clients:write:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse
         /// Market-data batch: revalues every open position in the given tickers.
+        /// Access: prices:publish.
         func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse
         /// Rebuilds a position purely from its events, optionally as of a version or a time.
+        /// Access: clients:read:<client id> of the position's client; a position of a client the caller may not read is NOT_FOUND, like an unknown id.
         func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse
         /// A client's positions, paged.
+        /// Access: clients:read:<client id> of client_id.
         func listPositions(request: Ultracore_Holdings_V1_ListPositionsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListPositionsResponse
         /// A client's total market value, cost, unrealized gain and weight per position. The
         /// valuation rule of every portfolio read (this, MonitorPortfolio, rebalancing, the
         /// analytics history): quantity × last price; a position never priced counts at cost.
+        /// Access: clients:read:<client id> of client_id.
         func getPortfolioValue(request: Ultracore_Holdings_V1_GetPortfolioValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse
         /// The monitoring agent's current alerts for a client.
+        /// Access: clients:read:<client id> of client_id.
         func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse
         /// Applies a split or a cash dividend to every holder of a ticker. A split scales each
         /// lot's quantity by to ÷ from (half-even, 10 places); the lot with the most shares absorbs
@@ -1309,11 +1342,14 @@ public enum Ultracore_Holdings_V1_HoldingsService {
         /// most recently acquired lots first, and is a realized sale (IRS Pub. 550) in every
         /// report. Reinvested dividend shares are the cash ÷ price (half-even, 10 places) rounded
         /// down to 6 places; the rest stays cash.
+        /// Access: corporate-actions:apply.
         func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse
         /// The audit trail of a client or a position, in order, paged.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         func listEvents(request: Ultracore_Holdings_V1_ListEventsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListEventsResponse
         /// Live events, optionally filtered by client and optionally replayed from the start.
         /// A subscriber that falls too far behind gets RESOURCE_EXHAUSTED.
+        /// Access: clients:read:<client id>; without client_id, only the events of the clients the caller may read.
         func watchEvents(request: Ultracore_Holdings_V1_WatchEventsRequest, response: ResponseWriter<Ultracore_Holdings_V1_WatchEventsResponse>, context: ServerContext) async throws
     }
 }

@@ -783,13 +783,17 @@ public enum Ultracore_Holdings_V1_RebalancingService {
     public enum Method {
         /// Drift per asset and whether to rebalance, with reasons; emits
         /// REBALANCING_TRIGGERED when it must rebalance.
+        /// Access: clients:write:<client id> of client_id.
         public static let evaluateRebalancing = RPCMethod<Ultracore_Holdings_V1_EvaluateRebalancingRequest, Ultracore_Holdings_V1_EvaluateRebalancingResponse>(service: name, method: "EvaluateRebalancing", kind: .unary)
         /// The trades that reach the targets, with costs and tax impact; returns a plan_id.
+        /// Access: clients:read:<client id> of client_id.
         public static let planRebalancing = RPCMethod<Ultracore_Holdings_V1_PlanRebalancingRequest, Ultracore_Holdings_V1_PlanRebalancingResponse>(service: name, method: "PlanRebalancing", kind: .unary)
         /// Executes a plan (TRADE_EXECUTED per trade, REBALANCING_COMPLETED), all or nothing,
         /// or simulates it when dry_run is set.
+        /// Access: clients:write:<client id> (dry runs too); a plan of another client is NOT_FOUND.
         public static let executeRebalancing = RPCMethod<Ultracore_Holdings_V1_ExecuteRebalancingRequest, Ultracore_Holdings_V1_ExecuteRebalancingResponse>(service: name, method: "ExecuteRebalancing", kind: .unary)
         /// Creates or replaces a client's schedule; the service evaluates it on time by itself.
+        /// Access: clients:write:<client id> of client_id.
         public static let scheduleRebalancing = RPCMethod<Ultracore_Holdings_V1_ScheduleRebalancingRequest, Ultracore_Holdings_V1_ScheduleRebalancingResponse>(service: name, method: "ScheduleRebalancing", kind: .unary)
     }
 
@@ -806,22 +810,26 @@ public enum Ultracore_Holdings_V1_RebalancingService {
 
         /// Drift per asset and whether to rebalance, with reasons; emits
         /// REBALANCING_TRIGGERED when it must rebalance.
+        /// Access: clients:write:<client id> of client_id.
         public func evaluateRebalancing(_ request: Ultracore_Holdings_V1_EvaluateRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
             try await ClientCalls.unary(transport, Method.evaluateRebalancing, request, options: options).message
         }
 
         /// The trades that reach the targets, with costs and tax impact; returns a plan_id.
+        /// Access: clients:read:<client id> of client_id.
         public func planRebalancing(_ request: Ultracore_Holdings_V1_PlanRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse {
             try await ClientCalls.unary(transport, Method.planRebalancing, request, options: options).message
         }
 
         /// Executes a plan (TRADE_EXECUTED per trade, REBALANCING_COMPLETED), all or nothing,
         /// or simulates it when dry_run is set.
+        /// Access: clients:write:<client id> (dry runs too); a plan of another client is NOT_FOUND.
         public func executeRebalancing(_ request: Ultracore_Holdings_V1_ExecuteRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
             try await ClientCalls.unary(transport, Method.executeRebalancing, request, options: options).message
         }
 
         /// Creates or replaces a client's schedule; the service evaluates it on time by itself.
+        /// Access: clients:write:<client id> of client_id.
         public func scheduleRebalancing(_ request: Ultracore_Holdings_V1_ScheduleRebalancingRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse {
             try await ClientCalls.unary(transport, Method.scheduleRebalancing, request, options: options).message
         }
@@ -831,13 +839,17 @@ public enum Ultracore_Holdings_V1_RebalancingService {
     public protocol ServiceProtocol: RPCService {
         /// Drift per asset and whether to rebalance, with reasons; emits
         /// REBALANCING_TRIGGERED when it must rebalance.
+        /// Access: clients:write:<client id> of client_id.
         func evaluateRebalancing(request: Ultracore_Holdings_V1_EvaluateRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse
         /// The trades that reach the targets, with costs and tax impact; returns a plan_id.
+        /// Access: clients:read:<client id> of client_id.
         func planRebalancing(request: Ultracore_Holdings_V1_PlanRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse
         /// Executes a plan (TRADE_EXECUTED per trade, REBALANCING_COMPLETED), all or nothing,
         /// or simulates it when dry_run is set.
+        /// Access: clients:write:<client id> (dry runs too); a plan of another client is NOT_FOUND.
         func executeRebalancing(request: Ultracore_Holdings_V1_ExecuteRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse
         /// Creates or replaces a client's schedule; the service evaluates it on time by itself.
+        /// Access: clients:write:<client id> of client_id.
         func scheduleRebalancing(request: Ultracore_Holdings_V1_ScheduleRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse
     }
 }

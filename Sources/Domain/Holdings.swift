@@ -8,8 +8,11 @@ public struct EventContext: Sendable {
     public var causationId: String
     public var source: String
     public var requestId: String
+    /// Who caused the change ("<proof>:<subject>", or "holdingsd").
+    public var actor: String
 
-    public init(eventId: String, occurredAt: Instant, correlationId: String, causationId: String, source: String, requestId: String) {
+    public init(eventId: String, occurredAt: Instant, correlationId: String, causationId: String, source: String, requestId: String, actor: String = "holdingsd") {
+        self.actor = actor
         self.eventId = eventId
         self.occurredAt = occurredAt
         self.correlationId = correlationId
@@ -35,6 +38,7 @@ extension EventContext {
         event.qualityScore = 100
         event.clientId = clientId
         event.requestId = requestId
+        event.actor = actor
         return event
     }
 }

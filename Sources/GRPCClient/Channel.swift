@@ -12,6 +12,10 @@ public struct ClientConfiguration: Sendable {
     public var tls: TLSContext?
     /// Name for SNI and certificate verification (default: the host).
     public var serverName: String?
+    /// Sent as `authorization: Bearer <token>` on every call that sets no authorization
+    /// metadata of its own (holdingsd's access tokens). A client certificate for mutual
+    /// TLS goes in `tls` (``TLSContext/init(trustRootsFile:verifyPeer:certificateChainFile:privateKeyFile:)``).
+    public var bearerToken: String?
     /// Largest response message accepted (after inflating), bytes.
     public var maxMessageSize = 4 * 1024 * 1024
     /// How long a connection attempt may take.
@@ -137,4 +141,22 @@ func connectSocket(host: String, port: UInt16, loop: EventLoop, timeout: Duratio
         Glibc.close(fd)
     }
     throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(lastError)")
+}
+
+extension ClientConfiguration {
+    /// Credentials of a holdingsd caller: a bearer token read from `tokenFile` (else the
+    /// environment's HOLDINGS_TOKEN), and TLS trusting `caFile`, presenting the client
+    /// certificate in `certificateFile`/`keyFile` when given (mutual TLS).
+    public mutating func useCredentials(tokenFile: String?, caFile: String?, certificateFile: String?, keyFile: String?) throws {
+        if let tokenFile {
+            bearerToken = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let token = ProcessInfo.processInfo.environment["HOLDINGS_TOKEN"], !token.isEmpty {
+            bearerToken = token
+        }
+        if let caFile {
+            tls = try TLSContext(trustRootsFile: caFile, certificateChainFile: certificateFile, privateKeyFile: keyFile)
+        } else if certificateFile != nil {
+            throw RPCError(.invalidArgument, "a client certificate needs TLS: give the CA file too")
+        }
+    }
 }

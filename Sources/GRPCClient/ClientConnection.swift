@@ -67,6 +67,9 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if options.compressRequests { headers.append(("grpc-encoding", "gzip")) }
         if let timeout = options.timeout { headers.append(("grpc-timeout", GRPCWire.timeoutHeader(timeout))) }
         headers += try GRPCWire.headers(from: options.metadata)
+        if let token = configuration.bearerToken, options.metadata.first("authorization") == nil {
+            headers.append(("authorization", "Bearer \(token)"))
+        }
         let call = ClientCall(connection: self, options: options, maxMessageSize: configuration.maxMessageSize)
         let box = UncheckedBox(headers)
         try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in

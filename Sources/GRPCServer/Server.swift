@@ -37,6 +37,12 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSContext?
     /// HTTP/2 settings (concurrent streams, windows, reset rate limit).
     public var http2 = HTTP2Settings()
+    /// Time and count limits of connections (handshake, idle, keepalive, slow peers).
+    public var limits = ConnectionLimits()
+    /// Authenticates and authorizes each call before its handler runs; nil admits all.
+    public var callGuard: (any CallGuard)?
+    /// Where the server reports connections it closed for a limit.
+    public var log: (@Sendable (String) -> Void)?
 
     public init() {}
 }
@@ -53,6 +59,11 @@ public final class GRPCServer: Sendable {
     private let connections = Mutex<[ObjectIdentifier: ServerConnection]>([:])
     private let nextLoop = Atomic<Int>(0)
     private let accepting = Atomic<Bool>(true)
+    /// Open connections per source address (for the per-address limit).
+    private let perAddress = Mutex<[String: Int]>([:])
+    private let openCount = Atomic<Int>(0)
+    private let refusedCount = Atomic<Int>(0)
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: ServerConfiguration, services: [any RPCService]) throws {
         var handlers: [String: ServerMethodHandler] = [:]
@@ -100,6 +111,42 @@ public final class GRPCServer: Sendable {
         acceptLoop.execute { [self] in
             acceptLoop.register(listenFD, events: EPOLLIN.rawValue) { [self] _ in acceptAll() }
         }
+        let interval = configuration.limits.checkInterval
+        sweeper.withLock {
+            $0 = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    let now = ContinuousClock.now
+                    for connection in connections.withLock({ Array($0.values) }) {
+                        connection.loop.execute { connection.checkLimits(now) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connections closed at accept because a limit was reached.
+    public var refusedConnections: Int { refusedCount.load(ordering: .relaxed) }
+
+    /// Takes a place for a connection from `host`; false when a limit is reached.
+    private func admitConnection(from host: String) -> Bool {
+        let limits = configuration.limits
+        guard openCount.load(ordering: .relaxed) < limits.maxConnections else { return false }
+        let admitted = perAddress.withLock { counts -> Bool in
+            guard counts[host, default: 0] < limits.maxConnectionsPerAddress else { return false }
+            counts[host, default: 0] += 1
+            return true
+        }
+        if admitted { openCount.add(1, ordering: .relaxed) }
+        return admitted
+    }
+
+    private func releaseConnection(from host: String) {
+        openCount.subtract(1, ordering: .relaxed)
+        perAddress.withLock { counts in
+            let left = counts[host, default: 1] - 1
+            counts[host] = left > 0 ? left : nil
+        }
     }
 
     private func acceptAll() {
@@ -124,9 +171,17 @@ public final class GRPCServer: Sendable {
             inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
             let host = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let peer = "\(host):\(UInt16(bigEndian: address.sin_port))"
+            guard admitConnection(from: host) else {
+                if refusedCount.add(1, ordering: .relaxed).oldValue % 1000 == 0 {
+                    configuration.log?("refusing connections at the limit (\(configuration.limits.maxConnections) in all, \(configuration.limits.maxConnectionsPerAddress) per address); latest from \(peer)")
+                }
+                Glibc.close(fd)
+                continue
+            }
             let stream: any ByteStream
             if let tls = configuration.tls {
                 guard let tlsStream = try? TLSStream(fd: fd, context: tls) else {
+                    releaseConnection(from: host)
                     Glibc.close(fd)
                     continue
                 }
@@ -141,6 +196,7 @@ public final class GRPCServer: Sendable {
                     stream: box.value, loop: loop, router: router, configuration: configuration, peer: peer
                 ) { [self] closed in
                     _ = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(closed)) }
+                    releaseConnection(from: host)
                 }
                 connections.withLock { $0[ObjectIdentifier(connection)] = connection }
                 connection.start()
@@ -156,6 +212,7 @@ public final class GRPCServer: Sendable {
     /// for up to `grace`, then cancels what is left and closes every connection.
     public func shutdown(grace: Duration) async {
         guard accepting.exchange(false, ordering: .relaxed) else { return }
+        sweeper.withLock { $0?.cancel() }
         let acceptLoop = loops[0]
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             acceptLoop.execute { [self] in

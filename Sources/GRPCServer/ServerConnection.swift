@@ -31,10 +31,28 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         /// The client accepts gzip responses.
         var clientAcceptsGzip = false
         var window = WindowAccount()
-        init(maxMessageSize: Int) { deframer = MessageDeframer(maxMessageSize: maxMessageSize) }
+        /// When the stream's HEADERS began (the header block must finish in time).
+        let openedAt: ContinuousClock.Instant
+        /// When the request message now arriving began; nil between messages.
+        var partialSince: ContinuousClock.Instant?
+        init(maxMessageSize: Int, openedAt: ContinuousClock.Instant) {
+            deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+            self.openedAt = openedAt
+        }
         func first(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
     }
     private var calls: [Int32: Call] = [:]
+
+    // Time limits (see ConnectionLimits), checked by `checkLimits` on the loop.
+    private let createdAt = ContinuousClock.now
+    private var progress = ReceiveProgress()
+    private var lastReceivedAt = ContinuousClock.now
+    /// Since when no call has been open.
+    private var idleSince = ContinuousClock.now
+    /// A keepalive PING in flight: when it went out and the frame count then.
+    private var pingSent: (at: ContinuousClock.Instant, frames: Int)?
+    /// The client certificate, read once from the TLS session after the handshake.
+    private lazy var peerCertificate: PeerCertificate? = io.stream.peerCertificate
 
     init(
         stream: any ByteStream, loop: EventLoop, router: Router, configuration: ServerConfiguration, peer: String,
@@ -49,6 +67,63 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         io = ConnectionIO(loop: loop, stream: stream, session: session)
         session.delegate = self
         io.onClose = { [unowned self] reason in connectionClosed(reason) }
+        io.onReceive = { [unowned self] bytes in
+            let now = ContinuousClock.now
+            lastReceivedAt = now
+            progress.receive(bytes, at: now)
+        }
+    }
+
+    /// Closes the connection when it broke a time limit: the handshake, an unfinished
+    /// frame, header block or message arriving too slowly, idleness, an unanswered PING.
+    func checkLimits(_ now: ContinuousClock.Instant) {
+        guard !io.isClosed else { return }
+        let limits = configuration.limits
+        if !progress.handshakeDone && now - createdAt > limits.handshakeTimeout {
+            return closeForLimit("no TLS handshake, HTTP/2 preface and SETTINGS within \(limits.handshakeTimeout)", calm: true)
+        }
+        if let since = progress.unfinishedSince, now - since > limits.allowance(forBytes: progress.unfinishedSize) {
+            return closeForLimit("a frame of \(progress.unfinishedSize) bytes arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
+        }
+        for (_, call) in calls where !call.finished {
+            if call.inbound == nil && now - call.openedAt > limits.allowance(forBytes: configuration.maxHeaderListSize) {
+                return closeForLimit("a request header block arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
+            }
+            guard call.deframer.hasPartialMessage else {
+                call.partialSince = nil
+                continue
+            }
+            guard let since = call.partialSince else {
+                call.partialSince = now
+                continue
+            }
+            let size = call.deframer.partialMessageWireSize
+            if now - since > limits.allowance(forBytes: size) {
+                return closeForLimit("a request message of \(size) bytes arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
+            }
+        }
+        if calls.isEmpty && progress.handshakeDone && now - idleSince > limits.idleTimeout {
+            return closeForLimit("idle for \(limits.idleTimeout) without a call", calm: false)
+        }
+        if let ping = pingSent {
+            if progress.framesCompleted > ping.frames {
+                pingSent = nil
+            } else if now - ping.at > limits.keepaliveTimeout {
+                return closeForLimit("keepalive PING unanswered for \(limits.keepaliveTimeout)", calm: false)
+            }
+        } else if progress.handshakeDone && now - lastReceivedAt > limits.keepaliveInterval {
+            pingSent = (now, progress.framesCompleted)
+            session.submitPing()
+            io.flush()
+        }
+    }
+
+    /// GOAWAY (ENHANCE_YOUR_CALM for a slow or silent peer, NO_ERROR for idleness), then close.
+    private func closeForLimit(_ reason: String, calm: Bool) {
+        session.submitGoAway(errorCode: calm ? 0xb : HTTP2ErrorCode.noError)
+        io.flush()
+        configuration.log?("closing connection from \(peer): \(reason)")
+        io.close(reason)
     }
 
     func start() {
@@ -89,7 +164,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     // MARK: HTTP2SessionDelegate
 
     func streamOpened(_ streamID: Int32) {
-        calls[streamID] = Call(maxMessageSize: configuration.maxMessageSize)
+        calls[streamID] = Call(maxMessageSize: configuration.maxMessageSize, openedAt: .now)
     }
 
     func header(_ name: String, _ value: String, stream streamID: Int32) {
@@ -140,7 +215,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         let requestInfo = RequestInfo()
         let context = ServerContext(
             method: handler.method, metadata: GRPCWire.metadata(from: call.headers), deadline: deadline, peer: peer,
-            response: call.response, request: requestInfo)
+            response: call.response, request: requestInfo, peerCertificate: peerCertificate)
+        let callGuard = configuration.callGuard
         call.headers = []
 
         let loop = self.loop
@@ -160,8 +236,13 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         let requests = RequestStream<[UInt8]> { try await inbound.next() }
         call.task = Task { [self] in
             var status = RPCError(.ok, "")
+            var context = context
             do {
-                try await handler.handle(requests, writer, context)
+                if let callGuard { context.principal = try await callGuard.admit(context) }
+                let admitted = context
+                try await Principal.$current.withValue(admitted.principal) {
+                    try await handler.handle(requests, writer, admitted)
+                }
             } catch let error as RPCError {
                 status = error
             } catch is CancellationError {
@@ -170,6 +251,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 status = RPCError(.unknown, "\(error)")
             }
             let finalStatus = status
+            callGuard?.finished(context, status: finalStatus)
             loop.execute { [self] in finishCall(streamID, finalStatus) }
         }
         if let deadline {
@@ -234,6 +316,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
+        if calls.isEmpty { idleSince = .now }
         session.consumeConnection(bytes: call.window.outstanding)
         call.deadlineTimer?.cancel()
         if !call.finished {

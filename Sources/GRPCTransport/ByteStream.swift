@@ -1,6 +1,7 @@
 import CLinux
 import COpenSSL
 import Glibc
+import RPCCore
 
 /// What one read or write on a non-blocking stream did.
 public enum IOResult: Equatable {
@@ -22,6 +23,9 @@ public protocol ByteStream: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) -> IOResult
     /// The negotiated application protocol (ALPN), nil without TLS or when none was.
     var applicationProtocol: String? { get }
+    /// The certificate the peer presented in the TLS handshake (servers asking for one);
+    /// nil without TLS or when it presented none.
+    var peerCertificate: PeerCertificate? { get }
     func close()
 }
 
@@ -58,6 +62,7 @@ public final class SocketStream: ByteStream {
     }
 
     public var applicationProtocol: String? { nil }
+    public var peerCertificate: PeerCertificate? { nil }
 
     public func close() {
         guard !isClosed else { return }
@@ -127,6 +132,27 @@ public final class TLSStream: ByteStream {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
+    /// The client certificate, verified against the context's CA during the handshake
+    /// (the handshake accepts any certificate so that an untrusted one can be refused
+    /// per call with a precise status instead of a failed connection).
+    public var peerCertificate: PeerCertificate? {
+        guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
+        defer { X509_free(certificate) }
+        let result = SSL_get_verify_result(ssl)
+        guard result == Int(X509_V_OK) else {
+            return .untrusted(String(cString: X509_verify_cert_error_string(result)))
+        }
+        let length = i2d_X509(certificate, nil)
+        guard length > 0 else { return .untrusted("the certificate cannot be encoded") }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        let written = der.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var cursor = buffer.baseAddress
+            return i2d_X509(certificate, &cursor)
+        }
+        guard written == length else { return .untrusted("the certificate cannot be encoded") }
+        return .verified(der)
+    }
+
     public func close() {
         guard !isClosed else { return }
         isClosed = true
@@ -160,8 +186,11 @@ public final class TLSContext: @unchecked Sendable {
     let isServer: Bool
     let verifyPeer: Bool
 
-    /// A server context from PEM files.
-    public init(certificateChainFile: String, privateKeyFile: String) throws(TLSError) {
+    /// A server context from PEM files. With `clientCAFile`, clients are asked for a
+    /// certificate (mutual TLS): one that chains to a CA of the file is reported
+    /// `.verified`, any other `.untrusted` (see ``TLSStream/peerCertificate``); a client
+    /// may also present none and authenticate otherwise.
+    public init(certificateChainFile: String, privateKeyFile: String, clientCAFile: String? = nil) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new: \(TLSError.drain())") }
         self.context = context
         isServer = true
@@ -175,6 +204,16 @@ public final class TLSContext: @unchecked Sendable {
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError("the private key does not match the certificate: \(TLSError.drain())")
+        }
+        if let clientCAFile {
+            guard SSL_CTX_load_verify_locations(context, clientCAFile, nil) == 1 else {
+                throw TLSError("cannot load client CA \(clientCAFile): \(TLSError.drain())")
+            }
+            guard let names = SSL_load_client_CA_file(clientCAFile) else {
+                throw TLSError("no CA certificate in \(clientCAFile): \(TLSError.drain())")
+            }
+            SSL_CTX_set_client_CA_list(context, names)
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER, { _, _ in 1 })
         }
         // ALPN: gRPC runs over h2 only; a client offering protocols without h2 fails the handshake.
         SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, input, inputLength, _ in
@@ -193,8 +232,10 @@ public final class TLSContext: @unchecked Sendable {
         }, nil)
     }
 
-    /// A client context trusting `trustRootsFile` (PEM), or the system's roots when nil.
-    public init(trustRootsFile: String?, verifyPeer: Bool = true) throws(TLSError) {
+    /// A client context trusting `trustRootsFile` (PEM), or the system's roots when nil;
+    /// with `certificateChainFile` and `privateKeyFile`, it presents that client
+    /// certificate (mutual TLS).
+    public init(trustRootsFile: String?, verifyPeer: Bool = true, certificateChainFile: String? = nil, privateKeyFile: String? = nil) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError("SSL_CTX_new: \(TLSError.drain())") }
         self.context = context
         isServer = false
@@ -208,6 +249,13 @@ public final class TLSContext: @unchecked Sendable {
                 }
             } else {
                 SSL_CTX_set_default_verify_paths(context)
+            }
+        }
+        if let certificateChainFile, let privateKeyFile {
+            guard SSL_CTX_use_certificate_chain_file(context, certificateChainFile) == 1,
+                  SSL_CTX_use_PrivateKey_file(context, privateKeyFile, SSL_FILETYPE_PEM) == 1,
+                  SSL_CTX_check_private_key(context) == 1 else {
+                throw TLSError("cannot use client certificate \(certificateChainFile): \(TLSError.drain())")
             }
         }
         let protocols: [UInt8] = [2, UInt8(ascii: "h"), UInt8(ascii: "2")]

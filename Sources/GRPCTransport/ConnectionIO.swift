@@ -18,6 +18,9 @@ public final class ConnectionIO {
     public private(set) var closeReason = ""
     /// Called once, on the loop, when the connection closes.
     public var onClose: ((String) -> Void)?
+    /// Called with every chunk of plaintext read, before the session sees it (receive
+    /// progress for the connection's time limits).
+    public var onReceive: ((UnsafeRawBufferPointer) -> Void)?
 
     public init(loop: EventLoop, stream: any ByteStream, session: HTTP2Session) {
         self.loop = loop
@@ -45,6 +48,7 @@ public final class ConnectionIO {
             let result = buffer.withUnsafeMutableBytes { stream.read(into: $0) }
             switch result {
             case .transferred(let count):
+                if let onReceive { buffer.withUnsafeBytes { onReceive(UnsafeRawBufferPointer(rebasing: $0[0..<count])) } }
                 do {
                     try buffer.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
                 } catch {

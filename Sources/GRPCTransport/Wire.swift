@@ -249,6 +249,15 @@ public struct MessageDeframer {
     /// True when bytes of an incomplete message are held.
     public var hasPartialMessage: Bool { buffer.count > offset }
 
+    /// Wire size of the incomplete message held (prefix included), 5 while its prefix is
+    /// incomplete; 0 when none.
+    public var partialMessageWireSize: Int {
+        let held = buffer.count - offset
+        guard held > 0 else { return 0 }
+        guard held >= 5 else { return 5 }
+        return 5 + (Int(buffer[offset + 1]) << 24 | Int(buffer[offset + 2]) << 16 | Int(buffer[offset + 3]) << 8 | Int(buffer[offset + 4]))
+    }
+
     /// Adds received bytes; returns the complete messages with the wire size of each
     /// (prefix included, for flow-control accounting) and whether it came compressed.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> [(message: [UInt8], wireSize: Int, compressed: Bool)] {

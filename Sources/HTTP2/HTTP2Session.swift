@@ -283,6 +283,11 @@ public final class HTTP2Session {
         nghttp2_session_resume_data(session, streamID)
     }
 
+    /// A PING the peer must answer (keepalive); its ACK arrives as an ordinary frame.
+    public func submitPing() {
+        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+    }
+
     /// The first notice of a graceful shutdown (GOAWAY with the largest stream id).
     public func submitShutdownNotice() {
         nghttp2_submit_shutdown_notice(session)

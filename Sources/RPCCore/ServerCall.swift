@@ -15,10 +15,18 @@ public struct ServerContext: Sendable {
     public let response: ResponseOptions
     /// How the request messages arrived.
     public let request: RequestInfo
+    /// The client certificate the peer presented over TLS, verified or not; nil without one.
+    public let peerCertificate: PeerCertificate?
+    /// Who is calling, as the server's call guard admitted them; nil for open methods
+    /// (health) and on servers without a guard.
+    public var principal: Principal?
+    /// What the handler learned for the audit trail (client, request id).
+    public let audit: CallAudit
 
     public init(
         method: MethodDescriptor, metadata: Metadata = Metadata(), deadline: ContinuousClock.Instant? = nil, peer: String = "",
-        response: ResponseOptions = ResponseOptions(), request: RequestInfo = RequestInfo()
+        response: ResponseOptions = ResponseOptions(), request: RequestInfo = RequestInfo(), peerCertificate: PeerCertificate? = nil,
+        principal: Principal? = nil, audit: CallAudit = CallAudit()
     ) {
         self.method = method
         self.metadata = metadata
@@ -26,6 +34,9 @@ public struct ServerContext: Sendable {
         self.peer = peer
         self.response = response
         self.request = request
+        self.peerCertificate = peerCertificate
+        self.principal = principal
+        self.audit = audit
     }
 }
 

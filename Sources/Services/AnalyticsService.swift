@@ -1,6 +1,7 @@
 import Domain
 import HoldingsProto
 import RPCCore
+import Security
 import Store
 
 /// AnalyticsService: statistics over an explicit series, or over a client's valuation
@@ -60,6 +61,7 @@ public struct AnalyticsService: Ultracore_Holdings_V1_AnalyticsService.ServicePr
         case .history(let history):
             let field = field + ".history"
             let client = try Validation.identifier(history.clientId, field: field + ".client_id")
+            try context.authorize(.read, client: client)
             let now = Instant.now
             let start = try history.startTime.map { time throws(DomainError) in try Validation.instant(time, field: field + ".start_time") }
             let end = try history.endTime.map { time throws(DomainError) in try Validation.instant(time, field: field + ".end_time") } ?? now

@@ -1,6 +1,7 @@
 import Domain
 import HoldingsProto
 import RPCCore
+import Security
 
 /// CostBasisService over the write model: lots, sales and unrealized gains.
 public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServiceProtocol {
@@ -11,12 +12,16 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     }
 
     public func sellLots(request: Ultracore_Holdings_V1_SellLotsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
-        try await ServiceError.mapping { try await model.sellLots(request) }
+        try await ServiceError.mapping {
+            try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
+            return try await model.sellLots(request)
+        }
     }
 
     public func getCostBasisSummary(request: Ultracore_Holdings_V1_GetCostBasisSummaryRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetCostBasisSummaryResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let ticker = try Validation.ticker(request.ticker)
             let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
             guard let position = model.openPosition(client: client, ticker: ticker) else {
@@ -38,6 +43,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     public func getUnrealizedGainLoss(request: Ultracore_Holdings_V1_GetUnrealizedGainLossRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetUnrealizedGainLossResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let ticker = request.ticker.isEmpty ? nil : try Validation.ticker(request.ticker)
             let asOf = try Validation.tradeTime(request.asOf, now: .now, field: "as_of")
             var response = Ultracore_Holdings_V1_GetUnrealizedGainLossResponse()
@@ -80,6 +86,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     public func getTaxLossHarvestCandidates(request: Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetTaxLossHarvestCandidatesResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let ticker = request.ticker.isEmpty ? nil : try Validation.ticker(request.ticker)
             let minimum = request.minLoss.isEmpty ? ExactDecimal.zero : try Validation.positive(request.minLoss, field: "min_loss")
             func rate(_ text: String, _ fallback: String, _ field: String) throws -> ExactDecimal {
@@ -130,6 +137,7 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     public func getRealizedGains(request: Ultracore_Holdings_V1_GetRealizedGainsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetRealizedGainsResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let ticker = request.ticker.isEmpty ? "" : try Validation.ticker(request.ticker)
             let start = try request.startTime.map { time throws(DomainError) in try Validation.instant(time, field: "start_time") }
             let end = try request.endTime.map { time throws(DomainError) in try Validation.instant(time, field: "end_time") }

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HoldingsProto
 import RPCCore
+import Security
 import Store
 
 /// HoldingsService: positions from the write model (always current), the audit trail
@@ -18,15 +19,15 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func openPosition(request: Ultracore_Holdings_V1_OpenPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
-        try await ServiceError.mapping { try await model.openPosition(request) }
+        try await ServiceError.mapping {
+            try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
+            return try await model.openPosition(request)
+        }
     }
 
     public func getPosition(request: Ultracore_Holdings_V1_GetPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPositionResponse {
         try await ServiceError.mapping {
-            guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
-            guard let position = model.position(request.positionId) else {
-                throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
-            }
+            let position = try model.authorizedPosition(request.positionId, .read, context)
             var response = Ultracore_Holdings_V1_GetPositionResponse()
             response.position = position.proto(now: .now)
             return response
@@ -36,6 +37,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func listPositions(request: Ultracore_Holdings_V1_ListPositionsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListPositionsResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let limit = try Paging.size(request.pageSize)
             var after: (Instant, String)?
             if !request.pageToken.isEmpty {
@@ -62,7 +64,11 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             if request.clientId.isEmpty && request.positionId.isEmpty {
                 throw DomainError.invalidArgument(field: "client_id", reason: "or position_id is required")
             }
-            if !request.clientId.isEmpty { _ = try Validation.identifier(request.clientId, field: "client_id") }
+            if !request.clientId.isEmpty {
+                try context.authorize(.read, client: try Validation.identifier(request.clientId, field: "client_id"))
+            }
+            // A position the caller may not read lists nothing, exactly like one that does not exist.
+            let hidden = request.clientId.isEmpty && !model.mayRead(position: request.positionId, context)
             let limit = try Paging.size(request.pageSize)
             let types = try Self.eventTypeNames(request.eventTypes)
             let scope = "events:\(request.clientId):\(request.positionId):\(types.joined(separator: ","))"
@@ -74,6 +80,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                 }
                 after = token
             }
+            if hidden { return Ultracore_Holdings_V1_ListEventsResponse() }
             try await auditTrailReady(context)
             let clientId = request.clientId, positionId = request.positionId, cursor = after
             let page = try await model.pool.withConnection { connection in
@@ -111,15 +118,24 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
-        try await ServiceError.mapping { try await model.closePosition(request) }
+        try await ServiceError.mapping {
+            _ = try model.authorizedPosition(request.positionId, .write, context, requestId: request.requestId)
+            return try await model.closePosition(request)
+        }
     }
 
     public func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
-        try await ServiceError.mapping { try await model.updatePositionValue(request) }
+        try await ServiceError.mapping {
+            _ = try model.authorizedPosition(request.positionId, .write, context, requestId: request.requestId)
+            return try await model.updatePositionValue(request)
+        }
     }
 
     public func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
-        try await ServiceError.mapping { try await model.publishPrices(request) }
+        try await ServiceError.mapping {
+            try context.requireScope(Principal.pricesPublishScope, requestId: request.requestId)
+            return try await model.publishPrices(request)
+        }
     }
 
     public func reconstructPosition(request: Ultracore_Holdings_V1_ReconstructPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ReconstructPositionResponse {
@@ -127,9 +143,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
             guard request.asOfVersion >= 0 else { throw DomainError.invalidArgument(field: "as_of_version", reason: "must not be negative") }
             let limit = try request.asOfTime.map { time throws(DomainError) in try Validation.instant(time, field: "as_of_time") }
-            guard model.position(request.positionId) != nil else {
-                throw RPCError(.notFound, "position \(request.positionId.prefix(128)) not found")
-            }
+            _ = try model.authorizedPosition(request.positionId, .read, context)
             try await auditTrailReady(context)
             let positionId = request.positionId
             let version = request.asOfVersion == 0 ? nil : request.asOfVersion
@@ -150,6 +164,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func getPortfolioValue(request: Ultracore_Holdings_V1_GetPortfolioValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
             return try Self.portfolio(client: client, positions: positions)
         }
@@ -197,6 +212,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func monitorPortfolio(request: Ultracore_Holdings_V1_MonitorPortfolioRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_MonitorPortfolioResponse {
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
             let monitor = try PortfolioMonitor(request)
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
             try await auditTrailReady(context)
@@ -221,7 +237,10 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     public func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
-        try await ServiceError.mapping { try await model.applyCorporateAction(request) }
+        try await ServiceError.mapping {
+            try context.requireScope(Principal.corporateActionsScope, requestId: request.requestId)
+            return try await model.applyCorporateAction(request)
+        }
     }
 
     /// Live events (optionally after the whole recorded history), filtered by client and types.
@@ -229,12 +248,17 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func watchEvents(request: Ultracore_Holdings_V1_WatchEventsRequest, response: ResponseWriter<Ultracore_Holdings_V1_WatchEventsResponse>, context: ServerContext) async throws {
         try await ServiceError.mapping {
             let client = request.clientId
-            if !client.isEmpty { _ = try Validation.identifier(client, field: "client_id") }
+            if !client.isEmpty { try context.authorize(.read, client: try Validation.identifier(client, field: "client_id")) }
             let typeNames = try Self.eventTypeNames(request.eventTypes)
             let wanted = Set(request.eventTypes.map(\.rawValue))
+            // Without a client id the caller sees the events of every client it may read.
+            let everyClient = context.principal?.mayAll(.read) ?? false
+            let visible: @Sendable (String) -> Bool = { eventClient in
+                client.isEmpty ? (everyClient || context.may(.read, client: eventClient)) : eventClient == client
+            }
             let broadcaster = model.broadcaster
             let subscription = broadcaster.subscribe { event in
-                (client.isEmpty || event.clientId == client) && (wanted.isEmpty || wanted.contains(event.eventType.rawValue))
+                visible(event.clientId) && (wanted.isEmpty || wanted.contains(event.eventType.rawValue))
             }
             defer { broadcaster.unsubscribe(subscription) }
             var replayed = Set<String>()
@@ -246,7 +270,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                     let page = try await model.pool.withConnection { connection in
                         try ReadModels.trail(client: client, position: "", types: typeNames, after: after, limit: 1000, on: connection)
                     }
-                    for (event, _) in page {
+                    for (event, _) in page where visible(event.clientId) {
                         replayed.insert(event.eventId)
                         var message = Ultracore_Holdings_V1_WatchEventsResponse()
                         message.event = event

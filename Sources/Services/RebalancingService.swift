@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HoldingsProto
 import RPCCore
+import Security
 import Synchronization
 
 /// RebalancingService: evaluation, tax-aware plans, all-or-nothing execution, schedules.
@@ -11,19 +12,32 @@ public struct RebalancingService: Ultracore_Holdings_V1_RebalancingService.Servi
     public init(model: WriteModel) { self.model = model }
 
     public func evaluateRebalancing(request: Ultracore_Holdings_V1_EvaluateRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
-        try await ServiceError.mapping { try await model.evaluateRebalancing(request) }
+        try await ServiceError.mapping {
+            try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
+            return try await model.evaluateRebalancing(request)
+        }
     }
 
     public func planRebalancing(request: Ultracore_Holdings_V1_PlanRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse {
-        try await ServiceError.mapping { try await model.planRebalancing(request) }
+        try await ServiceError.mapping {
+            try context.authorize(.read, client: try Validation.identifier(request.clientId, field: "client_id"))
+            return try await model.planRebalancing(request)
+        }
     }
 
     public func executeRebalancing(request: Ultracore_Holdings_V1_ExecuteRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
-        try await ServiceError.mapping { try await model.executeRebalancing(request) }
+        try await ServiceError.mapping {
+            // A plan is found only under the client it was made for: another client's plan id is NOT_FOUND.
+            try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
+            return try await model.executeRebalancing(request)
+        }
     }
 
     public func scheduleRebalancing(request: Ultracore_Holdings_V1_ScheduleRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse {
-        try await ServiceError.mapping { try await model.scheduleRebalancing(request) }
+        try await ServiceError.mapping {
+            try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
+            return try await model.scheduleRebalancing(request)
+        }
     }
 }
 

@@ -228,7 +228,8 @@ public final class WriteModel: Sendable {
         let eventId = UUIDText.random()
         return EventContext(
             eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
-            causationId: requestId.isEmpty ? eventId : requestId, source: "\(source)/\(method)", requestId: requestId)
+            causationId: requestId.isEmpty ? eventId : requestId, source: "\(source)/\(method)", requestId: requestId,
+            actor: Principal.current?.description ?? "holdingsd")
     }
 
     func checkedRequestId(_ requestId: String) throws -> String {

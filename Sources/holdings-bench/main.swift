@@ -16,6 +16,8 @@ func usage() -> String {
            holdings-bench sell      --server H:P [--lots 10000] [--sells 50]
            holdings-bench rebalance --server H:P [--assets 500] [--lots 50] [--calls 50]
            holdings-bench analytics --server H:P [--days 2520] [--calls 200]
+           holdings-bench reads     --server H:P [--calls 50000] [--concurrency 32]
+           every scenario: [--token-file F] (else env HOLDINGS_TOKEN)
     """
 }
 
@@ -25,7 +27,7 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let scenario = arguments.first, ["publish", "sell", "rebalance", "analytics"].contains(scenario) else { fail(usage()) }
+guard let scenario = arguments.first, ["publish", "sell", "rebalance", "analytics", "reads"].contains(scenario) else { fail(usage()) }
 let options: [String: String] = {
     var options: [String: String] = [:]
     var index = 1
@@ -54,7 +56,12 @@ func report(_ label: String, _ samples: [Double]) {
 }
 
 let channel: GRPCChannel
-do { channel = try GRPCChannel(target: server) } catch { fail("\(error)") }
+do {
+    // Credentials: --token-file (else env HOLDINGS_TOKEN).
+    var configuration = ClientConfiguration()
+    try configuration.useCredentials(tokenFile: options["token-file"], caFile: nil, certificateFile: nil, keyFile: nil)
+    channel = try GRPCChannel(target: server, configuration: configuration)
+} catch { fail("\(error)") }
 let run = UUID().uuidString.prefix(6).uppercased()
 let holdings = Ultracore_Holdings_V1_HoldingsService.Client(channel)
 let costBasis = Ultracore_Holdings_V1_CostBasisService.Client(channel)
@@ -101,6 +108,33 @@ let done = DispatchSemaphore(value: 0)
 Task.detached {
     let clock = ContinuousClock()
     switch scenario {
+    case "reads":
+        // GetPosition of one position, `concurrency` in flight: the per-call cost of the
+        // server's call path (authentication included when the server requires it).
+        let calls = option("calls", 50_000), concurrency = option("concurrency", 32)
+        var buy = Ultracore_Holdings_V1_OpenPositionRequest()
+        buy.clientId = "bench-\(run)-reads"
+        buy.ticker = "READ"
+        buy.quantity = "1"
+        buy.price = "1"
+        let opened: Ultracore_Holdings_V1_OpenPositionResponse
+        do { opened = try await holdings.openPosition(buy, options: options30) } catch { fail("setup buy: \(error)") }
+        var read = Ultracore_Holdings_V1_GetPositionRequest()
+        read.positionId = opened.position?.positionId ?? ""
+        let request = read
+        let next = Counter()
+        let start = clock.now
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while next.value.add(1, ordering: .relaxed).oldValue < calls {
+                        do { _ = try await holdings.getPosition(request, options: options30) } catch { fail("GetPosition: \(error)") }
+                    }
+                }
+            }
+        }
+        let seconds = millis(clock.now - start) / 1000
+        print(String(format: "reads: %d GetPosition calls, %d in flight, in %.2f s: %.0f calls/s", calls, concurrency, seconds, Double(calls) / seconds))
     case "publish":
         let tickers = option("tickers", 1000), holders = option("holders", 100), batches = option("batches", 5)
         var requests: [Ultracore_Holdings_V1_OpenPositionRequest] = []

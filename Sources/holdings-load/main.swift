@@ -21,6 +21,9 @@ func usage() -> String {
       --clients N       distinct client ids, each its own writer (default 10000)
       --connections N   HTTP/2 connections, calls spread over them (default 4)
       --database-url U  measure projector lag from Postgres' events.recorded_at
+      --token-file F    bearer token for holdingsd (else env HOLDINGS_TOKEN)
+      --ca-file F       TLS: trust these CA certificates (PEM)
+      --client-cert F --client-key F   TLS client certificate (mutual TLS)
     """
 }
 
@@ -36,6 +39,7 @@ var maxSeconds = 120.0
 var clients = 10_000
 var connections = 4
 var databaseURL: String?
+var tokenFile: String?, caFile: String?, clientCertificate: String?, clientKey: String?
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func next(_ flag: String) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
@@ -54,6 +58,10 @@ while let argument = arguments.popFirst() {
     case "--clients": clients = number(argument, Int.self)
     case "--connections": connections = number(argument, Int.self)
     case "--database-url": databaseURL = next(argument)
+    case "--token-file": tokenFile = next(argument)
+    case "--ca-file": caFile = next(argument)
+    case "--client-cert": clientCertificate = next(argument)
+    case "--client-key": clientKey = next(argument)
     case "--help", "-h": print(usage()); exit(0)
     default: fail("unknown argument \(argument)\n\(usage())")
     }
@@ -80,7 +88,10 @@ func percentile(_ sorted: [Int64], _ p: Double) -> Double {
 
 let channels: [GRPCChannel]
 do {
-    channels = try (0..<connections).map { _ in try GRPCChannel(target: server) }
+    var configuration = ClientConfiguration()
+    try configuration.useCredentials(tokenFile: tokenFile, caFile: caFile, certificateFile: clientCertificate, keyFile: clientKey)
+    if caFile != nil { configuration.serverName = "localhost" }
+    channels = try (0..<connections).map { _ in try GRPCChannel(target: server, configuration: configuration) }
 } catch {
     fail("\(error)")
 }

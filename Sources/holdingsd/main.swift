@@ -5,6 +5,7 @@ import GRPCTransport
 import HoldingsProto
 import NativeLibraries
 import RPCCore
+import Security
 import Services
 import StandardServices
 
@@ -15,7 +16,14 @@ let version = "0.5.0"
 func usage() -> String {
     """
     usage: holdingsd [--host ADDR] [--port N] [--threads N] [--max-message-bytes N]
-                     [--tls-cert FILE --tls-key FILE] [--shutdown-grace SECONDS] [--version]
+                     (--tls-cert FILE --tls-key FILE | --plaintext | --insecure-dev)
+                     [--client-ca FILE] [--client-principals FILE]
+                     [--jwt-hs256-secret-file FILE] [--jwt-jwks-file FILE] [--jwt-issuer ISS]
+                     [--jwt-audience AUD] [--jwt-clock-skew SECONDS] [--reflection]
+                     [--handshake-timeout S] [--idle-timeout S] [--keepalive-interval S]
+                     [--keepalive-timeout S] [--max-connections N] [--max-connections-per-address N]
+                     [--receive-grace S] [--min-receive-rate BYTES]
+                     [--shutdown-grace SECONDS] [--version]
                      [--role all|api|projector] [--database-url URL] [--kafka-brokers LIST]
                      [--kafka-property KEY=VALUE]... [--topic ROLE=NAME]... [--partitions N]
                      [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
@@ -25,17 +33,46 @@ func usage() -> String {
       --port N                  TCP port, 0 for any free one (default 50051)
       --threads N               event loops (default: one per core)
       --max-message-bytes N     largest request message (default 4194304)
-      --tls-cert FILE           PEM certificate chain: serve TLS (ALPN h2) instead of cleartext
+      --tls-cert FILE           PEM certificate chain: serve TLS (ALPN h2); required unless
+                                --plaintext or --insecure-dev
       --tls-key FILE            PEM private key of the certificate
+      --plaintext               serve h2c without TLS, on a loopback address only (behind a
+                                local proxy or sidecar that terminates TLS); callers still
+                                authenticate with bearer tokens
+      --insecure-dev            local experiments only: no TLS and NO AUTHENTICATION, every
+                                caller is admin; refused unless --host is a loopback address
+      --client-ca FILE          PEM CA certificates: ask TLS clients for a certificate
+                                (mutual TLS); one chaining to these CAs authenticates the caller
+      --client-principals FILE  JSON object: certificate identity (SAN URI, else CN) ->
+                                space-separated scopes
+      --jwt-hs256-secret-file FILE  HS256 secret (development; env HOLDINGS_JWT_HS256_SECRET);
+                                at least 32 bytes
+      --jwt-jwks-file FILE      JSON Web Key Set with the RS256/ES256 public keys (each with a kid)
+      --jwt-issuer ISS          required token iss (default ultracore-holdings)
+      --jwt-audience AUD        required among token aud (default ultracore-holdings)
+      --jwt-clock-skew SECONDS  tolerance on exp and nbf (default 30)
+      --reflection              serve gRPC server reflection (off by default)
+      --handshake-timeout S     TLS handshake + HTTP/2 preface + SETTINGS within S (default 10)
+      --idle-timeout S          close connections without a call for S, with GOAWAY (default 300)
+      --keepalive-interval S    PING a client silent for S (default 60)
+      --keepalive-timeout S     close when no frame follows the PING within S (default 20)
+      --max-connections N       open connections per process (default 10000)
+      --max-connections-per-address N  per source address (default 1000)
+      --receive-grace S         time an unfinished frame, header block or message may take,
+                                plus its size at --min-receive-rate (default 10)
+      --min-receive-rate BYTES  bytes/s an unfinished frame or message must arrive at (default 1024)
       --shutdown-grace SECONDS  on SIGTERM, how long calls in flight may finish (default 10)
       --role ROLE               all (API and projector, default), api, or projector
       --database-url URL        PostgreSQL (libpq URL; env HOLDINGS_DATABASE_URL;
-                                default postgresql://postgres@127.0.0.1:55432/holdings)
+                                default postgresql://postgres@127.0.0.1:55432/holdings); a URL
+                                with a password is refused here (it would show in ps): use
+                                the environment variable, PGPASSWORD or PGPASSFILE
       --kafka-brokers LIST      Kafka bootstrap servers host:port,... (env HOLDINGS_KAFKA_BROKERS);
                                 none: start the embedded broker (librdkafka mock cluster)
       --kafka-property K=V      librdkafka property for every Kafka handle, e.g.
                                 security.protocol=SASL_SSL, sasl.mechanisms=PLAIN (repeatable;
-                                env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V)
+                                env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V); passwords and other
+                                secrets only in the environment (refused here: ps shows them)
       --topic ROLE=NAME         topic name for positions, trades, valuations, corporate-actions,
                                 rebalancing or dead-letters (defaults holdings.<role>)
       --partitions N            partitions per topic of the embedded broker (default 16)
@@ -59,6 +96,12 @@ func fail(_ message: String, status: Int32 = 2) -> Never {
 var configuration = ServerConfiguration()
 var certificate: String?
 var privateKey: String?
+var plaintext = false
+var insecureDevelopment = false
+var clientCA: String?
+var clientPrincipals: String?
+var tokenSettings = AccessTokenSettings()
+var reflectionEnabled = false
 var grace = Duration.seconds(10)
 var backbone = BackboneConfiguration()
 var schedulerInterval = Duration.seconds(1)
@@ -66,6 +109,27 @@ var schedulerClock: any SchedulerClock = SystemSchedulerClock()
 let environment = ProcessInfo.processInfo.environment
 if let url = environment["HOLDINGS_DATABASE_URL"], !url.isEmpty { backbone.databaseURL = url }
 if let brokers = environment["HOLDINGS_KAFKA_BROKERS"] { backbone.kafka.brokers = brokers }
+if let secret = environment["HOLDINGS_JWT_HS256_SECRET"], !secret.isEmpty { tokenSettings.hmacSecret = Array(secret.utf8) }
+@MainActor func seconds(_ flag: String) -> Duration {
+    let text = value(flag)
+    guard let parsed = Double(text), parsed.isFinite, parsed > 0, parsed < 1e7 else { fail("\(flag) takes a positive number of seconds, not '\(text)'") }
+    return .milliseconds(Int64(parsed * 1000))
+}
+@MainActor func fileText(_ flag: String) -> String {
+    let path = value(flag)
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        fail("\(flag): cannot read \(path)")
+    }
+    return text
+}
+/// A libpq URL or key=value string that carries a password.
+func carriesPassword(_ url: String) -> Bool {
+    if url.contains("password=") { return true }
+    guard let scheme = url.range(of: "://") else { return false }
+    let rest = url[scheme.upperBound...]
+    guard let at = rest.firstIndex(of: "@") else { return false }
+    return rest[..<at].contains(":")
+}
 @MainActor func kafkaProperty(_ pair: Substring) {
     guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
         fail("a Kafka property is KEY=VALUE, not '\(pair)'")
@@ -91,14 +155,45 @@ while let argument = arguments.popFirst() {
     case "--max-message-bytes": configuration.maxMessageSize = max(1, number(argument, Int.self))
     case "--tls-cert": certificate = value(argument)
     case "--tls-key": privateKey = value(argument)
+    case "--plaintext": plaintext = true
+    case "--insecure-dev": insecureDevelopment = true
+    case "--client-ca": clientCA = value(argument)
+    case "--client-principals": clientPrincipals = value(argument)
+    case "--jwt-hs256-secret-file":
+        let secret = fileText(argument).trimmingCharacters(in: .whitespacesAndNewlines)
+        tokenSettings.hmacSecret = Array(secret.utf8)
+    case "--jwt-jwks-file": tokenSettings.jwksJSON = fileText(argument)
+    case "--jwt-issuer": tokenSettings.issuer = value(argument)
+    case "--jwt-audience": tokenSettings.audience = value(argument)
+    case "--jwt-clock-skew": tokenSettings.clockSkew = .seconds(number(argument, UInt16.self))
+    case "--reflection": reflectionEnabled = true
+    case "--handshake-timeout": configuration.limits.handshakeTimeout = seconds(argument)
+    case "--idle-timeout": configuration.limits.idleTimeout = seconds(argument)
+    case "--keepalive-interval": configuration.limits.keepaliveInterval = seconds(argument)
+    case "--keepalive-timeout": configuration.limits.keepaliveTimeout = seconds(argument)
+    case "--max-connections": configuration.limits.maxConnections = max(1, number(argument, Int.self))
+    case "--max-connections-per-address": configuration.limits.maxConnectionsPerAddress = max(1, number(argument, Int.self))
+    case "--receive-grace": configuration.limits.receiveGrace = seconds(argument)
+    case "--min-receive-rate": configuration.limits.minReceiveRate = max(1, number(argument, Int.self))
     case "--shutdown-grace": grace = .seconds(number(argument, UInt32.self))
     case "--role":
         let text = value(argument)
         guard let role = BackboneConfiguration.Role(rawValue: text) else { fail("--role is all, api or projector, not '\(text)'") }
         backbone.role = role
-    case "--database-url": backbone.databaseURL = value(argument)
+    case "--database-url":
+        let url = value(argument)
+        if carriesPassword(url) {
+            fail("--database-url carries a password, which anyone can read in ps: put it in HOLDINGS_DATABASE_URL, PGPASSWORD or a PGPASSFILE")
+        }
+        backbone.databaseURL = url
     case "--kafka-brokers": backbone.kafka.brokers = value(argument)
-    case "--kafka-property": kafkaProperty(Substring(value(argument)))
+    case "--kafka-property":
+        let pair = value(argument)
+        let key = pair.prefix { $0 != "=" }.lowercased()
+        if key.contains("password") || key.contains("secret") || key.hasSuffix(".key.pem") || key.hasSuffix("jaas.config") {
+            fail("--kafka-property \(key) holds a secret, which anyone can read in ps: put it in HOLDINGS_KAFKA_PROPERTIES")
+        }
+        kafkaProperty(Substring(pair))
     case "--topic":
         let pair = value(argument).split(separator: "=", maxSplits: 1).map(String.init)
         guard pair.count == 2, !pair[1].isEmpty else { fail("--topic takes ROLE=NAME") }
@@ -128,15 +223,60 @@ while let argument = arguments.popFirst() {
         fail("unknown argument \(argument)\n\(usage())")
     }
 }
-switch (certificate, privateKey) {
-case (let certificate?, let privateKey?):
-    do {
-        configuration.tls = try TLSContext(certificateChainFile: certificate, privateKeyFile: privateKey)
-    } catch {
-        fail("\(error)")
+// Serving roles: TLS (or an explicit loopback-only exception) and authentication, closed by default.
+if backbone.role != .projector {
+    /// Loopback only: 127.0.0.0/8.
+    let loopback = configuration.host.hasPrefix("127.")
+    switch (certificate, privateKey) {
+    case (let certificate?, let privateKey?):
+        if plaintext || insecureDevelopment { fail("--tls-cert serves TLS; it does not go with --plaintext or --insecure-dev") }
+        do {
+            configuration.tls = try TLSContext(certificateChainFile: certificate, privateKeyFile: privateKey, clientCAFile: clientCA)
+        } catch {
+            fail("\(error)")
+        }
+    case (nil, nil):
+        guard plaintext || insecureDevelopment else {
+            fail("holdingsd serves TLS: give --tls-cert and --tls-key (or --plaintext on a loopback address behind a TLS proxy, or --insecure-dev for a local experiment)")
+        }
+        guard loopback else {
+            fail("\(insecureDevelopment ? "--insecure-dev" : "--plaintext") listens on loopback addresses only (127.0.0.0/8), not \(configuration.host)")
+        }
+        if clientCA != nil { fail("--client-ca needs TLS (--tls-cert and --tls-key)") }
+    default: fail("--tls-cert and --tls-key go together")
     }
-case (nil, nil): break
-default: fail("--tls-cert and --tls-key go together")
+    let authentication: CallAuthenticator.Mode
+    if insecureDevelopment {
+        authentication = .insecureDevelopment
+        let warning = """
+            ************************************************************************
+            holdingsd: INSECURE DEVELOPMENT MODE (--insecure-dev)
+            No TLS and NO AUTHENTICATION: every caller acts as admin on every client.
+            For local experiments only; never with real data.
+            ************************************************************************
+
+            """
+        FileHandle.standardError.write(Data(warning.utf8))
+    } else {
+        var tokens: AccessTokenVerifier?
+        var certificates: ClientCertificatePrincipals?
+        do {
+            if tokenSettings.isConfigured { tokens = try AccessTokenVerifier.loading(settings: tokenSettings) }
+            if clientCA != nil {
+                certificates = try clientPrincipals.map { try ClientCertificatePrincipals(file: $0) } ?? ClientCertificatePrincipals(scopes: [:])
+            } else if clientPrincipals != nil {
+                fail("--client-principals needs --client-ca")
+            }
+        } catch {
+            fail("\(error)")
+        }
+        guard tokens != nil || certificates != nil else {
+            fail("no way to authenticate callers: give --jwt-hs256-secret-file (or HOLDINGS_JWT_HS256_SECRET), --jwt-jwks-file or --client-ca (or --insecure-dev for a local experiment)")
+        }
+        authentication = .secured(tokens: tokens, certificates: certificates)
+    }
+    configuration.callGuard = CallAuthenticator(mode: authentication)
+    configuration.log = { Log.info("server", $0) }
 }
 ResourceLimits.raiseOpenFiles()
 
@@ -184,8 +324,14 @@ let analytics = AnalyticsService(model: running.model!)
 let rebalancing = RebalancingService(model: running.model!)
 let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerClock, interval: schedulerInterval)
 scheduler.start()
-let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing] + reflection.services
+let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing] + (reflectionEnabled ? reflection.services : [])
     + contract.dropFirst(4).map { PendingService($0) }
+// Fail closed: every served method must have a declared access requirement.
+for service in services {
+    for handler in service.methodHandlers where MethodRequirements.byPath[handler.method.path] == nil {
+        fail("\(handler.method.path) has no declared access requirement (Sources/Security/MethodRequirement.swift)", status: 1)
+    }
+}
 
 let server: GRPCServer
 do {
@@ -194,7 +340,7 @@ do {
     fail("\(error)", status: 1)
 }
 server.start()
-let scheme = configuration.tls == nil ? "h2c" : "h2 over TLS"
+let scheme = configuration.tls == nil ? (insecureDevelopment ? "h2c, INSECURE DEVELOPMENT MODE" : "h2c, bearer tokens") : (clientCA == nil ? "h2 over TLS" : "h2 over TLS, client certificates")
 FileHandle.standardOutput.write(Data(
     "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))\n".utf8))
 GracefulShutdown.onSignals {

@@ -239,6 +239,8 @@ var selected = "all"
 nonisolated(unsafe) var probe = true
 var configuration = ClientConfiguration()
 var caFile: String?
+var clientCertificate: String?
+var clientKey: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -247,6 +249,17 @@ while let argument = arguments.popFirst() {
     case "--skip_compression_probe": probe = false
     case "--ca_file": caFile = arguments.popFirst()
     case "--server_host_override": configuration.serverName = arguments.popFirst()
+    // Credentials (as a holdingsd caller would send them): a client certificate for mutual
+    // TLS and a bearer token read from a file.
+    case "--client_cert_file": clientCertificate = arguments.popFirst()
+    case "--client_key_file": clientKey = arguments.popFirst()
+    case "--access_token_file":
+        let path = arguments.popFirst() ?? ""
+        guard let token = try? String(contentsOfFile: path, encoding: .utf8) else {
+            FileHandle.standardError.write(Data("interop-client: cannot read \(path)\n".utf8))
+            exit(2)
+        }
+        configuration.bearerToken = token.trimmingCharacters(in: .whitespacesAndNewlines)
     default:
         FileHandle.standardError.write(Data("interop-client: unknown argument \(argument)\n".utf8))
         exit(2)
@@ -254,7 +267,9 @@ while let argument = arguments.popFirst() {
 }
 let channel: GRPCChannel
 do {
-    if let caFile { configuration.tls = try TLSContext(trustRootsFile: caFile) }
+    if let caFile {
+        configuration.tls = try TLSContext(trustRootsFile: caFile, certificateChainFile: clientCertificate, privateKeyFile: clientKey)
+    }
     channel = try GRPCChannel(target: server, configuration: configuration)
 } catch {
     FileHandle.standardError.write(Data("usage: interop-client --server HOST:PORT [--test_case NAME|all]\n".utf8))

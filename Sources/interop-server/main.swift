@@ -15,6 +15,8 @@ import StandardServices
 /// Prints "interop-server listening on 127.0.0.1:PORT" once it serves.
 
 var configuration = ServerConfiguration()
+// A conformance server: the tests hold a thousand idle connections from one address.
+configuration.limits.maxConnectionsPerAddress = configuration.limits.maxConnections
 configuration.port = 0
 var certificate: String?
 var privateKey: String?

@@ -100,8 +100,49 @@ def postgres():
     cluster.stop()
 
 
+JWT_ISSUER = JWT_AUDIENCE = "ultracore-holdings"
+
+
+def jwt_secret_file():
+    """The HS256 secret of the test servers (random, in .data/, made once per session)."""
+    path = os.path.join(ROOT, ".data", "test-jwt-secret")
+    if not os.path.exists(path) or not getattr(jwt_secret_file, "made", False):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(os.urandom(32).hex())
+        os.chmod(path, 0o600)
+        jwt_secret_file.made = True
+    return path
+
+
+def token(scopes="admin", subject="e2e-admin", lifetime=3600, key=None, algorithm="HS256", headers=None, **claims):
+    """A bearer token the test servers accept (HS256 with the session secret) unless told
+    otherwise; claims override the defaults (iss, aud, sub, exp, scope)."""
+    import jwt
+    now = int(time.time())
+    payload = {"iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": subject, "iat": now, "exp": now + lifetime, "scope": scopes}
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    if key is None:
+        with open(jwt_secret_file()) as f:
+            key = f.read().strip()
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def holdings_channel(address, token_text=None, options=None):
+    """A grpcio channel to a test holdingsd (h2c on loopback) whose calls carry a bearer
+    token: the admin token unless another is given."""
+    import grpc
+    credentials = grpc.composite_channel_credentials(
+        grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
+        grpc.access_token_call_credentials(token_text or token()))
+    return grpc.secure_channel(address, credentials, options=options or [])
+
+
 def holdingsd_command(database_url, *extra):
-    return [holdingsd_binary(), "--port", "0", "--threads", "2", "--database-url", database_url, *extra]
+    """holdingsd serving h2c on loopback behind bearer tokens (HS256 with the session secret)."""
+    return [holdingsd_binary(), "--port", "0", "--threads", "2", "--database-url", database_url,
+            "--plaintext", "--jwt-hs256-secret-file", jwt_secret_file(), *extra]
 
 
 def stop(process):
@@ -117,7 +158,7 @@ def stop(process):
 def server(postgres):
     """holdingsd with 2 event loops, a 1 MiB message limit, its own database and the
     embedded broker; yields (address, process)."""
-    process, address = start(holdingsd_command(postgres.new_database(), "--max-message-bytes", str(1 << 20)))
+    process, address = start(holdingsd_command(postgres.new_database(), "--max-message-bytes", str(1 << 20), "--reflection"))
     yield address, process
     stop(process)
 

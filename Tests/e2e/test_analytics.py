@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import empyrical
 import grpc
+from conftest import holdings_channel
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -30,7 +31,7 @@ def ts(when):
 @pytest.fixture(scope="module")
 def stubs(server):
     address, _ = server
-    channel = grpc.insecure_channel(address)
+    channel = holdings_channel(address)
     return M["analytics_pb2_grpc"].AnalyticsServiceStub(channel), M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
 
 

@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 import samples
-from conftest import holdingsd_command, start, stop
+from conftest import holdings_channel, holdingsd_command, start, stop
 from lotmodel import Position, utc
 
 M = samples.holdings_modules()
@@ -49,7 +49,7 @@ class Service:
 
     def start(self):
         self.process, address = start(holdingsd_command(self.url))
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         self.holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         self.cost = M["cost_basis_pb2_grpc"].CostBasisServiceStub(channel)
 

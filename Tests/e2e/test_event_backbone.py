@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 import samples
-from conftest import binary, holdingsd_command, start, stop
+from conftest import holdings_channel, binary, holdingsd_command, start, stop
 
 M = samples.holdings_modules()
 pb = M["holdings_pb2"]
@@ -22,7 +22,7 @@ EventType = events_pb2.EventType
 
 
 def stub_for(address):
-    return stubs.HoldingsServiceStub(grpc.insecure_channel(address))
+    return stubs.HoldingsServiceStub(holdings_channel(address))
 
 
 def brokers_of(process):

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 import samples
-from conftest import binary, holdingsd_command, start, stop
+from conftest import holdings_channel, binary, holdingsd_command, start, stop
 
 M = samples.holdings_modules()
 pb = M["holdings_pb2"]
@@ -48,7 +48,7 @@ class Writer:
     with a request id; records which calls got OK and which did not."""
 
     def __init__(self, address, threads=8, tag=None):
-        self.stub = stubs.HoldingsServiceStub(grpc.insecure_channel(address))
+        self.stub = stubs.HoldingsServiceStub(holdings_channel(address))
         self.tag = tag or uuid.uuid4().hex[:8]
         self.ok = {}  # client -> event id
         self.failed = collections.Counter()  # status code -> count
@@ -142,7 +142,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(postgres):
 
         restarted, address = start(command)
         found = assert_nothing_acknowledged_lost(postgres, url, writer, process=restarted, broker=broker)
-        stub = stubs.HoldingsServiceStub(grpc.insecure_channel(address))
+        stub = stubs.HoldingsServiceStub(holdings_channel(address))
         # The rebuilt write model holds every acknowledged buy exactly once.
         sample = list(writer.ok.items())[:: max(1, len(writer.ok) // 100)]
         for client, _ in sample:
@@ -174,7 +174,7 @@ def test_postgres_outage_with_a_real_cluster_writes_go_on_and_reads_wait(postgre
     try:
         writer = Writer(address, threads=4).start()
         writer.wait_ok(100)
-        stub = stubs.HoldingsServiceStub(grpc.insecure_channel(address))
+        stub = stubs.HoldingsServiceStub(holdings_channel(address))
         postgres.stop()
         try:
             before = len(writer.ok)

@@ -17,7 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import samples
-from conftest import holdingsd_command, start, stop
+from conftest import holdings_channel, holdingsd_command, start, stop
 
 M = samples.holdings_modules()
 COUNT = int(os.environ.get("FUZZ_COUNT", "2500"))
@@ -174,7 +174,7 @@ def test_every_method_survives_hostile_requests(postgres):
     rng = random.Random(SEED)
     seen = {}
     try:
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         calls = methods()
         assert len(calls) >= 25
         for number in range(COUNT):

@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 import samples
-from conftest import binary, holdingsd_command, start, stop
+from conftest import holdings_channel, binary, holdingsd_command, start, stop
 from test_event_backbone import expect_status
 
 M = samples.holdings_modules()
@@ -35,7 +35,7 @@ def ts(when):
 class Stubs:
     def __init__(self, address):
         self.address = address
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         self.holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         self.rebalancing = M["rebalancing_pb2_grpc"].RebalancingServiceStub(channel)
         self.cost = M["cost_basis_pb2_grpc"].CostBasisServiceStub(channel)
@@ -190,7 +190,7 @@ def test_stale_plan_fractional_shares_buffer_new_position_and_min_trade(stubs):
     an = M["analytics_pb2"]
     history = an.SeriesInput(history=an.ClientHistory(client_id=other))
     expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: M["analytics_pb2_grpc"].AnalyticsServiceStub(
-        grpc.insecure_channel(stubs.address)).ComputePerformance(an.ComputePerformanceRequest(series=history), timeout=10),
+        holdings_channel(stubs.address)).ComputePerformance(an.ComputePerformanceRequest(series=history), timeout=10),
         "is worth 0")
 
 

@@ -1,9 +1,11 @@
 """Sales, closes and valuations end to end (grpcio): figures computed by hand here."""
+import os
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import grpc
+from conftest import holdings_channel
 import pytest
 
 import samples
@@ -35,7 +37,7 @@ COST = {}
 def holdings(server):
     """(HoldingsService stub, CostBasisService stub) on one channel to the session's holdingsd."""
     address, _ = server
-    channel = grpc.insecure_channel(address)
+    channel = holdings_channel(address)
     stub = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
     COST[id(stub)] = cb_stubs.CostBasisServiceStub(channel)
     return stub, None
@@ -253,12 +255,12 @@ def sell_ticker(stub, client, ticker, quantity, price):
 
 
 def test_a_slow_watcher_is_cut_off_without_slowing_writers(postgres):
-    from conftest import binary, holdingsd_command, start, stop
+    from conftest import binary, holdingsd_command, start, stop, token
     import subprocess
     process, address = start(holdingsd_command(postgres.new_database(), "--watch-buffer", "20"))
     try:
         # No BDP probing: the client's receive window stays at 64 KiB while it reads nothing.
-        channel = grpc.insecure_channel(address, options=[("grpc.http2.bdp_probe", 0)])
+        channel = holdings_channel(address, options=[("grpc.http2.bdp_probe", 0)])
         stub = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         watch = stub.WatchEvents(pb.WatchEventsRequest(), timeout=120)
         import time
@@ -266,7 +268,8 @@ def test_a_slow_watcher_is_cut_off_without_slowing_writers(postgres):
         # 8,000 writes (more than the HTTP/2 window and the server's 1 MiB send buffer hold) while the
         # watcher reads nothing; the writers are not slowed by it.
         load = subprocess.run([binary("holdings-load"), "--server", address, "--calls", "8000", "--concurrency", "32",
-                               "--max-seconds", "60"], capture_output=True, text=True, timeout=120)
+                               "--max-seconds", "60"], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "HOLDINGS_TOKEN": token()})
         assert "calls ok 8000" in load.stdout, load.stdout + load.stderr
         received = 0
         with pytest.raises(grpc.RpcError) as raised:

@@ -4,6 +4,7 @@ import threading
 import time
 
 import grpc
+from conftest import holdings_channel
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -13,7 +14,7 @@ CONTRACT = ["HoldingsService", "CostBasisService", "AnalyticsService",
 
 def channel(server):
     address, _ = server
-    return grpc.insecure_channel(address)
+    return holdings_channel(address)
 
 
 def test_health_check_serving_for_server_and_every_service(server):

@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import samples
-from conftest import holdingsd_command, start, stop
+from conftest import holdings_channel, holdingsd_command, start, stop
 from test_event_backbone import expect_status
 
 M = samples.holdings_modules()
@@ -41,7 +41,7 @@ def unique(prefix):
 @pytest.fixture(scope="module")
 def stubs(server):
     address, process = server
-    channel = grpc.insecure_channel(address)
+    channel = holdings_channel(address)
     return (M["holdings_pb2_grpc"].HoldingsServiceStub(channel), M["cost_basis_pb2_grpc"].CostBasisServiceStub(channel),
             M["analytics_pb2_grpc"].AnalyticsServiceStub(channel), process)
 
@@ -67,7 +67,7 @@ def test_close_then_reopen_back_to_back_never_wedges_the_projector(postgres):
     broker = Broker(partitions=2)
     process, address = start(holdingsd_command(url, "--kafka-brokers", broker.bootstrap))
     try:
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         cost = M["cost_basis_pb2_grpc"].CostBasisServiceStub(channel)
         client = "reopen-" + uuid.uuid4().hex[:6]
@@ -160,7 +160,7 @@ def every_method_descriptor():
 def test_a_string_holding_u0000_is_refused_in_every_method(server):
     """protobuf-c would cut "abc\\0x" to "abc": every string field of every request refuses it."""
     address, process = server
-    channel = grpc.insecure_channel(address)
+    channel = holdings_channel(address)
     checked = 0
     for service, method, request_class, streaming in every_method_descriptor():
         strings = [f for f in request_class.DESCRIPTOR.fields if f.type == f.TYPE_STRING and not f.is_repeated]
@@ -379,7 +379,7 @@ def produce(bootstrap, body, partition=0, key=""):
 
 
 def projection_health(address):
-    stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
+    stub = health_pb2_grpc.HealthStub(holdings_channel(address))
     return stub.Check(health_pb2.HealthCheckRequest(service="holdings.projection"), timeout=10).status
 
 
@@ -399,7 +399,7 @@ def test_a_record_the_projection_cannot_apply_is_dead_lettered_and_replayed_afte
     process, address = start(holdingsd_command(url))
     try:
         bootstrap = re.search(r"brokers (\S+)\)", "".join(process.output)).group(1)
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         client = "dl-" + uuid.uuid4().hex[:6]
         opened = holdings.OpenPosition(pb.OpenPositionRequest(client_id=client, ticker="DLT", quantity="10", price="5",
@@ -441,7 +441,7 @@ def test_a_record_the_projection_cannot_apply_is_dead_lettered_and_replayed_afte
     # Restart: the write model sees the position quarantined until the replay applied it.
     process, address = start(holdingsd_command(url))
     try:
-        holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(grpc.insecure_channel(address))
+        holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(holdings_channel(address))
         assert postgres.psql(url, "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL").strip() == "1"  # the garbage
         replayed = holdings.GetPosition(pb.GetPositionRequest(position_id=position.position_id), timeout=10).position
         assert (replayed.version, replayed.last_price) == (3, "7")
@@ -530,7 +530,7 @@ def test_a_batch_postgres_refuses_for_its_data_is_split_and_the_bad_record_dead_
     url = postgres.new_database()
     process, address = start(holdingsd_command(url))
     try:
-        channel = grpc.insecure_channel(address)
+        channel = holdings_channel(address)
         holdings = M["holdings_pb2_grpc"].HoldingsServiceStub(channel)
         client = "corrupt-" + uuid.uuid4().hex[:6]
         position = buy(holdings, client, "CRPT", "1", "5").position

@@ -246,6 +246,14 @@ struct  Ultracore__Holdings__V1__Event
    */
   size_t n_attributes;
   Ultracore__Holdings__V1__Event__AttributesEntry **attributes;
+  /*
+   * Who caused the event: the authenticated principal of the request, as
+   * "<proof>:<subject>" — "token:<JWT sub>", "certificate:<SAN URI or CN>",
+   * "insecure-dev:insecure-dev" — or "holdingsd" for events the service records on its
+   * own (a scheduled rebalancing, the abort of a run the broker half-acknowledged).
+   * Empty on events recorded before authentication existed.
+   */
+  char *actor;
   Ultracore__Holdings__V1__Event__PayloadCase payload_case;
   union {
     Ultracore__Holdings__V1__PositionOpened *position_opened;
@@ -264,7 +272,7 @@ struct  Ultracore__Holdings__V1__Event
 };
 #define ULTRACORE__HOLDINGS__V1__EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__event__descriptor) \
-    , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD__NOT_SET, {0} }
 
 
 /*

@@ -790,7 +790,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__attributes_entr
   (ProtobufCMessageInit) ultracore__holdings__v1__event__attributes_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[26] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[27] =
 {
   {
     "event_id",
@@ -961,6 +961,18 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_desc
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "actor",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__Event, actor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "position_opened",
     20,
     PROTOBUF_C_LABEL_NONE,
@@ -1106,38 +1118,39 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_desc
   },
 };
 static const unsigned ultracore__holdings__v1__event__field_indices_by_name[] = {
+  14,   /* field[14] = actor */
   2,   /* field[2] = aggregate_id */
   3,   /* field[3] = aggregate_version */
   13,   /* field[13] = attributes */
   6,   /* field[6] = causation_id */
   11,   /* field[11] = client_id */
-  19,   /* field[19] = corporate_action_applied */
+  20,   /* field[20] = corporate_action_applied */
   5,   /* field[5] = correlation_id */
   0,   /* field[0] = event_id */
   1,   /* field[1] = event_type */
   10,   /* field[10] = failed_quality_rules */
-  15,   /* field[15] = lot_added */
-  16,   /* field[16] = lots_sold */
+  16,   /* field[16] = lot_added */
+  17,   /* field[17] = lots_sold */
   4,   /* field[4] = occurred_at */
-  24,   /* field[24] = policy_trained */
-  17,   /* field[17] = position_closed */
-  14,   /* field[14] = position_opened */
-  18,   /* field[18] = position_valued */
+  25,   /* field[25] = policy_trained */
+  18,   /* field[18] = position_closed */
+  15,   /* field[15] = position_opened */
+  19,   /* field[19] = position_valued */
   9,   /* field[9] = quality_score */
-  25,   /* field[25] = rebalancing_aborted */
-  22,   /* field[22] = rebalancing_completed */
-  23,   /* field[23] = rebalancing_scheduled */
-  20,   /* field[20] = rebalancing_triggered */
+  26,   /* field[26] = rebalancing_aborted */
+  23,   /* field[23] = rebalancing_completed */
+  24,   /* field[24] = rebalancing_scheduled */
+  21,   /* field[21] = rebalancing_triggered */
   12,   /* field[12] = request_id */
   8,   /* field[8] = schema_version */
   7,   /* field[7] = source */
-  21,   /* field[21] = trade_executed */
+  22,   /* field[22] = trade_executed */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__event__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 14 },
-  { 0, 26 }
+  { 20, 15 },
+  { 0, 27 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
 {
@@ -1147,7 +1160,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
   "Ultracore__Holdings__V1__Event",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Event),
-  26,
+  27,
   ultracore__holdings__v1__event__field_descriptors,
   ultracore__holdings__v1__event__field_indices_by_name,
   2,  ultracore__holdings__v1__event__number_ranges,

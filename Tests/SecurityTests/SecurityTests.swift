@@ -1,0 +1,84 @@
+import Foundation
+import RPCCore
+import Security
+import Testing
+
+/// The contract's methods, from Tests/ProtoCodecTests/ContractMethods.txt (in the repository).
+func contractMethods() throws -> [String: [String]] {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let text = try String(contentsOf: root.appendingPathComponent("Tests/ProtoCodecTests/ContractMethods.txt"), encoding: .utf8)
+    var result: [String: [String]] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        result[String(parts[0])] = parts[1].split(separator: " ").map(String.init)
+    }
+    return result
+}
+
+@Suite("Access requirements, principals and tokens")
+struct SecurityTests {
+    @Test("every method of the contract has exactly one declared requirement, and the table names no other")
+    func requirementTableMatchesTheContract() throws {
+        let contract = try contractMethods()
+        #expect(contract.count == 6)
+        for (service, methods) in contract {
+            let declared = try #require(MethodRequirements.contract[service], "no requirements for \(service)")
+            #expect(Set(declared.keys) == Set(methods), "\(service): declared \(declared.keys.sorted()), contract \(methods)")
+            for method in methods {
+                #expect(MethodRequirements.byPath["/ultracore.holdings.v1.\(service)/\(method)"] != nil)
+            }
+        }
+        #expect(Set(MethodRequirements.contract.keys) == Set(contract.keys))
+        #expect(MethodRequirements.byPath["/grpc.health.v1.Health/Check"] == .open)
+        #expect(MethodRequirements.byPath["/ultracore.holdings.v1.HoldingsService/PublishPrices"] == .scope("prices:publish"))
+    }
+
+    @Test("grants: write includes read, wildcards cover every client, admin covers everything, nothing else leaks")
+    func grants() {
+        let writer = Principal(subject: "w", scopes: ["clients:write:c1", "clients:read:c2"], proof: .token)
+        #expect(writer.may(.read, client: "c1") && writer.may(.write, client: "c1"))
+        #expect(writer.may(.read, client: "c2") && !writer.may(.write, client: "c2"))
+        #expect(!writer.may(.read, client: "c3") && !writer.may(.read, client: "c1x") && !writer.may(.read, client: "*"))
+        #expect(!writer.mayAll(.read) && !writer.has("prices:publish") && !writer.isAdmin)
+        let reader = Principal(subject: "r", scopes: ["clients:read:*"], proof: .certificate)
+        #expect(reader.may(.read, client: "anyone") && !reader.may(.write, client: "anyone") && reader.mayAll(.read) && !reader.mayAll(.write))
+        let admin = Principal(subject: "a", scopes: ["admin"], proof: .token)
+        #expect(admin.may(.write, client: "x") && admin.has("corporate-actions:apply") && admin.mayAll(.write))
+    }
+
+    @Test("an issued HS256 token verifies; expired, wrong issuer, wrong audience, other key and alg none do not")
+    func tokens() async throws {
+        let secret = Array("0123456789abcdef0123456789abcdef".utf8)
+        var settings = AccessTokenSettings()
+        settings.hmacSecret = secret
+        settings.clockSkew = .seconds(5)
+        let verifier = try await AccessTokenVerifier(settings: settings)
+        let good = try await DevelopmentTokens.issue(secret: secret, subject: "alice", scopes: ["clients:read:c1"], lifetime: .seconds(60))
+        let principal = try await verifier.principal(token: good)
+        #expect(principal == Principal(subject: "alice", scopes: ["clients:read:c1"], proof: .token))
+        // The same token later than its expiry plus the skew: refused, also from the cache.
+        await #expect(throws: RPCError.self) { try await verifier.principal(token: good, now: Date().addingTimeInterval(70)) }
+        let refused = [
+            try await DevelopmentTokens.issue(secret: secret, subject: "a", scopes: [], lifetime: .seconds(60), issuer: "other"),
+            try await DevelopmentTokens.issue(secret: secret, subject: "a", scopes: [], lifetime: .seconds(60), audience: "other"),
+            try await DevelopmentTokens.issue(secret: Array("another secret of at least 32 bytes".utf8), subject: "a", scopes: [], lifetime: .seconds(60)),
+            // {"alg":"none"} with the claims of a good token and no signature.
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + good.split(separator: ".")[1] + ".",
+            "not a token",
+        ]
+        for token in refused {
+            do {
+                _ = try await verifier.principal(token: token)
+                Issue.record("accepted \(token)")
+            } catch {
+                #expect(error.code == .unauthenticated)
+            }
+        }
+        await #expect(throws: SecurityConfigurationError.self) {
+            var short = AccessTokenSettings()
+            short.hmacSecret = Array("short".utf8)
+            _ = try await AccessTokenVerifier(settings: short)
+        }
+    }
+}
