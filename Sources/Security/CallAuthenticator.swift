@@ -76,17 +76,34 @@ public final class CallAuthenticator: CallGuard {
                 guard authorization.count == 1, case .string(let value) = authorization[0] else {
                     throw RPCError(.unauthenticated, "send exactly one authorization header")
                 }
-                guard value.count > 7, value.prefix(7).lowercased() == "bearer " else {
+                guard let token = Self.bearerToken(value) else {
                     throw RPCError(.unauthenticated, "the authorization header is not 'Bearer <token>'")
                 }
                 guard let tokens else { throw RPCError(.unauthenticated, "this server accepts no bearer tokens (client certificates only)") }
-                return try await tokens.principal(token: String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+                return try await tokens.principal(token: token)
             }
             if case .verified(let der)? = context.peerCertificate, let certificates {
                 return try certificates.principal(der: der)
             }
             throw RPCError(.unauthenticated, "credentials required: an 'authorization: Bearer <JWT>' header or a client certificate")
         }
+    }
+}
+
+extension CallAuthenticator {
+    /// The token of an `authorization` value `Bearer <token>` (scheme case-insensitive,
+    /// spaces around the token ignored); nil for another scheme or an empty token. Works on
+    /// UTF-8 bytes: it runs on every call.
+    public static func bearerToken(_ value: String) -> String? {
+        let bytes = value.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        var start = bytes.index(bytes.startIndex, offsetBy: scheme.count)
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 { start = bytes.index(after: start) }
+        while start < end, bytes[bytes.index(before: end)] == 0x20 { end = bytes.index(before: end) }
+        guard start < end else { return nil }
+        return String(value[start..<end])
     }
 }
 

@@ -47,6 +47,15 @@ struct SecurityTests {
         #expect(admin.may(.write, client: "x") && admin.has("corporate-actions:apply") && admin.mayAll(.write))
     }
 
+    @Test("the bearer scheme is case-insensitive, spaces around the token are ignored, anything else is no token")
+    func bearerHeader() {
+        #expect(CallAuthenticator.bearerToken("Bearer abc.def.ghi") == "abc.def.ghi")
+        #expect(CallAuthenticator.bearerToken("bEARER   abc  ") == "abc")
+        for value in ["Bearer", "Bearer ", "Bearer    ", "Basic YTpi", "Bearerabc", "", "Béarer abc", "Bearer\tabc"] {
+            #expect(CallAuthenticator.bearerToken(value) == nil, "\(value)")
+        }
+    }
+
     @Test("an issued HS256 token verifies; expired, wrong issuer, wrong audience, other key and alg none do not")
     func tokens() async throws {
         let secret = Array("0123456789abcdef0123456789abcdef".utf8)

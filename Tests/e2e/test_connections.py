@@ -199,3 +199,58 @@ def test_connections_beyond_the_limits_are_closed_at_accept(limited):
     time.sleep(1.5)
     still_serving(address)
     assert any("refusing connections at the limit" in line for line in process.output)
+
+
+def test_crowds_of_silent_idle_and_dribbling_connections_are_all_closed(postgres):
+    """The issue's probe at scale, bounded: 400 silent TCP connections, 400 idle HTTP/2
+    connections and 100 connections dribbling HEADERS a byte per second, at once; every one
+    is closed within its limit while a client keeps being served."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    process, address = start(holdingsd_command(postgres.new_database(), "--handshake-timeout", "2", "--idle-timeout", "3",
+                                               "--receive-grace", "2", "--min-receive-rate", "100"))
+    try:
+        silent = [connect(address, "127.0.1.1") for _ in range(400)]
+        idle = [h2_handshake(address, "127.0.1.2")[0] for _ in range(400)]
+        dribbling = []
+        for _ in range(100):
+            sock, conn = h2_handshake(address, "127.0.1.3")
+            conn.send_headers(1, grpc_headers("/ultracore.holdings.v1.HoldingsService/ListPositions"))
+            dribbling.append((sock, conn.data_to_send()))
+        started = time.monotonic()
+        open_socks = {s: None for s in silent + idle + [s for s, _ in dribbling]}
+        frames = {s: frame for s, frame in dribbling}
+        for sock in open_socks:
+            sock.setblocking(False)
+        closed_at = {}
+        sent = 0
+        while open_socks and time.monotonic() - started < 20:
+            elapsed = time.monotonic() - started
+            if sent < elapsed:  # one more byte of each dribbled HEADERS frame per second
+                for sock, frame in list(frames.items()):
+                    if sock in open_socks and sent < len(frame):
+                        try:
+                            sock.sendall(frame[sent:sent + 1])
+                        except OSError:
+                            pass
+                sent += 1
+            for sock in list(open_socks):
+                try:
+                    while True:
+                        if not sock.recv(65536):
+                            raise ConnectionResetError
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    closed_at[sock] = time.monotonic() - started
+                    del open_socks[sock]
+            still_serving(address) if int(elapsed) % 5 == 0 and elapsed - int(elapsed) < 0.1 else time.sleep(0.05)
+        assert not open_socks, f"{len(open_socks)} connections still open after 20 s"
+        worst = {name: max(closed_at[s] for s in group) for name, group in
+                 (("silent", silent), ("idle", idle), ("dribbling", [s for s, _ in dribbling]))}
+        assert worst["silent"] < 5 and worst["idle"] < 7 and worst["dribbling"] < 10, worst
+        still_serving(address)
+        print(f"closed: {len(closed_at)} connections; latest per kind (s): {worst}")
+    finally:
+        stop(process)
