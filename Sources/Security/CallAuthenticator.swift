@@ -54,9 +54,9 @@ public final class CallAuthenticator: CallGuard {
     }
 
     public func finished(_ context: ServerContext, status: RPCError) {
-        guard !context.audit.denied, let requirement = requirements[context.method.path] else { return }
+        guard !context.audit.denied else { return }
         let denied = status.code == .permissionDenied || status.code == .unauthenticated || context.audit.hidden
-        guard requirement.isWrite || denied else { return }
+        guard denied || MethodRequirements.writes.contains(context.method.path) else { return }
         let outcome = denied ? (context.audit.hidden ? "denied (answered as not found)" : "denied") : (status.code == .ok ? "ok" : "failed")
         audit.record(
             principal: context.principal, method: context.method.path, clients: context.audit.clients,

@@ -22,15 +22,6 @@ public enum MethodRequirement: Sendable, Equatable, CustomStringConvertible {
         case .scope(let scope): scope
         }
     }
-
-    /// Whether calls of the method change data (audited whatever their outcome).
-    public var isWrite: Bool {
-        switch self {
-        case .clientWrite: true
-        case .scope(let scope): scope != Principal.adminScope
-        case .open, .clientRead: false
-        }
-    }
 }
 
 /// The requirement of every method holdingsd serves, by service and method name. A test
@@ -97,6 +88,23 @@ public enum MethodRequirements {
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": .open,
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": .open,
     ]
+
+    /// Methods that change data besides those requiring `clients:write`: audited whatever
+    /// their outcome.
+    static let otherWrites: Set<String> = [
+        "HoldingsService/PublishPrices", "HoldingsService/ApplyCorporateAction", "AgentService/TrainPolicy",
+    ]
+
+    /// Paths of the methods that change data.
+    public static let writes: Set<String> = {
+        var paths = Set<String>()
+        for (service, methods) in contract {
+            for (method, requirement) in methods where requirement == .clientWrite || otherWrites.contains("\(service)/\(method)") {
+                paths.insert("/\(package)\(service)/\(method)")
+            }
+        }
+        return paths
+    }()
 
     /// Every requirement by method path (`/package.Service/Method`).
     public static let byPath: [String: MethodRequirement] = {

@@ -32,6 +32,10 @@ struct SecurityTests {
         #expect(Set(MethodRequirements.contract.keys) == Set(contract.keys))
         #expect(MethodRequirements.byPath["/grpc.health.v1.Health/Check"] == .open)
         #expect(MethodRequirements.byPath["/ultracore.holdings.v1.HoldingsService/PublishPrices"] == .scope("prices:publish"))
+        // Writes are audited whatever their outcome: every clients:write method and the scoped ones that change data.
+        let writes = Set(MethodRequirements.writes.map { $0.split(separator: "/").last.map(String.init) ?? "" })
+        #expect(writes == ["OpenPosition", "ClosePosition", "UpdatePositionValue", "PublishPrices", "ApplyCorporateAction", "SellLots",
+                           "EvaluateRebalancing", "ExecuteRebalancing", "ScheduleRebalancing", "TrainPolicy"])
     }
 
     @Test("grants: write includes read, wildcards cover every client, admin covers everything, nothing else leaks")
