@@ -117,6 +117,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "RPCCore"]),
+        .testTarget(name: "ServicesTests", dependencies: ["Services"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,8 +26,26 @@ public final class ProjectionGate: Sendable {
         var inFlight = 0
     }
 
+    /// A call waiting for the projector to reach `targets`; resumed by `projected`, by its
+    /// timeout, or by its cancellation, whichever comes first (the one that removes it).
+    private struct Waiter {
+        let targets: [PartitionKey: Int64]
+        let continuation: CheckedContinuation<Bool, Never>
+        var timeout: Task<Void, Never>?
+    }
+
+    private struct Partitions {
+        var counters: [PartitionKey: Counters] = [:]
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiter = 0
+
+        func reached(_ targets: [PartitionKey: Int64]) -> Bool {
+            !targets.contains { counters[$0.key, default: Counters()].projectedNext < $0.value }
+        }
+    }
+
     public let maxLag: Int
-    private let state = Mutex<[PartitionKey: Counters]>([:])
+    private let partitions = Mutex(Partitions())
     /// Aggregates with an open dead letter (the projector adds them before it reports the
     /// batch projected; the write model refuses their writes).
     private let quarantine = Mutex<Set<String>>([])
@@ -53,67 +71,104 @@ public final class ProjectionGate: Sendable {
 
     /// Claims room for `count` events on `partition`; nil when the projection is too far behind.
     public func reserve(_ partition: PartitionKey, count: Int = 1) -> Lag? {
-        state.withLock { state in
-            var counters = state[partition, default: Counters()]
+        partitions.withLock { state in
+            var counters = state.counters[partition, default: Counters()]
             let lag = max(0, counters.acknowledgedNext - counters.projectedNext) + Int64(counters.inFlight)
             if lag + Int64(count) > Int64(maxLag) {
                 return Lag(partition: partition, acknowledged: counters.acknowledgedNext, projected: counters.projectedNext,
                            inFlight: counters.inFlight)
             }
             counters.inFlight += count
-            state[partition] = counters
+            state.counters[partition] = counters
             return nil
         }
     }
 
     /// Ends a reservation; `acknowledgedOffset` is the last offset the broker acknowledged, if any.
     public func release(_ partition: PartitionKey, count: Int = 1, acknowledgedOffset: Int64?) {
-        state.withLock { state in
-            var counters = state[partition, default: Counters()]
+        partitions.withLock { state in
+            var counters = state.counters[partition, default: Counters()]
             counters.inFlight = max(0, counters.inFlight - count)
             if let offset = acknowledgedOffset { counters.acknowledgedNext = max(counters.acknowledgedNext, offset + 1) }
-            state[partition] = counters
+            state.counters[partition] = counters
         }
     }
 
     /// The projector stored everything before `next` on `partition`.
     public func projected(_ partition: PartitionKey, next: Int64) {
-        state.withLock { state in
-            var counters = state[partition, default: Counters()]
-            counters.projectedNext = max(counters.projectedNext, next)
+        let satisfied = partitions.withLock { state -> [Waiter] in
+            var counters = state.counters[partition, default: Counters()]
+            guard next > counters.projectedNext else { return [] }
+            counters.projectedNext = next
             counters.acknowledgedNext = max(counters.acknowledgedNext, counters.projectedNext)
-            state[partition] = counters
+            state.counters[partition] = counters
+            var ready: [Int] = []
+            for (id, waiter) in state.waiters where waiter.targets[partition] != nil && state.reached(waiter.targets) {
+                ready.append(id)
+            }
+            return ready.compactMap { state.waiters.removeValue(forKey: $0) }
+        }
+        for waiter in satisfied {
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(returning: true)
         }
     }
 
     /// Acknowledged next offsets of every partition: what a read must wait for to see
     /// every write acknowledged so far.
     public func acknowledgedSnapshot() -> [PartitionKey: Int64] {
-        state.withLock { state in state.compactMapValues { $0.acknowledgedNext > $0.projectedNext ? $0.acknowledgedNext : nil } }
+        partitions.withLock { state in state.counters.compactMapValues { $0.acknowledgedNext > $0.projectedNext ? $0.acknowledgedNext : nil } }
     }
 
     public var projectedSnapshot: [PartitionKey: Int64] {
-        state.withLock { state in state.mapValues(\.projectedNext) }
+        partitions.withLock { state in state.counters.mapValues(\.projectedNext) }
     }
 
-    /// Waits until the projector reached `targets` on every partition, or `timeout` passed
-    /// (checks every millisecond). Returns false on timeout.
+    /// Waits until the projector reached `targets` on every partition (woken by
+    /// `projected`, no polling), or `timeout` passed, or the task is cancelled. Returns
+    /// false on timeout and cancellation.
     public func waitProjected(_ targets: [PartitionKey: Int64], timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let behind = state.withLock { state in
-                targets.contains { state[$0.key, default: Counters()].projectedNext < $0.value }
-            }
-            if !behind { return true }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
-            try? await Task.sleep(for: .milliseconds(1))
+        let id = partitions.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let immediate = partitions.withLock { state -> Bool? in
+                    if state.reached(targets) { return true }
+                    if Task.isCancelled { return false }
+                    state.waiters[id] = Waiter(targets: targets, continuation: continuation)
+                    return nil
+                }
+                if let immediate { return continuation.resume(returning: immediate) }
+                let timer = Task { [weak self] in
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    self?.giveUp(id)
+                }
+                // The waiter may already be gone (reached or cancelled): then the timer goes too.
+                let registered = partitions.withLock { state -> Bool in
+                    guard state.waiters[id] != nil else { return false }
+                    state.waiters[id]?.timeout = timer
+                    return true
+                }
+                if !registered { timer.cancel() }
+            }
+        } onCancel: {
+            giveUp(id)
+        }
+    }
+
+    /// Ends a wait with false (its timeout or its task's cancellation), if still waiting.
+    private func giveUp(_ id: Int) {
+        guard let waiter = partitions.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+        waiter.timeout?.cancel()
+        waiter.continuation.resume(returning: false)
     }
 
     /// Lag of every partition known, for logs and metrics.
     public func lags() -> [Lag] {
-        state.withLock { state in
-            state.map { Lag(partition: $0.key, acknowledged: $0.value.acknowledgedNext, projected: $0.value.projectedNext, inFlight: $0.value.inFlight) }
+        partitions.withLock { state in
+            state.counters.map { Lag(partition: $0.key, acknowledged: $0.value.acknowledgedNext, projected: $0.value.projectedNext, inFlight: $0.value.inFlight) }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RPCCore
 import Security
+import Synchronization
 import Testing
 
 /// The contract's methods, from Tests/ProtoCodecTests/ContractMethods.txt (in the repository).
@@ -49,6 +50,23 @@ struct SecurityTests {
         #expect(reader.may(.read, client: "anyone") && !reader.may(.write, client: "anyone") && reader.mayAll(.read) && !reader.mayAll(.write))
         let admin = Principal(subject: "a", scopes: ["admin"], proof: .token)
         #expect(admin.may(.write, client: "x") && admin.has("corporate-actions:apply") && admin.mayAll(.write))
+    }
+
+    @Test("audit lines are JSON whatever the texts hold (quotes, backslashes, controls, line separators, non-ASCII)")
+    func auditLines() throws {
+        let lines = Mutex<[String]>([])
+        let log = AuditLog { line in lines.withLock { $0.append(line) } }
+        let nasty = "a\"b\\c\nd\u{0}e\u{1F}f\u{7F}g\u{2028}h é 😀"
+        log.record(principal: Principal(subject: "s", scopes: [], proof: .token), method: "/x.Y/Z", clients: [nasty, "c2"],
+                   requestId: nasty, outcome: "denied", status: RPCError(.permissionDenied, nasty), peer: "127.0.0.1:1")
+        let line = try #require(lines.withLock { $0.first })
+        #expect(!line.contains("\n") || line.contains("\\n"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["request_id"] as? String == nasty && object["message"] as? String == nasty)
+        #expect(object["clients"] as? [String] == [nasty, "c2"] && object["principal"] as? String == "token:s")
+        #expect(object["code"] as? String == "PERMISSION_DENIED" && object["audit"] as? String == "call")
+        let time = try #require(object["time"] as? String)
+        #expect(time.count == 24 && time.hasSuffix("Z"))
     }
 
     @Test("the bearer scheme is case-insensitive, spaces around the token are ignored, anything else is no token")
