@@ -56,6 +56,19 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
         return scopes.contains("clients:read:*") || scopes.contains(Self.scope(.read, client: client))
     }
 
+    /// The clients named in the principal's grants that allow `access` (wildcards and
+    /// admin not included: see ``mayAll(_:)``).
+    public func namedClients(_ access: Access) -> Set<String> {
+        var clients = Set<String>()
+        for scope in scopes {
+            for prefix in access == .read ? ["clients:read:", "clients:write:"] : ["clients:write:"] where scope.hasPrefix(prefix) {
+                let client = String(scope.dropFirst(prefix.count))
+                if client != "*" && Self.isValidSubject(client) { clients.insert(client) }
+            }
+        }
+        return clients
+    }
+
     /// Whether the principal may `access` every client (a wildcard or admin).
     public func mayAll(_ access: Access) -> Bool {
         isAdmin || scopes.contains("clients:write:*") || (access == .read && scopes.contains("clients:read:*"))

@@ -256,6 +256,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let visible: @Sendable (String) -> Bool = { eventClient in
                 client.isEmpty ? (everyClient || context.may(.read, client: eventClient)) : eventClient == client
             }
+            // The replay asks Postgres for those clients only (and still filters each event).
+            let among: [String]? = client.isEmpty && !everyClient ? (context.principal?.namedClients(.read)).map { Array($0) } ?? [] : nil
             let broadcaster = model.broadcaster
             let subscription = broadcaster.subscribe { event in
                 visible(event.clientId) && (wanted.isEmpty || wanted.contains(event.eventType.rawValue))
@@ -268,7 +270,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
                 while true {
                     let after = cursor
                     let page = try await model.pool.withConnection { connection in
-                        try ReadModels.trail(client: client, position: "", types: typeNames, after: after, limit: 1000, on: connection)
+                        try ReadModels.trail(client: client, position: "", types: typeNames, after: after, limit: 1000,
+                                             amongClients: among, on: connection)
                     }
                     for (event, _) in page where visible(event.clientId) {
                         replayed.insert(event.eventId)

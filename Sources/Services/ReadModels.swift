@@ -244,7 +244,9 @@ enum ReadModels {
     /// Up to `limit` events of the audit trail after `cursor`, in (occurred_at, aggregate_id,
     /// aggregate_version) order, filtered by client, position and type names (empty: any);
     /// each with its own cursor.
+    /// `amongClients`: when given, only events of these clients (a caller's readable clients).
     static func trail(client: String, position: String, types: [String], after cursor: [String], limit: Int,
+                      amongClients: [String]? = nil,
                       on connection: PostgresConnection) throws -> [(event: Ultracore_Holdings_V1_Event, cursor: [String])] {
         let rows = try connection.execute("""
             SELECT body, (extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version
@@ -252,10 +254,12 @@ enum ReadModels {
             WHERE ($1 = '' OR client_id = $1) AND ($2 = '' OR aggregate_id = $2)
               AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))
               AND ((extract(epoch from occurred_at) * 1000000)::int8, aggregate_id, aggregate_version) > ($4::int8, $5, $6::int8)
+              AND ($8 = 'all' OR client_id = ANY($9::text[]))
             ORDER BY occurred_at, aggregate_id, aggregate_version
             LIMIT $7
             """, [.text(client), .text(position), .text(postgresArrayLiteral(types)),
-                  .text(cursor[0]), .text(cursor[1]), .text(cursor[2]), .text(String(limit))])
+                  .text(cursor[0]), .text(cursor[1]), .text(cursor[2]), .text(String(limit)),
+                  .text(amongClients == nil ? "all" : "some"), .text(postgresArrayLiteral(amongClients ?? []))])
         return try rows.rows.compactMap { row in
             guard let body = row[0].flatMap(decodeBytea) else { return nil }
             return (try Ultracore_Holdings_V1_Event(serializedBytes: body), [row[1] ?? "0", row[2] ?? "", row[3] ?? "0"])

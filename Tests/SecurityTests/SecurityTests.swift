@@ -48,6 +48,8 @@ struct SecurityTests {
         #expect(!writer.mayAll(.read) && !writer.has("prices:publish") && !writer.isAdmin)
         let reader = Principal(subject: "r", scopes: ["clients:read:*"], proof: .certificate)
         #expect(reader.may(.read, client: "anyone") && !reader.may(.write, client: "anyone") && reader.mayAll(.read) && !reader.mayAll(.write))
+        #expect(writer.namedClients(.read) == ["c1", "c2"] && writer.namedClients(.write) == ["c1"])
+        #expect(Principal(subject: "x", scopes: ["clients:read:*", "clients:read:", "clients:read:bad\u{0}"], proof: .token).namedClients(.read).isEmpty)
         let admin = Principal(subject: "a", scopes: ["admin"], proof: .token)
         #expect(admin.may(.write, client: "x") && admin.has("corporate-actions:apply") && admin.mayAll(.write))
     }

@@ -300,6 +300,23 @@ def test_a_token_for_client_a_never_reaches_client_b(secured):
     assert all(e.actor == "token:alice" for e in seen)
 
 
+def test_a_replay_shows_exactly_the_clients_a_token_names(secured):
+    admin, _, _ = secured.admin()
+    tag = uuid.uuid4().hex[:6]
+    clients = [f"replay-{tag}-{n}" for n in range(4)]
+    for client in clients:
+        admin.OpenPosition(pb.OpenPositionRequest(client_id=client, ticker="RPL", quantity="1", price="1"), timeout=10)
+    reader = secured.stubs(secured.channel(token(f"clients:read:{clients[0]} clients:write:{clients[2]} clients:read:",
+                                                 subject="two-clients")))[0]
+    seen = set()
+    try:
+        for message in reader.WatchEvents(pb.WatchEventsRequest(replay_from_start=True), timeout=3):
+            seen.add(message.event.client_id)
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert seen == {clients[0], clients[2]}, seen
+
+
 def test_read_only_and_missing_scopes_are_denied_naming_the_scope(secured):
     a = secured.client_a
     reader = secured.channel(token(f"clients:read:{a}", subject="reader"))
