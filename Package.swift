@@ -112,7 +112,7 @@ let package = Package(
 
         .testTarget(
             name: "ProtoCodecTests",
-            dependencies: ["ProtoCodec", "RPCCore", "HoldingsProto", "HoldingsProtoSamples", "ProtoSampling"],
+            dependencies: ["ProtoCodec", "RPCCore", "HoldingsProto", "HoldingsProtoSamples", "ProtoSampling", "Security"],
             exclude: ["ContractMethods.txt"]),
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),

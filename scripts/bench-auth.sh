@@ -16,6 +16,7 @@ for product in holdingsd holdings-bench holdings-token; do swift build -c releas
 bin=$(swift build -c release --show-bin-path)
 bash deploy/postgres.sh start >/dev/null
 source deploy/dev-credentials.sh
+source scripts/server-address.sh
 admin=$(bash deploy/postgres.sh url | sed 's#/holdings$#/postgres#')
 stamp=$(date +%s)
 pids=(); databases=(); logs=()
@@ -32,13 +33,7 @@ serve() {  # NAME ARGS...: starts holdingsd, sets $address
   local log; log=$(mktemp); logs+=("$log")
   "$bin/holdingsd" --port 0 --threads 1 --database-url "$url" "$@" >"$log" 2>&1 &
   pids+=($!)
-  address=""
-  for _ in $(seq 1 300); do
-    address=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
-    [ -n "$address" ] && break
-    sleep 0.1
-  done
-  [ -n "$address" ] || { cat "$log"; exit 1; }
+  wait_listening "$log"
 }
 serve open --insecure-dev; open_address=$address
 serve token --plaintext --jwt-hs256-secret-file "$dev_secret"; token_address=$address

@@ -27,12 +27,8 @@ log=$(mktemp)
 "$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  address=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
-  [ -n "$address" ] && break
-  sleep 0.1
-done
-[ -n "$address" ] || { cat "$log"; exit 1; }
+source scripts/server-address.sh
+wait_listening "$log"
 echo "holdingsd (release, embedded broker, $(nproc) cores shared with the load tool) at $address"
 results=()
 for run in $(seq 1 "$runs"); do

@@ -106,7 +106,7 @@ public final class CallAudit: Sendable {
         state.withLock { if !$0.clients.contains(client) && $0.clients.count < 16 { $0.clients.append(client) } }
     }
     public func noteRequestId(_ id: String) { state.withLock { $0.requestId = id } }
-    /// The handler refused the call itself (already logged).
+    /// The call guard refused the call before its handler ran (and logged it).
     public func noteDenied() { state.withLock { $0.denied = true } }
 
     /// The call named a resource of a client the caller may not read, and was answered as

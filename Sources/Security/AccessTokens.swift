@@ -177,7 +177,7 @@ public struct SecurityConfigurationError: Error, CustomStringConvertible {
 public enum DevelopmentTokens {
     public static func issue(
         secret: [UInt8], subject: String, scopes: [String], lifetime: Duration,
-        issuer: String = "ultracore-holdings", audience: String = "ultracore-holdings"
+        issuer: String = AccessTokenSettings().issuer, audience: String = AccessTokenSettings().audience
     ) async throws -> String {
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let now = Date()

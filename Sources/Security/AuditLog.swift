@@ -58,8 +58,8 @@ public struct AuditLog: Sendable {
         return out + "\""
     }
 
-    /// Now, RFC 3339 UTC with milliseconds.
-    static func timestamp() -> String {
+    /// Now, RFC 3339 UTC with milliseconds (also the service log's stamp).
+    public static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec

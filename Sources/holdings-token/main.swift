@@ -22,7 +22,7 @@ var secretFile: String?
 var subject = "dev"
 var scopes: [String] = []
 var lifetime: Int64 = 3600
-var issuer = "ultracore-holdings", audience = "ultracore-holdings"
+var issuer = AccessTokenSettings().issuer, audience = AccessTokenSettings().audience
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func next(_ flag: String) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value\n\(usage)") }

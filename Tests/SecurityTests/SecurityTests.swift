@@ -4,41 +4,8 @@ import Security
 import Synchronization
 import Testing
 
-/// The contract's methods, from Tests/ProtoCodecTests/ContractMethods.txt (in the repository).
-func contractMethods() throws -> [String: [String]] {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let text = try String(contentsOf: root.appendingPathComponent("Tests/ProtoCodecTests/ContractMethods.txt"), encoding: .utf8)
-    var result: [String: [String]] = [:]
-    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-        let parts = line.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2 else { continue }
-        result[String(parts[0])] = parts[1].split(separator: " ").map(String.init)
-    }
-    return result
-}
-
-@Suite("Access requirements, principals and tokens")
+@Suite("Principals, tokens and audit lines")
 struct SecurityTests {
-    @Test("every method of the contract has exactly one declared requirement, and the table names no other")
-    func requirementTableMatchesTheContract() throws {
-        let contract = try contractMethods()
-        #expect(contract.count == 6)
-        for (service, methods) in contract {
-            let declared = try #require(MethodRequirements.contract[service], "no requirements for \(service)")
-            #expect(Set(declared.keys) == Set(methods), "\(service): declared \(declared.keys.sorted()), contract \(methods)")
-            for method in methods {
-                #expect(MethodRequirements.byPath["/ultracore.holdings.v1.\(service)/\(method)"] != nil)
-            }
-        }
-        #expect(Set(MethodRequirements.contract.keys) == Set(contract.keys))
-        #expect(MethodRequirements.byPath["/grpc.health.v1.Health/Check"] == .open)
-        #expect(MethodRequirements.byPath["/ultracore.holdings.v1.HoldingsService/PublishPrices"] == .scope("prices:publish"))
-        // Writes are audited whatever their outcome: every clients:write method and the scoped ones that change data.
-        let writes = Set(MethodRequirements.writes.map { $0.split(separator: "/").last.map(String.init) ?? "" })
-        #expect(writes == ["OpenPosition", "ClosePosition", "UpdatePositionValue", "PublishPrices", "ApplyCorporateAction", "SellLots",
-                           "EvaluateRebalancing", "ExecuteRebalancing", "ScheduleRebalancing", "TrainPolicy"])
-    }
-
     @Test("grants: write includes read, wildcards cover every client, admin covers everything, nothing else leaks")
     func grants() {
         let writer = Principal(subject: "w", scopes: ["clients:write:c1", "clients:read:c2"], proof: .token)

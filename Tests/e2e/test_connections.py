@@ -71,6 +71,19 @@ def is_open(sock):
         return False
 
 
+def byte_by_byte(data, send, interval=0.3):
+    """A `feed` for wait_closed that sends `data` one byte per `interval` seconds through
+    `send`, and the count sent so far (a one-element list)."""
+    sent = [0]
+
+    def feed(elapsed):
+        while sent[0] < len(data) and sent[0] < elapsed / interval:
+            send(data[sent[0]:sent[0] + 1])
+            sent[0] += 1
+
+    return feed, sent
+
+
 def h2_handshake(address, source="127.0.0.1"):
     sock = connect(address, source)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
@@ -147,13 +160,7 @@ def test_dribbled_headers_are_cut_off(limited):
     sock, conn = h2_handshake(address, "127.0.0.2")
     conn.send_headers(conn.get_next_available_stream_id(), grpc_headers("/ultracore.holdings.v1.HoldingsService/ListPositions"))
     frame = conn.data_to_send()
-    sent = [0]
-
-    def dribble(elapsed):
-        while sent[0] < len(frame) and sent[0] < elapsed / 0.3:
-            sock.sendall(frame[sent[0]:sent[0] + 1])
-            sent[0] += 1
-
+    dribble, sent = byte_by_byte(frame, sock.sendall)
     elapsed = wait_closed(sock, 15, dribble)
     # grace 1 s + the frame at 100 bytes/s, checked every 250 ms
     allowance = 1 + len(frame) / 100 + 1
@@ -170,14 +177,12 @@ def test_a_dribbled_request_message_is_cut_off(limited):
     sock.sendall(conn.data_to_send())
     body = pb.ListPositionsRequest(client_id="c" * 190).SerializeToString()
     message = struct.pack(">BI", 0, len(body)) + body
-    sent = [0]
 
-    def dribble(elapsed):
-        while sent[0] < len(message) and sent[0] < elapsed / 0.3:
-            conn.send_data(stream, message[sent[0]:sent[0] + 1])  # each byte a whole DATA frame
-            sock.sendall(conn.data_to_send())
-            sent[0] += 1
+    def send_data_frame(byte):  # each byte a whole DATA frame
+        conn.send_data(stream, byte)
+        sock.sendall(conn.data_to_send())
 
+    dribble, sent = byte_by_byte(message, send_data_frame)
     elapsed = wait_closed(sock, 15, dribble)
     allowance = 1 + len(message) / 100 + 1.5
     assert elapsed is not None and elapsed < allowance, (elapsed, allowance)
