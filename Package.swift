@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "RPCCore"]),
-        .testTarget(name: "ServicesTests", dependencies: ["Services"]),
+        .testTarget(name: "ServicesTests", dependencies: ["Services", "Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,5 +8,8 @@ bash deploy/install-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 bash scripts/check-generated.sh
 swift build --build-tests
+# The Services tests start a PostgreSQL cluster of their own (.data/swift-test-postgres, port 55433).
+trap 'bash deploy/postgres.sh stop .data/swift-test-postgres >/dev/null 2>&1 || true' EXIT
 swift test --skip-build
+bash deploy/postgres.sh stop .data/swift-test-postgres
 HOLDINGSD_BIN="$(swift build --show-bin-path)/holdingsd" timeout 1500 python3 -m pytest -q -p no:cacheprovider Tests/e2e

@@ -65,6 +65,7 @@ extension Ultracore_Holdings_V1_Position: ProtoSample {
         if depth < SampleValue.maxDepth { m.closedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.version = SampleValue.int64(16, depth)
         if depth < SampleValue.maxDepth { m.updatedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.lotCount = SampleValue.int32(18, depth)
         return m
     }
 }

@@ -46,6 +46,7 @@ extension Ultracore_Holdings_V1_SellLotsRequest: ProtoSample {
         m.fees = SampleValue.string(8, depth)
         m.dryRun = SampleValue.bool(9, depth)
         m.requestId = SampleValue.string(10, depth)
+        m.maxLots = SampleValue.int32(11, depth)
         return m
     }
 }

@@ -15,6 +15,7 @@ extension Ultracore_Holdings_V1_OpenPositionRequest: ProtoSample {
         if depth < SampleValue.maxDepth { m.tradeTime = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.fees = SampleValue.string(6, depth)
         m.requestId = SampleValue.string(7, depth)
+        m.maxLots = SampleValue.int32(8, depth)
         return m
     }
 }
@@ -43,6 +44,7 @@ extension Ultracore_Holdings_V1_ClosePositionRequest: ProtoSample {
         if depth < SampleValue.maxDepth { m.tradeTime = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.fees = SampleValue.string(5, depth)
         m.requestId = SampleValue.string(6, depth)
+        m.maxLots = SampleValue.int32(7, depth)
         return m
     }
 }
@@ -66,6 +68,8 @@ extension Ultracore_Holdings_V1_GetPositionRequest: ProtoSample {
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         m.positionId = SampleValue.string(1, depth)
+        m.maxLots = SampleValue.int32(2, depth)
+        m.lotsOffset = SampleValue.int32(3, depth)
         return m
     }
 }
@@ -89,6 +93,7 @@ extension Ultracore_Holdings_V1_UpdatePositionValueRequest: ProtoSample {
         m.price = SampleValue.string(2, depth)
         if depth < SampleValue.maxDepth { m.pricedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.requestId = SampleValue.string(4, depth)
+        m.maxLots = SampleValue.int32(5, depth)
         return m
     }
 }
@@ -134,6 +139,8 @@ extension Ultracore_Holdings_V1_ReconstructPositionRequest: ProtoSample {
         m.positionId = SampleValue.string(1, depth)
         m.asOfVersion = SampleValue.int64(2, depth)
         if depth < SampleValue.maxDepth { m.asOfTime = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.maxLots = SampleValue.int32(4, depth)
+        m.maxEvents = SampleValue.int32(5, depth)
         return m
     }
 }
@@ -145,6 +152,7 @@ extension Ultracore_Holdings_V1_ReconstructPositionResponse: ProtoSample {
         var m = Self()
         if depth < SampleValue.maxDepth { m.position = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Position.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Position()) }
         if depth < SampleValue.maxDepth { m.events = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Event.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Event()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Event.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Event())] }
+        m.eventCount = SampleValue.int32(3, depth)
         return m
     }
 }
@@ -158,6 +166,7 @@ extension Ultracore_Holdings_V1_ListPositionsRequest: ProtoSample {
         m.includeClosed = SampleValue.bool(2, depth)
         m.pageSize = SampleValue.int32(3, depth)
         m.pageToken = SampleValue.string(4, depth)
+        m.maxLots = SampleValue.int32(5, depth)
         return m
     }
 }

@@ -336,7 +336,8 @@ public struct Ultracore_Holdings_V1_Position: ProtoMessage {
     /// fractional shares), in currency units.
     public var realizedGain: String = ""
 
-    /// Open lots in acquisition order.
+    /// Open lots in acquisition order: the first max_lots of them (a field of the request that
+    /// returned the position; 1,000 when it has none). `lot_count` tells how many there are.
     public var lots: [Ultracore_Holdings_V1_Lot] = []
 
     /// When the first lot was bought.
@@ -350,6 +351,9 @@ public struct Ultracore_Holdings_V1_Position: ProtoMessage {
 
     /// Occurred-at time of the last event applied.
     public var updatedAt: Google_Protobuf_Timestamp? = nil
+
+    /// Number of open lots (`lots` may carry fewer: see its comment).
+    public var lotCount: Int32 = 0
 
     public init() {}
 }
@@ -541,6 +545,7 @@ extension Ultracore_Holdings_V1_Position {
         self.closedAt = try ProtobufCRead.message(c.closed_at, as: Google_Protobuf_Timestamp.self)
         self.version = c.version
         self.updatedAt = try ProtobufCRead.message(c.updated_at, as: Google_Protobuf_Timestamp.self)
+        self.lotCount = c.lot_count
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -564,6 +569,7 @@ extension Ultracore_Holdings_V1_Position {
         c.pointee.closed_at = self.closedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.version = self.version
         c.pointee.updated_at = self.updatedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.lot_count = self.lotCount
     }
 }
 

@@ -84,6 +84,12 @@ public struct Ultracore_Holdings_V1_SellLotsRequest: ProtoMessage {
     /// Idempotency key.
     public var requestId: String = ""
 
+    /// How many open lots the answer's position carries at most (the first ones in
+    /// acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+    /// 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+    /// request_id may ask for another number.
+    public var maxLots: Int32 = 0
+
     public init() {}
 }
 
@@ -371,6 +377,7 @@ extension Ultracore_Holdings_V1_SellLotsRequest {
         self.fees = try ProtobufCRead.string(c.fees, "ultracore.holdings.v1.SellLotsRequest.fees")
         self.dryRun = (c.dry_run != 0)
         self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.SellLotsRequest.request_id")
+        self.maxLots = c.max_lots
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -387,6 +394,7 @@ extension Ultracore_Holdings_V1_SellLotsRequest {
         c.pointee.fees = arena.string(self.fees)
         c.pointee.dry_run = (self.dryRun ? 1 : 0)
         c.pointee.request_id = arena.string(self.requestId)
+        c.pointee.max_lots = self.maxLots
     }
 }
 

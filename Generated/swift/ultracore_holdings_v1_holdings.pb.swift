@@ -129,6 +129,12 @@ public struct Ultracore_Holdings_V1_OpenPositionRequest: ProtoMessage {
     /// Idempotency key: a retry with the same id returns the first outcome.
     public var requestId: String = ""
 
+    /// How many open lots the answer's position carries at most (the first ones in
+    /// acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+    /// 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+    /// request_id may ask for another number.
+    public var maxLots: Int32 = 0
+
     public init() {}
 }
 
@@ -173,6 +179,12 @@ public struct Ultracore_Holdings_V1_ClosePositionRequest: ProtoMessage {
     /// Idempotency key.
     public var requestId: String = ""
 
+    /// How many open lots the answer's position carries at most (the first ones in
+    /// acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+    /// 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+    /// request_id may ask for another number.
+    public var maxLots: Int32 = 0
+
     public init() {}
 }
 
@@ -202,6 +214,15 @@ public struct Ultracore_Holdings_V1_GetPositionRequest: ProtoMessage {
     /// Position id; unknown ids are NOT_FOUND.
     public var positionId: String = ""
 
+    /// How many open lots the answer's position carries at most (acquisition order;
+    /// Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+    /// INVALID_ARGUMENT.
+    public var maxLots: Int32 = 0
+
+    /// Open lots to skip before the first one carried (acquisition order): with max_lots, pages
+    /// through a position of any size; 0 to lot_count, beyond is INVALID_ARGUMENT.
+    public var lotsOffset: Int32 = 0
+
     public init() {}
 }
 
@@ -230,6 +251,12 @@ public struct Ultracore_Holdings_V1_UpdatePositionValueRequest: ProtoMessage {
 
     /// Idempotency key.
     public var requestId: String = ""
+
+    /// How many open lots the answer's position carries at most (the first ones in
+    /// acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+    /// 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+    /// request_id may ask for another number.
+    public var maxLots: Int32 = 0
 
     public init() {}
 }
@@ -286,6 +313,16 @@ public struct Ultracore_Holdings_V1_ReconstructPositionRequest: ProtoMessage {
     /// Apply events that occurred at or before this time; unset means no time limit.
     public var asOfTime: Google_Protobuf_Timestamp? = nil
 
+    /// How many open lots the answer's position carries at most (acquisition order;
+    /// Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+    /// INVALID_ARGUMENT.
+    public var maxLots: Int32 = 0
+
+    /// How many of the applied events the answer carries at most (the last ones, in version
+    /// order; event_count tells how many were applied; ListEvents pages through all of them):
+    /// 0 means 1,000, at most 10,000, negative is INVALID_ARGUMENT.
+    public var maxEvents: Int32 = 0
+
     public init() {}
 }
 
@@ -296,8 +333,11 @@ public struct Ultracore_Holdings_V1_ReconstructPositionResponse: ProtoMessage {
     /// The state rebuilt from the events.
     public var position: Ultracore_Holdings_V1_Position? = nil
 
-    /// The events applied, in version order.
+    /// The events applied, in version order (the last max_events of them).
     public var events: [Ultracore_Holdings_V1_Event] = []
+
+    /// Number of events applied; `events` holds the last max_events of them.
+    public var eventCount: Int32 = 0
 
     public init() {}
 }
@@ -317,6 +357,11 @@ public struct Ultracore_Holdings_V1_ListPositionsRequest: ProtoMessage {
 
     /// Token from a previous response's next_page_token; empty for the first page.
     public var pageToken: String = ""
+
+    /// How many open lots each position of the answer carries at most (acquisition order;
+    /// Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+    /// INVALID_ARGUMENT.
+    public var maxLots: Int32 = 0
 
     public init() {}
 }
@@ -581,6 +626,7 @@ extension Ultracore_Holdings_V1_OpenPositionRequest {
         self.tradeTime = try ProtobufCRead.message(c.trade_time, as: Google_Protobuf_Timestamp.self)
         self.fees = try ProtobufCRead.string(c.fees, "ultracore.holdings.v1.OpenPositionRequest.fees")
         self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.OpenPositionRequest.request_id")
+        self.maxLots = c.max_lots
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -593,6 +639,7 @@ extension Ultracore_Holdings_V1_OpenPositionRequest {
         c.pointee.trade_time = self.tradeTime.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.fees = arena.string(self.fees)
         c.pointee.request_id = arena.string(self.requestId)
+        c.pointee.max_lots = self.maxLots
     }
 }
 
@@ -630,6 +677,7 @@ extension Ultracore_Holdings_V1_ClosePositionRequest {
         self.tradeTime = try ProtobufCRead.message(c.trade_time, as: Google_Protobuf_Timestamp.self)
         self.fees = try ProtobufCRead.string(c.fees, "ultracore.holdings.v1.ClosePositionRequest.fees")
         self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.ClosePositionRequest.request_id")
+        self.maxLots = c.max_lots
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -641,6 +689,7 @@ extension Ultracore_Holdings_V1_ClosePositionRequest {
         c.pointee.trade_time = self.tradeTime.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.fees = arena.string(self.fees)
         c.pointee.request_id = arena.string(self.requestId)
+        c.pointee.max_lots = self.maxLots
     }
 }
 
@@ -674,12 +723,16 @@ extension Ultracore_Holdings_V1_GetPositionRequest {
         let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__GetPositionRequest.self).pointee
         self.init()
         self.positionId = try ProtobufCRead.string(c.position_id, "ultracore.holdings.v1.GetPositionRequest.position_id")
+        self.maxLots = c.max_lots
+        self.lotsOffset = c.lots_offset
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
         let c = message.bindMemory(to: Ultracore__Holdings__V1__GetPositionRequest.self, capacity: 1)
         ultracore__holdings__v1__get_position_request__init(c)
         c.pointee.position_id = arena.string(self.positionId)
+        c.pointee.max_lots = self.maxLots
+        c.pointee.lots_offset = self.lotsOffset
     }
 }
 
@@ -709,6 +762,7 @@ extension Ultracore_Holdings_V1_UpdatePositionValueRequest {
         self.price = try ProtobufCRead.string(c.price, "ultracore.holdings.v1.UpdatePositionValueRequest.price")
         self.pricedAt = try ProtobufCRead.message(c.priced_at, as: Google_Protobuf_Timestamp.self)
         self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.UpdatePositionValueRequest.request_id")
+        self.maxLots = c.max_lots
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -718,6 +772,7 @@ extension Ultracore_Holdings_V1_UpdatePositionValueRequest {
         c.pointee.price = arena.string(self.price)
         c.pointee.priced_at = self.pricedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.request_id = arena.string(self.requestId)
+        c.pointee.max_lots = self.maxLots
     }
 }
 
@@ -786,6 +841,8 @@ extension Ultracore_Holdings_V1_ReconstructPositionRequest {
         self.positionId = try ProtobufCRead.string(c.position_id, "ultracore.holdings.v1.ReconstructPositionRequest.position_id")
         self.asOfVersion = c.as_of_version
         self.asOfTime = try ProtobufCRead.message(c.as_of_time, as: Google_Protobuf_Timestamp.self)
+        self.maxLots = c.max_lots
+        self.maxEvents = c.max_events
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -794,6 +851,8 @@ extension Ultracore_Holdings_V1_ReconstructPositionRequest {
         c.pointee.position_id = arena.string(self.positionId)
         c.pointee.as_of_version = self.asOfVersion
         c.pointee.as_of_time = self.asOfTime.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.max_lots = self.maxLots
+        c.pointee.max_events = self.maxEvents
     }
 }
 
@@ -805,6 +864,7 @@ extension Ultracore_Holdings_V1_ReconstructPositionResponse {
         self.init()
         self.position = try ProtobufCRead.message(c.position, as: Ultracore_Holdings_V1_Position.self)
         self.events = try ProtobufCRead.repeated(c.n_events, c.events) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Event in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Event.self) }
+        self.eventCount = c.event_count
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -813,6 +873,7 @@ extension Ultracore_Holdings_V1_ReconstructPositionResponse {
         c.pointee.position = self.position.map { arena.message($0, as: Ultracore__Holdings__V1__Position.self) }
         c.pointee.n_events = self.events.count
         c.pointee.events = arena.messages(self.events, as: Ultracore__Holdings__V1__Event.self)
+        c.pointee.event_count = self.eventCount
     }
 }
 
@@ -826,6 +887,7 @@ extension Ultracore_Holdings_V1_ListPositionsRequest {
         self.includeClosed = (c.include_closed != 0)
         self.pageSize = c.page_size
         self.pageToken = try ProtobufCRead.string(c.page_token, "ultracore.holdings.v1.ListPositionsRequest.page_token")
+        self.maxLots = c.max_lots
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -835,6 +897,7 @@ extension Ultracore_Holdings_V1_ListPositionsRequest {
         c.pointee.include_closed = (self.includeClosed ? 1 : 0)
         c.pointee.page_size = self.pageSize
         c.pointee.page_token = arena.string(self.pageToken)
+        c.pointee.max_lots = self.maxLots
     }
 }
 

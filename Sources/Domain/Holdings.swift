@@ -118,6 +118,20 @@ public struct OpenPositionCommand: Sendable, Hashable {
 
 /// Field checks shared by every command; errors name the field.
 public enum Validation {
+    /// A count that bounds an answer: 0 means `fallback`, 1 to `maximum` as given; negative or
+    /// larger is refused.
+    public static func limit(_ value: Int32, fallback: Int, maximum: Int, field: String) throws(DomainError) -> Int {
+        guard value >= 0, Int(value) <= maximum else {
+            throw .invalidArgument(field: field, reason: "must be 0 (meaning \(fallback)) to \(maximum), not \(value)")
+        }
+        return value == 0 ? fallback : Int(value)
+    }
+
+    /// Position.lots of an answer: `max_lots` of its request.
+    public static func maxLots(_ value: Int32) throws(DomainError) -> Int {
+        try limit(value, fallback: PositionState.defaultMaxLots, maximum: 100_000, field: "max_lots")
+    }
+
     /// A client or other caller-chosen id: 1–128 printable ASCII characters, no spaces.
     public static func identifier(_ value: String, field: String) throws(DomainError) -> String {
         guard !value.isEmpty else { throw .invalidArgument(field: field, reason: "is required") }
@@ -214,8 +228,12 @@ public enum Validation {
 // MARK: Rendering
 
 extension PositionState {
-    /// The contract's view of the position at `now` (terms and values depend on it).
-    public func proto(now: Instant) -> Ultracore_Holdings_V1_Position {
+    /// How many lots a position answer carries when the request does not say (Position.lots).
+    public static let defaultMaxLots = 1_000
+
+    /// The contract's view of the position at `now` (terms and values depend on it), with
+    /// at most `maxLots` of its open lots after the first `lotsOffset` (acquisition order).
+    public func proto(now: Instant, maxLots: Int = PositionState.defaultMaxLots, lotsOffset: Int = 0) -> Ultracore_Holdings_V1_Position {
         var position = Ultracore_Holdings_V1_Position()
         position.positionId = positionId
         position.clientId = clientId
@@ -235,7 +253,10 @@ extension PositionState {
             }
         }
         position.realizedGain = realizedGain.description
-        position.lots = lots.map { $0.proto(now: now, lastPrice: lastPrice) }
+        let first = min(max(0, lotsOffset), lots.count)
+        let end = max(0, maxLots) >= lots.count - first ? lots.count : first + max(0, maxLots)
+        position.lots = lots[first..<end].map { $0.proto(now: now, lastPrice: lastPrice) }
+        position.lotCount = Int32(clamping: lots.count)
         position.openedAt = openedAt.timestamp
         position.closedAt = closedAt?.timestamp
         position.version = version

@@ -20,18 +20,23 @@ public struct KafkaConfiguration: Sendable {
 
     public init() {}
 
+    /// The log of record is one topic: every event of a client (positions, trades, valuations,
+    /// corporate actions, rebalancing runs) goes to the client's partition of `positions`, so a
+    /// client's events are totally ordered (a rebalancing run's trades and its completion, a
+    /// split and the sale after it) and the projector reads one ordered stream per partition.
+    /// Topics per event type would split that order across topics that no consumer could
+    /// merge back; a consumer that wants one type routes on the `event-type` record header
+    /// without decoding. (Earlier versions configured trades, valuations, corporate-actions and
+    /// rebalancing topics that nothing produced to; they are gone.)
     public struct Topics: Sendable, Hashable {
         public var positions = "holdings.positions"
-        public var trades = "holdings.trades"
-        public var valuations = "holdings.valuations"
-        public var corporateActions = "holdings.corporate-actions"
-        public var rebalancing = "holdings.rebalancing"
         /// Records the projector could not apply (not one of `all`: nobody projects it).
         public var deadLetters = "holdings.dead-letters"
 
         public init() {}
 
-        public var all: [String] { [positions, trades, valuations, corporateActions, rebalancing] }
+        /// The topics of the log of record (what the projector follows).
+        public var all: [String] { [positions] }
     }
 }
 

@@ -14,7 +14,29 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
     public func sellLots(request: Ultracore_Holdings_V1_SellLotsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_SellLotsResponse {
         try await ServiceError.mapping {
             try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
-            return try await model.sellLots(request)
+            let now = Instant.now
+            let command = try SellCommand(request, now: now)
+            let maxLots = try Validation.maxLots(request.maxLots)
+            var keyed = request
+            keyed.maxLots = 0
+            let write = try await model.sell(command, client: request.clientId, ticker: request.ticker, dryRun: request.dryRun,
+                                             requestId: try RequestParsing.requestId(request.requestId),
+                                             fingerprint: RequestFingerprint.of(keyed), now: now)
+            let realized = WriteModel.realized(of: write.event)
+            var response = Ultracore_Holdings_V1_SellLotsResponse()
+            response.realized = realized
+            response.dryRun = request.dryRun
+            response.position = write.position.proto(now: now, maxLots: maxLots)
+            response.eventId = request.dryRun ? "" : write.event.eventId
+            var proceeds = ExactDecimal.zero, basis = ExactDecimal.zero
+            for lot in realized {
+                proceeds = (try? proceeds.adding(ExactDecimal(lot.proceeds) ?? .zero)) ?? proceeds
+                basis = (try? basis.adding(ExactDecimal(lot.costBasis) ?? .zero)) ?? basis
+            }
+            response.totalProceeds = proceeds.description
+            response.totalCostBasis = basis.description
+            response.gains = Gains.summary(realized: realized)
+            return response
         }
     }
 
@@ -27,7 +49,8 @@ public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServicePr
             guard let position = model.openPosition(client: client, ticker: ticker) else {
                 throw RPCError(.notFound, "client \(client) holds no open \(ticker) position")
             }
-            let rendered = position.proto(now: asOf)
+            // Every lot: the summary is about them (lot_count of Position does not apply here).
+            let rendered = position.proto(now: asOf, maxLots: .max)
             var response = Ultracore_Holdings_V1_GetCostBasisSummaryResponse()
             response.positionId = position.positionId
             response.lots = rendered.lots

@@ -21,15 +21,39 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func openPosition(request: Ultracore_Holdings_V1_OpenPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_OpenPositionResponse {
         try await ServiceError.mapping {
             try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
-            return try await model.openPosition(request)
+            let now = Instant.now
+            let command = try OpenPositionCommand(request, now: now)
+            let maxLots = try Validation.maxLots(request.maxLots)
+            var keyed = request
+            keyed.maxLots = 0
+            let write = try await model.open(command, requestId: try RequestParsing.requestId(request.requestId),
+                                             fingerprint: RequestFingerprint.of(keyed), now: now)
+            var response = Ultracore_Holdings_V1_OpenPositionResponse()
+            response.position = write.position.proto(now: now, maxLots: maxLots)
+            let bought: Ultracore_Holdings_V1_Lot?
+            switch write.event.payload {
+            case .positionOpened(let opened)?: bought = opened.lot
+            case .lotAdded(let added)?: bought = added.lot
+            default: bought = nil
+            }
+            // The bought lot as the position holds it now (usually its last: search from the end).
+            response.lot = write.position.lots.last { $0.lotId == bought?.lotId }
+                .map { $0.proto(now: now, lastPrice: write.position.lastPrice) } ?? bought
+            response.created = write.event.eventType == .positionOpened
+            response.eventId = write.event.eventId
+            return response
         }
     }
 
     public func getPosition(request: Ultracore_Holdings_V1_GetPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPositionResponse {
         try await ServiceError.mapping {
             let position = try model.authorizedPosition(request.positionId, .read, context)
+            let maxLots = try Validation.maxLots(request.maxLots)
+            guard request.lotsOffset >= 0, Int(request.lotsOffset) <= position.lots.count else {
+                throw DomainError.invalidArgument(field: "lots_offset", reason: "must be 0 to the position's lot_count (\(position.lots.count))")
+            }
             var response = Ultracore_Holdings_V1_GetPositionResponse()
-            response.position = position.proto(now: .now)
+            response.position = position.proto(now: .now, maxLots: maxLots, lotsOffset: Int(request.lotsOffset))
             return response
         }
     }
@@ -39,6 +63,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let client = try Validation.identifier(request.clientId, field: "client_id")
             try context.authorize(.read, client: client)
             let limit = try Paging.size(request.pageSize)
+            let maxLots = try Validation.maxLots(request.maxLots)
             var after: (Instant, String)?
             if !request.pageToken.isEmpty {
                 guard let token = Paging.decode(request.pageToken, scope: "positions:\(client):\(request.includeClosed)"),
@@ -50,7 +75,7 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let (page, more) = model.positions(client: client, includeClosed: request.includeClosed, after: after, limit: limit)
             let now = Instant.now
             var response = Ultracore_Holdings_V1_ListPositionsResponse()
-            response.positions = page.map { $0.proto(now: now) }
+            response.positions = page.map { $0.proto(now: now, maxLots: maxLots) }
             if more, let last = page.last {
                 response.nextPageToken = Paging.encode(["\(last.openedAt.microseconds)", last.positionId],
                                                        scope: "positions:\(client):\(request.includeClosed)")
@@ -120,21 +145,68 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func closePosition(request: Ultracore_Holdings_V1_ClosePositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ClosePositionResponse {
         try await ServiceError.mapping {
             _ = try model.authorizedPosition(request.positionId, .write, context, requestId: request.requestId)
-            return try await model.closePosition(request)
+            let now = Instant.now
+            let command = try SellCommand(request, now: now)
+            let maxLots = try Validation.maxLots(request.maxLots)
+            var keyed = request
+            keyed.maxLots = 0
+            let write = try await model.close(command, positionId: request.positionId, requestId: try RequestParsing.requestId(request.requestId),
+                                              fingerprint: RequestFingerprint.of(keyed), now: now)
+            var response = Ultracore_Holdings_V1_ClosePositionResponse()
+            response.position = write.position.proto(now: now, maxLots: maxLots)
+            response.realized = WriteModel.realized(of: write.event)
+            response.gains = Gains.summary(realized: response.realized)
+            response.eventId = write.event.eventId
+            return response
         }
     }
 
     public func updatePositionValue(request: Ultracore_Holdings_V1_UpdatePositionValueRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_UpdatePositionValueResponse {
         try await ServiceError.mapping {
             _ = try model.authorizedPosition(request.positionId, .write, context, requestId: request.requestId)
-            return try await model.updatePositionValue(request)
+            let now = Instant.now
+            let price = try Validation.price(request.price, field: "price")
+            let pricedAt = try Validation.tradeTime(request.pricedAt, now: now, field: "priced_at")
+            let maxLots = try Validation.maxLots(request.maxLots)
+            var keyed = request
+            keyed.maxLots = 0
+            let write = try await model.value(positionId: request.positionId, price: price, pricedAt: pricedAt,
+                                              requestId: try RequestParsing.requestId(request.requestId),
+                                              fingerprint: RequestFingerprint.of(keyed), now: now)
+            var response = Ultracore_Holdings_V1_UpdatePositionValueResponse()
+            response.position = write.position.proto(now: now, maxLots: maxLots)
+            response.eventId = write.event.eventId
+            return response
         }
     }
 
     public func publishPrices(request: Ultracore_Holdings_V1_PublishPricesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_PublishPricesResponse {
         try await ServiceError.mapping {
             try context.requireScope(Principal.pricesPublishScope, requestId: request.requestId)
-            return try await model.publishPrices(request)
+            let now = Instant.now
+            guard !request.prices.isEmpty, request.prices.count <= 10_000 else {
+                throw DomainError.invalidArgument(field: "prices", reason: "must hold 1 to 10,000 quotes, not \(request.prices.count)")
+            }
+            var quotes: [(ticker: String, price: ExactDecimal, at: Instant)] = []
+            var seen = Set<String>()
+            for (index, quote) in request.prices.enumerated() {
+                let ticker: String
+                do { ticker = try Validation.ticker(quote.ticker) } catch {
+                    throw DomainError.invalidArgument(field: "prices[\(index)].ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
+                }
+                guard seen.insert(ticker).inserted else {
+                    throw DomainError.invalidArgument(field: "prices[\(index)].ticker", reason: "\(ticker) is quoted twice")
+                }
+                let price = try Validation.price(quote.price, field: "prices[\(index)].price")
+                let at = try Validation.tradeTime(quote.pricedAt, now: now, field: "prices[\(index)].priced_at")
+                quotes.append((ticker, price, at))
+            }
+            let batch = try await model.publish(quotes, requestId: try RequestParsing.requestId(request.requestId),
+                                                fingerprint: RequestFingerprint.of(request), now: now)
+            var response = Ultracore_Holdings_V1_PublishPricesResponse()
+            response.positionsRevalued = Int32(batch.revalued)
+            response.unheldTickers = batch.unheld
+            return response
         }
     }
 
@@ -142,6 +214,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             guard !request.positionId.isEmpty else { throw DomainError.invalidArgument(field: "position_id", reason: "is required") }
             guard request.asOfVersion >= 0 else { throw DomainError.invalidArgument(field: "as_of_version", reason: "must not be negative") }
+            let maxLots = try Validation.maxLots(request.maxLots)
+            let maxEvents = try Validation.limit(request.maxEvents, fallback: 1_000, maximum: 10_000, field: "max_events")
             let limit = try request.asOfTime.map { time throws(DomainError) in try Validation.instant(time, field: "as_of_time") }
             _ = try model.authorizedPosition(request.positionId, .read, context)
             try await auditTrailReady(context)
@@ -155,8 +229,9 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             var position = try PositionState.opened(by: first)
             for event in events.dropFirst() { try position.apply(event) }
             var response = Ultracore_Holdings_V1_ReconstructPositionResponse()
-            response.position = position.proto(now: limit ?? .now)
-            response.events = events
+            response.position = position.proto(now: limit ?? .now, maxLots: maxLots)
+            response.events = Array(events.suffix(maxEvents))
+            response.eventCount = Int32(clamping: events.count)
             return response
         }
     }
@@ -166,45 +241,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let client = try Validation.identifier(request.clientId, field: "client_id")
             try context.authorize(.read, client: client)
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
-            return try Self.portfolio(client: client, positions: positions)
+            return try PortfolioValuation.portfolio(client: client, positions: positions)
         }
-    }
-
-    /// A client's portfolio: open `positions` valued at `prices` (per ticker) or their last
-    /// price; a position never priced counts at cost (and is listed in unpriced_position_ids).
-    /// Positions ordered by ticker.
-    static func portfolio(client: String, positions: [PositionState], prices: [String: ExactDecimal] = [:]) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
-        var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
-        response.clientId = client
-        var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
-        var valued: [(PositionState, ExactDecimal)] = []
-        func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal {
-            do { return try a.adding(b) } catch {
-                throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
-            }
-        }
-        for position in positions.sorted(by: PositionState.inReportOrder) where position.status == .open {
-            basis = try sum(basis, position.costBasis)
-            if prices[position.ticker] == nil && position.lastPrice == nil { response.unpricedPositionIds.append(position.positionId) }
-            let value = try position.marketValue(at: prices[position.ticker])
-            total = try sum(total, value)
-            unrealized = try sum(unrealized, try value.subtracting(position.costBasis))
-            valued.append((position, value))
-        }
-        for (position, value) in valued {
-            var weight = Ultracore_Holdings_V1_PositionWeight()
-            weight.positionId = position.positionId
-            weight.ticker = position.ticker
-            weight.marketValue = value.description
-            weight.costBasis = position.costBasis.description
-            weight.unrealizedGain = try value.subtracting(position.costBasis).description
-            weight.weight = total.isZero ? "0" : try value.divided(by: total).description
-            response.positions.append(weight)
-        }
-        response.marketValue = total.description
-        response.costBasis = basis.description
-        response.unrealizedGain = unrealized.description
-        return response
     }
 
     /// The monitoring agent: drift against targets, concentration, anomalous valuations
@@ -239,7 +277,14 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     public func applyCorporateAction(request: Ultracore_Holdings_V1_ApplyCorporateActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ApplyCorporateActionResponse {
         try await ServiceError.mapping {
             try context.requireScope(Principal.corporateActionsScope, requestId: request.requestId)
-            return try await model.applyCorporateAction(request)
+            let now = Instant.now
+            let action = try CorporateAction(request, now: now)
+            let (actionId, results) = try await model.apply(action, requestId: try RequestParsing.requestId(request.requestId),
+                                                            fingerprint: RequestFingerprint.of(request), now: now)
+            var response = Ultracore_Holdings_V1_ApplyCorporateActionResponse()
+            response.actionId = actionId
+            response.results = results
+            return response
         }
     }
 

@@ -29,6 +29,8 @@ public final class Projector: @unchecked Sendable {
     private let assigned = Atomic<Bool>(false)
     private let openDeadLetters = Atomic<Int>(0)
     private var started = false
+    /// The positions this projector last wrote (its thread only).
+    private let cache = PositionCache()
     /// Receives the dead letters of each batch after its commit, for the dead-letter topic.
     private let deadLetterSink: (@Sendable ([OutgoingRecord]) -> Void)?
 
@@ -223,7 +225,7 @@ public final class Projector: @unchecked Sendable {
         }
         let (candidates, dead) = Self.decodeAll(records)
         let letters = try db.transaction {
-            let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, on: db))
+            let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, cache: cache, on: db))
             try ReadModels.saveDeadLetters(letters, on: db)
             try ReadModels.saveOffsets(group: group, reached, on: db)
             return letters
@@ -304,13 +306,13 @@ public final class Projector: @unchecked Sendable {
     /// does not fit its aggregate (``PositionState/next(_:_:)``, the write model's function),
     /// and every later event of an aggregate `blocked` by an earlier dead letter.
     static func project(_ candidates: [ReadModels.Recorded], blocked initiallyBlocked: Set<String>,
-                        on db: PostgresConnection) throws -> [DeadLetter] {
+                        cache: PositionCache = PositionCache(maxWeight: 0), on db: PostgresConnection) throws -> [DeadLetter] {
         let known = try ReadModels.knownEventIds(candidates.map(\.event.eventId), on: db)
         let fresh = candidates.filter { !known.contains($0.event.eventId) }
         var taken = try ReadModels.takenVersions(fresh.map(\.event), on: db)
         var blocked = initiallyBlocked
         let touched = Array(Set(fresh.filter { RebalancingEvents.isPositionEvent($0.event) }.map(\.event.aggregateId)))
-        var stored = try ReadModels.loadPositions(touched, on: db)
+        var stored = try cache.load(touched, on: db)
         var positions = stored
         var changed = Set<String>()
         var dead: [DeadLetter] = []
@@ -340,7 +342,7 @@ public final class Projector: @unchecked Sendable {
             let completed = expected == trades.count
             let missing = trades.map(\.aggregateId).filter { positions[$0] == nil }
             if !missing.isEmpty {
-                let loaded = try ReadModels.loadPositions(Array(Set(missing)), on: db)
+                let loaded = try cache.load(Array(Set(missing)), on: db)
                 stored.merge(loaded) { current, _ in current }
                 positions.merge(loaded) { current, _ in current }
             }
@@ -419,7 +421,9 @@ public final class Projector: @unchecked Sendable {
             }
         }
         try flush()
-        try ReadModels.savePositions(changed.sorted().compactMap { positions[$0] }, before: stored, on: db)
+        let saved = changed.sorted().compactMap { positions[$0] }
+        try ReadModels.savePositions(saved, before: stored, on: db)
+        for position in saved { cache.remember(position) }
         return dead
     }
 

@@ -21,14 +21,6 @@ struct StoredPlan: Sendable {
     static let lifetime: Int64 = 24 * 3_600_000_000
 }
 
-/// A completed execution of a plan.
-struct Execution: Sendable {
-    var rebalancingId: String
-    var fingerprint: String
-    var requestId: String
-    var response: Ultracore_Holdings_V1_ExecuteRebalancingResponse
-}
-
 /// The parameters of one evaluation (EvaluateRebalancing, or a schedule firing).
 struct EvaluationInput: Sendable {
     var client: String
@@ -98,17 +90,6 @@ struct EvaluationOutcome: Sendable {
 
 extension WriteModel {
     // MARK: Evaluation
-
-    /// The client's open positions, by ticker.
-    func openPositions(of client: String) -> [String: PositionState] {
-        state.withLock { state in
-            var open: [String: PositionState] = [:]
-            for id in state.byClient[client] ?? [] {
-                if let position = state.positions[id], position.status == .open { open[position.ticker] = position }
-            }
-            return open
-        }
-    }
 
     /// Assets of the client valued at `prices` or their last price; targets not held are
     /// included at `fallback` (their price when the caller gave one).
@@ -214,7 +195,7 @@ extension WriteModel {
                 try Validation.instant(time, field: "last_rebalanced_at")
             }
         }
-        let requestId = try checkedRequestId(request.requestId)
+        let requestId = try RequestParsing.requestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request)
         if let replayed = try await replayTrigger(client: input.client, requestId: requestId, fingerprint: fingerprint) { return replayed }
         let outcome = try await evaluate(input)
@@ -251,12 +232,10 @@ extension WriteModel {
     /// The client-level event a known request id recorded (nil for a new id), read from the
     /// audit trail; INVALID_ARGUMENT when the id was used by a different request.
     private func recordedEvent(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_Event? {
-        guard !requestId.isEmpty, let record = state.withLock({ $0.requests[client + "\u{0}" + requestId] }) else { return nil }
-        guard record.fingerprint == fingerprint else {
-            throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
-        }
+        guard !requestId.isEmpty, let record = executor.read(client, { $0.requests[requestId] }) else { return nil }
+        guard case .event(let aggregate, let version, _) = try record.matching(fingerprint) else { throw RequestRecord.reused(requestId) }
         try await waitForAuditTrail()
-        let events = try await pool.withConnection { try ReadModels.events(aggregate: record.aggregateId, upTo: record.version, on: $0) }
+        let events = try await pool.withConnection { try ReadModels.events(aggregate: aggregate, upTo: version, on: $0) }
         guard let event = events.last else { throw Self.outcomeNotReadable }
         return event
     }
@@ -283,22 +262,9 @@ extension WriteModel {
 
     /// Records one client-level event (not a position's) under the client's writer.
     func recordClientEvent(_ event: Ultracore_Holdings_V1_Event, client: String, requestId: String, fingerprint: String) async throws {
-        try await locks.withLock(client) {
-            try self.refuseIfUnconfirmed(client)
-            if !requestId.isEmpty, let known = state.withLock({ $0.requests[client + "\u{0}" + requestId] }), known.fingerprint != fingerprint {
-                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
-            }
-            if let error = await recordAll([event], client: client)[0] { throw error }
-            state.withLock { state in
-                if !requestId.isEmpty {
-                    state.requests[client + "\u{0}" + requestId] = RequestRecord(
-                        fingerprint: fingerprint, aggregateId: event.aggregateId, version: event.aggregateVersion, eventId: event.eventId)
-                }
-                if case .rebalancingScheduled(let scheduled)? = event.payload, let schedule = scheduled.schedule {
-                    state.schedules[client] = (schedule, event.aggregateVersion)
-                }
-            }
-            broadcaster.publish([event])
+        try await executor.write(client) { writer in
+            if !requestId.isEmpty, let known = writer.read({ $0.requests[requestId] }) { _ = try known.matching(fingerprint) }
+            try await writer.record(.client(event))
         }
     }
 
@@ -341,11 +307,11 @@ extension WriteModel {
         for trade in plan.trades { seen[trade.ticker] = open[trade.ticker].map { ($0.positionId, $0.version) } }
         let stored = StoredPlan(planId: planId, clientId: input.client, createdAt: now, strategy: input.strategy, plan: plan,
                                 constraints: constraints, drifts: outcome.drifts, seen: seen, response: response)
-        state.withLock { state in
-            state.plans = state.plans.filter { now.microseconds - $0.value.createdAt.microseconds < StoredPlan.lifetime }
+        executor.update(input.client) { book in
+            book.plans = book.plans.filter { now.microseconds - $0.value.createdAt.microseconds < StoredPlan.lifetime }
             // Executions of expired plans: a retry by request_id finds them in the audit trail.
-            state.executions = state.executions.filter { state.plans[$0.key] != nil }
-            state.plans[planId] = stored
+            book.executions = book.executions.filter { book.plans[$0.key] != nil }
+            book.plans[planId] = stored
         }
         return stored
     }
@@ -358,12 +324,12 @@ extension WriteModel {
         let now = Instant.now
         let client = try Validation.identifier(request.clientId, field: "client_id")
         guard !request.planId.isEmpty else { throw DomainError.invalidArgument(field: "plan_id", reason: "is required") }
-        let requestId = try checkedRequestId(request.requestId)
+        let requestId = try RequestParsing.requestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request)
         if !requestId.isEmpty, let response = try await replayExecution(client: client, requestId: requestId, fingerprint: fingerprint) {
             return response
         }
-        guard let stored = state.withLock({ $0.plans[request.planId] }), stored.clientId == client,
+        guard let stored = executor.read(client, { $0.plans[request.planId] }), stored.clientId == client,
               now.microseconds - stored.createdAt.microseconds < StoredPlan.lifetime else {
             throw RPCError(.notFound, "plan \(request.planId.prefix(64)) of client \(client) not found (unknown, expired after 24 hours, or made before a restart)")
         }
@@ -372,7 +338,7 @@ extension WriteModel {
             var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
             response.dryRun = true
             response.trades = executed
-            response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(positions.values), prices: Self.prices(of: stored))
+            response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(positions.values), prices: Self.prices(of: stored))
             response.totalCost = stored.plan.totalCost.description
             return response
         }
@@ -387,7 +353,7 @@ extension WriteModel {
     /// after them and the trades as executed. FAILED_PRECONDITION when a position changed
     /// since the plan was made.
     func runEvents(_ stored: StoredPlan, positions open: [String: PositionState], now: Instant, requestId: String, source: String)
-        throws -> (events: [Ultracore_Holdings_V1_Event], positions: [String: PositionState], trades: [Ultracore_Holdings_V1_ExecutedTrade]) {
+        throws -> (changes: [ClientBook.Change], positions: [String: PositionState], trades: [Ultracore_Holdings_V1_ExecutedTrade]) {
         let client = stored.clientId
         for (ticker, seen) in stored.seen {
             let current = open[ticker].map { ($0.positionId, $0.version) }
@@ -408,7 +374,7 @@ extension WriteModel {
         var first = base.envelope(aggregateId: rebalancingId, version: 1, clientId: client)
         first.eventType = .rebalancingTriggered
         first.payload = .rebalancingTriggered(triggered)
-        var events = [first]
+        var changes: [ClientBook.Change] = [.client(first)]
         var positions = open
         var executed: [Ultracore_Holdings_V1_ExecutedTrade] = []
         for (index, trade) in stored.plan.trades.enumerated() {
@@ -416,12 +382,12 @@ extension WriteModel {
             eventContext.eventId = UUIDText.random()
             eventContext.causationId = first.eventId
             let position = positions[trade.ticker]
-            var event = try RebalancingEvents.trade(trade, position: position, newPositionId: "pos-" + UUIDText.random(), clientId: client,
+            let event = try RebalancingEvents.trade(trade, position: position, newPositionId: "pos-" + UUIDText.random(), clientId: client,
                                                     rebalancingId: rebalancingId, planId: stored.planId, context: eventContext, at: now)
             var after: PositionState
             if var current = position { try current.apply(event); after = current } else { after = try PositionState.opened(by: event) }
             positions[trade.ticker] = after
-            events.append(event)
+            changes.append(.position(event, after: after))
             var done = Ultracore_Holdings_V1_ExecutedTrade()
             done.trade = stored.response.trades[index]
             done.positionId = after.positionId
@@ -442,51 +408,46 @@ extension WriteModel {
         var last = lastContext.envelope(aggregateId: rebalancingId, version: 2, clientId: client)
         last.eventType = .rebalancingCompleted
         last.payload = .rebalancingCompleted(completed)
-        events.append(last)
-        return (events, positions, executed)
+        changes.append(.client(last))
+        return (changes, positions, executed)
     }
 
     /// Records a run under the client's writer; applies it only when every event was acknowledged.
     func execute(_ stored: StoredPlan, requestId: String, fingerprint: String, source: String, now: Instant) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
         let client = stored.clientId
-        return try await locks.withLock(client) {
-            try self.refuseIfUnconfirmed(client)
-            if let done = state.withLock({ $0.executions[stored.planId] }) {
-                if !requestId.isEmpty && done.requestId == requestId && done.fingerprint == fingerprint { return done.response }
-                throw RPCError(.failedPrecondition, "plan \(stored.planId) was already executed (rebalancing \(done.rebalancingId))")
+        return try await executor.write(client) { writer in
+            if let done = writer.read({ $0.executions[stored.planId] }), case .execution(let rebalancingId, let response) = done.outcome {
+                if !requestId.isEmpty && done.requestId == requestId && done.fingerprint == fingerprint { return response }
+                throw RPCError(.failedPrecondition, "plan \(stored.planId) was already executed (rebalancing \(rebalancingId))")
             }
-            let (events, positions, executed) = try runEvents(stored, positions: openPositions(of: client), now: now, requestId: requestId, source: source)
-            for event in events where RebalancingEvents.isPositionEvent(event) { try refuseIfQuarantined(event.aggregateId) }
-            let rebalancingId = events[0].aggregateId
+            var (changes, _, executed) = try runEvents(stored, positions: writer.read { $0.openPositions }, now: now, requestId: requestId, source: source)
+            for change in changes where RebalancingEvents.isPositionEvent(change.event) { try refuseIfQuarantined(change.event.aggregateId) }
+            let rebalancingId = changes[0].event.aggregateId
             var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
             response.rebalancingId = rebalancingId
             response.trades = executed
             response.totalCost = stored.plan.totalCost.description
-            var recording = events
             if !requestId.isEmpty {
-                for index in recording.indices { recording[index].attributes[EventAttributes.requestDigest] = fingerprint }
+                changes = changes.map { $0.attributed(EventAttributes.requestDigest, fingerprint) }
             }
-            let results = await recordAll(recording, client: client)
-            if let failure = results.compactMap({ $0 }).first {
-                let written = results.contains { $0 == nil } || results.contains { ($0 as? KafkaError)?.possiblyPersisted == true }
-                guard written else { throw failure }
+            let outcome = await writer.record(changes, allOrNothing: true)
+            if let failure = outcome.results.compactMap({ $0 }).first {
+                let written = outcome.results.contains { $0 == nil } || outcome.results.contains { ($0 as? KafkaError)?.possiblyPersisted == true }
+                guard written else {
+                    if !outcome.uncertain.isEmpty { executor.confirm(client, partitions: outcome.uncertain) }
+                    throw failure
+                }
                 abandon(rebalancingId, plan: stored.planId, client: client, reason: "\(failure)")
                 throw RPCError(.unavailable,
                     "the event log did not take rebalancing \(rebalancingId) whole (\(ServiceError.status(failure).message)); it is being settled: all of its trades or none take effect. Retry with the same request_id for the outcome")
             }
-            state.withLock { state in
-                for position in positions.values where position.version > (state.positions[position.positionId]?.version ?? 0) {
-                    let isNew = state.positions[position.positionId] == nil
-                    Self.index(position, in: &state)
-                    if isNew { Self.sort(client: client, in: &state) }
-                }
+            response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(writer.read { $0.openPositions }.values),
+                                                                  prices: Self.prices(of: stored))
+            let done = response
+            writer.update { book in
+                book.executions[stored.planId] = RequestRecord(requestId: requestId, fingerprint: fingerprint,
+                                                               outcome: .execution(rebalancingId: rebalancingId, response: done))
             }
-            response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(openPositions(of: client).values),
-                                                               prices: Self.prices(of: stored))
-            state.withLock { state in
-                state.executions[stored.planId] = Execution(rebalancingId: rebalancingId, fingerprint: fingerprint, requestId: requestId, response: response)
-            }
-            broadcaster.publish(recording)
             return response
         }
     }
@@ -495,7 +456,7 @@ extension WriteModel {
     /// REBALANCING_ABORTED until the broker takes it (unless COMPLETED got there first, the
     /// log decides), then reload the client from Postgres once the projector settled the run.
     private func abandon(_ rebalancingId: String, plan planId: String, client: String, reason: String) {
-        state.withLock { _ = $0.unconfirmed.insert(client) }
+        executor.update(client) { $0.unconfirmed = true }
         Log.error("rebalancing", "run \(rebalancingId) of \(client) was not acknowledged whole (\(reason)); aborting it")
         var aborted = Ultracore_Holdings_V1_RebalancingAborted()
         aborted.rebalancingId = rebalancingId
@@ -510,26 +471,22 @@ extension WriteModel {
         Task.detached { [self] in
             var delay = 0.2
             while true {
-                if await self.recordAll([marker], client: client)[0] == nil { break }
+                if await self.recorder.record([marker], client: client).results[0] == nil { break }
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                 delay = min(2, delay * 2)
             }
-            let topic = self.topics.positions
-            let partition = EventLog.partition(forKey: Array(client.utf8), partitions: self.partitions)
-            self.confirmLater(client: client, partitions: [PartitionKey(topic: topic, partition: partition)])
+            self.executor.confirm(client, partitions: [self.recorder.partition(of: client)])
         }
     }
 
     /// A retried execution: the completed run recorded with this request id, rebuilt from the
     /// audit trail when it is not in memory (the portfolio is the current one).
     private func replayExecution(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse? {
-        if let done = state.withLock({ $0.executions.values.first { $0.requestId == requestId && $0.response.portfolio?.clientId == client } }) {
-            guard done.fingerprint == fingerprint else {
-                throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
-            }
-            return done.response
+        if let done = executor.read(client, { $0.executions.values.first { $0.requestId == requestId } }) {
+            guard case .execution(_, let response) = try done.matching(fingerprint) else { throw RequestRecord.reused(requestId) }
+            return response
         }
-        try refuseIfUnconfirmed(client)
+        if executor.read(client, { $0.unconfirmed }) { throw CommandExecutor<ClientBook>.unconfirmedError(client) }
         try await waitForAuditTrail()
         let rows = try await pool.withConnection { connection in
             try connection.execute("""
@@ -560,7 +517,7 @@ extension WriteModel {
             response.trades.append(done)
         }
         response.totalCost = total.description
-        response.portfolio = try HoldingsService.portfolio(client: client, positions: Array(openPositions(of: client).values))
+        response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(openPositions(of: client).values))
         return response
     }
 
@@ -575,7 +532,7 @@ extension WriteModel {
                                         band: request.band, bands: [:], signal: nil, asOf: now)
         let start = try request.startAt.map { time throws(DomainError) in try Validation.instant(time, field: "start_at") }
             ?? cadence.boundary(after: now)
-        let requestId = try checkedRequestId(request.requestId)
+        let requestId = try RequestParsing.requestId(request.requestId)
         let fingerprint = RequestFingerprint.of(request)
         let client = input.client
         if let event = try await recordedEvent(client: client, requestId: requestId, fingerprint: fingerprint) {
@@ -584,7 +541,7 @@ extension WriteModel {
             response.schedule = scheduled.schedule
             return response
         }
-        let existing = state.withLock { $0.schedules[client] }
+        let existing = executor.read(client) { $0.schedule }
         var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
         schedule.scheduleId = existing?.schedule.scheduleId ?? ("sched-" + UUIDText.random())
         schedule.clientId = client
@@ -616,17 +573,15 @@ extension WriteModel {
     }
 
     /// Schedules due at `now` (enabled, next run at or before it).
-    func dueSchedules(at now: Instant) -> [(schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] {
-        state.withLock { state in
-            state.schedules.values.filter { entry in
-                entry.schedule.enabled && (entry.schedule.nextRunAt.flatMap(Instant.init).map { $0 <= now } ?? false)
-            }.sorted { $0.schedule.scheduleId < $1.schedule.scheduleId }
-        }
+    func dueSchedules(at now: Instant) -> [ClientBook.ScheduleEntry] {
+        executor.states.keys.compactMap { client in executor.read(client) { $0.schedule } }.filter { entry in
+            entry.schedule.enabled && (entry.schedule.nextRunAt.flatMap(Instant.init).map { $0 <= now } ?? false)
+        }.sorted { $0.schedule.scheduleId < $1.schedule.scheduleId }
     }
 
     /// One firing of a schedule: evaluate (REBALANCING_TRIGGERED when due), plan and execute
     /// when auto_execute, then move next_run_at to the cadence boundary after `now`.
-    func runSchedule(_ entry: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64), now clockNow: Instant) async throws -> [String] {
+    func runSchedule(_ entry: ClientBook.ScheduleEntry, now clockNow: Instant) async throws -> [String] {
         var schedule = entry.schedule
         let now = Instant.now
         let cadence = try RebalancingCadence(schedule.cadence, field: "cadence")

@@ -102,7 +102,7 @@ public final class RebalancingScheduler: Sendable {
 
     /// One firing; a refusal of the domain (nothing priced, …) still moves the schedule on,
     /// a failure of the log or the database is retried at the next tick.
-    static func fire(_ entry: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64), model: WriteModel, now: Instant) async {
+    static func fire(_ entry: ClientBook.ScheduleEntry, model: WriteModel, now: Instant) async {
         let id = entry.schedule.scheduleId, client = entry.schedule.clientId
         do {
             let notes = try await model.runSchedule(entry, now: now)

@@ -29,8 +29,8 @@ extension ReadModels {
         }
     }
 
-    /// Unmatched losses by ledger key (WashSales.ledgerKey; of one client when given).
-    static func loadWashLosses(client: String? = nil, on connection: PostgresConnection) throws -> [String: [WashLoss]] {
+    /// Unmatched losses by client and ticker (of one client when given).
+    static func loadWashLosses(client: String? = nil, on connection: PostgresConnection) throws -> [String: [String: [WashLoss]]] {
         let rows = try connection.execute("""
             SELECT sale_event_id::text, part_index, client_id, ticker, position_id, lot_id,
                    (extract(epoch from sold_at) * 1000000)::int8, (extract(epoch from holding_start) * 1000000)::int8,
@@ -38,7 +38,7 @@ extension ReadModels {
             FROM wash_sale_losses WHERE unmatched > 0 AND ($1 = '' OR client_id = $1)
             ORDER BY sold_at, sale_event_id, part_index
             """, [.text(client ?? "")])
-        var ledger: [String: [WashLoss]] = [:]
+        var ledger: [String: [String: [WashLoss]]] = [:]
         for row in rows.rows {
             guard let event = row[0], let part = row[1].flatMap({ Int($0) }), let owner = row[2], let ticker = row[3],
                   let position = row[4], let lot = row[5], let sold = row[6].flatMap({ Int64($0) }),
@@ -46,7 +46,7 @@ extension ReadModels {
                   let loss = row[9].flatMap({ ExactDecimal($0) }), let unmatched = row[10].flatMap({ ExactDecimal($0) }) else {
                 throw PostgresError(kind: .statement, sqlState: "", message: "wash_sale_losses row \(row[0] ?? "?") is malformed")
             }
-            ledger[WashSales.ledgerKey(client: owner, ticker: ticker), default: []].append(WashLoss(
+            ledger[owner, default: [:]][ticker, default: []].append(WashLoss(
                 saleEventId: event, partIndex: part, positionId: position, lotId: lot, soldAt: Instant(microseconds: sold),
                 holdingStart: Instant(microseconds: start), quantity: quantity, loss: loss, unmatched: unmatched))
         }
@@ -68,12 +68,6 @@ extension ReadModels {
 }
 
 extension WashSales {
-    /// The key of a client's ledger in one ticker ("client\0ticker"; ticker "" gives the
-    /// prefix of all the client's ledgers).
-    static func ledgerKey(client: String, ticker: String) -> String {
-        client + "\u{0}" + ticker
-    }
-
     /// Applies an event's ledger changes to an in-memory ledger of one client and ticker.
     static func apply(_ event: Ultracore_Holdings_V1_Event, to ledger: inout [WashLoss]) {
         let (added, matched) = ledgerChanges(of: event)

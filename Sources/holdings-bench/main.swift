@@ -9,6 +9,9 @@ import Synchronization
 ///   sell       SellLots of 1 share for each method on positions of LOTS lots, SELLS sales per method
 ///   rebalance  EvaluateRebalancing and PlanRebalancing on one client of ASSETS positions of LOTS lots, CALLS each
 ///   analytics  each AnalyticsService method on a daily series of DAYS returns, CALLS each
+///   growth     one position bought LOTS times, one buy at a time: buy latency by stretch, answer sizes
+///   portfolio  one client opening POSITIONS positions (CONCURRENCY in flight): buy latency by stretch,
+///              then GetPortfolioValue and MonitorPortfolio, CALLS each
 /// Prints p50/p99 per call (or batch); bounded by its counts.
 func usage() -> String {
     """
@@ -17,6 +20,8 @@ func usage() -> String {
            holdings-bench rebalance --server H:P [--assets 500] [--lots 50] [--calls 50]
            holdings-bench analytics --server H:P [--days 2520] [--calls 200]
            holdings-bench reads     --server H:P [--calls 50000] [--concurrency 32]
+           holdings-bench growth    --server H:P [--lots 10000]
+           holdings-bench portfolio --server H:P [--positions 20000] [--concurrency 16] [--calls 50]
            every scenario: [--token-file F] (else env HOLDINGS_TOKEN)
     """
 }
@@ -27,7 +32,7 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let scenario = arguments.first, ["publish", "sell", "rebalance", "analytics", "reads"].contains(scenario) else { fail(usage()) }
+guard let scenario = arguments.first, ["publish", "sell", "rebalance", "analytics", "reads", "growth", "portfolio"].contains(scenario) else { fail(usage()) }
 let options: [String: String] = {
     var options: [String: String] = [:]
     var index = 1
@@ -243,6 +248,98 @@ Task.detached {
         print("each evaluation: \(assets) drifts, \(outside) outside the band (one REBALANCING_TRIGGERED each); each plan: \(tradeCount) trades")
         if !evaluations.isEmpty { report("EvaluateRebalancing, \(assets) assets × \(lots) lots", evaluations) }
         if !plans.isEmpty { report("PlanRebalancing, \(assets) assets × \(lots) lots", plans) }
+    case "growth":
+        // One position bought `lots` times in a row: the cost of a buy as the position grows
+        // (p50/p99 per stretch of a tenth), and what the answers weigh at the end.
+        let lots = option("lots", 10_000)
+        var buy = Ultracore_Holdings_V1_OpenPositionRequest()
+        buy.clientId = "bench-\(run)-growth"
+        buy.ticker = "GROW"
+        buy.quantity = "1"
+        buy.price = "10"
+        var samples: [Double] = []
+        var last = Ultracore_Holdings_V1_OpenPositionResponse()
+        let start = clock.now
+        let stretch = max(1, lots / 10)
+        for index in 0..<lots {
+            buy.price = "\(10 + index % 7)"
+            let began = clock.now
+            do { last = try await holdings.openPosition(buy, options: options30) } catch { fail("OpenPosition \(index): \(error)") }
+            samples.append(millis(clock.now - began))
+            if samples.count == stretch || index == lots - 1 {
+                report("OpenPosition, lots \(index + 2 - samples.count)-\(index + 1)", samples)
+                samples.removeAll()
+            }
+        }
+        print(String(format: "growth: %d buys in %.1f s", lots, millis(clock.now - start) / 1000))
+        print("answer sizes at \(lots) lots: OpenPosition \(last.serializedBytes().count) bytes")
+        var get = Ultracore_Holdings_V1_GetPositionRequest()
+        get.positionId = last.position?.positionId ?? ""
+        if let position = try? await holdings.getPosition(get, options: options30) {
+            print("  GetPosition \(position.serializedBytes().count) bytes")
+        }
+        var reconstruct = Ultracore_Holdings_V1_ReconstructPositionRequest()
+        reconstruct.positionId = get.positionId
+        do {
+            let rebuilt = try await holdings.reconstructPosition(reconstruct, options: options30)
+            print("  ReconstructPosition \(rebuilt.serializedBytes().count) bytes")
+        } catch { print("  ReconstructPosition: \(error)") }
+    case "portfolio":
+        // One client opening `positions` positions (one per ticker): the cost of a buy as the
+        // portfolio grows, then the portfolio reads at that size.
+        let positions = option("positions", 20_000), concurrency = option("concurrency", 16), calls = option("calls", 50)
+        let client = "bench-\(run)-portfolio"
+        let samples = Locked(values: [Double]())
+        let next = Counter()
+        let stretch = max(1, positions / 5)
+        let start = clock.now
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while true {
+                        let n = next.value.add(1, ordering: .relaxed).oldValue
+                        if n >= positions { return }
+                        var buy = Ultracore_Holdings_V1_OpenPositionRequest()
+                        buy.clientId = client
+                        buy.ticker = "T\(n)"
+                        buy.quantity = "1"
+                        buy.price = "10"
+                        let began = clock.now
+                        while true {
+                            do {
+                                _ = try await holdings.openPosition(buy, options: options30)
+                                break
+                            } catch let error as RPCError where error.code == .unavailable {
+                                try? await Task.sleep(for: .milliseconds(20))
+                            } catch { fail("OpenPosition: \(error)") }
+                        }
+                        samples.append(n / stretch, millis(clock.now - began))
+                    }
+                }
+            }
+        }
+        for (index, stretchSamples) in samples.all().enumerated() where !stretchSamples.isEmpty {
+            report("OpenPosition, positions \(index * stretch + 1)-\(min(positions, (index + 1) * stretch))", stretchSamples)
+        }
+        print(String(format: "portfolio: %d positions opened in %.1f s", positions, millis(clock.now - start) / 1000))
+        var value = Ultracore_Holdings_V1_GetPortfolioValueRequest()
+        value.clientId = client
+        var valueSamples: [Double] = []
+        for _ in 0..<calls {
+            let began = clock.now
+            do { _ = try await holdings.getPortfolioValue(value, options: options30) } catch { fail("GetPortfolioValue: \(error)") }
+            valueSamples.append(millis(clock.now - began))
+        }
+        report("GetPortfolioValue at \(positions) positions", valueSamples)
+        var monitor = Ultracore_Holdings_V1_MonitorPortfolioRequest()
+        monitor.clientId = client
+        var monitorSamples: [Double] = []
+        for _ in 0..<calls {
+            let began = clock.now
+            do { _ = try await holdings.monitorPortfolio(monitor, options: options30) } catch { fail("MonitorPortfolio: \(error)") }
+            monitorSamples.append(millis(clock.now - began))
+        }
+        report("MonitorPortfolio at \(positions) positions", monitorSamples)
     case "analytics":
         let days = option("days", 2520), calls = option("calls", 200)
         var seed: UInt64 = 42
@@ -377,4 +474,20 @@ done.wait()
 
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+/// Samples by stretch, from many tasks.
+final class Locked: Sendable {
+    private let stretches: Mutex<[[Double]]>
+
+    init(values: [Double]) { stretches = Mutex([values]) }
+
+    func append(_ stretch: Int, _ value: Double) {
+        stretches.withLock { stretches in
+            while stretches.count <= stretch { stretches.append([]) }
+            stretches[stretch].append(value)
+        }
+    }
+
+    func all() -> [[Double]] { stretches.withLock { $0 } }
 }

@@ -73,8 +73,8 @@ func usage() -> String {
                                 security.protocol=SASL_SSL, sasl.mechanisms=PLAIN (repeatable;
                                 env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V); passwords and other
                                 secrets only in the environment (refused here: ps shows them)
-      --topic ROLE=NAME         topic name for positions, trades, valuations, corporate-actions,
-                                rebalancing or dead-letters (defaults holdings.<role>)
+      --topic ROLE=NAME         topic name for positions (the log of record: every event, a
+                                client's in one partition) or dead-letters (defaults holdings.<role>)
       --partitions N            partitions per topic of the embedded broker (default 16)
       --max-projection-lag N    unprojected events per partition before writes are refused
                                 with UNAVAILABLE (default 5000)
@@ -199,12 +199,8 @@ while let argument = arguments.popFirst() {
         guard pair.count == 2, !pair[1].isEmpty else { fail("--topic takes ROLE=NAME") }
         switch pair[0] {
         case "positions": backbone.kafka.topics.positions = pair[1]
-        case "trades": backbone.kafka.topics.trades = pair[1]
-        case "valuations": backbone.kafka.topics.valuations = pair[1]
-        case "corporate-actions": backbone.kafka.topics.corporateActions = pair[1]
-        case "rebalancing": backbone.kafka.topics.rebalancing = pair[1]
         case "dead-letters": backbone.kafka.topics.deadLetters = pair[1]
-        default: fail("--topic role is positions, trades, valuations, corporate-actions, rebalancing or dead-letters, not '\(pair[0])'")
+        default: fail("--topic role is positions (the log of record: every event) or dead-letters, not '\(pair[0])'")
         }
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))

@@ -302,7 +302,8 @@ struct  Ultracore__Holdings__V1__Position
    */
   char *realized_gain;
   /*
-   * Open lots in acquisition order.
+   * Open lots in acquisition order: the first max_lots of them (a field of the request that
+   * returned the position; 1,000 when it has none). `lot_count` tells how many there are.
    */
   size_t n_lots;
   Ultracore__Holdings__V1__Lot **lots;
@@ -322,10 +323,14 @@ struct  Ultracore__Holdings__V1__Position
    * Occurred-at time of the last event applied.
    */
   Google__Protobuf__Timestamp *updated_at;
+  /*
+   * Number of open lots (`lots` may carry fewer: see its comment).
+   */
+  int32_t lot_count;
 };
 #define ULTRACORE__HOLDINGS__V1__POSITION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__position__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__POSITION_STATUS__POSITION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, NULL, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__POSITION_STATUS__POSITION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, NULL, 0, NULL, 0 }
 
 
 /*

@@ -150,10 +150,17 @@ struct  Ultracore__Holdings__V1__SellLotsRequest
    * Idempotency key.
    */
   char *request_id;
+  /*
+   * How many open lots the answer's position carries at most (the first ones in
+   * acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+   * 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+   * request_id may ask for another number.
+   */
+  int32_t max_lots;
 };
 #define ULTRACORE__HOLDINGS__V1__SELL_LOTS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__sell_lots_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

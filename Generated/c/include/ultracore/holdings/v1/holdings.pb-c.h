@@ -128,10 +128,17 @@ struct  Ultracore__Holdings__V1__OpenPositionRequest
    * Idempotency key: a retry with the same id returns the first outcome.
    */
   char *request_id;
+  /*
+   * How many open lots the answer's position carries at most (the first ones in
+   * acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+   * 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+   * request_id may ask for another number.
+   */
+  int32_t max_lots;
 };
 #define ULTRACORE__HOLDINGS__V1__OPEN_POSITION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__open_position_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -192,10 +199,17 @@ struct  Ultracore__Holdings__V1__ClosePositionRequest
    * Idempotency key.
    */
   char *request_id;
+  /*
+   * How many open lots the answer's position carries at most (the first ones in
+   * acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+   * 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+   * request_id may ask for another number.
+   */
+  int32_t max_lots;
 };
 #define ULTRACORE__HOLDINGS__V1__CLOSE_POSITION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__close_position_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__COST_BASIS_METHOD__COST_BASIS_METHOD_UNSPECIFIED, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -237,10 +251,21 @@ struct  Ultracore__Holdings__V1__GetPositionRequest
    * Position id; unknown ids are NOT_FOUND.
    */
   char *position_id;
+  /*
+   * How many open lots the answer's position carries at most (acquisition order;
+   * Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+   * INVALID_ARGUMENT.
+   */
+  int32_t max_lots;
+  /*
+   * Open lots to skip before the first one carried (acquisition order): with max_lots, pages
+   * through a position of any size; 0 to lot_count, beyond is INVALID_ARGUMENT.
+   */
+  int32_t lots_offset;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_POSITION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_position_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*
@@ -281,10 +306,17 @@ struct  Ultracore__Holdings__V1__UpdatePositionValueRequest
    * Idempotency key.
    */
   char *request_id;
+  /*
+   * How many open lots the answer's position carries at most (the first ones in
+   * acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most
+   * 100,000, negative is INVALID_ARGUMENT. It shapes only the answer: a retry with the same
+   * request_id may ask for another number.
+   */
+  int32_t max_lots;
 };
 #define ULTRACORE__HOLDINGS__V1__UPDATE_POSITION_VALUE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__update_position_value_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -367,10 +399,22 @@ struct  Ultracore__Holdings__V1__ReconstructPositionRequest
    * Apply events that occurred at or before this time; unset means no time limit.
    */
   Google__Protobuf__Timestamp *as_of_time;
+  /*
+   * How many open lots the answer's position carries at most (acquisition order;
+   * Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+   * INVALID_ARGUMENT.
+   */
+  int32_t max_lots;
+  /*
+   * How many of the applied events the answer carries at most (the last ones, in version
+   * order; event_count tells how many were applied; ListEvents pages through all of them):
+   * 0 means 1,000, at most 10,000, negative is INVALID_ARGUMENT.
+   */
+  int32_t max_events;
 };
 #define ULTRACORE__HOLDINGS__V1__RECONSTRUCT_POSITION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__reconstruct_position_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, NULL }
+    , (char *)protobuf_c_empty_string, 0, NULL, 0, 0 }
 
 
 /*
@@ -384,14 +428,18 @@ struct  Ultracore__Holdings__V1__ReconstructPositionResponse
    */
   Ultracore__Holdings__V1__Position *position;
   /*
-   * The events applied, in version order.
+   * The events applied, in version order (the last max_events of them).
    */
   size_t n_events;
   Ultracore__Holdings__V1__Event **events;
+  /*
+   * Number of events applied; `events` holds the last max_events of them.
+   */
+  int32_t event_count;
 };
 #define ULTRACORE__HOLDINGS__V1__RECONSTRUCT_POSITION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__reconstruct_position_response__descriptor) \
-    , NULL, 0,NULL }
+    , NULL, 0,NULL, 0 }
 
 
 /*
@@ -416,10 +464,16 @@ struct  Ultracore__Holdings__V1__ListPositionsRequest
    * Token from a previous response's next_page_token; empty for the first page.
    */
   char *page_token;
+  /*
+   * How many open lots each position of the answer carries at most (acquisition order;
+   * Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is
+   * INVALID_ARGUMENT.
+   */
+  int32_t max_lots;
 };
 #define ULTRACORE__HOLDINGS__V1__LIST_POSITIONS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_positions_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

@@ -658,7 +658,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__wash_sale_match__descr
   (ProtobufCMessageInit) ultracore__holdings__v1__wash_sale_match__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__position__field_descriptors[17] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__position__field_descriptors[18] =
 {
   {
     "position_id",
@@ -864,6 +864,18 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__position__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "lot_count",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__Position, lot_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__position__field_indices_by_name[] = {
   6,   /* field[6] = average_cost */
@@ -872,6 +884,7 @@ static const unsigned ultracore__holdings__v1__position__field_indices_by_name[]
   5,   /* field[5] = cost_basis */
   7,   /* field[7] = last_price */
   8,   /* field[8] = last_priced_at */
+  17,   /* field[17] = lot_count */
   12,   /* field[12] = lots */
   9,   /* field[9] = market_value */
   13,   /* field[13] = opened_at */
@@ -887,7 +900,7 @@ static const unsigned ultracore__holdings__v1__position__field_indices_by_name[]
 static const ProtobufCIntRange ultracore__holdings__v1__position__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__position__descriptor =
 {
@@ -897,7 +910,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__position__descriptor =
   "Ultracore__Holdings__V1__Position",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Position),
-  17,
+  18,
   ultracore__holdings__v1__position__field_descriptors,
   ultracore__holdings__v1__position__field_indices_by_name,
   1,  ultracore__holdings__v1__position__number_ranges,

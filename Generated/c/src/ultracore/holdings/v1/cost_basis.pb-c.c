@@ -772,7 +772,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_cost_basis_summary
   (ProtobufCMessageInit) ultracore__holdings__v1__get_cost_basis_summary_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__sell_lots_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__sell_lots_request__field_descriptors[11] =
 {
   {
     "client_id",
@@ -894,12 +894,25 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__sell_lots_request
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__SellLotsRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__sell_lots_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   8,   /* field[8] = dry_run */
   7,   /* field[7] = fees */
   5,   /* field[5] = lot_selections */
+  10,   /* field[10] = max_lots */
   4,   /* field[4] = method */
   3,   /* field[3] = price */
   2,   /* field[2] = quantity */
@@ -910,7 +923,7 @@ static const unsigned ultracore__holdings__v1__sell_lots_request__field_indices_
 static const ProtobufCIntRange ultracore__holdings__v1__sell_lots_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__sell_lots_request__descriptor =
 {
@@ -920,7 +933,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__sell_lots_request__des
   "Ultracore__Holdings__V1__SellLotsRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__SellLotsRequest),
-  10,
+  11,
   ultracore__holdings__v1__sell_lots_request__field_descriptors,
   ultracore__holdings__v1__sell_lots_request__field_indices_by_name,
   1,  ultracore__holdings__v1__sell_lots_request__number_ranges,

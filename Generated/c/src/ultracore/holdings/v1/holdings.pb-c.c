@@ -1183,7 +1183,7 @@ void   ultracore__holdings__v1__watch_events_response__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__watch_events_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__open_position_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__open_position_request__field_descriptors[8] =
 {
   {
     "client_id",
@@ -1269,10 +1269,23 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__open_position_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__OpenPositionRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__open_position_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   5,   /* field[5] = fees */
+  7,   /* field[7] = max_lots */
   3,   /* field[3] = price */
   2,   /* field[2] = quantity */
   6,   /* field[6] = request_id */
@@ -1282,7 +1295,7 @@ static const unsigned ultracore__holdings__v1__open_position_request__field_indi
 static const ProtobufCIntRange ultracore__holdings__v1__open_position_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__open_position_request__descriptor =
 {
@@ -1292,7 +1305,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__open_position_request_
   "Ultracore__Holdings__V1__OpenPositionRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__OpenPositionRequest),
-  7,
+  8,
   ultracore__holdings__v1__open_position_request__field_descriptors,
   ultracore__holdings__v1__open_position_request__field_indices_by_name,
   1,  ultracore__holdings__v1__open_position_request__number_ranges,
@@ -1376,7 +1389,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__open_position_response
   (ProtobufCMessageInit) ultracore__holdings__v1__open_position_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__close_position_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__close_position_request__field_descriptors[7] =
 {
   {
     "position_id",
@@ -1450,9 +1463,22 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__close_position_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ClosePositionRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__close_position_request__field_indices_by_name[] = {
   4,   /* field[4] = fees */
+  6,   /* field[6] = max_lots */
   2,   /* field[2] = method */
   0,   /* field[0] = position_id */
   1,   /* field[1] = price */
@@ -1462,7 +1488,7 @@ static const unsigned ultracore__holdings__v1__close_position_request__field_ind
 static const ProtobufCIntRange ultracore__holdings__v1__close_position_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__close_position_request__descriptor =
 {
@@ -1472,7 +1498,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__close_position_request
   "Ultracore__Holdings__V1__ClosePositionRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__ClosePositionRequest),
-  6,
+  7,
   ultracore__holdings__v1__close_position_request__field_descriptors,
   ultracore__holdings__v1__close_position_request__field_indices_by_name,
   1,  ultracore__holdings__v1__close_position_request__number_ranges,
@@ -1556,7 +1582,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__close_position_respons
   (ProtobufCMessageInit) ultracore__holdings__v1__close_position_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_position_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_position_request__field_descriptors[3] =
 {
   {
     "position_id",
@@ -1570,14 +1596,40 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_position_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPositionRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lots_offset",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPositionRequest, lots_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_position_request__field_indices_by_name[] = {
+  2,   /* field[2] = lots_offset */
+  1,   /* field[1] = max_lots */
   0,   /* field[0] = position_id */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_position_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_position_request__descriptor =
 {
@@ -1587,7 +1639,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_position_request__
   "Ultracore__Holdings__V1__GetPositionRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetPositionRequest),
-  1,
+  3,
   ultracore__holdings__v1__get_position_request__field_descriptors,
   ultracore__holdings__v1__get_position_request__field_indices_by_name,
   1,  ultracore__holdings__v1__get_position_request__number_ranges,
@@ -1632,7 +1684,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_position_response_
   (ProtobufCMessageInit) ultracore__holdings__v1__get_position_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__update_position_value_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__update_position_value_request__field_descriptors[5] =
 {
   {
     "position_id",
@@ -1682,8 +1734,21 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__update_position_v
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__UpdatePositionValueRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__update_position_value_request__field_indices_by_name[] = {
+  4,   /* field[4] = max_lots */
   0,   /* field[0] = position_id */
   1,   /* field[1] = price */
   2,   /* field[2] = priced_at */
@@ -1692,7 +1757,7 @@ static const unsigned ultracore__holdings__v1__update_position_value_request__fi
 static const ProtobufCIntRange ultracore__holdings__v1__update_position_value_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__update_position_value_request__descriptor =
 {
@@ -1702,7 +1767,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__update_position_value_
   "Ultracore__Holdings__V1__UpdatePositionValueRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__UpdatePositionValueRequest),
-  4,
+  5,
   ultracore__holdings__v1__update_position_value_request__field_descriptors,
   ultracore__holdings__v1__update_position_value_request__field_indices_by_name,
   1,  ultracore__holdings__v1__update_position_value_request__number_ranges,
@@ -1862,7 +1927,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__publish_prices_respons
   (ProtobufCMessageInit) ultracore__holdings__v1__publish_prices_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_position_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_position_request__field_descriptors[5] =
 {
   {
     "position_id",
@@ -1900,16 +1965,42 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_posit
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ReconstructPositionRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_events",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ReconstructPositionRequest, max_events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__reconstruct_position_request__field_indices_by_name[] = {
   2,   /* field[2] = as_of_time */
   1,   /* field[1] = as_of_version */
+  4,   /* field[4] = max_events */
+  3,   /* field[3] = max_lots */
   0,   /* field[0] = position_id */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__reconstruct_position_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__reconstruct_position_request__descriptor =
 {
@@ -1919,14 +2010,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__reconstruct_position_r
   "Ultracore__Holdings__V1__ReconstructPositionRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__ReconstructPositionRequest),
-  3,
+  5,
   ultracore__holdings__v1__reconstruct_position_request__field_descriptors,
   ultracore__holdings__v1__reconstruct_position_request__field_indices_by_name,
   1,  ultracore__holdings__v1__reconstruct_position_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__reconstruct_position_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_position_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_position_response__field_descriptors[3] =
 {
   {
     "position",
@@ -1952,15 +2043,28 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__reconstruct_posit
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "event_count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ReconstructPositionResponse, event_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__reconstruct_position_response__field_indices_by_name[] = {
+  2,   /* field[2] = event_count */
   1,   /* field[1] = events */
   0,   /* field[0] = position */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__reconstruct_position_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__reconstruct_position_response__descriptor =
 {
@@ -1970,14 +2074,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__reconstruct_position_r
   "Ultracore__Holdings__V1__ReconstructPositionResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__ReconstructPositionResponse),
-  2,
+  3,
   ultracore__holdings__v1__reconstruct_position_response__field_descriptors,
   ultracore__holdings__v1__reconstruct_position_response__field_indices_by_name,
   1,  ultracore__holdings__v1__reconstruct_position_response__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__reconstruct_position_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_positions_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_positions_request__field_descriptors[5] =
 {
   {
     "client_id",
@@ -2027,17 +2131,30 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_positions_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_lots",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListPositionsRequest, max_lots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__list_positions_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   1,   /* field[1] = include_closed */
+  4,   /* field[4] = max_lots */
   2,   /* field[2] = page_size */
   3,   /* field[3] = page_token */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__list_positions_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__list_positions_request__descriptor =
 {
@@ -2047,7 +2164,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__list_positions_request
   "Ultracore__Holdings__V1__ListPositionsRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__ListPositionsRequest),
-  4,
+  5,
   ultracore__holdings__v1__list_positions_request__field_descriptors,
   ultracore__holdings__v1__list_positions_request__field_indices_by_name,
   1,  ultracore__holdings__v1__list_positions_request__number_ranges,

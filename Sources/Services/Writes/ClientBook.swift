@@ -1,0 +1,145 @@
+import Domain
+import HoldingsProto
+
+/// One client's write-side state: its positions, the outcomes of its request ids, its
+/// wash-sale ledger, its rebalancing schedule and plans. Owned by the client's writer
+/// (CommandExecutor): only events the log acknowledged change it, through `apply`.
+struct ClientBook: CommandState {
+    /// What a recorded event changes: a position (the state after the event), or the
+    /// client itself (rebalancing runs and schedules).
+    enum Change: Sendable {
+        case position(Ultracore_Holdings_V1_Event, after: PositionState)
+        case client(Ultracore_Holdings_V1_Event)
+
+        var event: Ultracore_Holdings_V1_Event {
+            switch self {
+            case .position(let event, _), .client(let event): event
+            }
+        }
+
+        /// The same change with an attribute set on its event.
+        func attributed(_ key: String, _ value: String) -> Change {
+            switch self {
+            case .position(var event, let after):
+                event.attributes[key] = value
+                return .position(event, after: after)
+            case .client(var event):
+                event.attributes[key] = value
+                return .client(event)
+            }
+        }
+    }
+
+    struct ScheduleEntry: Sendable {
+        var schedule: Ultracore_Holdings_V1_RebalancingSchedule
+        var version: Int64
+    }
+
+    var positions: [String: PositionState] = [:]
+    /// Position ids ordered by (opened_at, position_id).
+    var order: [String] = []
+    /// ticker → id of the open position.
+    var openByTicker: [String: String] = [:]
+    /// request id → outcome (writes of this client).
+    var requests: [String: RequestRecord] = [:]
+    /// ticker → losses of sales with shares not yet matched by replacement shares.
+    var washLosses: [String: [WashLoss]] = [:]
+    var schedule: ScheduleEntry?
+    /// Rebalancing plans by id (kept 24 hours, in memory).
+    var plans: [String: StoredPlan] = [:]
+    /// plan id → its execution (a plan executes once).
+    var executions: [String: RequestRecord] = [:]
+    /// The last write may or may not be in the log: refused until confirmed against it.
+    var unconfirmed = false
+
+    init() {}
+
+    static func event(of change: Change) -> Ultracore_Holdings_V1_Event { change.event }
+
+    init(positions: [PositionState], requests: [String: RequestRecord], washLosses: [String: [WashLoss]], schedule: ScheduleEntry?) {
+        for position in positions { index(position) }
+        order.sort { Self.precedes(self.positions[$0], self.positions[$1]) }
+        self.requests = requests
+        self.washLosses = washLosses
+        self.schedule = schedule
+    }
+
+    mutating func apply(_ change: Change) {
+        let event = change.event
+        if !event.requestId.isEmpty, let digest = event.attributes[EventAttributes.requestDigest] {
+            requests[event.requestId] = RequestRecord(
+                requestId: event.requestId, fingerprint: digest,
+                outcome: .event(aggregateId: event.aggregateId, version: event.aggregateVersion, eventId: event.eventId))
+        }
+        switch change {
+        case .position(let event, let after):
+            index(after)
+            var losses = washLosses[after.ticker] ?? []
+            WashSales.apply(event, to: &losses)
+            washLosses[after.ticker] = losses.isEmpty ? nil : losses
+        case .client(let event):
+            if case .rebalancingScheduled(let scheduled)? = event.payload, let schedule = scheduled.schedule {
+                self.schedule = ScheduleEntry(schedule: schedule, version: event.aggregateVersion)
+            }
+        }
+    }
+
+    /// Stores a position's state, keeping the open-by-ticker index and the order.
+    mutating func index(_ position: PositionState) {
+        let isNew = positions[position.positionId] == nil
+        positions[position.positionId] = position
+        if isNew {
+            // Binary search for the place of (opened_at, id): a client's 20,000th position costs
+            // a search, not a sort.
+            var low = 0, high = order.count
+            while low < high {
+                let middle = (low + high) / 2
+                if Self.precedes(positions[order[middle]], position) { low = middle + 1 } else { high = middle }
+            }
+            order.insert(position.positionId, at: low)
+        }
+        if position.status == .open {
+            openByTicker[position.ticker] = position.positionId
+        } else if openByTicker[position.ticker] == position.positionId {
+            openByTicker[position.ticker] = nil
+        }
+    }
+
+    private static func precedes(_ a: PositionState?, _ b: PositionState?) -> Bool {
+        guard let a, let b else { return a == nil && b != nil }
+        return (a.openedAt, a.positionId) < (b.openedAt, b.positionId)
+    }
+
+    /// The open position in `ticker`, if any.
+    func open(_ ticker: String) -> PositionState? {
+        openByTicker[ticker].flatMap { positions[$0] }
+    }
+
+    /// The open positions by ticker.
+    var openPositions: [String: PositionState] {
+        var open: [String: PositionState] = [:]
+        for id in openByTicker.values { if let position = positions[id] { open[position.ticker] = position } }
+        return open
+    }
+
+    /// Positions in (opened_at, position_id) order after `after`, at most `limit`.
+    func page(includeClosed: Bool, after: (Instant, String)?, limit: Int) -> (page: [PositionState], more: Bool) {
+        var start = 0
+        if let after {
+            var low = 0, high = order.count
+            while low < high {
+                let middle = (low + high) / 2
+                if let position = positions[order[middle]], (position.openedAt, position.positionId) <= after { low = middle + 1 } else { high = middle }
+            }
+            start = low
+        }
+        var page: [PositionState] = []
+        for id in order[start...] {
+            guard let position = positions[id] else { continue }
+            if !includeClosed && position.status != .open { continue }
+            if page.count == limit { return (page, true) }
+            page.append(position)
+        }
+        return (page, false)
+    }
+}

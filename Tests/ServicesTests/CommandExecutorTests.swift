@@ -1,0 +1,190 @@
+import Domain
+import EventLog
+import HoldingsProto
+import RPCCore
+@testable import Services
+import Synchronization
+import Testing
+
+/// A state that adds the amounts of its changes: what the executor applied is visible.
+struct Tally: CommandState {
+    struct Change: Sendable {
+        var event: Ultracore_Holdings_V1_Event
+        var amount: Int
+    }
+
+    var total = 0
+    var unconfirmed = false
+
+    init() {}
+
+    static func event(of change: Change) -> Ultracore_Holdings_V1_Event { change.event }
+
+    mutating func apply(_ change: Change) { total += change.amount }
+}
+
+/// The executor over librdkafka's mock cluster (the embedded broker), no projector: with
+/// `maxLag` the gate lets that many events wait for the projection, then refuses.
+struct ExecutorFixture {
+    let broker: EmbeddedBroker
+    let gate: ProjectionGate
+    let executor: CommandExecutor<Tally>
+    let applied: Locked<[String]>
+
+    init(maxLag: Int = 1000) throws {
+        broker = try EmbeddedBroker(brokers: 1, topics: ["executor-test"], partitions: 4)
+        var configuration = KafkaConfiguration()
+        configuration.clientId = "executor-test"
+        let producer = try EventProducer(configuration: configuration, bootstrap: broker.bootstrap)
+        gate = ProjectionGate(maxLag: maxLag)
+        let recorder = EventRecorder(producer: producer, gate: gate, topic: "executor-test", partitions: 4, ackAfterProjection: nil)
+        let applied = Locked<[String]>([])
+        self.applied = applied
+        executor = CommandExecutor(recorder: recorder, applied: { client, changes in
+            applied.withLock { $0 += changes.map { "\(client):\($0.amount)" } }
+        }, reload: { _ in { state in state.total = -1 } })
+    }
+
+    static func change(_ client: String, _ amount: Int) -> Tally.Change {
+        let context = EventContext(eventId: UUIDText.random(), occurredAt: .now, correlationId: "c", causationId: "c",
+                                   source: "test", requestId: "")
+        return Tally.Change(event: context.envelope(aggregateId: "agg-\(client)", version: 1, clientId: client), amount: amount)
+    }
+}
+
+@Suite("Command executor: lock the client, decide, produce, apply, confirm")
+struct CommandExecutorTests {
+    @Test("a recorded change is applied once the log acknowledged it, and reported to the applied hook")
+    func appliesAcknowledged() async throws {
+        let fixture = try ExecutorFixture()
+        let total = try await fixture.executor.write("c1") { writer in
+            try await writer.record(ExecutorFixture.change("c1", 5))
+            return writer.read { $0.total }
+        }
+        #expect(total == 5)
+        #expect(fixture.executor.read("c1") { $0.total } == 5)
+        #expect(fixture.executor.read("c2") { $0.total } == 0)
+        #expect(fixture.applied.withLock { $0 } == ["c1:5"])
+    }
+
+    @Test("a client's writers run one at a time in arrival order; another client's writer does not wait for them")
+    func perClientWriters() async throws {
+        let fixture = try ExecutorFixture()
+        let order = Locked<[String]>([])
+        let (gateOpened, open) = AsyncStream<Void>.makeStream()
+        let first = Task {
+            try await fixture.executor.write("a") { writer in
+                order.withLock { $0.append("a1 start") }
+                for await _ in gateOpened { break }
+                try await writer.record(ExecutorFixture.change("a", 1))
+                order.withLock { $0.append("a1 end") }
+            }
+        }
+        while order.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(1)) }
+        let second = Task {
+            try await fixture.executor.write("a") { writer in
+                order.withLock { $0.append("a2 (total \(writer.read { $0.total }))") }
+            }
+        }
+        // Client b writes and finishes while a's first writer still holds a.
+        try await fixture.executor.write("b") { writer in try await writer.record(ExecutorFixture.change("b", 7)) }
+        order.withLock { $0.append("b done") }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(order.withLock { $0 } == ["a1 start", "b done"], "a's second writer ran before its first ended, or b waited for a")
+        open.yield()
+        try await first.value
+        try await second.value
+        #expect(order.withLock { $0 } == ["a1 start", "b done", "a1 end", "a2 (total 1)"])
+    }
+
+    @Test("all or nothing: when the log refuses one change of a batch, none is applied; otherwise the acknowledged ones are")
+    func allOrNothing() async throws {
+        // Two events may wait for the projection (none runs here); the third is refused.
+        let fixture = try ExecutorFixture(maxLag: 2)
+        let atomic = try await fixture.executor.write("c") { writer in
+            await writer.record((1...3).map { ExecutorFixture.change("c", $0) }, allOrNothing: true)
+        }
+        #expect(atomic.results.map { $0 == nil } == [true, true, false])
+        #expect(fixture.executor.read("c") { $0.total } == 0)
+        let partial = try await fixture.executor.write("d") { writer in
+            await writer.record([ExecutorFixture.change("d", 10), ExecutorFixture.change("d", 20)])
+        }
+        // d shares c's partition or not; either way only acknowledged changes count.
+        let acknowledged = zip([10, 20], partial.results).reduce(0) { $0 + ($1.1 == nil ? $1.0 : 0) }
+        #expect(fixture.executor.read("d") { $0.total } == acknowledged)
+        if let error = partial.results.compactMap({ $0 }).first {
+            #expect((error as? RPCError)?.code == .unavailable)
+        }
+    }
+
+    @Test("a client whose last write is being confirmed refuses writes with UNAVAILABLE; other clients write on")
+    func unconfirmedRefuses() async throws {
+        let fixture = try ExecutorFixture()
+        fixture.executor.update("u") { $0.unconfirmed = true }
+        await #expect(throws: RPCError.self) {
+            try await fixture.executor.write("u") { writer in try await writer.record(ExecutorFixture.change("u", 1)) }
+        }
+        do {
+            try await fixture.executor.write("u") { _ in }
+            Issue.record("the write ran")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable)
+        }
+        try await fixture.executor.write("v") { writer in try await writer.record(ExecutorFixture.change("v", 2)) }
+        #expect(fixture.executor.read("v") { $0.total } == 2)
+        #expect(fixture.executor.read("u") { $0.total } == 0)
+    }
+}
+
+@Suite("Keyed states: one writer per key, readers never wait")
+struct KeyedStatesTests {
+    @Test("writers of one key run one at a time, and none is lost")
+    func fifo() async throws {
+        let states = KeyedStates<[Int]> { _ in [] }
+        let gauge = Gauge()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    try await states.write("k") { slot in
+                        let now = gauge.running.add(1, ordering: .relaxed).newValue
+                        _ = gauge.most.max(now, ordering: .relaxed)
+                        await Task.yield()
+                        slot.state.withLock { $0.append(index) }
+                        gauge.running.subtract(1, ordering: .relaxed)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(gauge.most.load(ordering: .relaxed) == 1)
+        #expect(states.read("k") { $0.count } == 200)
+        #expect(Set(states.read("k") { $0 }) == Set(0..<200))
+    }
+
+    @Test("a reader gets the current state while a writer holds the key")
+    func readersDoNotWait() async throws {
+        let states = KeyedStates<Int> { _ in 0 }
+        let (release, releaseIt) = AsyncStream<Void>.makeStream()
+        let writer = Task {
+            try await states.write("k") { slot in
+                slot.state.withLock { $0 = 41 }
+                for await _ in release { break }
+                slot.state.withLock { $0 = 42 }
+            }
+        }
+        while states.read("k", { $0 }) != 41 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(states.existing("k")?.isHeld == true)
+        releaseIt.yield()
+        try await writer.value
+        #expect(states.read("k") { $0 } == 42)
+        #expect(states.existing("k")?.isHeld == false)
+        #expect(states.read("never") { $0 } == 0)
+        #expect(states.existing("never") == nil, "a read made a slot")
+    }
+}
+
+/// How many writers ran at once, at most.
+final class Gauge: Sendable {
+    let running = Atomic<Int>(0)
+    let most = Atomic<Int>(0)
+}
