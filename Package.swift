@@ -17,7 +17,8 @@ import PackageDescription
 //   GRPCTestingProto      grpc.testing interop protos; InteropService implements TestService
 //   Domain                pure domain: exact decimals, positions and lots, command decisions
 //   EventLog              librdkafka: idempotent producer, projector consumer, embedded mock broker
-//   Store                 libpq: connection, versioned SQL migrations, read models
+//   Store                 libpq: connection, versioned SQL migrations, and the event store (EventStore/): every
+//                         statement of the audit trail, read models, offsets, dead letters and request records
 //   Services              RPC handlers over the write model, the projector, backpressure
 
 let package = Package(
@@ -98,7 +99,7 @@ let package = Package(
         // The domain (pure), the event log (librdkafka), the store (libpq), the services.
         .target(name: "Domain", dependencies: ["HoldingsProto"]),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
-        .target(name: "Store", dependencies: ["CLibPQ"], resources: [.copy("Migrations")]),
+        .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
         .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore", "Store"]),

@@ -203,3 +203,17 @@ public enum WashSales {
         return result
     }
 }
+
+extension WashSales {
+    /// Applies an event's ledger changes to an in-memory ledger of one client and ticker.
+    public static func apply(_ event: Ultracore_Holdings_V1_Event, to ledger: inout [WashLoss]) {
+        let (added, matched) = ledgerChanges(of: event)
+        ledger += added
+        for match in matched {
+            guard let index = ledger.firstIndex(where: { $0.saleEventId == match.saleEventId && $0.partIndex == Int(match.soldPartIndex) }),
+                  let shares = ExactDecimal(match.quantity) else { continue }
+            ledger[index].unmatched = (try? ledger[index].unmatched.subtracting(shares)) ?? .zero
+        }
+        ledger.removeAll { !$0.unmatched.isPositive }
+    }
+}

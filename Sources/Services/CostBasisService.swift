@@ -2,6 +2,7 @@ import Domain
 import HoldingsProto
 import RPCCore
 import Security
+import Store
 
 /// CostBasisService over the write model: lots, sales and unrealized gains.
 public struct CostBasisService: Ultracore_Holdings_V1_CostBasisService.ServiceProtocol {

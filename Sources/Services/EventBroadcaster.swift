@@ -1,5 +1,6 @@
 import HoldingsProto
 import Synchronization
+import Store
 
 /// Live events for WatchEvents: the write model publishes each event once the broker
 /// acknowledged it (per aggregate in version order: one writer per client). Every

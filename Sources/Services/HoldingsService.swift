@@ -254,19 +254,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let monitor = try PortfolioMonitor(request)
             let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
             try await auditTrailReady(context)
-            let rows = try await model.pool.withConnection { connection in
-                try connection.execute("""
-                    SELECT aggregate_id, body FROM events WHERE client_id = $1 AND event_type = 'POSITION_VALUED'
-                    ORDER BY aggregate_id, aggregate_version
-                    """, [.text(client)]).rows
-            }
-            var history: [String: [Double]] = [:]
-            for row in rows {
-                guard let id = row[0], let body = row[1].flatMap(decodeBytea),
-                      let event = try? Ultracore_Holdings_V1_Event(serializedBytes: body),
-                      case .positionValued(let valued)? = event.payload, let price = Double(valued.price) else { continue }
-                history[id, default: []].append(price)
-            }
+            let prices = try await model.pool.withConnection { try ReadModels.valuedPrices(client: client, on: $0) }
+            let history = prices.mapValues { $0.compactMap(Double.init) }
             var response = Ultracore_Holdings_V1_MonitorPortfolioResponse()
             response.alerts = try monitor.assess(positions, history: history)
             response.assessedAt = Instant.now.timestamp

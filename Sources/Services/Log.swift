@@ -1,5 +1,6 @@
 import Foundation
 import Security
+import Store
 
 /// Service log lines on stderr: `2026-11-25T10:00:00.123Z holdingsd[projector] message`.
 public enum Log {

@@ -1,6 +1,7 @@
 import Domain
 import HoldingsProto
 import RPCCore
+import Store
 
 /// The valuation of a portfolio, shared by the portfolio reads and rebalancing.
 enum PortfolioValuation {

@@ -1,6 +1,7 @@
 import Domain
 import RPCCore
 import Security
+import Store
 
 /// Authorization of requests that name a position instead of a client: the position's
 /// client decides. A position the caller may not read is answered exactly like one that

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Store
 
 /// Backpressure between the writers and the projector. For every partition it knows the
 /// offsets the broker acknowledged, the writes in flight, and the next offset the

@@ -123,17 +123,7 @@ extension WriteModel {
         try await waitForAuditTrail()
         return try await pool.withConnection { connection in
             var prices: [String: [ExactDecimal]] = [:]
-            for (ticker, id) in ids {
-                let rows = try connection.execute("""
-                    SELECT body FROM events WHERE aggregate_id = $1 AND event_type = 'POSITION_VALUED'
-                    ORDER BY aggregate_version DESC LIMIT $2
-                    """, [.text(id), .text(String(count))])
-                prices[ticker] = rows.rows.reversed().compactMap { row in
-                    guard let bytes = row[0].flatMap(decodeBytea), let event = try? Ultracore_Holdings_V1_Event(serializedBytes: bytes),
-                          case .positionValued(let valued)? = event.payload else { return nil }
-                    return ExactDecimal(valued.price)
-                }
-            }
+            for (ticker, id) in ids { prices[ticker] = try ReadModels.recentPrices(position: id, count: count, on: connection) }
             return prices
         }
     }
@@ -180,41 +170,8 @@ extension WriteModel {
         return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
     }
 
-    /// RebalancingService.EvaluateRebalancing: emits REBALANCING_TRIGGERED when it must rebalance.
-    public func evaluateRebalancing(_ request: Ultracore_Holdings_V1_EvaluateRebalancingRequest) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
-        let now = Instant.now
-        let asOf = try request.asOf.map { time throws(DomainError) in try Validation.instant(time, field: "as_of") } ?? now
-        var input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
-                                        band: request.band, bands: request.assetBands, signal: request.signal, asOf: asOf)
-        if request.strategy == .calendar {
-            guard request.cadence != .unspecified else {
-                throw DomainError.invalidArgument(field: "cadence", reason: "is required with CALENDAR")
-            }
-            input.cadence = try RebalancingCadence(request.cadence, field: "cadence")
-            input.lastRebalancedAt = try request.lastRebalancedAt.map { time throws(DomainError) in
-                try Validation.instant(time, field: "last_rebalanced_at")
-            }
-        }
-        let requestId = try RequestParsing.requestId(request.requestId)
-        let fingerprint = RequestFingerprint.of(request)
-        if let replayed = try await replayTrigger(client: input.client, requestId: requestId, fingerprint: fingerprint) { return replayed }
-        let outcome = try await evaluate(input)
-        var response = Ultracore_Holdings_V1_EvaluateRebalancingResponse()
-        response.drifts = outcome.drifts.map(\.proto)
-        response.shouldRebalance = outcome.shouldRebalance
-        response.reasons = outcome.reasons
-        response.effectiveTargets = outcome.effectiveTargets.mapValues(\.description)
-        response.portfolioValue = outcome.value.description
-        if outcome.shouldRebalance {
-            let event = try await trigger(outcome, input: input, planId: "", requestId: requestId, fingerprint: fingerprint,
-                                          source: "RebalancingService.EvaluateRebalancing", now: now)
-            response.eventId = event.eventId
-        }
-        return response
-    }
-
     /// The first outcome of an evaluation retried with its request id (from its REBALANCING_TRIGGERED).
-    private func replayTrigger(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse? {
+    func replayTrigger(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse? {
         guard let event = try await recordedEvent(client: client, requestId: requestId, fingerprint: fingerprint) else { return nil }
         guard case .rebalancingTriggered(let triggered)? = event.payload else { throw Self.outcomeNotReadable }
         var response = Ultracore_Holdings_V1_EvaluateRebalancingResponse()
@@ -231,7 +188,7 @@ extension WriteModel {
 
     /// The client-level event a known request id recorded (nil for a new id), read from the
     /// audit trail; INVALID_ARGUMENT when the id was used by a different request.
-    private func recordedEvent(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_Event? {
+    func recordedEvent(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_Event? {
         guard !requestId.isEmpty, let record = executor.read(client, { $0.requests[requestId] }) else { return nil }
         guard case .event(let aggregate, let version, _) = try record.matching(fingerprint) else { throw RequestRecord.reused(requestId) }
         try await waitForAuditTrail()
@@ -241,7 +198,7 @@ extension WriteModel {
     }
 
     /// Records REBALANCING_TRIGGERED (a run of its own, version 1) under the client's writer.
-    private func trigger(_ outcome: EvaluationOutcome, input: EvaluationInput, planId: String, requestId: String, fingerprint: String,
+    func trigger(_ outcome: EvaluationOutcome, input: EvaluationInput, planId: String, requestId: String, fingerprint: String,
                          source: String, now: Instant) async throws -> Ultracore_Holdings_V1_Event {
         var event = context(source, requestId: requestId, now: now)
             .envelope(aggregateId: "reb-" + UUIDText.random(), version: 1, clientId: input.client)
@@ -269,24 +226,6 @@ extension WriteModel {
     }
 
     // MARK: Plans
-
-    /// RebalancingService.PlanRebalancing.
-    public func planRebalancing(_ request: Ultracore_Holdings_V1_PlanRebalancingRequest) async throws -> Ultracore_Holdings_V1_PlanRebalancingResponse {
-        let now = Instant.now
-        let input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
-                                        band: request.band, bands: [:], signal: request.signal, asOf: now)
-        let constraints = try TradingConstraints(request.constraints, field: "constraints")
-        guard request.prices.count <= 10_000 else {
-            throw DomainError.invalidArgument(field: "prices", reason: "holds \(request.prices.count) prices; at most 10,000")
-        }
-        var prices: [String: ExactDecimal] = [:]
-        for (ticker, text) in request.prices {
-            guard (try? Validation.ticker(ticker)) != nil else { throw DomainError.invalidArgument(field: "prices[\(ticker.prefix(20))]", reason: "is not a ticker") }
-            prices[ticker] = try Validation.positive(text, field: "prices[\(ticker)]")
-        }
-        let planId = "plan-" + UUIDText.random()
-        return try await plan(input, constraints: constraints, prices: prices, planId: planId, now: now).response
-    }
 
     /// Plans the trades of an evaluation and keeps the plan for ExecuteRebalancing.
     func plan(_ input: EvaluationInput, constraints: TradingConstraints, prices: [String: ExactDecimal], planId: String,
@@ -317,33 +256,6 @@ extension WriteModel {
     }
 
     // MARK: Execution
-
-    /// RebalancingService.ExecuteRebalancing: a dry run simulates; otherwise the run's events
-    /// are recorded all or nothing (see TradeExecuted in events.proto).
-    public func executeRebalancing(_ request: Ultracore_Holdings_V1_ExecuteRebalancingRequest) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse {
-        let now = Instant.now
-        let client = try Validation.identifier(request.clientId, field: "client_id")
-        guard !request.planId.isEmpty else { throw DomainError.invalidArgument(field: "plan_id", reason: "is required") }
-        let requestId = try RequestParsing.requestId(request.requestId)
-        let fingerprint = RequestFingerprint.of(request)
-        if !requestId.isEmpty, let response = try await replayExecution(client: client, requestId: requestId, fingerprint: fingerprint) {
-            return response
-        }
-        guard let stored = executor.read(client, { $0.plans[request.planId] }), stored.clientId == client,
-              now.microseconds - stored.createdAt.microseconds < StoredPlan.lifetime else {
-            throw RPCError(.notFound, "plan \(request.planId.prefix(64)) of client \(client) not found (unknown, expired after 24 hours, or made before a restart)")
-        }
-        if request.dryRun {
-            let (_, positions, executed) = try runEvents(stored, positions: openPositions(of: client), now: now, requestId: "", source: "")
-            var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
-            response.dryRun = true
-            response.trades = executed
-            response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(positions.values), prices: Self.prices(of: stored))
-            response.totalCost = stored.plan.totalCost.description
-            return response
-        }
-        return try await execute(stored, requestId: requestId, fingerprint: fingerprint, source: "RebalancingService.ExecuteRebalancing", now: now)
-    }
 
     static func prices(of stored: StoredPlan) -> [String: ExactDecimal] {
         Dictionary(stored.plan.trades.map { ($0.ticker, $0.price) }, uniquingKeysWith: { first, _ in first })
@@ -481,21 +393,17 @@ extension WriteModel {
 
     /// A retried execution: the completed run recorded with this request id, rebuilt from the
     /// audit trail when it is not in memory (the portfolio is the current one).
-    private func replayExecution(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse? {
+    func replayExecution(client: String, requestId: String, fingerprint: String) async throws -> Ultracore_Holdings_V1_ExecuteRebalancingResponse? {
         if let done = executor.read(client, { $0.executions.values.first { $0.requestId == requestId } }) {
             guard case .execution(_, let response) = try done.matching(fingerprint) else { throw RequestRecord.reused(requestId) }
             return response
         }
         if executor.read(client, { $0.unconfirmed }) { throw CommandExecutor<ClientBook>.unconfirmedError(client) }
         try await waitForAuditTrail()
-        let rows = try await pool.withConnection { connection in
-            try connection.execute("""
-                SELECT e.rebalancing_id, e.request_digest FROM events e JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id
-                WHERE e.client_id = $1 AND e.request_id = $2 AND e.event_type = 'REBALANCING_COMPLETED' AND r.outcome = 'COMPLETED'
-                """, [.text(client), .text(requestId)]).rows
+        guard let (run, digest) = try await pool.withConnection({ try ReadModels.completedRun(client: client, requestId: requestId, on: $0) }) else {
+            return nil
         }
-        guard let row = rows.first, let run = row[0] else { return nil }
-        guard row[1] == fingerprint else { throw RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request") }
+        guard digest == fingerprint else { throw RequestRecord.reused(requestId) }
         let trades = try await pool.withConnection { try ReadModels.runTrades(run, on: $0) }
         var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
         response.rebalancingId = run
@@ -522,43 +430,6 @@ extension WriteModel {
     }
 
     // MARK: Schedules
-
-    /// RebalancingService.ScheduleRebalancing: creates or replaces the client's schedule
-    /// (REBALANCING_SCHEDULED; the read model keeps it across restarts).
-    public func scheduleRebalancing(_ request: Ultracore_Holdings_V1_ScheduleRebalancingRequest) async throws -> Ultracore_Holdings_V1_ScheduleRebalancingResponse {
-        let now = Instant.now
-        let cadence = try RebalancingCadence(request.cadence, field: "cadence")
-        let input = try EvaluationInput(client: request.clientId, targets: request.targetWeights, strategy: request.strategy,
-                                        band: request.band, bands: [:], signal: nil, asOf: now)
-        let start = try request.startAt.map { time throws(DomainError) in try Validation.instant(time, field: "start_at") }
-            ?? cadence.boundary(after: now)
-        let requestId = try RequestParsing.requestId(request.requestId)
-        let fingerprint = RequestFingerprint.of(request)
-        let client = input.client
-        if let event = try await recordedEvent(client: client, requestId: requestId, fingerprint: fingerprint) {
-            guard case .rebalancingScheduled(let scheduled)? = event.payload else { throw Self.outcomeNotReadable }
-            var response = Ultracore_Holdings_V1_ScheduleRebalancingResponse()
-            response.schedule = scheduled.schedule
-            return response
-        }
-        let existing = executor.read(client) { $0.schedule }
-        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
-        schedule.scheduleId = existing?.schedule.scheduleId ?? ("sched-" + UUIDText.random())
-        schedule.clientId = client
-        schedule.cadence = request.cadence
-        schedule.strategy = request.strategy
-        schedule.targetWeights = input.targets.mapValues(\.description)
-        schedule.band = input.band.proto
-        schedule.enabled = request.enabled
-        schedule.nextRunAt = start.timestamp
-        schedule.lastRunAt = existing?.schedule.lastRunAt
-        schedule.autoExecute = request.autoExecute
-        try await saveSchedule(schedule, after: existing?.version ?? 0, requestId: requestId, fingerprint: fingerprint,
-                               source: "RebalancingService.ScheduleRebalancing", now: now)
-        var response = Ultracore_Holdings_V1_ScheduleRebalancingResponse()
-        response.schedule = schedule
-        return response
-    }
 
     func saveSchedule(_ schedule: Ultracore_Holdings_V1_RebalancingSchedule, after version: Int64, requestId: String, fingerprint: String,
                       source: String, now: Instant) async throws {

@@ -1,4 +1,5 @@
 import Domain
+import Store
 
 /// Parsing shared by the handlers.
 enum RequestParsing {

@@ -1,4 +1,5 @@
 import Services
+import Store
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Domain
 import HoldingsProto
+import Store
 
 /// One client's write-side state: its positions, the outcomes of its request ids, its
 /// wash-sale ledger, its rebalancing schedule and plans. Owned by the client's writer

@@ -1,6 +1,7 @@
 import EventLog
 import HoldingsProto
 import RPCCore
+import Store
 
 /// The state of one key (a client) that commands decide on and recorded events change.
 protocol CommandState: Sendable {

@@ -1,6 +1,7 @@
 import EventLog
 import HoldingsProto
 import RPCCore
+import Store
 
 /// Puts a client's events on the log: produced in order to the client's partition of the
 /// positions topic (a client's events are totally ordered, which a rebalancing run needs),

@@ -1,4 +1,5 @@
 import Synchronization
+import Store
 
 /// State per key (a client), each with its own writer: `write(key)` runs bodies of one key
 /// one at a time in arrival order, without blocking a thread while waiting; different keys

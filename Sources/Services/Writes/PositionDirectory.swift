@@ -1,5 +1,6 @@
 import Domain
 import Synchronization
+import Store
 
 /// The indexes that cross clients: which client owns a position (to find its writer), and
 /// which open positions hold a ticker (the work of a price batch or a corporate action).

@@ -1,4 +1,5 @@
 import ProtoCodec
+import Store
 
 /// A 128-bit FNV-1a fingerprint (two 64-bit lanes) of a request's bytes: tells a retry
 /// (same bytes) from another request reusing an id. Not a cryptographic hash; the id's

@@ -62,7 +62,8 @@ public final class WriteModel: Sendable {
                 for position in loaded.positions { directory.index(position) }
                 return { book in
                     let reloaded = ClientBook(positions: loaded.positions, requests: loaded.requests,
-                                              washLosses: loaded.washLosses, schedule: loaded.schedule ?? book.schedule)
+                                              washLosses: loaded.washLosses,
+                                              schedule: loaded.schedule.map { ClientBook.ScheduleEntry(schedule: $0.schedule, version: $0.version) } ?? book.schedule)
                     book.positions = reloaded.positions
                     book.order = reloaded.order
                     book.openByTicker = reloaded.openByTicker

@@ -4,8 +4,8 @@ import RPCCore
 /// What the service remembers of a request id: the fingerprint of the request that used it
 /// first (a reuse by another request is INVALID_ARGUMENT) and its outcome, so that a retry
 /// answers what the first attempt answered. One type for every kind of write.
-struct RequestRecord: Sendable {
-    enum Outcome: Sendable {
+public struct RequestRecord: Sendable {
+    public enum Outcome: Sendable {
         /// One event: the aggregate and version it produced (the answer is rebuilt from the
         /// audit trail as of that version).
         case event(aggregateId: String, version: Int64, eventId: String)
@@ -16,17 +16,21 @@ struct RequestRecord: Sendable {
         case execution(rebalancingId: String, response: Ultracore_Holdings_V1_ExecuteRebalancingResponse)
     }
 
-    var requestId: String
-    var fingerprint: String
-    var outcome: Outcome
+    public var requestId: String
+    public var fingerprint: String
+    public var outcome: Outcome
+
+    public init(requestId: String, fingerprint: String, outcome: Outcome) {
+        (self.requestId, self.fingerprint, self.outcome) = (requestId, fingerprint, outcome)
+    }
 
     /// The recorded outcome, or INVALID_ARGUMENT when `fingerprint` is another request's.
-    func matching(_ fingerprint: String) throws(RPCError) -> Outcome {
+    public func matching(_ fingerprint: String) throws(RPCError) -> Outcome {
         guard self.fingerprint == fingerprint else { throw Self.reused(requestId) }
         return outcome
     }
 
-    static func reused(_ requestId: String) -> RPCError {
+    public static func reused(_ requestId: String) -> RPCError {
         RPCError(.invalidArgument, "request_id \(requestId) was already used by a different request")
     }
 }

@@ -1,5 +1,4 @@
 import Domain
-import Store
 
 /// The projector's copy of the positions it last wrote, so that a batch does not read a
 /// big position's every lot back from Postgres (a 10,000-lot position was 10,000 rows per
@@ -7,18 +6,18 @@ import Store
 /// Postgres holds (one cheap query per batch), so a rolled-back batch, another projector
 /// instance or an operator's replay can never make the cache lie; a mismatch reloads.
 /// Only the projector's thread uses it.
-final class PositionCache {
+public final class PositionCache {
     private var positions: [String: PositionState] = [:]
     /// Lots held, to bound the memory (a position counts for its lots, at least 1).
     private var weight = 0
     let maxWeight: Int
 
-    init(maxWeight: Int = 2_000_000) {
+    public init(maxWeight: Int = 2_000_000) {
         self.maxWeight = maxWeight
     }
 
     /// The positions of `ids` as Postgres holds them (those it does not hold are absent).
-    func load(_ ids: [String], on connection: PostgresConnection) throws -> [String: PositionState] {
+    public func load(_ ids: [String], on connection: PostgresConnection) throws -> [String: PositionState] {
         guard !ids.isEmpty else { return [:] }
         let cachedIds = ids.filter { positions[$0] != nil }
         var result: [String: PositionState] = [:]
@@ -48,7 +47,7 @@ final class PositionCache {
     }
 
     /// Records what a batch wrote (checked against Postgres before its next use).
-    func remember(_ position: PositionState) {
+    public func remember(_ position: PositionState) {
         forget(position.positionId)
         let cost = max(1, position.lots.count)
         if weight + cost > maxWeight {
@@ -59,11 +58,11 @@ final class PositionCache {
         weight += cost
     }
 
-    func forget(_ id: String) {
+    public func forget(_ id: String) {
         if let old = positions.removeValue(forKey: id) { weight -= max(1, old.lots.count) }
     }
 
-    func removeAll() {
+    public func removeAll() {
         positions.removeAll()
         weight = 0
     }

@@ -2,22 +2,25 @@ import Domain
 import EventLog
 import Foundation
 import HoldingsProto
-import Store
 
 /// A record of the log that the projection could not take, and why.
-struct DeadLetter: Sendable {
-    var topic: String
-    var partition: Int32
-    var offset: Int64
-    var body: [UInt8]
+public struct DeadLetter: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var body: [UInt8]
     /// The decoded event, when the record is one.
-    var event: Ultracore_Holdings_V1_Event?
-    var reason: String
+    public var event: Ultracore_Holdings_V1_Event?
+    public var reason: String
+
+    public init(topic: String, partition: Int32, offset: Int64, body: [UInt8], event: Ultracore_Holdings_V1_Event?, reason: String) {
+        (self.topic, self.partition, self.offset, self.body, self.event, self.reason) = (topic, partition, offset, body, event, reason)
+    }
 }
 
 /// The SQL of the `dead_letters` table (migration 0004).
 extension ReadModels {
-    static func saveDeadLetters(_ letters: [DeadLetter], on connection: PostgresConnection) throws {
+    public static func saveDeadLetters(_ letters: [DeadLetter], on connection: PostgresConnection) throws {
         for letter in letters {
             let event = letter.event
             try connection.execute("""
@@ -34,7 +37,7 @@ extension ReadModels {
     }
 
     /// Dead letters not replayed yet, in log order (by topic, partition, offset).
-    static func openDeadLetters(on connection: PostgresConnection) throws -> [DeadLetter] {
+    public static func openDeadLetters(on connection: PostgresConnection) throws -> [DeadLetter] {
         let rows = try connection.execute("""
             SELECT topic, kafka_partition, kafka_offset, body, reason FROM dead_letters
             WHERE replayed_at IS NULL ORDER BY topic, kafka_partition, kafka_offset
@@ -46,7 +49,7 @@ extension ReadModels {
         }
     }
 
-    static func markReplayed(_ letters: [DeadLetter], on connection: PostgresConnection) throws {
+    public static func markReplayed(_ letters: [DeadLetter], on connection: PostgresConnection) throws {
         for letter in letters {
             try connection.execute("""
                 UPDATE dead_letters SET replayed_at = clock_timestamp()
@@ -55,19 +58,19 @@ extension ReadModels {
         }
     }
 
-    static func openDeadLetterCount(on connection: PostgresConnection) throws -> Int {
+    public static func openDeadLetterCount(on connection: PostgresConnection) throws -> Int {
         let rows = try connection.execute("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL")
         return rows.rows.first?[0].flatMap { Int($0) } ?? 0
     }
 
     /// Aggregates with an open dead letter: their later events cannot apply either.
-    static func quarantinedAggregates(on connection: PostgresConnection) throws -> Set<String> {
+    public static func quarantinedAggregates(on connection: PostgresConnection) throws -> Set<String> {
         let rows = try connection.execute("SELECT DISTINCT aggregate_id FROM dead_letters WHERE replayed_at IS NULL AND aggregate_id <> ''")
         return Set(rows.rows.compactMap { $0[0] })
     }
 
     /// Which of `ids` the audit trail already holds (a record read again after a crash).
-    static func knownEventIds(_ ids: [String], on connection: PostgresConnection) throws -> Set<String> {
+    public static func knownEventIds(_ ids: [String], on connection: PostgresConnection) throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
         let rows = try connection.execute("SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[])",
                                           [.text(postgresArrayLiteral(ids))])
@@ -75,7 +78,7 @@ extension ReadModels {
     }
 
     /// Which (aggregate, version) pairs of `events` the audit trail already holds, as "aggregate\0version".
-    static func takenVersions(_ events: [Ultracore_Holdings_V1_Event], on connection: PostgresConnection) throws -> Set<String> {
+    public static func takenVersions(_ events: [Ultracore_Holdings_V1_Event], on connection: PostgresConnection) throws -> Set<String> {
         guard !events.isEmpty else { return [] }
         let rows = try connection.execute("""
             SELECT e.aggregate_id || chr(1) || e.aggregate_version FROM events e

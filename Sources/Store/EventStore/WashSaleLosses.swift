@@ -1,13 +1,12 @@
 import Domain
 import Foundation
 import HoldingsProto
-import Store
 
 /// The SQL of `wash_sale_losses` (migration 0005): loss parts of sales with shares not yet
 /// matched, kept by the projector from the events (WashSales.ledgerChanges), read by the
 /// write model at start and by GetRealizedGains.
 extension ReadModels {
-    static func recordWashSales(of event: Ultracore_Holdings_V1_Event, ticker: String, on connection: PostgresConnection) throws {
+    public static func recordWashSales(of event: Ultracore_Holdings_V1_Event, ticker: String, on connection: PostgresConnection) throws {
         let (added, matched) = WashSales.ledgerChanges(of: event)
         for loss in added {
             try connection.execute("""
@@ -30,7 +29,7 @@ extension ReadModels {
     }
 
     /// Unmatched losses by client and ticker (of one client when given).
-    static func loadWashLosses(client: String? = nil, on connection: PostgresConnection) throws -> [String: [String: [WashLoss]]] {
+    public static func loadWashLosses(client: String? = nil, on connection: PostgresConnection) throws -> [String: [String: [WashLoss]]] {
         let rows = try connection.execute("""
             SELECT sale_event_id::text, part_index, client_id, ticker, position_id, lot_id,
                    (extract(epoch from sold_at) * 1000000)::int8, (extract(epoch from holding_start) * 1000000)::int8,
@@ -54,7 +53,7 @@ extension ReadModels {
     }
 
     /// Losses later buys disallowed, by "sale event id/part index", for a client's sales.
-    static func laterDisallowed(client: String, on connection: PostgresConnection) throws -> [String: ExactDecimal] {
+    public static func laterDisallowed(client: String, on connection: PostgresConnection) throws -> [String: ExactDecimal] {
         let rows = try connection.execute("""
             SELECT sale_event_id::text, part_index, disallowed::text FROM wash_sale_losses WHERE client_id = $1 AND disallowed > 0
             """, [.text(client)])
@@ -64,19 +63,5 @@ extension ReadModels {
             result["\(event)/\(part)"] = amount
         }
         return result
-    }
-}
-
-extension WashSales {
-    /// Applies an event's ledger changes to an in-memory ledger of one client and ticker.
-    static func apply(_ event: Ultracore_Holdings_V1_Event, to ledger: inout [WashLoss]) {
-        let (added, matched) = ledgerChanges(of: event)
-        ledger += added
-        for match in matched {
-            guard let index = ledger.firstIndex(where: { $0.saleEventId == match.saleEventId && $0.partIndex == Int(match.soldPartIndex) }),
-                  let shares = ExactDecimal(match.quantity) else { continue }
-            ledger[index].unmatched = (try? ledger[index].unmatched.subtracting(shares)) ?? .zero
-        }
-        ledger.removeAll { !$0.unmatched.isPositive }
     }
 }

@@ -2,26 +2,29 @@ import Domain
 import EventLog
 import Foundation
 import HoldingsProto
-import Store
 
 /// The SQL of the read models: what the projector writes in one transaction per batch
 /// and what the service reads back (write-model rebuild, audit trail).
-enum ReadModels {
+public enum ReadModels {
     /// One event to record, with where it came from in the log.
-    struct Recorded {
-        var event: Ultracore_Holdings_V1_Event
-        var body: [UInt8]
-        var topic: String
-        var partition: Int32
-        var offset: Int64
+    public struct Recorded: Sendable {
+        public var event: Ultracore_Holdings_V1_Event
+        public var body: [UInt8]
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+
+        public init(event: Ultracore_Holdings_V1_Event, body: [UInt8], topic: String, partition: Int32, offset: Int64) {
+            (self.event, self.body, self.topic, self.partition, self.offset) = (event, body, topic, partition, offset)
+        }
     }
 
-    static func timestampText(_ instant: Instant) -> String {
+    public static func timestampText(_ instant: Instant) -> String {
         "\(instant.microseconds)"
     }
 
     /// Inserts the events not recorded yet and returns those that were new, in input order.
-    static func insertEvents(_ events: [Recorded], on connection: PostgresConnection) throws -> [Recorded] {
+    public static func insertEvents(_ events: [Recorded], on connection: PostgresConnection) throws -> [Recorded] {
         guard !events.isEmpty else { return [] }
         var ids: [String?] = [], aggregates: [String?] = [], versions: [String?] = [], types: [String?] = []
         var clients: [String?] = [], occurred: [String?] = [], requests: [String?] = [], digests: [String?] = []
@@ -61,7 +64,7 @@ enum ReadModels {
     }
 
     /// Positions and their open lots, by id (all of them when `ids` is nil).
-    static func loadPositions(_ ids: [String]?, on connection: PostgresConnection) throws -> [String: PositionState] {
+    public static func loadPositions(_ ids: [String]?, on connection: PostgresConnection) throws -> [String: PositionState] {
         let filter = ids == nil ? "" : "WHERE position_id = ANY($1::text[])"
         let parameters: [PostgresValue] = ids.map { [.text(postgresArrayLiteral($0))] } ?? []
         let positionRows = try connection.execute("""
@@ -107,7 +110,7 @@ enum ReadModels {
     }
 
     /// Writes the new state of `positions` (row and open lots); `before` is what Postgres held.
-    static func savePositions(_ positions: [PositionState], before: [String: PositionState], on connection: PostgresConnection) throws {
+    public static func savePositions(_ positions: [PositionState], before: [String: PositionState], on connection: PostgresConnection) throws {
         guard !positions.isEmpty else { return }
         func micros(_ instant: Instant?) -> String? { instant.map { String($0.microseconds) } }
         var columns = Array(repeating: [String?](), count: 13)
@@ -179,7 +182,7 @@ enum ReadModels {
     }
 
     /// Stores the next offset to read of each partition.
-    static func saveOffsets(group: String, _ offsets: [PartitionKey: Int64], on connection: PostgresConnection) throws {
+    public static func saveOffsets(group: String, _ offsets: [PartitionKey: Int64], on connection: PostgresConnection) throws {
         guard !offsets.isEmpty else { return }
         let sorted = offsets.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
         try connection.execute("""
@@ -191,7 +194,7 @@ enum ReadModels {
                   .text(postgresArrayLiteral(sorted.map { String($0.value) }))])
     }
 
-    static func loadOffsets(group: String, on connection: PostgresConnection) throws -> [PartitionKey: Int64] {
+    public static func loadOffsets(group: String, on connection: PostgresConnection) throws -> [PartitionKey: Int64] {
         let rows = try connection.execute(
             "SELECT topic, kafka_partition, next_offset FROM consumer_offsets WHERE consumer_group = $1", [.text(group)])
         var offsets: [PartitionKey: Int64] = [:]
@@ -204,7 +207,7 @@ enum ReadModels {
 
     /// Events of one aggregate in version order, up to `version` (all when nil); the trades
     /// of a rebalancing run that did not complete (yet) are marked void.
-    static func events(aggregate: String, upTo version: Int64?, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+    public static func events(aggregate: String, upTo version: Int64?, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
             SELECT e.body, e.event_type = 'TRADE_EXECUTED' AND coalesce(r.outcome, '') <> 'COMPLETED'
             FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
@@ -221,7 +224,7 @@ enum ReadModels {
     }
 
     /// The TRADE_EXECUTED events of a rebalancing run, in log order.
-    static func runTrades(_ rebalancingId: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+    public static func runTrades(_ rebalancingId: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
             SELECT body FROM events WHERE rebalancing_id = $1 AND event_type = 'TRADE_EXECUTED' ORDER BY kafka_offset
             """, [.text(rebalancingId)])
@@ -231,7 +234,7 @@ enum ReadModels {
         }
     }
 
-    static func recordRun(_ rebalancingId: String, client: String, completed: Bool, at: Instant, on connection: PostgresConnection) throws {
+    public static func recordRun(_ rebalancingId: String, client: String, completed: Bool, at: Instant, on connection: PostgresConnection) throws {
         _ = try connection.execute("""
             INSERT INTO rebalancing_runs (rebalancing_id, client_id, outcome, decided_at)
             VALUES ($1, $2, $3, 'epoch'::timestamptz + $4::int8 * interval '1 microsecond') ON CONFLICT DO NOTHING
@@ -239,13 +242,13 @@ enum ReadModels {
     }
 
     /// Where a page of the audit trail stops: (occurred_at in µs, aggregate id, version) as text.
-    static let trailStart = ["-9223372036854775808", "", "0"]
+    public static let trailStart = ["-9223372036854775808", "", "0"]
 
     /// Up to `limit` events of the audit trail after `cursor`, in (occurred_at, aggregate_id,
     /// aggregate_version) order, filtered by client, position and type names (empty: any);
     /// each with its own cursor.
     /// `amongClients`: when given, only events of these clients (a caller's readable clients).
-    static func trail(client: String, position: String, types: [String], after cursor: [String], limit: Int,
+    public static func trail(client: String, position: String, types: [String], after cursor: [String], limit: Int,
                       amongClients: [String]? = nil,
                       on connection: PostgresConnection) throws -> [(event: Ultracore_Holdings_V1_Event, cursor: [String])] {
         let rows = try connection.execute("""
@@ -268,7 +271,7 @@ enum ReadModels {
 
     /// Every sale event of a client (LOTS_SOLD, POSITION_CLOSED, the sells of completed
     /// rebalancing runs), in log order per position.
-    static func sales(client: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+    public static func sales(client: String, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
         let rows = try connection.execute("""
             SELECT e.body FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
             WHERE e.client_id = $1 AND (e.event_type IN ('LOTS_SOLD', 'POSITION_CLOSED', 'CORPORATE_ACTION_APPLIED')
@@ -282,20 +285,20 @@ enum ReadModels {
     }
 
     /// One row of `valuation_history`: a position's market value from `at` on.
-    struct Valuation {
-        var eventId: String
-        var client: String
-        var position: String
-        var at: Instant
-        var marketValue: ExactDecimal
-        var offset: Int64
+    public struct Valuation: Sendable {
+        public var eventId: String
+        public var client: String
+        public var position: String
+        public var at: Instant
+        public var marketValue: ExactDecimal
+        public var offset: Int64
 
-        init(eventId: String, client: String, position: String, at: Instant, marketValue: ExactDecimal, offset: Int64) {
+        public init(eventId: String, client: String, position: String, at: Instant, marketValue: ExactDecimal, offset: Int64) {
             (self.eventId, self.client, self.position, self.at, self.marketValue, self.offset) = (eventId, client, position, at, marketValue, offset)
         }
 
         /// The valuation an event records: POSITION_VALUED (its market value) or a close (0).
-        init?(_ recorded: Recorded) {
+        public init?(_ recorded: Recorded) {
             let event = recorded.event
             switch event.payload {
             case .positionValued(let valued)?:
@@ -311,7 +314,7 @@ enum ReadModels {
         }
     }
 
-    static func insertValuations(_ rows: [Valuation], on connection: PostgresConnection) throws {
+    public static func insertValuations(_ rows: [Valuation], on connection: PostgresConnection) throws {
         guard !rows.isEmpty else { return }
         _ = try connection.execute("""
             INSERT INTO valuation_history (event_id, client_id, position_id, valued_at, market_value, kafka_offset)
@@ -326,7 +329,7 @@ enum ReadModels {
 
     /// A client's portfolio value at each valuation instant in [from, to]: the sum of every
     /// position's last valuation at or before that instant (exact, then as a double).
-    static func valuationSeries(client: String, from start: Instant?, to end: Instant,
+    public static func valuationSeries(client: String, from start: Instant?, to end: Instant,
                                 on connection: PostgresConnection) throws -> [(time: Instant, value: Double)] {
         let rows = try connection.execute("""
             SELECT position_id, (extract(epoch from valued_at) * 1000000)::int8, market_value::text
@@ -349,7 +352,7 @@ enum ReadModels {
     }
 
     /// Stores a schedule as of its event `version` (an older version never overwrites a newer).
-    static func saveSchedule(_ schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64, on connection: PostgresConnection) throws {
+    public static func saveSchedule(_ schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64, on connection: PostgresConnection) throws {
         let next = schedule.nextRunAt.flatMap(Instant.init) ?? Instant(microseconds: 0)
         _ = try connection.execute("""
             INSERT INTO rebalancing_schedules (schedule_id, client_id, version, body, enabled, next_run_at, updated_at)
@@ -362,7 +365,7 @@ enum ReadModels {
     }
 
     /// Every stored schedule with its version.
-    static func loadSchedules(on connection: PostgresConnection) throws -> [(schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] {
+    public static func loadSchedules(on connection: PostgresConnection) throws -> [(schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)] {
         let rows = try connection.execute("SELECT body, version FROM rebalancing_schedules ORDER BY schedule_id", [])
         return try rows.rows.compactMap { row in
             guard let bytes = row[0].flatMap(decodeBytea), let version = row[1].flatMap({ Int64($0) }) else { return nil }
@@ -370,7 +373,7 @@ enum ReadModels {
         }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -396,7 +399,7 @@ public struct PartitionKey: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Names of `Event.attributes` the service sets.
-enum EventAttributes {
+public enum EventAttributes {
     /// Fingerprint of the request that produced the event (see RequestFingerprint).
-    static let requestDigest = "request-digest"
+    public static let requestDigest = "request-digest"
 }

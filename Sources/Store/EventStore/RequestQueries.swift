@@ -1,12 +1,11 @@
 import Domain
 import HoldingsProto
-import Store
 
 /// The SQL the write side reads: request outcomes, a client's book, and the events an
 /// earlier attempt of a multi-client request recorded.
 extension ReadModels {
     /// Request outcomes by client and request id (of one client when given).
-    static func loadRequests(client: String? = nil, on connection: PostgresConnection) throws -> [String: [String: RequestRecord]] {
+    public static func loadRequests(client: String? = nil, on connection: PostgresConnection) throws -> [String: [String: RequestRecord]] {
         let rows = try connection.execute("""
             SELECT client_id, request_id, request_digest, aggregate_id, aggregate_version, event_id::text
             FROM events WHERE request_id <> '' AND ($1 = '' OR client_id = $1)
@@ -23,18 +22,19 @@ extension ReadModels {
     }
 
     /// One client's positions, request outcomes, wash-sale ledger and schedule, as Postgres holds them.
-    static func loadClient(_ client: String, on connection: PostgresConnection)
-        throws -> (positions: [PositionState], requests: [String: RequestRecord], washLosses: [String: [WashLoss]], schedule: ClientBook.ScheduleEntry?) {
+    public static func loadClient(_ client: String, on connection: PostgresConnection)
+        throws -> (positions: [PositionState], requests: [String: RequestRecord], washLosses: [String: [WashLoss]],
+                   schedule: (schedule: Ultracore_Holdings_V1_RebalancingSchedule, version: Int64)?) {
         let ids = try connection.execute("SELECT position_id FROM positions WHERE client_id = $1", [.text(client)]).rows.compactMap { $0[0] }
         let positions = try loadPositions(ids, on: connection)
         let schedule = try loadSchedules(on: connection).first { $0.schedule.clientId == client }
         return (Array(positions.values), try loadRequests(client: client, on: connection)[client] ?? [:],
                 try loadWashLosses(client: client, on: connection)[client] ?? [:],
-                schedule.map { ClientBook.ScheduleEntry(schedule: $0.schedule, version: $0.version) })
+                schedule)
     }
 
     /// The positions an earlier attempt of a PublishPrices request id valued, with its fingerprint.
-    static func valuationsOfRequest(_ requestId: String, on connection: PostgresConnection) throws -> [(aggregateId: String, digest: String?)] {
+    public static func valuationsOfRequest(_ requestId: String, on connection: PostgresConnection) throws -> [(aggregateId: String, digest: String?)] {
         try connection.execute("""
             SELECT aggregate_id, request_digest FROM events
             WHERE request_id = $1 AND event_type = 'POSITION_VALUED' AND body IS NOT NULL
@@ -42,7 +42,7 @@ extension ReadModels {
     }
 
     /// The results an earlier attempt of an ApplyCorporateAction request id recorded, with its fingerprint.
-    static func corporateActionsOfRequest(_ requestId: String, on connection: PostgresConnection)
+    public static func corporateActionsOfRequest(_ requestId: String, on connection: PostgresConnection)
         throws -> [(applied: Ultracore_Holdings_V1_CorporateActionApplied, digest: String?)] {
         let rows = try connection.execute("""
             SELECT body, request_digest FROM events WHERE request_id = $1 AND event_type = 'CORPORATE_ACTION_APPLIED'
