@@ -6,6 +6,7 @@
 # every run is bounded by its call count and --max-seconds.
 #
 #   bash scripts/load-openposition.sh [RUNS] [CALLS] [CONCURRENCY]     defaults 3 30000 64
+#   HOLDINGSD_ARGS="--kafka-property linger.ms=0" passes extra holdingsd arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -24,7 +25,7 @@ database="load_$(date +%s)"
 psql "$admin" -qc "CREATE DATABASE $database"
 url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
 log=$(mktemp)
-"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" >"$log" 2>&1 &
+"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" ${HOLDINGSD_ARGS:-} >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
 source scripts/server-address.sh

@@ -66,21 +66,48 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     private mutating func normalize() {
+        guard scale > 0 else { return }
+        // Most values fit 64 bits, where division is a machine instruction (Int128's is a call).
+        if let small = Int64(exactly: significand) {
+            var value = small, digits = scale
+            while digits > 0, value % 10 == 0 {
+                value /= 10
+                digits -= 1
+            }
+            significand = Int128(value)
+            scale = digits
+            return
+        }
         while scale > 0, significand % 10 == 0 {
             significand /= 10
             scale -= 1
         }
     }
 
+    /// A value already normalized (the negation of one is).
+    private init(normalized significand: Int128, scale: Int) {
+        self.significand = significand
+        self.scale = scale
+    }
+
     public var isZero: Bool { significand == 0 }
     public var isNegative: Bool { significand < 0 }
     public var isPositive: Bool { significand > 0 }
     /// |self| (exact: every value is below 10^36 in magnitude).
-    public var magnitude: ExactDecimal { isNegative ? ExactDecimal(unchecked: -significand, scale: scale) : self }
+    public var magnitude: ExactDecimal { isNegative ? ExactDecimal(normalized: -significand, scale: scale) : self }
+
+    /// Whether |self| ≤ 10^`exponent` (one comparison of the significand with a power of ten).
+    public func magnitudeIsAtMost(powerOfTen exponent: Int) -> Bool {
+        let digits = exponent + scale
+        guard digits >= 0 else { return significand == 0 }
+        guard digits < Self.powers.count else { return true }  // |significand| < 10^36 ≤ 10^digits
+        return significand.magnitude <= Self.powers[digits].magnitude
+    }
 
     public var description: String {
         let magnitude = significand.magnitude
-        var digits = String(magnitude)
+        // UInt64's conversion is a loop of machine divisions; UInt128's generic one is many times slower.
+        var digits = magnitude <= UInt128(UInt64.max) ? String(UInt64(magnitude)) : String(magnitude)
         if scale > 0 {
             if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
             digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
@@ -88,7 +115,15 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return significand < 0 ? "-" + digits : digits
     }
 
+    /// 10^0 … 10^38 (the largest power of ten an Int128 holds).
+    private static let powers: [Int128] = {
+        var values: [Int128] = [1]
+        for _ in 1...38 { values.append(values[values.count - 1] * 10) }
+        return values
+    }()
+
     private static func power(_ exponent: Int) -> Int128 {
+        if exponent >= 0 && exponent < powers.count { return powers[exponent] }
         var value: Int128 = 1
         for _ in 0..<exponent { value *= 10 }
         return value
@@ -96,6 +131,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// Both significands at the larger scale.
     private static func aligned(_ a: ExactDecimal, _ b: ExactDecimal) throws(ArithmeticError) -> (Int128, Int128, Int) {
+        if a.scale == b.scale { return (a.significand, b.significand, a.scale) }
         let scale = max(a.scale, b.scale)
         let (x, xo) = a.significand.multipliedReportingOverflow(by: power(scale - a.scale))
         let (y, yo) = b.significand.multipliedReportingOverflow(by: power(scale - b.scale))

@@ -16,7 +16,7 @@ public enum Limits {
 
     /// Whether `value` is within ±10^15.
     public static func contains(_ value: ExactDecimal) -> Bool {
-        value.magnitude <= maximum
+        value.magnitudeIsAtMost(powerOfTen: 15)
     }
 
     /// FAILED_PRECONDITION naming what would leave the range, for results of a command.

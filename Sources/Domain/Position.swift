@@ -198,7 +198,7 @@ public struct PositionState: Sendable, Hashable {
     }
 
     /// Lots in the contract's order: acquisition time, then creation order (the lot number).
-    static func inOrder(_ a: LotState, _ b: LotState) -> Bool {
+    public static func inOrder(_ a: LotState, _ b: LotState) -> Bool {
         (a.acquiredAt, a.sequence) < (b.acquiredAt, b.sequence)
     }
 

@@ -212,16 +212,26 @@ public func decodeBytea(_ text: String) -> [UInt8]? {
 
 /// Array literal `{"a","b"}` for a text[]-typed parameter; NULL elements as `NULL`.
 public func postgresArrayLiteral(_ elements: [String?]) -> String {
-    var literal = "{"
+    // Built as UTF-8 bytes: '"' and '\\' are single bytes that never occur inside a multi-byte
+    // sequence, so escaping byte by byte is exact (appending unicode scalars to a String was
+    // an eighth of the projector's time under load).
+    let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
+    bytes.append(UInt8(ascii: "{"))
     for (index, element) in elements.enumerated() {
-        if index > 0 { literal += "," }
-        guard let element else { literal += "NULL"; continue }
-        literal += "\""
-        for character in element.unicodeScalars {
-            if character == "\"" || character == "\\" { literal += "\\" }
-            literal.unicodeScalars.append(character)
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        guard let element else {
+            bytes.append(contentsOf: "NULL".utf8)
+            continue
         }
-        literal += "\""
+        bytes.append(quote)
+        for byte in element.utf8 {
+            if byte == quote || byte == backslash { bytes.append(backslash) }
+            bytes.append(byte)
+        }
+        bytes.append(quote)
     }
-    return literal + "}"
+    bytes.append(UInt8(ascii: "}"))
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -20,7 +20,7 @@ func usage() -> String {
            holdings-bench rebalance --server H:P [--assets 500] [--lots 50] [--calls 50]
            holdings-bench analytics --server H:P [--days 2520] [--calls 200]
            holdings-bench reads     --server H:P [--calls 50000] [--concurrency 32]
-           holdings-bench growth    --server H:P [--lots 10000]
+           holdings-bench growth    --server H:P [--lots 10000] [--max-lots 1000]
            holdings-bench portfolio --server H:P [--positions 20000] [--concurrency 16] [--calls 50]
            every scenario: [--token-file F] (else env HOLDINGS_TOKEN)
     """
@@ -257,6 +257,7 @@ Task.detached {
         buy.ticker = "GROW"
         buy.quantity = "1"
         buy.price = "10"
+        buy.maxLots = Int32(option("max-lots", 1000))
         var samples: [Double] = []
         var last = Ultracore_Holdings_V1_OpenPositionResponse()
         let start = clock.now

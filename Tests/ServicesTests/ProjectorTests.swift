@@ -170,3 +170,33 @@ struct ProjectorTests {
         #expect(warm?.lots.map(\.quantity) == stored.lots.map(\.quantity))
     }
 }
+
+@Suite("The projector's lot diff")
+struct LotDiffTests {
+    static func lot(_ number: Int, quantity: Int, at time: Int64) -> LotState {
+        LotState(lotId: "L\(number)", sequence: number, acquiredAt: Instant(microseconds: time), quantity: ExactDecimal(quantity),
+                 originalQuantity: ExactDecimal(quantity), costBasis: ExactDecimal(quantity * 10), fees: .zero, sourceEventId: "e\(number)")
+    }
+
+    @Test("one walk finds exactly what a lookup by lot id finds, on random sales, changes, buys and backdated buys")
+    func matchesTheLookup() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let count = Int.random(in: 0...40, using: &random)
+            let old = (1...max(1, count)).map { Self.lot($0, quantity: 5, at: Int64($0) * 1000) }.prefix(count)
+            var new = Array(old)
+            new.removeAll { _ in Int.random(in: 0..<5, using: &random) == 0 }
+            for index in new.indices where Int.random(in: 0..<5, using: &random) == 0 { new[index].quantity = ExactDecimal(1) }
+            for extra in 0..<Int.random(in: 0...3, using: &random) {
+                // A new lot, sometimes backdated between existing ones.
+                new.append(Self.lot(100 + extra, quantity: 2, at: Int64.random(in: 0...50_000, using: &random)))
+            }
+            new.sort(by: PositionState.inOrder)
+            let (gone, changed) = ReadModels.lotChanges(from: Array(old), to: new)
+            let before = Dictionary(uniqueKeysWithValues: old.map { ($0.lotId, $0) })
+            let after = Set(new.map(\.lotId))
+            #expect(Set(gone) == Set(before.keys.filter { !after.contains($0) }))
+            #expect(Set(changed.map(\.lotId)) == Set(new.filter { before[$0.lotId] != $0 }.map(\.lotId)))
+        }
+    }
+}
