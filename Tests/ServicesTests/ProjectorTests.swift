@@ -30,15 +30,14 @@ enum TestDatabase {
         return connection
     }
 
+    /// Runs deploy/postgres.sh with system(3), which waits for it with waitpid on this
+    /// thread (Foundation's Process waits through machinery that can starve when the
+    /// tests' threads are all busy, and the first start runs initdb: seconds).
     private static func startCluster() throws {
-        let start = Process()
-        start.executableURL = URL(fileURLWithPath: "/bin/bash")
-        start.arguments = [root + "/deploy/postgres.sh", "start", root + "/.data/swift-test-postgres", "55433"]
-        start.standardOutput = FileHandle.nullDevice
-        try start.run()
-        start.waitUntilExit()
-        guard start.terminationStatus == 0 else {
-            throw PostgresError(kind: .connection, sqlState: "", message: "deploy/postgres.sh start failed (\(start.terminationStatus))")
+        let command = "bash '\(root)/deploy/postgres.sh' start '\(root)/.data/swift-test-postgres' 55433 >/dev/null"
+        let status = system(command)
+        guard status == 0 else {
+            throw PostgresError(kind: .connection, sqlState: "", message: "deploy/postgres.sh start failed (status \(status))")
         }
     }
 }
