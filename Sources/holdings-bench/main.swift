@@ -54,6 +54,20 @@ func millis(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
 }
 
+/// Times `calls` calls one after another and reports them; a failed call is printed and not counted.
+func timeEach(_ calls: Int, _ label: String, _ call: @Sendable () async throws -> Void) async {
+    let clock = ContinuousClock()
+    var samples: [Double] = []
+    for _ in 0..<calls {
+        let begin = clock.now
+        do {
+            try await call()
+            samples.append(millis(clock.now - begin))
+        } catch { print("\(label): \(error)") }
+    }
+    if !samples.isEmpty { report(label, samples) }
+}
+
 func report(_ label: String, _ samples: [Double]) {
     let sorted = samples.sorted()
     func at(_ p: Double) -> Double { sorted[max(0, min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1))] }
@@ -325,22 +339,11 @@ Task.detached {
         print(String(format: "portfolio: %d positions opened in %.1f s", positions, millis(clock.now - start) / 1000))
         var value = Ultracore_Holdings_V1_GetPortfolioValueRequest()
         value.clientId = client
-        var valueSamples: [Double] = []
-        for _ in 0..<calls {
-            let began = clock.now
-            do { _ = try await holdings.getPortfolioValue(value, options: options30) } catch { fail("GetPortfolioValue: \(error)") }
-            valueSamples.append(millis(clock.now - began))
-        }
-        report("GetPortfolioValue at \(positions) positions", valueSamples)
         var monitor = Ultracore_Holdings_V1_MonitorPortfolioRequest()
         monitor.clientId = client
-        var monitorSamples: [Double] = []
-        for _ in 0..<calls {
-            let began = clock.now
-            do { _ = try await holdings.monitorPortfolio(monitor, options: options30) } catch { fail("MonitorPortfolio: \(error)") }
-            monitorSamples.append(millis(clock.now - began))
-        }
-        report("MonitorPortfolio at \(positions) positions", monitorSamples)
+        let (valueRequest, monitorRequest) = (value, monitor)
+        await timeEach(calls, "GetPortfolioValue at \(positions) positions") { _ = try await holdings.getPortfolioValue(valueRequest, options: options30) }
+        await timeEach(calls, "MonitorPortfolio at \(positions) positions") { _ = try await holdings.monitorPortfolio(monitorRequest, options: options30) }
     case "analytics":
         let days = option("days", 2520), calls = option("calls", 200)
         var seed: UInt64 = 42
@@ -413,17 +416,7 @@ Task.detached {
             ("ComputeMaxDrawdown", { _ = try await analytics.computeMaxDrawdown(drawdownRequest, options: options30) }),
             ("ComputeAlphaBeta", { _ = try await analytics.computeAlphaBeta(relativeRequest, options: options30) }),
         ]
-        for (label, call) in cases {
-            var samples: [Double] = []
-            for _ in 0..<calls {
-                let begin = clock.now
-                do {
-                    try await call()
-                    samples.append(millis(clock.now - begin))
-                } catch { print("\(label): \(error)") }
-            }
-            if !samples.isEmpty { report("\(label), \(days) daily returns", samples) }
-        }
+        for (label, call) in cases { await timeEach(calls, "\(label), \(days) daily returns", call) }
     default:
         let lots = option("lots", 10_000), sells = option("sells", 50)
         let methods: [(String, Ultracore_Holdings_V1_CostBasisMethod)] = [

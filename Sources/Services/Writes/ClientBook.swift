@@ -58,8 +58,9 @@ struct ClientBook: CommandState {
     static func event(of change: Change) -> Ultracore_Holdings_V1_Event { change.event }
 
     init(positions: [PositionState], requests: [String: RequestRecord], washLosses: [String: [WashLoss]], schedule: ScheduleEntry?) {
-        for position in positions { index(position) }
-        order.sort { Self.precedes(self.positions[$0], self.positions[$1]) }
+        for position in positions { store(position) }
+        // One sort, not a search and an array insertion per position (quadratic for a big client).
+        order = self.positions.values.sorted { ($0.openedAt, $0.positionId) < ($1.openedAt, $1.positionId) }.map(\.positionId)
         self.requests = requests
         self.washLosses = washLosses
         self.schedule = schedule
@@ -88,17 +89,16 @@ struct ClientBook: CommandState {
     /// Stores a position's state, keeping the open-by-ticker index and the order.
     mutating func index(_ position: PositionState) {
         let isNew = positions[position.positionId] == nil
-        positions[position.positionId] = position
+        store(position)
         if isNew {
-            // Binary search for the place of (opened_at, id): a client's 20,000th position costs
-            // a search, not a sort.
-            var low = 0, high = order.count
-            while low < high {
-                let middle = (low + high) / 2
-                if Self.precedes(positions[order[middle]], position) { low = middle + 1 } else { high = middle }
-            }
-            order.insert(position.positionId, at: low)
+            // A search for its place, not a sort: a client's 20,000th position costs log n.
+            order.insert(position.positionId, at: firstIndex(after: (position.openedAt, position.positionId)))
         }
+    }
+
+    /// Stores a position's state and keeps the open-by-ticker index (not the order).
+    private mutating func store(_ position: PositionState) {
+        positions[position.positionId] = position
         if position.status == .open {
             openByTicker[position.ticker] = position.positionId
         } else if openByTicker[position.ticker] == position.positionId {
@@ -106,9 +106,15 @@ struct ClientBook: CommandState {
         }
     }
 
-    private static func precedes(_ a: PositionState?, _ b: PositionState?) -> Bool {
-        guard let a, let b else { return a == nil && b != nil }
-        return (a.openedAt, a.positionId) < (b.openedAt, b.positionId)
+    /// The index in `order` of the first position whose (opened_at, position_id) is after `key`
+    /// (ids are unique, so for a new position's own key that is where it goes).
+    private func firstIndex(after key: (Instant, String)) -> Int {
+        var low = 0, high = order.count
+        while low < high {
+            let middle = (low + high) / 2
+            if let position = positions[order[middle]], (position.openedAt, position.positionId) <= key { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The open position in `ticker`, if any.
@@ -125,17 +131,8 @@ struct ClientBook: CommandState {
 
     /// Positions in (opened_at, position_id) order after `after`, at most `limit`.
     func page(includeClosed: Bool, after: (Instant, String)?, limit: Int) -> (page: [PositionState], more: Bool) {
-        var start = 0
-        if let after {
-            var low = 0, high = order.count
-            while low < high {
-                let middle = (low + high) / 2
-                if let position = positions[order[middle]], (position.openedAt, position.positionId) <= after { low = middle + 1 } else { high = middle }
-            }
-            start = low
-        }
         var page: [PositionState] = []
-        for id in order[start...] {
+        for id in order[(after.map(firstIndex(after:)) ?? 0)...] {
             guard let position = positions[id] else { continue }
             if !includeClosed && position.status != .open { continue }
             if page.count == limit { return (page, true) }

@@ -242,10 +242,7 @@ public final class WriteModel: Sendable {
                 if let digest = recorded.first?.digest, digest != fingerprint { throw RequestRecord.reused(requestId) }
                 alreadyValued = Set(recorded.map(\.aggregateId))
             }
-            let seed = alreadyValued
-            batches.withLock {
-                $0.records[requestId] = RequestRecord(requestId: requestId, fingerprint: fingerprint, outcome: .batch(done: seed, unheld: nil))
-            }
+            recordBatch(requestId, fingerprint: fingerprint, done: alreadyValued, unheld: nil)
         }
         let byClient = holdersByClient(of: quotes.map(\.ticker), excluding: alreadyValued)
         let context = context("HoldingsService.PublishPrices", requestId: requestId, now: now)
