@@ -59,18 +59,13 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// Opens a stream for `method`.
     func open(_ method: MethodDescriptor, options: CallOptions, authority: String) async throws -> ClientCall {
-        var headers = [
-            (":method", "POST"), (":scheme", scheme), (":path", method.path), (":authority", authority),
-            ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "ultracore-grpc-swift/0.3"),
-            ("grpc-accept-encoding", GRPCWire.acceptEncoding),
-        ]
-        if options.compressRequests { headers.append(("grpc-encoding", "gzip")) }
-        if let timeout = options.timeout { headers.append(("grpc-timeout", GRPCWire.timeoutHeader(timeout))) }
-        headers += try GRPCWire.headers(from: options.metadata)
-        if let token = configuration.bearerToken, options.metadata.first("authorization") == nil {
-            headers.append(("authorization", "Bearer \(token)"))
-        }
-        let call = ClientCall(connection: self, options: options, maxMessageSize: configuration.maxMessageSize)
+        let call = ClientCall(
+            connection: self, options: options, maxMessageSize: configuration.maxMessageSize,
+            maxHeaderListSize: Int(configuration.http2.maxHeaderListSize))
+        // Not on the loop yet: no one else knows the call.
+        let headers = try call.stream.sendRequestHeaders(.init(
+            scheme: scheme, authority: authority, path: method.path, timeout: options.timeout,
+            compress: options.compressRequests, metadata: options.metadata, bearerToken: configuration.bearerToken))
         let box = UncheckedBox(headers)
         try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
             loop.execute { [self] in
@@ -102,13 +97,13 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     // MARK: Called by calls (on the loop)
 
     func enqueue(_ call: ClientCall, _ framed: [UInt8]) {
-        guard !call.finished else { return }
+        guard call.stream.canSendRequestMessage else { return }
         session.enqueue(call.streamID, bytes: framed)
         io.flush()
     }
 
     func endRequest(_ call: ClientCall) {
-        guard !call.finished else { return }
+        guard call.stream.closeRequest() else { return }
         session.endRequest(call.streamID)
         io.flush()
     }
@@ -116,21 +111,27 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func messageRead(_ call: ClientCall, _ wireSize: Int) {
         call.window.release(wireSize)
         guard calls[call.streamID] === call else { return }
-        session.consume(call.streamID, bytes: call.window.settle(ignoringHeld: call.finished))
+        session.consume(call.streamID, bytes: call.window.settle(ignoringHeld: call.stream.isFinished))
         io.flush()
     }
 
     /// Ends a call from this side: RST_STREAM, then `status`.
     func abort(_ call: ClientCall, _ status: RPCError) {
-        guard !call.finished else { return }
+        guard call.stream.abandon() else { return }
+        reset(call, status)
+    }
+
+    /// RST_STREAM for a call whose state machine has ended it, then `status`.
+    private func reset(_ call: ClientCall, _ status: RPCError) {
         if calls[call.streamID] === call { session.reset(call.streamID, errorCode: HTTP2ErrorCode.cancel) }
         finish(call, status, trailers: Metadata())
         io.flush()
     }
 
+    /// Reports the call's outcome to its reader and writer (once).
     private func finish(_ call: ClientCall, _ status: RPCError, trailers: Metadata) {
-        guard !call.finished else { return }
-        call.finished = true
+        guard !call.reported else { return }
+        call.reported = true
         call.deadlineTimer?.cancel()
         call.initial.complete(status.code == .ok ? .success(Metadata()) : .failure(status))
         call.trailing.complete(.success(trailers))
@@ -144,65 +145,28 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     private func connectionClosed(_ reason: String) {
         accepting.store(false, ordering: .relaxed)
-        for (_, call) in calls { finish(call, RPCError(.unavailable, "the connection closed: \(reason)"), trailers: Metadata()) }
+        for (_, call) in calls where call.stream.abandon() {
+            finish(call, RPCError(.unavailable, "the connection closed: \(reason)"), trailers: Metadata())
+        }
         calls.removeAll()
     }
 
     // MARK: HTTP2SessionDelegate
 
     func header(_ name: String, _ value: String, stream streamID: Int32) {
-        calls[streamID]?.headerBlock.append((name, value))
-    }
-
-    /// The status a trailers block (or a trailers-only response) carries.
-    private func status(_ headers: [(String, String)]) -> RPCError {
-        let first = { (name: String) in headers.first { $0.0 == name }?.1 }
-        guard let text = first("grpc-status") else {
-            return RPCError(.internal, "the server ended the call without a grpc-status")
-        }
-        let code = Int32(text).flatMap(StatusCode.init(rawValue:)) ?? .unknown
-        return RPCError(code, first("grpc-message").map(GRPCWire.percentDecode) ?? "", metadata: GRPCWire.metadata(from: headers))
-    }
-
-    /// gRPC's mapping of HTTP statuses (doc/http-grpc-status-mapping.md).
-    private func httpStatus(_ status: Int) -> StatusCode {
-        switch status {
-        case 400: .internal
-        case 401: .unauthenticated
-        case 403: .permissionDenied
-        case 404: .unimplemented
-        case 429, 502, 503, 504: .unavailable
-        default: .unknown
-        }
+        calls[streamID]?.stream.receiveHeader(name, value)
     }
 
     func headersComplete(_ streamID: Int32, endStream: Bool) {
-        guard let call = calls[streamID], !call.finished else { return }
-        let block = call.headerBlock
-        call.headerBlock = []
-        if call.gotHeaders {
-            return finish(call, status(block), trailers: GRPCWire.metadata(from: block))
+        guard let call = calls[streamID] else { return }
+        switch call.stream.receiveResponseHeaders(endStream: endStream) {
+        case .none, .informational: break
+        case .initialMetadata(let metadata): call.initial.complete(.success(metadata))
+        case .finished(let status, let trailers, let initialMetadata):
+            if let initialMetadata { call.initial.complete(.success(initialMetadata)) }
+            finish(call, status, trailers: trailers)
+        case .abort(let status): reset(call, status)
         }
-        let httpCode = block.first { $0.0 == ":status" }.flatMap { Int($0.1) } ?? 0
-        if (100..<200).contains(httpCode) { return }  // informational: the real headers follow
-        call.gotHeaders = true
-        guard httpCode == 200 else {
-            return abort(call, RPCError(httpStatus(httpCode), "HTTP status \(httpCode) instead of a gRPC response"))
-        }
-        guard let contentType = block.first(where: { $0.0 == "content-type" })?.1, contentType.hasPrefix("application/grpc") else {
-            return abort(call, RPCError(.unknown, "the response is not gRPC (content-type missing or not application/grpc)"))
-        }
-        if endStream {
-            let final = status(block)
-            if final.code == .ok { call.initial.complete(.success(GRPCWire.metadata(from: block))) }
-            return finish(call, final, trailers: GRPCWire.metadata(from: block))
-        }
-        switch block.first(where: { $0.0 == "grpc-encoding" })?.1 {
-        case nil, "identity": break
-        case "gzip": call.deframer.gzip = true
-        case let other?: return abort(call, RPCError(.internal, "the server uses grpc-encoding '\(other)', which this client does not speak"))
-        }
-        call.initial.complete(.success(GRPCWire.metadata(from: block)))
     }
 
     func data(_ bytes: UnsafeRawBufferPointer, stream streamID: Int32) {
@@ -211,22 +175,23 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return
         }
         call.window.receive(bytes.count)
-        if !call.finished {
-            do throws(MessageDeframer.Failure) {
-                for (message, wireSize, compressed) in try call.deframer.append(bytes) {
-                    call.window.hold(wireSize)
-                    call.inbound.deliver(message, wireSize: wireSize, compressed: compressed)
-                }
-            } catch {
-                abort(call, error.status(of: "response", limit: configuration.maxMessageSize))
+        switch call.stream.receiveData(bytes) {
+        case .none: break
+        case .messages(let messages):
+            for (message, wireSize, compressed) in messages {
+                call.window.hold(wireSize)
+                call.inbound.deliver(message, wireSize: wireSize, compressed: compressed)
             }
+        case .fail(let status):
+            _ = call.stream.abandon()
+            reset(call, status)
         }
-        session.consume(streamID, bytes: call.window.settle(ignoringHeld: call.finished))
+        session.consume(streamID, bytes: call.window.settle(ignoringHeld: call.stream.isFinished))
     }
 
     func endStream(_ streamID: Int32) {
-        guard let call = calls[streamID], !call.finished else { return }
-        finish(call, RPCError(.internal, "the server ended the stream without trailers"), trailers: Metadata())
+        guard let call = calls[streamID], let status = call.stream.receiveEndOfResponse() else { return }
+        finish(call, status, trailers: Metadata())
     }
 
     func outboundSent(_ streamID: Int32, bytes: Int) {
@@ -236,13 +201,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
         session.consumeConnection(bytes: call.window.outstanding)
-        let status: RPCError = switch errorCode {
-        case HTTP2ErrorCode.refusedStream: RPCError(.unavailable, "the server refused the stream")
-        case HTTP2ErrorCode.cancel: RPCError(.cancelled, "the server cancelled the stream")
-        case HTTP2ErrorCode.enhanceYourCalm: RPCError(.resourceExhausted, "the server asked to slow down (ENHANCE_YOUR_CALM)")
-        default: RPCError(.internal, "the stream closed before the call finished (HTTP/2 error \(errorCode))")
-        }
-        finish(call, status, trailers: Metadata())
+        if let status = call.stream.streamClosed(errorCode: errorCode) { finish(call, status, trailers: Metadata()) }
     }
 
     func goAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
@@ -265,17 +224,16 @@ final class ClientCall: ClientStream, @unchecked Sendable {
     var lastResponseWasCompressed: Bool { received.lastMessageWasCompressed }
     // loop
     var streamID: Int32 = 0
-    var deframer: MessageDeframer
+    var stream: GRPCStreamStateMachine
     var window = WindowAccount()
-    var headerBlock: [(String, String)] = []
-    var gotHeaders = false
-    var finished = false
+    /// The outcome went to the reader and writer.
+    var reported = false
     var deadlineTimer: Task<Void, Never>?
 
-    init(connection: ClientConnection, options: CallOptions, maxMessageSize: Int) {
+    init(connection: ClientConnection, options: CallOptions, maxMessageSize: Int, maxHeaderListSize: Int) {
         self.connection = connection
         self.options = options
-        deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+        stream = GRPCStreamStateMachine(role: .client, maxMessageSize: maxMessageSize, maxHeaderListSize: maxHeaderListSize)
         let reported = ReadReport()
         inbound = InboundMessages(info: received) { size in reported.call?.reportRead(size) }
         reported.call = self

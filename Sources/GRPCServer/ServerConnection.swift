@@ -17,29 +17,25 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// A call in progress.
     private final class Call {
-        var headers: [(String, String)] = []
-        var headerBytes = 0
-        var deframer: MessageDeframer
+        /// The call's protocol state: headers, deframing, what may be sent.
+        var stream: GRPCStreamStateMachine
         var inbound: InboundMessages?
         let gate = OutboundGate()
         var task: Task<Void, Never>?
         /// Ends the call with DEADLINE_EXCEEDED; cancelled when the call ends first.
         var deadlineTimer: Task<Void, Never>?
         let response = ResponseOptions()
-        var responseStarted = false
-        var finished = false
-        /// The client accepts gzip responses.
-        var clientAcceptsGzip = false
         var window = WindowAccount()
         /// When the stream's HEADERS began (the header block must finish in time).
         let openedAt: ContinuousClock.Instant
         /// When the request message now arriving began; nil between messages.
         var partialSince: ContinuousClock.Instant?
-        init(maxMessageSize: Int, openedAt: ContinuousClock.Instant) {
-            deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+        init(maxMessageSize: Int, maxHeaderListSize: Int, openedAt: ContinuousClock.Instant) {
+            stream = GRPCStreamStateMachine(role: .server, maxMessageSize: maxMessageSize, maxHeaderListSize: maxHeaderListSize)
             self.openedAt = openedAt
         }
-        func first(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+        /// The response side closed: the status went out or the call was abandoned.
+        var finished: Bool { stream.isFinished }
     }
     private var calls: [Int32: Call] = [:]
 
@@ -86,10 +82,10 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return closeForLimit("a frame of \(progress.unfinishedSize) bytes arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
         }
         for (_, call) in calls where !call.finished {
-            if call.inbound == nil && now - call.openedAt > limits.allowance(forBytes: configuration.maxHeaderListSize) {
+            if call.stream.awaitingRequestHeaders && now - call.openedAt > limits.allowance(forBytes: configuration.maxHeaderListSize) {
                 return closeForLimit("a request header block arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
             }
-            guard call.deframer.hasPartialMessage else {
+            guard call.stream.hasPartialMessage else {
                 call.partialSince = nil
                 continue
             }
@@ -97,7 +93,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 call.partialSince = now
                 continue
             }
-            let size = call.deframer.partialMessageWireSize
+            let size = call.stream.partialMessageWireSize
             if now - since > limits.allowance(forBytes: size) {
                 return closeForLimit("a request message of \(size) bytes arrived slower than \(limits.minReceiveRate) bytes/s", calm: true)
             }
@@ -164,60 +160,35 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     // MARK: HTTP2SessionDelegate
 
     func streamOpened(_ streamID: Int32) {
-        calls[streamID] = Call(maxMessageSize: configuration.maxMessageSize, openedAt: .now)
+        calls[streamID] = Call(
+            maxMessageSize: configuration.maxMessageSize, maxHeaderListSize: configuration.maxHeaderListSize, openedAt: .now)
     }
 
     func header(_ name: String, _ value: String, stream streamID: Int32) {
-        guard let call = calls[streamID], call.inbound == nil, !call.finished else { return }
-        call.headerBytes += name.utf8.count + value.utf8.count + 32
-        if call.headerBytes <= configuration.maxHeaderListSize { call.headers.append((name, value)) }
+        calls[streamID]?.stream.receiveHeader(name, value)
     }
 
     func headersComplete(_ streamID: Int32, endStream: Bool) {
-        guard let call = calls[streamID], call.inbound == nil, !call.finished else {
-            // Trailers from a client (gRPC sends none): treat as the end of the request.
-            if endStream { self.endStream(streamID) }
-            return
+        guard let call = calls[streamID] else { return }
+        let head: GRPCStreamStateMachine.RequestHead
+        switch call.stream.receiveRequestHeaders(endStream: endStream) {
+        case .none: return
+        case .endOfRequest: return self.endStream(streamID)
+        case .reject(let headers):
+            session.submitHeadersOnly(streamID, headers)
+            return finishLocally(streamID)
+        case .accept(let accepted): head = accepted
         }
-        if call.headerBytes > configuration.maxHeaderListSize {
-            return trailersOnly(streamID, .resourceExhausted,
-                "request headers of \(call.headerBytes) bytes exceed the limit of \(configuration.maxHeaderListSize) bytes")
-        }
-        guard call.first(":method") == "POST" else {
-            session.submitHeadersOnly(streamID, [(":status", "405"), ("allow", "POST")])
+        guard let handler = router.handler(for: head.path) else {
+            session.submitHeadersOnly(streamID, call.stream.rejectCall(RPCError(.unimplemented, router.unknownMethodMessage(head.path))))
             return finishLocally(streamID)
         }
-        guard let contentType = call.first("content-type"),
-              contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") || contentType.hasPrefix("application/grpc;")
-        else {
-            session.submitHeadersOnly(streamID, [(":status", "415")])
-            return finishLocally(streamID)
-        }
-        let path = call.first(":path") ?? ""
-        guard let handler = router.handler(for: path) else {
-            return trailersOnly(streamID, .unimplemented, router.unknownMethodMessage(path))
-        }
-        var deadline: ContinuousClock.Instant?
-        if let timeout = call.first("grpc-timeout") {
-            guard let duration = GRPCWire.timeout(timeout) else {
-                return trailersOnly(streamID, .invalidArgument, "malformed grpc-timeout header '\(timeout)'")
-            }
-            deadline = .now + duration
-        }
-        switch call.first("grpc-encoding") {
-        case nil, "identity": break
-        case "gzip": call.deframer.gzip = true
-        case let encoding?:
-            return trailersOnly(streamID, .unimplemented,
-                "grpc-encoding '\(encoding)' is not supported (supported: \(GRPCWire.acceptEncoding))")
-        }
-        call.clientAcceptsGzip = GRPCWire.lists(call.first("grpc-accept-encoding"), "gzip")
+        let deadline = head.timeout.map { ContinuousClock.now + $0 }
         let requestInfo = RequestInfo()
         let context = ServerContext(
-            method: handler.method, metadata: GRPCWire.metadata(from: call.headers), deadline: deadline, peer: peer,
+            method: handler.method, metadata: head.metadata, deadline: deadline, peer: peer,
             response: call.response, request: requestInfo, peerCertificate: peerCertificate)
         let callGuard = configuration.callGuard
-        call.headers = []
 
         let loop = self.loop
         let inbound = InboundMessages(info: requestInfo) { [self] size in loop.execute { [self] in messageRead(streamID, size) } }
@@ -225,7 +196,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if endStream { inbound.finish() }
         let gate = call.gate
         let response = call.response
-        let acceptsGzip = call.clientAcceptsGzip
+        let acceptsGzip = call.stream.peerAcceptsGzip
         let writer = ResponseWriter<[UInt8]> { [self] message, compress in
             try Task.checkCancellation()
             let framed = GRPCWire.frame(message, compress: acceptsGzip && (compress ?? response.compress))
@@ -273,20 +244,19 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return
         }
         call.window.receive(bytes.count)
-        guard !call.finished, let inbound = call.inbound else {
-            settleWindow(streamID, call)
-            return
-        }
-        do throws(MessageDeframer.Failure) {
-            for (message, wireSize, compressed) in try call.deframer.append(bytes) {
-                call.window.hold(wireSize)
-                inbound.deliver(message, wireSize: wireSize, compressed: compressed)
+        if let inbound = call.inbound {
+            switch call.stream.receiveData(bytes) {
+            case .none: break
+            case .messages(let messages):
+                for (message, wireSize, compressed) in messages {
+                    call.window.hold(wireSize)
+                    inbound.deliver(message, wireSize: wireSize, compressed: compressed)
+                }
+            case .fail(let status):
+                return failCall(streamID, status)
             }
-            settleWindow(streamID, call)
-        } catch {
-            let status = error.status(of: "request", limit: configuration.maxMessageSize)
-            failCall(streamID, status.code, status.message)
         }
+        settleWindow(streamID, call)
     }
 
     /// Gives back window for every received byte that is not held in an unread message.
@@ -302,9 +272,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     func endStream(_ streamID: Int32) {
-        guard let call = calls[streamID], !call.finished, let inbound = call.inbound else { return }
-        if call.deframer.hasPartialMessage {
-            failCall(streamID, .internal, "the request ended inside a message")
+        guard let call = calls[streamID], let inbound = call.inbound else { return }
+        if let error = call.stream.receiveEndOfRequest() {
+            failCall(streamID, error)
         } else {
             inbound.finish()
         }
@@ -319,8 +289,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if calls.isEmpty { idleSince = .now }
         session.consumeConnection(bytes: call.window.outstanding)
         call.deadlineTimer?.cancel()
-        if !call.finished {
-            call.finished = true
+        if call.stream.abandon() {
             abandon(call, RPCError(.cancelled, "the client reset the stream"))
         } else {
             call.gate.fail(RPCError(.cancelled, "the call has ended"))
@@ -329,68 +298,28 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     // MARK: Calls
 
-    /// The headers every response starts with.
-    private static let baseHeaders = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", GRPCWire.acceptEncoding)]
-
-    /// A call's response headers: the base, its encoding, the handler's initial metadata
-    /// (which can be invalid: INTERNAL).
-    private func responseHeaders(_ call: Call) throws(RPCError) -> [(String, String)] {
-        var headers = Self.baseHeaders
-        if call.clientAcceptsGzip { headers.append(("grpc-encoding", "gzip")) }
-        headers += try GRPCWire.headers(from: call.response.initialMetadata)
-        return headers
-    }
-
-    private func trailers(_ status: RPCError, _ metadata: Metadata) -> [(String, String)] {
-        var trailers = [("grpc-status", String(status.code.rawValue))]
-        if !status.message.isEmpty { trailers.append(("grpc-message", GRPCWire.percentEncode(status.message))) }
-        var all = metadata
-        for (key, value) in status.metadata {
-            switch value {
-            case .string(let text): all.add(key, text)
-            case .binary(let bytes): all.add(key, binary: bytes)
-            }
-        }
-        if let custom = try? GRPCWire.headers(from: all) {
-            trailers += custom
-        } else {
-            trailers = [("grpc-status", String(StatusCode.internal.rawValue)),
-                        ("grpc-message", GRPCWire.percentEncode("the handler set trailing metadata that cannot be sent"))]
-        }
-        return trailers
-    }
-
-    private func trailersOnly(_ streamID: Int32, _ code: StatusCode, _ message: String) {
-        // Early errors happen before any handler exists: no metadata of its own.
-        session.submitHeadersOnly(streamID, Self.baseHeaders + trailers(RPCError(code, message), Metadata()))
-        finishLocally(streamID)
-    }
-
+    /// Ends a call the handler never saw (refused before routing): only its window to settle.
     private func finishLocally(_ streamID: Int32) {
         guard let call = calls[streamID] else { return }
-        call.finished = true
         call.inbound?.finish()
         settleWindow(streamID, call)
         io.flush()
     }
 
-    private func failCall(_ streamID: Int32, _ code: StatusCode, _ message: String) {
+    private func failCall(_ streamID: Int32, _ error: RPCError) {
         guard let call = calls[streamID] else { return }
-        let error = RPCError(code, message)
         abandon(call, error)
         finishCall(streamID, error)
     }
 
     private func sendFramed(_ streamID: Int32, _ framed: [UInt8]) {
         guard let call = calls[streamID], !call.finished else { return }
-        if !call.responseStarted {
-            do {
-                let headers = try responseHeaders(call)
-                call.responseStarted = true
+        do {
+            if let headers = try call.stream.sendResponseMessage(initialMetadata: call.response.initialMetadata) {
                 session.submitResponse(streamID, headers)
-            } catch {
-                return failCall(streamID, error.code, error.message)
             }
+        } catch {
+            return failCall(streamID, error)
         }
         session.enqueue(streamID, bytes: framed)
         io.flush()
@@ -398,16 +327,15 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     private func finishCall(_ streamID: Int32, _ status: RPCError) {
         guard let call = calls[streamID], !call.finished else { return }
-        call.finished = true
+        let action = call.stream.sendStatus(
+            status, trailingMetadata: call.response.trailingMetadata, initialMetadata: call.response.initialMetadata)
         call.deadlineTimer?.cancel()
         call.inbound?.finish()
         settleWindow(streamID, call)
-        let trailing = trailers(status, call.response.trailingMetadata)
-        if call.responseStarted {
-            session.finish(streamID, trailers: trailing)
-        } else {
-            let headers = (try? responseHeaders(call)) ?? Self.baseHeaders
-            session.submitHeadersOnly(streamID, headers + trailing)
+        switch action {
+        case .trailers(let trailers): session.finish(streamID, trailers: trailers)
+        case .trailersOnly(let headers): session.submitHeadersOnly(streamID, headers)
+        case .none: break
         }
         io.flush()
     }
