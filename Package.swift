@@ -102,7 +102,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
         .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
-        .executableTarget(name: "holdings-load", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
+        .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
 
         .executableTarget(name: "holdings-token", dependencies: ["Security"]),

@@ -4,9 +4,11 @@
 # on loopback against, in the same run:
 #   ours-1   interop-server (release) with 1 event loop
 #   ours-2   interop-server with 2 event loops
-#   cpp      gRPC C++ (Debian libgrpc++-dev 1.51) sync server, Benchmarks/cpp/test_server.cc
+#   cpp-sync gRPC C++ (Debian libgrpc++-dev 1.51) synchronous server, Benchmarks/cpp/test_server.cc
+#   cpp-cb   the same program with --callback: gRPC C++'s callback API server, the faster
+#            C++ configuration and the reference the ratios are taken to
 #   python   grpcio (PyPI) server, Tests/interop/py_test_server.py, 16 worker threads
-# Each: 3 runs of N calls over 16 connections x 8 streams (python: fewer calls, it is slow);
+# Each: 3 runs of N calls over 16 connections x 16 streams (python: fewer calls, it is slow);
 # prints per run calls/s and p50/p99 latency from h2load's per-request log, then the
 # medians. h2load counts any HTTP 200 as a success, so a grpcio UnaryCall first checks
 # each server answers grpc-status OK. Bounded: fixed call counts, loopback, stops by itself.
@@ -58,7 +60,7 @@ measure() { # $1 = name, $2 = calls per run
   local name=$1 calls=$2
   for run in 1 2 3; do
     rm -f "$work/requests.log"
-    h2load -n "$calls" -c 16 -m 8 -t 1 -d "$work/body" -H 'content-type: application/grpc' -H 'te: trailers' \
+    h2load -n "$calls" -c 16 -m 16 -t 1 -d "$work/body" -H 'content-type: application/grpc' -H 'te: trailers' \
       --log-file="$work/requests.log" "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" > "$work/h2load.out" 2>&1
     $PY - "$name" "$run" "$work/h2load.out" "$work/requests.log" >> "$work/results" <<'PYEOF'
 import re, statistics, sys
@@ -70,7 +72,7 @@ times = sorted(int(line.split("\t")[2]) for line in open(log) if line.strip() an
 q = statistics.quantiles(times, n=100)
 print(f"{name}\t{run}\t{rate:.0f}\t{q[49] / 1000:.2f}\t{q[98] / 1000:.2f}\t{ok}")
 PYEOF
-    tail -1 "$work/results" | awk -F'\t' '{printf "%-7s run %s: %8s calls/s  p50 %6s ms  p99 %6s ms  (%s HTTP 200)\n", $1, $2, $3, $4, $5, $6}'
+    tail -1 "$work/results" | awk -F'\t' '{printf "%-8s run %s: %8s calls/s  p50 %6s ms  p99 %6s ms  (%s HTTP 200)\n", $1, $2, $3, $4, $5, $6}'
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
@@ -78,10 +80,11 @@ PYEOF
 : > "$work/results"
 serve "$work/ours1.log" "$OURS" --port 0 --threads 1; measure ours-1 100000
 serve "$work/ours2.log" "$OURS" --port 0 --threads 2; measure ours-2 100000
-serve "$work/cpp.log" "$work/cpp-test-server"; measure cpp 100000
+serve "$work/cpp.log" "$work/cpp-test-server"; measure cpp-sync 100000
+serve "$work/cppcb.log" "$work/cpp-test-server" --callback; measure cpp-cb 100000
 serve "$work/py.log" $PY Tests/interop/py_test_server.py --port 0; measure python 10000
 
-echo "medians of 3 runs (16 connections x 8 streams, h2load on the same 2 cores):"
+echo "medians of 3 runs (16 connections x 16 streams, h2load on the same 2 cores):"
 $PY - "$work/results" <<'PYEOF'
 import statistics, sys
 rows = [line.split("\t") for line in open(sys.argv[1])]
@@ -89,8 +92,8 @@ best = {}
 for name in dict.fromkeys(r[0] for r in rows):
     mine = [r for r in rows if r[0] == name]
     best[name] = statistics.median(float(r[2]) for r in mine)
-    print(f"  {name:7s} {best[name]:9.0f} calls/s  p50 {statistics.median(float(r[3]) for r in mine):6.2f} ms"
+    print(f"  {name:8s} {best[name]:9.0f} calls/s  p50 {statistics.median(float(r[3]) for r in mine):6.2f} ms"
           f"  p99 {statistics.median(float(r[4]) for r in mine):6.2f} ms")
-for name in ("ours-1", "ours-2", "python"):
-    print(f"  {name} / cpp = {best[name] / best['cpp']:.2f}")
+for name in ("ours-1", "ours-2", "cpp-sync", "python"):
+    print(f"  {name} / cpp-cb = {best[name] / best['cpp-cb']:.2f}")
 PYEOF

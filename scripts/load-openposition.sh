@@ -7,6 +7,9 @@
 #
 #   bash scripts/load-openposition.sh [RUNS] [CALLS] [CONCURRENCY]     defaults 3 30000 64
 #   HOLDINGSD_ARGS="--kafka-property linger.ms=0" passes extra holdingsd arguments
+#   RAW_PARTS=N also prints, after each run, the raw produce rate and the raw batched insert
+#   rate of N records each (holdings-load --raw-parts) and the pipeline's ratio to the slower
+#   of the two
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -34,7 +37,7 @@ echo "holdingsd (release, embedded broker, $(nproc) cores shared with the load t
 results=()
 for run in $(seq 1 "$runs"); do
   echo "--- run $run: $calls calls, concurrency $concurrency"
-  out=$("$bin/holdings-load" --server "$address" --calls "$calls" --concurrency "$concurrency" --max-seconds 120 --database-url "$url")
+  out=$("$bin/holdings-load" --server "$address" --calls "$calls" --concurrency "$concurrency" --max-seconds 120 --database-url "$url" ${RAW_PARTS:+--raw-parts "$RAW_PARTS"})
   echo "$out"
   results+=("$(echo "$out" | awk '/acknowledged OpenPosition/ {print $3}') $(echo "$out" | awk '/projector lag/ {print $11, $13}')")
 done

@@ -79,7 +79,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                     return opened.resume(throwing: RPCError(.unavailable, "cannot open a stream: \(error)"))
                 }
                 calls[call.streamID] = call
-                io.flush()
+                io.flushSoon()
                 opened.resume()
             }
         }
@@ -99,20 +99,20 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func enqueue(_ call: ClientCall, _ framed: [UInt8]) {
         guard call.stream.canSendRequestMessage else { return }
         session.enqueue(call.streamID, bytes: framed)
-        io.flush()
+        io.flushSoon()
     }
 
     func endRequest(_ call: ClientCall) {
         guard call.stream.closeRequest() else { return }
         session.endRequest(call.streamID)
-        io.flush()
+        io.flushSoon()
     }
 
     func messageRead(_ call: ClientCall, _ wireSize: Int) {
         call.window.release(wireSize)
         guard calls[call.streamID] === call else { return }
         session.consume(call.streamID, bytes: call.window.settle(ignoringHeld: call.stream.isFinished))
-        io.flush()
+        io.flushSoon()
     }
 
     /// Ends a call from this side: RST_STREAM, then `status`.
@@ -125,7 +125,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     private func reset(_ call: ClientCall, _ status: RPCError) {
         if calls[call.streamID] === call { session.reset(call.streamID, errorCode: HTTP2ErrorCode.cancel) }
         finish(call, status, trailers: Metadata())
-        io.flush()
+        io.flushSoon()
     }
 
     /// Reports the call's outcome to its reader and writer (once).

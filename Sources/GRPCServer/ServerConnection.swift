@@ -268,7 +268,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         guard let call = calls[streamID] else { return }
         call.window.release(wireSize)
         settleWindow(streamID, call)
-        io.flush()
+        io.flushSoon()
     }
 
     func endStream(_ streamID: Int32) {
@@ -303,7 +303,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         guard let call = calls[streamID] else { return }
         call.inbound?.finish()
         settleWindow(streamID, call)
-        io.flush()
+        io.flushSoon()
     }
 
     private func failCall(_ streamID: Int32, _ error: RPCError) {
@@ -322,7 +322,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return failCall(streamID, error)
         }
         session.enqueue(streamID, bytes: framed)
-        io.flush()
+        io.flushSoon()
     }
 
     private func finishCall(_ streamID: Int32, _ status: RPCError) {
@@ -337,6 +337,6 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         case .trailersOnly(let headers): session.submitHeadersOnly(streamID, headers)
         case .none: break
         }
-        io.flush()
+        io.flushSoon()
     }
 }

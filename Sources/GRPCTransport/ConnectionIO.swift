@@ -12,6 +12,9 @@ public final class ConnectionIO {
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var watchingWrite = false
+    private var flushScheduled = false
+    /// Reused for every read (a fresh 64 KiB array per readable event was a malloc and a memset each).
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private let outputLimit = 4 << 20
     public private(set) var isClosed = false
     /// Why the connection closed, for logs and for the calls it ends.
@@ -41,7 +44,9 @@ public final class ConnectionIO {
     }
 
     private func readAvailable() {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var buffer = readBuffer
+        readBuffer = []
+        defer { readBuffer = buffer }
         var reads = 0
         while !isClosed && reads < 16 {  // fairness: other connections of the loop get their turn
             reads += 1
@@ -76,6 +81,17 @@ public final class ConnectionIO {
         guard on != watchingWrite, !isClosed else { return }
         watchingWrite = on
         loop.modify(stream.fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (on ? EPOLLOUT.rawValue : 0))
+    }
+
+    /// Sends what the session has queued once the loop's current round is done: the calls
+    /// that finished in one round share a write.
+    public func flushSoon() {
+        guard !flushScheduled, !isClosed else { return }
+        flushScheduled = true
+        loop.runBeforeSleep { [self] in
+            flushScheduled = false
+            flush()
+        }
     }
 
     /// Sends whatever the session has queued; closes when the session is done.

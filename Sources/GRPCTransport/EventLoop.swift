@@ -18,8 +18,12 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private var handlers: [Int32: (UInt32) -> Void] = [:]
     private let queue = Mutex<[@Sendable () -> Void]>([])
+    /// Loop-side work to run once the current round of events and submitted work is done
+    /// (a connection's flush: one write for everything the round queued).
+    private var beforeSleep: [() -> Void] = []
     private var thread: Thread?
-    private let threadID = Mutex<pthread_t?>(nil)
+    /// The loop thread's id, set once when it starts (before any work can reach the loop).
+    private let threadID = Atomic<UInt>(0)
     public let name: String
 
     public init(name: String) {
@@ -40,7 +44,7 @@ public final class EventLoop: @unchecked Sendable {
 
     public func start() {
         let thread = Thread { [self] in
-            threadID.withLock { $0 = pthread_self() }
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
             run()
         }
         thread.name = name
@@ -49,18 +53,30 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     public var inLoop: Bool {
-        threadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        threadID.load(ordering: .acquiring) == UInt(pthread_self())
     }
 
     public func preconditionInLoop() {
         precondition(inLoop, "called off the event loop \(name)")
     }
 
-    /// Runs `work` on the loop thread, soon.
+    /// Runs `work` on the loop thread, soon. Only the submission that finds the queue empty
+    /// wakes the loop (one eventfd write); later ones ride on that wake-up.
     public func execute(_ work: @escaping @Sendable () -> Void) {
-        queue.withLock { $0.append(work) }
+        let wasEmpty = queue.withLock { queue in
+            queue.append(work)
+            return queue.count == 1
+        }
+        guard wasEmpty else { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
+    }
+
+    /// Runs `work` on the loop thread after the current round of events and submitted work
+    /// (loop thread only).
+    public func runBeforeSleep(_ work: @escaping () -> Void) {
+        preconditionInLoop()
+        beforeSleep.append(work)
     }
 
     /// Watches `fd` for `events` (EPOLLIN/EPOLLOUT bits); loop thread only.
@@ -110,6 +126,11 @@ public final class EventLoop: @unchecked Sendable {
                 return taken
             }
             for item in work { item() }
+            while !beforeSleep.isEmpty {
+                let round = beforeSleep
+                beforeSleep.removeAll(keepingCapacity: true)
+                for item in round { item() }
+            }
         }
     }
 }

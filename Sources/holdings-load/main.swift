@@ -21,6 +21,9 @@ func usage() -> String {
       --clients N       distinct client ids, each its own writer (default 10000)
       --connections N   HTTP/2 connections, calls spread over them (default 4)
       --database-url U  measure projector lag from Postgres' events.recorded_at
+      --raw-parts N     also measure the pipeline's parts alone, N records each: librdkafka
+                        producing into a mock cluster, Postgres batched inserts into a
+                        temporary copy of the events table (needs --database-url)
       --token-file F    bearer token for holdingsd (else env HOLDINGS_TOKEN)
       --ca-file F       TLS: trust these CA certificates (PEM)
       --client-cert F --client-key F   TLS client certificate (mutual TLS)
@@ -39,6 +42,7 @@ var maxSeconds = 120.0
 var clients = 10_000
 var connections = 4
 var databaseURL: String?
+var rawParts = 0
 var tokenFile: String?, caFile: String?, clientCertificate: String?, clientKey: String?
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func next(_ flag: String) -> String {
@@ -58,6 +62,7 @@ while let argument = arguments.popFirst() {
     case "--clients": clients = number(argument, Int.self)
     case "--connections": connections = number(argument, Int.self)
     case "--database-url": databaseURL = next(argument)
+    case "--raw-parts": rawParts = number(argument, Int.self)
     case "--token-file": tokenFile = next(argument)
     case "--ca-file": caFile = next(argument)
     case "--client-cert": clientCertificate = next(argument)
@@ -66,7 +71,8 @@ while let argument = arguments.popFirst() {
     default: fail("unknown argument \(argument)\n\(usage())")
     }
 }
-guard !server.isEmpty, concurrency > 0, calls > 0, clients > 0, connections > 0 else { fail(usage()) }
+guard !server.isEmpty, concurrency > 0, calls > 0, clients > 0, connections > 0, rawParts >= 0 else { fail(usage()) }
+if rawParts > 0 && databaseURL == nil { fail("--raw-parts needs --database-url") }
 
 struct Outcome: Sendable {
     var latencyMicros: Int64
@@ -168,5 +174,31 @@ if let databaseURL {
         if !pending.isEmpty { exit(1) }
     } catch {
         fail("postgres: \(error)")
+    }
+}
+
+if rawParts > 0, let databaseURL {
+    // After the run, so the parts do not compete with it for the two cores.
+    let produced = Mutex<Result<Double, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    let count = rawParts  // a copy: touching the top-level variable would run the task on the blocked main actor
+    Task.detached {
+        let result: Result<Double, any Error>
+        do { result = .success(try await RawParts.produceRate(count: count)) } catch { result = .failure(error) }
+        produced.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    do {
+        guard let outcome = produced.withLock({ $0 }) else { fail("raw produce gave no result") }
+        let produceRate = try outcome.get()
+        let insertRate = try RawParts.insertRate(databaseURL: databaseURL, count: rawParts)
+        let acknowledged = Double(ok.count) / seconds
+        print(String(format: "raw produce records/s %.0f (librdkafka into a mock cluster, %d records of %d bytes, acks=all, linger 2 ms)",
+                     produceRate, rawParts, RawParts.recordSize))
+        print(String(format: "raw batched insert rows/s %.0f (events table shape, 2,000 rows per transaction)", insertRate))
+        print(String(format: "pipeline / slowest part = %.3f", acknowledged / min(produceRate, insertRate)))
+    } catch {
+        fail("raw parts: \(error)")
     }
 }
