@@ -27,18 +27,21 @@ public final class ProjectionGate: Sendable {
         var inFlight = 0
     }
 
-    /// A call waiting for the projector to reach `targets`; resumed by `projected`, by its
-    /// timeout, or by its cancellation, whichever comes first (the one that removes it).
+    /// A call waiting for the projector to reach `targets`; resumed by `projected`, by the
+    /// sweep after its deadline, or by its cancellation, whichever comes first (the one
+    /// that removes it).
     private struct Waiter {
         let targets: [PartitionKey: Int64]
         let continuation: CheckedContinuation<Bool, Never>
-        var timeout: Task<Void, Never>?
+        let deadline: ContinuousClock.Instant
     }
 
     private struct Partitions {
         var counters: [PartitionKey: Counters] = [:]
         var waiters: [Int: Waiter] = [:]
         var nextWaiter = 0
+        /// A sweeper task is running (it ends when no waiter is left).
+        var sweeping = false
 
         func reached(_ targets: [PartitionKey: Int64]) -> Bool {
             !targets.contains { counters[$0.key, default: Counters()].projectedNext < $0.value }
@@ -109,10 +112,7 @@ public final class ProjectionGate: Sendable {
             }
             return ready.compactMap { state.waiters.removeValue(forKey: $0) }
         }
-        for waiter in satisfied {
-            waiter.timeout?.cancel()
-            waiter.continuation.resume(returning: true)
-        }
+        for waiter in satisfied { waiter.continuation.resume(returning: true) }
     }
 
     /// Acknowledged next offsets of every partition: what a read must wait for to see
@@ -133,36 +133,53 @@ public final class ProjectionGate: Sendable {
             state.nextWaiter += 1
             return state.nextWaiter
         }
+        let deadline = ContinuousClock.now + timeout
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let immediate = partitions.withLock { state -> Bool? in
-                    if state.reached(targets) { return true }
-                    if Task.isCancelled { return false }
-                    state.waiters[id] = Waiter(targets: targets, continuation: continuation)
-                    return nil
+                let (immediate, startSweeper) = partitions.withLock { state -> (Bool?, Bool) in
+                    if state.reached(targets) { return (true, false) }
+                    if Task.isCancelled { return (false, false) }
+                    state.waiters[id] = Waiter(targets: targets, continuation: continuation, deadline: deadline)
+                    defer { state.sweeping = true }
+                    return (nil, !state.sweeping)
                 }
                 if let immediate { return continuation.resume(returning: immediate) }
-                let timer = Task { [weak self] in
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                    self?.giveUp(id)
-                }
-                // The waiter may already be gone (reached or cancelled): then the timer goes too.
-                let registered = partitions.withLock { state -> Bool in
-                    guard state.waiters[id] != nil else { return false }
-                    state.waiters[id]?.timeout = timer
-                    return true
-                }
-                if !registered { timer.cancel() }
+                if startSweeper { sweep() }
             }
         } onCancel: {
             giveUp(id)
         }
     }
 
-    /// Ends a wait with false (its timeout or its task's cancellation), if still waiting.
+    /// How often waiters past their deadline are given up: one task for all of them while
+    /// any waits (a timer task per write cost a task, a timer and a cancellation each).
+    static let sweepInterval: Duration = .milliseconds(50)
+
+    private func sweep() {
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: Self.sweepInterval)
+                guard let self else { return }
+                let now = ContinuousClock.now
+                let expired = partitions.withLock { state -> [Waiter]? in
+                    let ids = state.waiters.compactMap { $0.value.deadline <= now ? $0.key : nil }
+                    let expired = ids.compactMap { state.waiters.removeValue(forKey: $0) }
+                    if state.waiters.isEmpty {
+                        state.sweeping = false
+                        return expired.isEmpty ? nil : expired
+                    }
+                    return expired
+                }
+                guard let expired else { return }
+                for waiter in expired { waiter.continuation.resume(returning: false) }
+                if partitions.withLock({ !$0.sweeping }) { return }
+            }
+        }
+    }
+
+    /// Ends a wait with false (its task's cancellation), if still waiting.
     private func giveUp(_ id: Int) {
         guard let waiter = partitions.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
-        waiter.timeout?.cancel()
         waiter.continuation.resume(returning: false)
     }
 

@@ -80,7 +80,13 @@ public final class Projector: @unchecked Sendable {
             while !isStopping {
                 if let connection, connection.isHealthy { return connection }
                 do {
-                    connection = try PostgresConnection(url: databaseURL)
+                    let fresh = try PostgresConnection(url: databaseURL)
+                    // Every statement of the projector looks rows up by key (= ANY of ids, joins with
+                    // unnest on primary keys). On a young or fast-growing table the planner's stale
+                    // row counts made it scan positions and lots whole for each batch, a cost that grew
+                    // with the table until autoanalyze caught up; the indexes are always right here.
+                    try fresh.executeScript("SET enable_seqscan = off")
+                    connection = fresh
                     return connection
                 } catch {
                     Log.error("projector", "postgres unavailable (\(error)); retrying in \(Int(delay * 1000)) ms")
@@ -458,7 +464,26 @@ public final class Projector: @unchecked Sendable {
 
 /// Lower-case UUID text: generation and checks.
 enum UUIDText {
-    static func random() -> String { UUID().uuidString.lowercased() }
+    /// A version-4 UUID from the system generator (getrandom(2)). Foundation's UUID() opened
+    /// /dev/urandom on every call on Linux: two open/read/close rounds per write.
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000    // RFC 4122 variant
+        let hex = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var position = 0
+        for word in [high, low] {
+            for nibble in 0..<16 {
+                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
+                text[position] = hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)]
+                position += 1
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 
     static func isValid(_ text: String) -> Bool {
         let utf8 = Array(text.utf8)

@@ -1,3 +1,4 @@
+import Foundation
 import Domain
 import EventLog
 import HoldingsProto
@@ -187,4 +188,27 @@ struct KeyedStatesTests {
 final class Gauge: Sendable {
     let running = Atomic<Int>(0)
     let most = Atomic<Int>(0)
+}
+
+@Suite("Event ids")
+struct EventIdTests {
+    @Test("generated ids are lower-case version-4 RFC 4122 UUIDs, all distinct, every hex digit used")
+    func randomIds() throws {
+        var seen = Set<String>()
+        var digits = Set<Character>()
+        for _ in 0..<20_000 {
+            let id = UUIDText.random()
+            #expect(UUIDText.isValid(id), "\(id)")
+            #expect(id == id.lowercased())
+            let characters = Array(id)
+            #expect(characters[14] == "4", "version nibble of \(id)")
+            #expect("89ab".contains(characters[19]), "variant nibble of \(id)")
+            // Foundation parses it as the same UUID.
+            #expect(UUID(uuidString: id)?.uuidString.lowercased() == id)
+            seen.insert(id)
+            digits.formUnion(characters.filter { $0 != "-" })
+        }
+        #expect(seen.count == 20_000)
+        #expect(digits.count == 16)
+    }
 }
