@@ -79,16 +79,14 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                     return opened.resume(throwing: RPCError(.unavailable, "cannot open a stream: \(error)"))
                 }
                 calls[call.streamID] = call
+                if let timeout = options.timeout {
+                    call.deadlineTimer = loop.schedule(at: .now + timeout) { [self] in
+                        call.deadlineTimer = nil
+                        abort(call, RPCError(.deadlineExceeded, "the deadline of \(timeout) passed before the call finished"))
+                    }
+                }
                 io.flushSoon()
                 opened.resume()
-            }
-        }
-        if let timeout = options.timeout {
-            call.deadlineTimer = Task { [self] in
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                loop.execute { [self] in
-                    abort(call, RPCError(.deadlineExceeded, "the deadline of \(timeout) passed before the call finished"))
-                }
             }
         }
         return call
@@ -132,7 +130,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     private func finish(_ call: ClientCall, _ status: RPCError, trailers: Metadata) {
         guard !call.reported else { return }
         call.reported = true
-        call.deadlineTimer?.cancel()
+        if let timer = call.deadlineTimer { loop.cancel(timer) }
+        call.deadlineTimer = nil
         call.initial.complete(status.code == .ok ? .success(Metadata()) : .failure(status))
         call.trailing.complete(.success(trailers))
         if status.code == .ok {
@@ -228,7 +227,7 @@ final class ClientCall: ClientStream, @unchecked Sendable {
     var window = WindowAccount()
     /// The outcome went to the reader and writer.
     var reported = false
-    var deadlineTimer: Task<Void, Never>?
+    var deadlineTimer: LoopTimers.ID?
 
     init(connection: ClientConnection, options: CallOptions, maxMessageSize: Int, maxHeaderListSize: Int) {
         self.connection = connection

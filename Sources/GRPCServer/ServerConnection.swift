@@ -23,7 +23,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         let gate = OutboundGate()
         var task: Task<Void, Never>?
         /// Ends the call with DEADLINE_EXCEEDED; cancelled when the call ends first.
-        var deadlineTimer: Task<Void, Never>?
+        var deadlineTimer: LoopTimers.ID?
         let response = ResponseOptions()
         var window = WindowAccount()
         /// When the stream's HEADERS began (the header block must finish in time).
@@ -149,9 +149,14 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         onClose = nil
     }
 
+    private func cancelDeadline(_ call: Call) {
+        if let timer = call.deadlineTimer { loop.cancel(timer) }
+        call.deadlineTimer = nil
+    }
+
     /// Stops a call's handler: its reads and writes fail with `error`.
     private func abandon(_ call: Call, _ error: RPCError) {
-        call.deadlineTimer?.cancel()
+        cancelDeadline(call)
         call.inbound?.finish(throwing: error)
         call.gate.fail(error)
         call.task?.cancel()
@@ -226,14 +231,12 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             loop.execute { [self] in finishCall(streamID, finalStatus) }
         }
         if let deadline {
-            call.deadlineTimer = Task { [self] in
-                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-                loop.execute { [self] in
-                    guard let call = calls[streamID], !call.finished else { return }
-                    let error = RPCError(.deadlineExceeded, "the deadline passed before the call finished")
-                    abandon(call, error)
-                    finishCall(streamID, error)
-                }
+            call.deadlineTimer = loop.schedule(at: deadline) { [self] in
+                guard let call = calls[streamID], !call.finished else { return }
+                call.deadlineTimer = nil
+                let error = RPCError(.deadlineExceeded, "the deadline passed before the call finished")
+                abandon(call, error)
+                finishCall(streamID, error)
             }
         }
     }
@@ -288,7 +291,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         guard let call = calls.removeValue(forKey: streamID) else { return }
         if calls.isEmpty { idleSince = .now }
         session.consumeConnection(bytes: call.window.outstanding)
-        call.deadlineTimer?.cancel()
+        cancelDeadline(call)
         if call.stream.abandon() {
             abandon(call, RPCError(.cancelled, "the client reset the stream"))
         } else {
@@ -329,7 +332,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         guard let call = calls[streamID], !call.finished else { return }
         let action = call.stream.sendStatus(
             status, trailingMetadata: call.response.trailingMetadata, initialMetadata: call.response.initialMetadata)
-        call.deadlineTimer?.cancel()
+        cancelDeadline(call)
         call.inbound?.finish()
         settleWindow(streamID, call)
         switch action {

@@ -21,6 +21,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Loop-side work to run once the current round of events and submitted work is done
     /// (a connection's flush: one write for everything the round queued).
     private var beforeSleep: [() -> Void] = []
+    /// Timers (loop thread only): call deadlines, without a task and a sleep per call.
+    private var timers = LoopTimers()
     private var thread: Thread?
     /// The loop thread's id, set once when it starts (before any work can reach the loop).
     private let threadID = Atomic<UInt>(0)
@@ -79,6 +81,18 @@ public final class EventLoop: @unchecked Sendable {
         beforeSleep.append(work)
     }
 
+    /// Runs `work` on the loop thread at `deadline` unless cancelled first (loop thread only).
+    public func schedule(at deadline: ContinuousClock.Instant, _ work: @escaping () -> Void) -> LoopTimers.ID {
+        preconditionInLoop()
+        return timers.schedule(at: deadline, work)
+    }
+
+    /// Cancels a timer that has not fired (loop thread only); a fired or unknown one is ignored.
+    public func cancel(_ timer: LoopTimers.ID) {
+        preconditionInLoop()
+        timers.cancel(timer)
+    }
+
     /// Watches `fd` for `events` (EPOLLIN/EPOLLOUT bits); loop thread only.
     public func register(_ fd: Int32, events: UInt32, handler: @escaping (UInt32) -> Void) {
         preconditionInLoop()
@@ -106,7 +120,7 @@ public final class EventLoop: @unchecked Sendable {
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
-            let count = epoll_wait(epoll, &events, Int32(events.count), -1)
+            let count = epoll_wait(epoll, &events, Int32(events.count), timers.waitMilliseconds(now: .now))
             if count < 0 {
                 if errno == EINTR { continue }
                 fatalError("epoll_wait: errno \(errno)")
@@ -126,11 +140,95 @@ public final class EventLoop: @unchecked Sendable {
                 return taken
             }
             for item in work { item() }
+            for work in timers.due(now: .now) { work() }
             while !beforeSleep.isEmpty {
                 let round = beforeSleep
                 beforeSleep.removeAll(keepingCapacity: true)
                 for item in round { item() }
             }
+        }
+    }
+}
+
+/// A loop's timers: a binary min-heap of deadlines with lazy cancellation (a cancelled
+/// timer is dropped from the table and skipped when it reaches the top). Most call
+/// deadlines are cancelled long before they fire, so the heap is rebuilt from the live
+/// timers when cancelled entries outnumber them.
+public struct LoopTimers {
+    public struct ID: Hashable, Sendable {
+        let value: Int
+    }
+
+    private var heap: [(deadline: ContinuousClock.Instant, id: Int)] = []
+    private var live: [Int: () -> Void] = [:]
+    private var next = 0
+
+    public init() {}
+
+    /// Timers scheduled and not yet fired or cancelled.
+    public var count: Int { live.count }
+
+    public mutating func schedule(at deadline: ContinuousClock.Instant, _ work: @escaping () -> Void) -> ID {
+        next += 1
+        live[next] = work
+        push((deadline, next))
+        return ID(value: next)
+    }
+
+    public mutating func cancel(_ id: ID) {
+        guard live.removeValue(forKey: id.value) != nil else { return }
+        if heap.count > 1024 && heap.count > 2 * live.count {
+            let kept = heap.filter { live[$0.id] != nil }
+            heap = []
+            heap.reserveCapacity(kept.count)
+            for entry in kept { push(entry) }
+        }
+    }
+
+    /// The work of every live timer whose deadline is at or before `now`, earliest first; removed.
+    public mutating func due(now: ContinuousClock.Instant) -> [() -> Void] {
+        var fired: [() -> Void] = []
+        while let top = heap.first, top.deadline <= now {
+            pop()
+            if let work = live.removeValue(forKey: top.id) { fired.append(work) }
+        }
+        return fired
+    }
+
+    /// epoll_wait's timeout: -1 without live timers, else milliseconds to the earliest (rounded up).
+    public mutating func waitMilliseconds(now: ContinuousClock.Instant) -> Int32 {
+        while let top = heap.first, live[top.id] == nil { pop() }
+        guard let top = heap.first else { return -1 }
+        guard top.deadline > now else { return 0 }
+        let (seconds, attoseconds) = (top.deadline - now).components
+        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(min(milliseconds, Int64(Int32.max)))
+    }
+
+    private mutating func push(_ entry: (deadline: ContinuousClock.Instant, id: Int)) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].deadline < heap[parent].deadline else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func pop() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count && heap[left].deadline < heap[smallest].deadline { smallest = left }
+            if right < heap.count && heap[right].deadline < heap[smallest].deadline { smallest = right }
+            guard smallest != parent else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
         }
     }
 }
