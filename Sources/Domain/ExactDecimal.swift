@@ -106,8 +106,37 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     public var description: String {
         let magnitude = significand.magnitude
-        // UInt64's conversion is a loop of machine divisions; UInt128's generic one is many times slower.
-        var digits = magnitude <= UInt128(UInt64.max) ? String(UInt64(magnitude)) : String(magnitude)
+        guard magnitude <= UInt128(UInt64.max), scale >= 0, scale <= 40 else { return Self.slowDescription(significand, scale) }
+        // Digits written right to left into one buffer (the point after `scale` of them, a zero
+        // before it when the value is below 1): no intermediate strings (inserting the point
+        // into a String was most of a rebalancing plan's text cost).
+        var small = UInt64(magnitude)
+        let negative = significand < 0
+        // At most 20 digits, a point, 40 fractional zeros and a sign: 64 bytes on the stack, and a
+        // result of up to 15 bytes stays a small (unallocated) string.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            var position = buffer.count
+            var digits = 0
+            repeat {
+                position -= 1
+                buffer[position] = 48 + UInt8(small % 10)
+                small /= 10
+                digits += 1
+                if digits == scale {
+                    position -= 1
+                    buffer[position] = UInt8(ascii: ".")
+                }
+            } while small > 0 || digits <= scale
+            if negative {
+                position -= 1
+                buffer[position] = UInt8(ascii: "-")
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[position...]), as: UTF8.self)
+        }
+    }
+
+    private static func slowDescription(_ significand: Int128, _ scale: Int) -> String {
+        var digits = String(significand.magnitude)
         if scale > 0 {
             if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
             digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))

@@ -92,7 +92,17 @@ public struct PositionState: Sendable, Hashable {
     public var clientId: String
     public var ticker: String
     public var status: PositionStatus
-    public var lots: [LotState]
+    /// The open lots. Every change recomputes `quantity` and `costBasis` (didSet without
+    /// `oldValue`: lots are still changed in place).
+    public var lots: [LotState] {
+        didSet { (quantity, costBasis) = Self.totals(lots) }
+    }
+    /// Shares held: the sum of the open lots. Exact: every state the domain builds passed
+    /// ``checkRange()``, so each lot and the sum are within ±10^15 and the additions cannot fail.
+    /// Kept with the lots rather than summed at each read (a read per lot made big positions quadratic).
+    public private(set) var quantity: ExactDecimal
+    /// Basis of the open shares (fees included): the sum of the lots' bases, exact as `quantity`.
+    public private(set) var costBasis: ExactDecimal
     public var realizedGain: ExactDecimal
     public var lastPrice: ExactDecimal?
     public var lastPricedAt: Instant?
@@ -112,6 +122,7 @@ public struct PositionState: Sendable, Hashable {
         self.ticker = ticker
         self.status = status
         self.lots = lots
+        (quantity, costBasis) = Self.totals(lots)
         self.realizedGain = realizedGain
         self.lastPrice = lastPrice
         self.lastPricedAt = lastPricedAt
@@ -122,23 +133,18 @@ public struct PositionState: Sendable, Hashable {
         self.nextLot = nextLot
     }
 
-    /// Shares held: the sum of the open lots. Exact: every state the domain builds passed
-    /// ``checkRange()``, so each lot and the sum are within ±10^15 and the additions cannot fail.
-    public var quantity: ExactDecimal { Self.total(lots.map(\.quantity)) }
-
-    /// Basis of the open shares (fees included): the sum of the lots' bases, exact as `quantity`.
-    public var costBasis: ExactDecimal { Self.total(lots.map(\.costBasis)) }
-
-    /// A sum of values within ±10^15 (at most 10^6 × 10^15 in all, far inside ExactDecimal's range).
-    static func total(_ values: [ExactDecimal]) -> ExactDecimal {
-        var total = ExactDecimal.zero
-        for value in values {
+    /// Sums of the lots' quantities and bases, each within ±10^15 per lot (at most 10^6 × 10^15
+    /// in all, far inside ExactDecimal's range).
+    static func totals(_ lots: [LotState]) -> (quantity: ExactDecimal, basis: ExactDecimal) {
+        var quantity = ExactDecimal.zero, basis = ExactDecimal.zero
+        for lot in lots {
             // Cannot fail for values checked by checkRange (|sum| < 10^18 for fewer than 1,000 lots of 10^15,
-            // and each lot's share of a checked total is smaller still); .zero is never reached in practice
-            // and `checkRange` reports the same sum as an error first.
-            total = (try? total.adding(value)) ?? total
+            // and each lot's share of a checked total is smaller still); a sum that would is never reached
+            // in practice and `checkRange` reports the same sum as an error first.
+            quantity = (try? quantity.adding(lot.quantity)) ?? quantity
+            basis = (try? basis.adding(lot.costBasis)) ?? basis
         }
-        return total
+        return (quantity, basis)
     }
 
     /// Refuses a state any of whose amounts leaves ±10^15: each lot's quantity, original

@@ -97,7 +97,7 @@ extension WriteModel {
                 requirePrices: Bool) throws -> [PortfolioAsset] {
         let open = openPositions(of: client)
         var assets: [PortfolioAsset] = []
-        for ticker in Set(open.keys).union(targets.keys).sorted() {
+        for ticker in Set(open.tickers).union(targets.keys).sorted() {
             let position = open[ticker]
             // The valuation rule of every portfolio read: a position never priced counts at cost,
             // so its per-share price is its average cost.
@@ -425,7 +425,7 @@ extension WriteModel {
             response.trades.append(done)
         }
         response.totalCost = total.description
-        response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(openPositions(of: client).values))
+        response.portfolio = try PortfolioValuation.portfolio(client: client, positions: openPositions(of: client).values)
         return response
     }
 

@@ -111,7 +111,7 @@ extension RebalancingService {
             throw RPCError(.notFound, "plan \(request.planId.prefix(64)) of client \(client) not found (unknown, expired after 24 hours, or made before a restart)")
         }
         if request.dryRun {
-            let (_, positions, executed) = try model.runEvents(stored, positions: model.openPositions(of: client), now: now, requestId: "", source: "")
+            let (_, positions, executed) = try model.runEvents(stored, positions: model.openPositions(of: client).dictionary, now: now, requestId: "", source: "")
             var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
             response.dryRun = true
             response.trades = executed

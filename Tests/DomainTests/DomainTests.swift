@@ -13,6 +13,29 @@ import Testing
         #expect(ExactDecimal(canonical) == value)
     }
 
+    @Test("printing: random canonical decimals of every length and scale print as written and parse back")
+    func printsRandomDecimals() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            // A canonical text: no leading zeros, no trailing fractional zeros, "0" before a point.
+            let integerDigits = Int.random(in: 0...18, using: &generator)
+            let fractionDigits = Int.random(in: 0...18, using: &generator)
+            var integer = integerDigits == 0 ? "0" : String(Int.random(in: 1...9, using: &generator))
+            for _ in 1..<max(1, integerDigits) { integer += String(Int.random(in: 0...9, using: &generator)) }
+            var fraction = ""
+            for _ in 0..<fractionDigits { fraction += String(Int.random(in: 0...9, using: &generator)) }
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            var text = fraction.isEmpty ? integer : integer + "." + fraction
+            if text != "0" && Bool.random(using: &generator) { text = "-" + text }
+            guard integer.count + fraction.count <= 36, let value = ExactDecimal(text) else { continue }
+            #expect(value.description == text)
+        }
+        // Beyond 64 bits of significand (products before rounding) the slow path prints the same way.
+        let big = try ExactDecimal("999999999999999999")!.multiplied(by: ExactDecimal("999999999999999999")!)
+        #expect(big.description == "999999999999999998000000000000000001")
+        #expect(try ExactDecimal("-0.000000001")!.multiplied(by: ExactDecimal("1000")!).description == "-0.000001")
+    }
+
     @Test(arguments: ["", "-", ".", "1.", ".5", "1e5", "+1", "1,000", " 1", "1 ", "--1", "1.2.3", "0x10",
                       "0.0000000000000000001", String(repeating: "9", count: 37)])
     func rejectsWhatIsNotAContractDecimal(input: String) {

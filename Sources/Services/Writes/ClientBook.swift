@@ -123,8 +123,12 @@ struct ClientBook: CommandState {
     }
 
     /// The open positions by ticker.
+    /// The open positions by ticker, without copying them (a snapshot of the book's tables).
+    var openView: OpenPositions { OpenPositions(byTicker: openByTicker, positions: positions) }
+
     var openPositions: [String: PositionState] {
         var open: [String: PositionState] = [:]
+        open.reserveCapacity(openByTicker.count)
         for id in openByTicker.values { if let position = positions[id] { open[position.ticker] = position } }
         return open
     }
@@ -139,5 +143,26 @@ struct ClientBook: CommandState {
             page.append(position)
         }
         return (page, false)
+    }
+}
+
+/// A client's open positions by ticker, read from a snapshot of its book: lookups without
+/// building a dictionary of every position (a rebalancing plan over 500 positions built it
+/// twice per call).
+struct OpenPositions: Sendable {
+    fileprivate let byTicker: [String: String]
+    fileprivate let positions: [String: PositionState]
+
+    subscript(ticker: String) -> PositionState? { byTicker[ticker].flatMap { positions[$0] } }
+
+    var tickers: Dictionary<String, String>.Keys { byTicker.keys }
+
+    var values: [PositionState] { byTicker.values.compactMap { positions[$0] } }
+
+    var dictionary: [String: PositionState] {
+        var open: [String: PositionState] = [:]
+        open.reserveCapacity(byTicker.count)
+        for (ticker, id) in byTicker { if let position = positions[id] { open[ticker] = position } }
+        return open
     }
 }

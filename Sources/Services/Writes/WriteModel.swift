@@ -456,8 +456,8 @@ public final class WriteModel: Sendable {
     }
 
     /// The client's open positions, by ticker.
-    func openPositions(of client: String) -> [String: PositionState] {
-        executor.read(client) { $0.openPositions }
+    func openPositions(of client: String) -> OpenPositions {
+        executor.read(client) { $0.openView }
     }
 }
 
