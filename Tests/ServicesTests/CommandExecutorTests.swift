@@ -190,6 +190,82 @@ final class Gauge: Sendable {
     let most = Atomic<Int>(0)
 }
 
+@Suite("Command executor: group commit of a client's independent commands")
+struct BatchedCommandTests {
+    typealias Command = CommandExecutor<Tally>.BatchedCommand
+
+    static func command(_ client: String, _ amount: Int, key: String) -> Command {
+        Command { _ in .record(ExecutorFixture.change(client, amount), keys: [key]) }
+    }
+
+    static func fixtureWithBatches() throws -> (ExecutorFixture, Locked<[[Int]]>, CommandExecutor<Tally>) {
+        let fixture = try ExecutorFixture()
+        let seen = Locked<[[Int]]>([])
+        let executor = CommandExecutor<Tally>(recorder: fixture.executor.recorder, applied: { _, changes in
+            seen.withLock { $0.append(changes.map(\.amount)) }
+        }, reload: { _ in
+            // Holds the fixture (its broker and producer) as long as the executor lives.
+            withExtendedLifetime(fixture) {}
+            return { _ in }
+        })
+        return (fixture, seen, executor)
+    }
+
+    @Test("commands queued behind a client's writer are recorded together, in arrival order, none sharing a key with another of its batch")
+    func batchesStopAtSharedKeys() async throws {
+        let (_, seen, executor) = try Self.fixtureWithBatches()
+        let (gateOpened, open) = AsyncStream<Void>.makeStream()
+        // An exclusive writer holds the client while 100 commands queue in a known order.
+        let holder = Task {
+            try await executor.write("c") { _ in for await _ in gateOpened { break } }
+        }
+        while !(executor.states.existing("c")?.isHeld ?? false) { await Task.yield() }
+        var tasks: [Task<CommandExecutor<Tally>.BatchedCommand.Outcome, any Error>] = []
+        for index in 0..<100 {
+            let command = Self.command("c", index, key: "k\(index % 5)")
+            tasks.append(Task { try await executor.batched("c", command) })
+            while executor.states.slot("c").pending.withLock({ $0.count }) < index + 1 { await Task.yield() }
+        }
+        open.yield()
+        try await holder.value
+        for task in tasks { _ = try await task.value }
+        #expect(executor.read("c") { $0.total } == (0..<100).reduce(0, +))
+        // Keys k0…k4 repeat every five commands: each batch is the next five, in order.
+        #expect(seen.withLock { $0 } == stride(from: 0, to: 100, by: 5).map { Array($0..<($0 + 5)) })
+    }
+
+    @Test("many concurrent commands of one client take far fewer pipeline round trips than commands, and all apply")
+    func groupCommit() async throws {
+        let (_, seen, executor) = try Self.fixtureWithBatches()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { _ = try await executor.batched("g", Self.command("g", 1, key: "k\(index)")) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(executor.read("g") { $0.total } == 200)
+        let rounds = seen.withLock { $0.count }
+        #expect(rounds < 100, "\(rounds) batches for 200 independent commands")
+    }
+
+    @Test("a command answered without recording (a refusal) does not stop the batch; an unconfirmed client refuses every queued command")
+    func answersAndUnconfirmed() async throws {
+        let (_, _, executor) = try Self.fixtureWithBatches()
+        let refused = Command { _ in .answer(.failure(RPCError(.invalidArgument, "no"))) }
+        await #expect(throws: RPCError.self) { try await executor.batched("r", refused) }
+        _ = try await executor.batched("r", Self.command("r", 7, key: "a"))
+        #expect(executor.read("r") { $0.total } == 7)
+        executor.update("r") { $0.unconfirmed = true }
+        do {
+            _ = try await executor.batched("r", Self.command("r", 1, key: "b"))
+            Issue.record("an unconfirmed client refuses")
+        } catch let error as RPCError {
+            #expect(error.code == .unavailable)
+        }
+        #expect(executor.read("r") { $0.total } == 7)
+    }
+}
+
 @Suite("Event ids")
 struct EventIdTests {
     @Test("generated ids are lower-case version-4 RFC 4122 UUIDs, all distinct, every hex digit used")

@@ -73,6 +73,115 @@ final class CommandExecutor<State: CommandState>: Sendable {
         }
     }
 
+    /// A command that decides on the client's committed state without waiting for anything,
+    /// so that it can be recorded together with the client's other queued commands.
+    final class BatchedCommand: QueuedCommand, @unchecked Sendable {
+        /// What deciding gives.
+        enum Decision {
+            /// Record this change. `keys` name what it reads and changes (its aggregate, its
+            /// ticker, its request id): commands of one batch share no key, so each decides on
+            /// the committed state exactly as it would alone, after the ones before it.
+            case record(State.Change, keys: [String])
+            /// Nothing to record: the command is answered with this (a replay, a refusal).
+            case answer(Result<Outcome, any Error>)
+        }
+
+        /// How the command ended.
+        enum Outcome: Sendable {
+            /// The change is in the log (and, embedded, in Postgres) and applied.
+            case recorded(State.Change)
+            /// The request id was seen before: the caller answers from the first outcome.
+            case replay(aggregate: String, version: Int64, eventId: String)
+        }
+
+        /// Runs under the client's writer on its committed state.
+        let decide: @Sendable (borrowing State) -> Decision
+        /// Set once, under the client's writer; read by the caller after it took the writer in turn.
+        private(set) var outcome: Result<Outcome, any Error>?
+
+        init(decide: @escaping @Sendable (borrowing State) -> Decision) {
+            self.decide = decide
+        }
+
+        fileprivate func settle(_ result: Result<Outcome, any Error>) {
+            if outcome == nil { outcome = result }
+        }
+    }
+
+    /// Group commit for one client: `command` joins the client's queue; whoever holds the
+    /// writer next decides every queued command on the committed state (in arrival order,
+    /// stopping before the first that shares a key with an earlier one of the batch), produces
+    /// their events in one send, waits for the log (and, embedded, Postgres) once, and applies
+    /// what was recorded. Each command's outcome is its own event's, exactly as if the
+    /// commands had run one by one: the ones of a batch are independent (no shared key). A
+    /// client's throughput is no longer one pipeline round trip per write.
+    func batched(_ client: String, _ command: BatchedCommand) async throws -> BatchedCommand.Outcome {
+        let slot = states.slot(client)
+        slot.pending.withLock { $0.append(command) }
+        try await states.write(client) { slot in
+            // Each batch settles at least the first queued command, so this ends; a command the
+            // batch left for later (it shared a key) is settled by the next one.
+            while command.outcome == nil { await runBatch(client, slot) }
+        }
+        guard let outcome = command.outcome else {
+            throw RPCError(.internal, "a batched command of client \(client) ended without an outcome")
+        }
+        return try outcome.get()
+    }
+
+    /// One batch of the client's queue (the caller holds the writer).
+    private func runBatch(_ client: String, _ slot: KeyedStates<State>.Slot) async {
+        let queued = slot.pending.withLock { pending -> [BatchedCommand] in
+            defer { pending.removeAll() }
+            return pending.compactMap { $0 as? BatchedCommand }
+        }
+        if slot.state.withLock({ $0.unconfirmed }) {
+            for command in queued { command.settle(.failure(Self.unconfirmedError(client))) }
+            return
+        }
+        var batch: [(command: BatchedCommand, change: State.Change)] = []
+        var later: [BatchedCommand] = []
+        var touched = Set<String>()
+        slot.state.withLock { state in
+            for command in queued {
+                guard later.isEmpty else {
+                    later.append(command)
+                    continue
+                }
+                switch command.decide(state) {
+                case .answer(let result):
+                    command.settle(result)
+                case .record(let change, let keys):
+                    if keys.contains(where: touched.contains) {
+                        later.append(command)
+                    } else {
+                        touched.formUnion(keys)
+                        batch.append((command, change))
+                    }
+                }
+            }
+        }
+        // The rest go back to the front of the queue, in order; their callers, next in line
+        // for the writer, run the next batch.
+        if !later.isEmpty { slot.pending.withLock { $0.insert(contentsOf: later as [any QueuedCommand], at: 0) } }
+        guard !batch.isEmpty else { return }
+        let outcome = await recorder.record(batch.map { State.event(of: $0.change) }, client: client)
+        var recorded: [State.Change] = []
+        for ((command, change), error) in zip(batch, outcome.results) {
+            if let error {
+                command.settle(.failure(error))
+            } else {
+                recorded.append(change)
+                command.settle(.success(.recorded(change)))
+            }
+        }
+        if !recorded.isEmpty {
+            slot.state.withLock { state in for change in recorded { state.apply(change) } }
+            applied(client, recorded)
+        }
+        if !outcome.uncertain.isEmpty { confirm(client, partitions: outcome.uncertain) }
+    }
+
     /// Runs `body` as the client's only writer; UNAVAILABLE while its last write is being confirmed.
     func write<R>(_ client: String, _ body: (Writer) async throws -> R) async throws -> R {
         try await states.write(client) { slot in

@@ -12,6 +12,10 @@ final class KeyedStates<State: Sendable>: Sendable {
         /// Held by a writer; the array holds the writers waiting, first come first served.
         private let writer = Mutex<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
+        /// Commands queued to be decided and recorded together (``CommandExecutor/batched(_:_:)``),
+        /// in arrival order.
+        let pending = Mutex<[any QueuedCommand]>([])
+
         init(_ state: State) { self.state = Mutex(state) }
 
         func acquire() async {
@@ -109,3 +113,6 @@ final class Locked<Value: Sendable>: Sendable {
         try mutex.withLock(body)
     }
 }
+
+/// A command waiting in a slot's queue (type-erased: the slot does not know the command's state).
+protocol QueuedCommand: AnyObject, Sendable {}

@@ -132,29 +132,41 @@ public final class WriteModel: Sendable {
 
     // MARK: Commands
 
-    /// Runs one position command of `client` under its writer: a known `requestId` returns
-    /// the first outcome (the position as of that event); otherwise `decide` (on the
-    /// client's book) gives the event, which is recorded and applied.
+    /// Runs one position command of `client`, batched with the client's other queued position
+    /// commands (``CommandExecutor/batched(_:_:)``): a known `requestId` returns the first
+    /// outcome (the position as of that event); otherwise `decide` (on the client's book)
+    /// gives the event, which is recorded and applied.
     private func execute(client: String, requestId: String, fingerprint: String,
-                         decide: @Sendable (borrowing ClientBook) throws -> Ultracore_Holdings_V1_Event) async throws -> PositionWrite {
-        try await executor.write(client) { writer in
-            if !requestId.isEmpty, let record = writer.read({ $0.requests[requestId] }) {
-                guard case .event(let aggregate, let version, let eventId) = try record.matching(fingerprint) else {
-                    throw RequestRecord.reused(requestId)
+                         decide: @escaping @Sendable (borrowing ClientBook) throws -> Ultracore_Holdings_V1_Event) async throws -> PositionWrite {
+        let command = CommandExecutor<ClientBook>.BatchedCommand { [self] book in
+            do {
+                if !requestId.isEmpty, let record = book.requests[requestId] {
+                    guard case .event(let aggregate, let version, let eventId) = try record.matching(fingerprint) else {
+                        throw RequestRecord.reused(requestId)
+                    }
+                    return .answer(.success(.replay(aggregate: aggregate, version: version, eventId: eventId)))
                 }
-                return try await replay(aggregate: aggregate, version: version, eventId: eventId)
+                // Decide the event, then apply it with the function the projector uses: an event that
+                // would not apply (or whose result leaves the documented ranges) is refused here,
+                // before it is produced, so the log never holds what the read model cannot take.
+                var event = try decide(book)
+                try refuseIfQuarantined(event.aggregateId)
+                let position = try PositionState.next(book.positions[event.aggregateId], event)
+                if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
+                var keys = ["aggregate:" + event.aggregateId, "ticker:" + position.ticker]
+                if !requestId.isEmpty { keys.append("request:" + requestId) }
+                return .record(.position(event, after: position), keys: keys)
+            } catch {
+                return .answer(.failure(error))
             }
-            // Decide the event, then apply it with the function the projector uses: an event that
-            // would not apply (or whose result leaves the documented ranges) is refused here,
-            // before it is produced, so the log never holds what the read model cannot take.
-            var (event, position) = try writer.read { book in
-                let event = try decide(book)
-                try self.refuseIfQuarantined(event.aggregateId)
-                return (event, try PositionState.next(book.positions[event.aggregateId], event))
-            }
-            if !requestId.isEmpty { event.attributes[EventAttributes.requestDigest] = fingerprint }
-            try await writer.record(.position(event, after: position))
+        }
+        switch try await executor.batched(client, command) {
+        case .replay(let aggregate, let version, let eventId):
+            return try await replay(aggregate: aggregate, version: version, eventId: eventId)
+        case .recorded(.position(let event, let position)):
             return PositionWrite(position: position, event: event)
+        case .recorded(.client):
+            throw RPCError(.internal, "a position command recorded a client event")
         }
     }
 
