@@ -188,6 +188,8 @@ extension Ultracore_Holdings_V1_GetPortfolioValueRequest: ProtoSample {
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         m.clientId = SampleValue.string(1, depth)
+        m.maxPositions = SampleValue.int32(2, depth)
+        m.positionsOffset = SampleValue.int32(3, depth)
         return m
     }
 }
@@ -218,6 +220,7 @@ extension Ultracore_Holdings_V1_GetPortfolioValueResponse: ProtoSample {
         m.unrealizedGain = SampleValue.string(4, depth)
         if depth < SampleValue.maxDepth { m.positions = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PositionWeight.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PositionWeight()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PositionWeight.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_PositionWeight())] }
         m.unpricedPositionIds = [SampleValue.string(6, depth), SampleValue.string(1006, depth)]
+        m.positionCount = SampleValue.int32(7, depth)
         return m
     }
 }

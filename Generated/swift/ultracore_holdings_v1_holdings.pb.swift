@@ -386,6 +386,16 @@ public struct Ultracore_Holdings_V1_GetPortfolioValueRequest: ProtoMessage {
     /// Owner; required.
     public var clientId: String = ""
 
+    /// How many positions the answer lists at most, in ticker order from `positions_offset`:
+    /// 0 means 1,000, at most 100,000; negative is INVALID_ARGUMENT. The totals, the weights and
+    /// position_count always cover every open position; page through a larger portfolio with
+    /// positions_offset.
+    public var maxPositions: Int32 = 0
+
+    /// Index (0-based, in ticker order) of the first position listed; past the end lists none;
+    /// negative is INVALID_ARGUMENT.
+    public var positionsOffset: Int32 = 0
+
     public init() {}
 }
 
@@ -433,11 +443,15 @@ public struct Ultracore_Holdings_V1_GetPortfolioValueResponse: ProtoMessage {
     public var unrealizedGain: String = ""
 
     /// Per open position (never-priced ones included, at cost), ordered by ticker; weights
-    /// are market_value ÷ the portfolio's, half-even at 10 places.
+    /// are market_value ÷ the portfolio's, half-even at 10 places. At most max_positions of
+    /// them from positions_offset (GetPortfolioValue; every one in ExecuteRebalancing's answer).
     public var positions: [Ultracore_Holdings_V1_PositionWeight] = []
 
-    /// Positions never priced (valued at cost and flagged here).
+    /// The positions listed above that were never priced (valued at cost and flagged here).
     public var unpricedPositionIds: [String] = []
+
+    /// Open positions in the portfolio, listed or not.
+    public var positionCount: Int32 = 0
 
     public init() {}
 }
@@ -927,12 +941,16 @@ extension Ultracore_Holdings_V1_GetPortfolioValueRequest {
         let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__GetPortfolioValueRequest.self).pointee
         self.init()
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.GetPortfolioValueRequest.client_id")
+        self.maxPositions = c.max_positions
+        self.positionsOffset = c.positions_offset
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
         let c = message.bindMemory(to: Ultracore__Holdings__V1__GetPortfolioValueRequest.self, capacity: 1)
         ultracore__holdings__v1__get_portfolio_value_request__init(c)
         c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.max_positions = self.maxPositions
+        c.pointee.positions_offset = self.positionsOffset
     }
 }
 
@@ -974,6 +992,7 @@ extension Ultracore_Holdings_V1_GetPortfolioValueResponse {
         self.unrealizedGain = try ProtobufCRead.string(c.unrealized_gain, "ultracore.holdings.v1.GetPortfolioValueResponse.unrealized_gain")
         self.positions = try ProtobufCRead.repeated(c.n_positions, c.positions) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_PositionWeight in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_PositionWeight.self) }
         self.unpricedPositionIds = try ProtobufCRead.repeated(c.n_unpriced_position_ids, c.unpriced_position_ids) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.GetPortfolioValueResponse.unpriced_position_ids") }
+        self.positionCount = c.position_count
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -987,6 +1006,7 @@ extension Ultracore_Holdings_V1_GetPortfolioValueResponse {
         c.pointee.positions = arena.messages(self.positions, as: Ultracore__Holdings__V1__PositionWeight.self)
         c.pointee.n_unpriced_position_ids = self.unpricedPositionIds.count
         c.pointee.unpriced_position_ids = arena.strings(self.unpricedPositionIds)
+        c.pointee.position_count = self.positionCount
     }
 }
 

@@ -240,8 +240,12 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             let client = try Validation.identifier(request.clientId, field: "client_id")
             try context.authorize(.read, client: client)
-            let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
-            return try PortfolioValuation.portfolio(client: client, positions: positions)
+            let limit = try Validation.limit(request.maxPositions, fallback: 1_000, maximum: 100_000, field: "max_positions")
+            guard request.positionsOffset >= 0 else {
+                throw DomainError.invalidArgument(field: "positions_offset", reason: "must not be negative")
+            }
+            return try PortfolioValuation.portfolio(client: client, positions: model.openPositions(of: client).values,
+                                                    offset: Int(request.positionsOffset), limit: limit)
         }
     }
 

@@ -114,3 +114,32 @@ def test_reconstruct_position_carries_the_last_events_and_counts_them(stubs, gro
     expect_status(grpc.StatusCode.INVALID_ARGUMENT,
                   lambda: holdings.ReconstructPosition(pb.ReconstructPositionRequest(position_id=position_id, max_events=10_001),
                                                        timeout=10), "max_events")
+
+
+def test_portfolio_value_pages_positions_and_keeps_totals_over_all(stubs):
+    """GetPortfolioValue lists at most max_positions (0 means 1,000) from positions_offset, in
+    ticker order; totals, weights and position_count cover every open position."""
+    holdings, _ = stubs
+    client = "pages-" + uuid.uuid4().hex[:8]
+    tickers = [f"T{i:03d}" for i in range(1, 38)]
+    for i, ticker in enumerate(reversed(tickers)):  # opened out of ticker order
+        holdings.OpenPosition(pb.OpenPositionRequest(client_id=client, ticker=ticker, quantity=str(1 + i % 4),
+                                                     price=str(20 + i % 9)), timeout=30)
+    whole = holdings.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client), timeout=10)
+    assert whole.position_count == 37 and [w.ticker for w in whole.positions] == tickers
+    assert Decimal(whole.market_value) == sum(Decimal(w.market_value) for w in whole.positions)
+    listed = []
+    for offset in range(0, 40, 10):
+        page = holdings.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client, max_positions=10, positions_offset=offset),
+                                          timeout=10)
+        assert page.position_count == 37
+        assert (page.market_value, page.cost_basis, page.unrealized_gain) == (whole.market_value, whole.cost_basis, whole.unrealized_gain)
+        assert len(page.positions) == min(10, 37 - offset)
+        listed += list(page.positions)
+    assert listed == list(whole.positions)  # same weights: relative to the whole portfolio
+    past = holdings.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client, positions_offset=500), timeout=10)
+    assert len(past.positions) == 0 and past.position_count == 37 and past.market_value == whole.market_value
+    for bad in (dict(max_positions=-1), dict(max_positions=100_001), dict(positions_offset=-3)):
+        expect_status(grpc.StatusCode.INVALID_ARGUMENT,
+                      lambda: holdings.GetPortfolioValue(pb.GetPortfolioValueRequest(client_id=client, **bad), timeout=10),
+                      "max_positions" if "max_positions" in bad else "positions_offset")

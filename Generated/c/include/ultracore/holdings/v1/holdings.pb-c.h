@@ -507,10 +507,22 @@ struct  Ultracore__Holdings__V1__GetPortfolioValueRequest
    * Owner; required.
    */
   char *client_id;
+  /*
+   * How many positions the answer lists at most, in ticker order from `positions_offset`:
+   * 0 means 1,000, at most 100,000; negative is INVALID_ARGUMENT. The totals, the weights and
+   * position_count always cover every open position; page through a larger portfolio with
+   * positions_offset.
+   */
+  int32_t max_positions;
+  /*
+   * Index (0-based, in ticker order) of the first position listed; past the end lists none;
+   * negative is INVALID_ARGUMENT.
+   */
+  int32_t positions_offset;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_VALUE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_portfolio_value_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*
@@ -575,19 +587,24 @@ struct  Ultracore__Holdings__V1__GetPortfolioValueResponse
   char *unrealized_gain;
   /*
    * Per open position (never-priced ones included, at cost), ordered by ticker; weights
-   * are market_value ÷ the portfolio's, half-even at 10 places.
+   * are market_value ÷ the portfolio's, half-even at 10 places. At most max_positions of
+   * them from positions_offset (GetPortfolioValue; every one in ExecuteRebalancing's answer).
    */
   size_t n_positions;
   Ultracore__Holdings__V1__PositionWeight **positions;
   /*
-   * Positions never priced (valued at cost and flagged here).
+   * The positions listed above that were never priced (valued at cost and flagged here).
    */
   size_t n_unpriced_position_ids;
   char **unpriced_position_ids;
+  /*
+   * Open positions in the portfolio, listed or not.
+   */
+  int32_t position_count;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_VALUE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_portfolio_value_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
 
 
 /*

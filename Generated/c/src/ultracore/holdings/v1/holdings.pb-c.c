@@ -2222,7 +2222,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__list_positions_respons
   (ProtobufCMessageInit) ultracore__holdings__v1__list_positions_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_value_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_value_request__field_descriptors[3] =
 {
   {
     "client_id",
@@ -2236,14 +2236,40 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_val
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_positions",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioValueRequest, max_positions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions_offset",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioValueRequest, positions_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_portfolio_value_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
+  1,   /* field[1] = max_positions */
+  2,   /* field[2] = positions_offset */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_portfolio_value_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_value_request__descriptor =
 {
@@ -2253,7 +2279,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_value_re
   "Ultracore__Holdings__V1__GetPortfolioValueRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetPortfolioValueRequest),
-  1,
+  3,
   ultracore__holdings__v1__get_portfolio_value_request__field_descriptors,
   ultracore__holdings__v1__get_portfolio_value_request__field_indices_by_name,
   1,  ultracore__holdings__v1__get_portfolio_value_request__number_ranges,
@@ -2363,7 +2389,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__position_weight__descr
   (ProtobufCMessageInit) ultracore__holdings__v1__position_weight__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_value_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_value_response__field_descriptors[7] =
 {
   {
     "client_id",
@@ -2437,11 +2463,24 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_val
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "position_count",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioValueResponse, position_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_portfolio_value_response__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   2,   /* field[2] = cost_basis */
   1,   /* field[1] = market_value */
+  6,   /* field[6] = position_count */
   4,   /* field[4] = positions */
   5,   /* field[5] = unpriced_position_ids */
   3,   /* field[3] = unrealized_gain */
@@ -2449,7 +2488,7 @@ static const unsigned ultracore__holdings__v1__get_portfolio_value_response__fie
 static const ProtobufCIntRange ultracore__holdings__v1__get_portfolio_value_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_value_response__descriptor =
 {
@@ -2459,7 +2498,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_value_re
   "Ultracore__Holdings__V1__GetPortfolioValueResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetPortfolioValueResponse),
-  6,
+  7,
   ultracore__holdings__v1__get_portfolio_value_response__field_descriptors,
   ultracore__holdings__v1__get_portfolio_value_response__field_indices_by_name,
   1,  ultracore__holdings__v1__get_portfolio_value_response__number_ranges,
