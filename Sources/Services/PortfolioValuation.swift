@@ -8,10 +8,10 @@ enum PortfolioValuation {
     /// A client's portfolio: open `positions` valued at `prices` (per ticker) or their last
     /// price; a position never priced counts at cost (and is listed in unpriced_position_ids).
     /// Totals and weights cover every open position; the answer lists, in ticker order, at most
-    /// `limit` of them from `offset` (the order is computed on indexes: a 20,000-position
-    /// portfolio sorts integers, not positions, and builds only the page it answers).
+    /// `limit` of them from `offset` (positions already `inReportOrder` are not sorted; others
+    /// are sorted as indexes, and only the page answered is built).
     static func portfolio(client: String, positions: [PositionState], prices: [String: ExactDecimal] = [:], offset: Int = 0,
-                          limit: Int = .max) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
+                          limit: Int = .max, inReportOrder: Bool = false) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
         var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
         response.clientId = client
         var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
@@ -34,7 +34,7 @@ enum PortfolioValuation {
         }
         response.positionCount = Int32(clamping: open.count)
         var order = Array(open.indices)
-        order.sort { PositionState.inReportOrder(positions[open[$0]], positions[open[$1]]) }
+        if !inReportOrder { order.sort { PositionState.inReportOrder(positions[open[$0]], positions[open[$1]]) } }
         let first = min(max(0, offset), order.count)
         let last = first + min(max(0, limit), order.count - first)
         response.positions.reserveCapacity(last - first)

@@ -288,3 +288,32 @@ struct EventIdTests {
         #expect(digits.count == 16)
     }
 }
+
+@Suite("Client book indexes")
+struct ClientBookIndexTests {
+    static func position(_ id: String, _ ticker: String, open: Bool, at micros: Int64) -> PositionState {
+        PositionState(positionId: id, clientId: "c", ticker: ticker, status: open ? .open : .closed, lots: [], realizedGain: .zero,
+                      lastPrice: nil, lastPricedAt: nil, openedAt: Instant(microseconds: micros), closedAt: nil, version: 1,
+                      updatedAt: Instant(microseconds: micros), nextLot: 1)
+    }
+
+    @Test("the sorted open tickers follow random opens, closes and reopens, and a rebuilt book sorts them the same")
+    func openTickers() {
+        var book = ClientBook()
+        var generator = SystemRandomNumberGenerator()
+        var next = 0
+        for step in 0..<3000 {
+            let ticker = "T\(Int.random(in: 0..<150, using: &generator))"
+            if let id = book.openByTicker[ticker], Bool.random(using: &generator) {
+                book.index(Self.position(id, ticker, open: false, at: Int64(step)))
+            } else if book.openByTicker[ticker] == nil {
+                next += 1
+                book.index(Self.position("p\(next)", ticker, open: true, at: Int64(step)))
+            }
+            #expect(book.openTickers == book.openByTicker.keys.sorted())
+        }
+        let rebuilt = ClientBook(positions: Array(book.positions.values), requests: [:], washLosses: [:], schedule: nil)
+        #expect(rebuilt.openTickers == book.openTickers)
+        #expect(book.openView.inReportOrder.map(\.ticker) == book.openTickers)
+    }
+}

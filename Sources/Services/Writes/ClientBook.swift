@@ -41,6 +41,9 @@ struct ClientBook: CommandState {
     var order: [String] = []
     /// ticker → id of the open position.
     var openByTicker: [String: String] = [:]
+    /// The tickers of `openByTicker`, sorted: the report order of the open positions (one per
+    /// ticker), kept as they open and close so a portfolio read sorts nothing.
+    var openTickers: [String] = []
     /// request id → outcome (writes of this client).
     var requests: [String: RequestRecord] = [:]
     /// ticker → losses of sales with shares not yet matched by replacement shares.
@@ -58,9 +61,10 @@ struct ClientBook: CommandState {
     static func event(of change: Change) -> Ultracore_Holdings_V1_Event { change.event }
 
     init(positions: [PositionState], requests: [String: RequestRecord], washLosses: [String: [WashLoss]], schedule: ScheduleEntry?) {
-        for position in positions { store(position) }
+        for position in positions { store(position, keepingTickers: false) }
         // One sort, not a search and an array insertion per position (quadratic for a big client).
         order = self.positions.values.sorted { ($0.openedAt, $0.positionId) < ($1.openedAt, $1.positionId) }.map(\.positionId)
+        openTickers = openByTicker.keys.sorted()
         self.requests = requests
         self.washLosses = washLosses
         self.schedule = schedule
@@ -96,14 +100,31 @@ struct ClientBook: CommandState {
         }
     }
 
-    /// Stores a position's state and keeps the open-by-ticker index (not the order).
-    private mutating func store(_ position: PositionState) {
+    /// Stores a position's state and keeps the open-by-ticker index and, unless the caller
+    /// sorts them after a bulk load, the sorted open tickers (not the order).
+    private mutating func store(_ position: PositionState, keepingTickers: Bool = true) {
         positions[position.positionId] = position
         if position.status == .open {
-            openByTicker[position.ticker] = position.positionId
+            if openByTicker.updateValue(position.positionId, forKey: position.ticker) == nil && keepingTickers {
+                openTickers.insert(position.ticker, at: tickerIndex(position.ticker))
+            }
         } else if openByTicker[position.ticker] == position.positionId {
             openByTicker[position.ticker] = nil
+            if keepingTickers {
+                let index = tickerIndex(position.ticker)
+                if index < openTickers.count && openTickers[index] == position.ticker { openTickers.remove(at: index) }
+            }
         }
+    }
+
+    /// Where `ticker` is or goes in `openTickers` (binary search).
+    private func tickerIndex(_ ticker: String) -> Int {
+        var low = 0, high = openTickers.count
+        while low < high {
+            let middle = (low + high) / 2
+            if openTickers[middle] < ticker { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The index in `order` of the first position whose (opened_at, position_id) is after `key`
@@ -124,7 +145,7 @@ struct ClientBook: CommandState {
 
     /// The open positions by ticker.
     /// The open positions by ticker, without copying them (a snapshot of the book's tables).
-    var openView: OpenPositions { OpenPositions(byTicker: openByTicker, positions: positions) }
+    var openView: OpenPositions { OpenPositions(byTicker: openByTicker, orderedTickers: openTickers, positions: positions) }
 
     var openPositions: [String: PositionState] {
         var open: [String: PositionState] = [:]
@@ -151,6 +172,8 @@ struct ClientBook: CommandState {
 /// twice per call).
 struct OpenPositions: Sendable {
     fileprivate let byTicker: [String: String]
+    /// The tickers in report order.
+    fileprivate let orderedTickers: [String]
     fileprivate let positions: [String: PositionState]
 
     subscript(ticker: String) -> PositionState? { byTicker[ticker].flatMap { positions[$0] } }
@@ -158,6 +181,9 @@ struct OpenPositions: Sendable {
     var tickers: Dictionary<String, String>.Keys { byTicker.keys }
 
     var values: [PositionState] { byTicker.values.compactMap { positions[$0] } }
+
+    /// The open positions in report order (ticker: one open position per ticker).
+    var inReportOrder: [PositionState] { orderedTickers.compactMap { self[$0] } }
 
     var dictionary: [String: PositionState] {
         var open: [String: PositionState] = [:]
