@@ -179,10 +179,20 @@ public struct PositionState: Sendable, Hashable {
     /// MonitorPortfolio, rebalancing, the valuation history): quantity × `price` (the last price
     /// when nil); a position never priced counts at its cost basis.
     public func marketValue(at price: ExactDecimal? = nil) throws(DomainError) -> ExactDecimal {
+        try Self.marketValue(quantity: quantity, costBasis: costBasis, lastPrice: lastPrice, at: price, positionId: positionId)
+    }
+
+    static func marketValue(quantity: ExactDecimal, costBasis: ExactDecimal, lastPrice: ExactDecimal?, at price: ExactDecimal?,
+                            positionId: String) throws(DomainError) -> ExactDecimal {
         guard let price = price ?? lastPrice else { return costBasis }
         do { return try quantity.multiplied(by: price, scale: ExactDecimal.maxScale) } catch {
             throw .failedPrecondition("the market value of position \(positionId) is beyond the documented range of ±10^15")
         }
+    }
+
+    /// What a portfolio valuation needs of this position.
+    public var summary: PositionSummary {
+        PositionSummary(positionId: positionId, ticker: ticker, quantity: quantity, costBasis: costBasis, lastPrice: lastPrice)
     }
 
     /// The per-share price the valuation rule implies: the last price, or the average cost for a
@@ -420,5 +430,28 @@ extension LotState {
         }
         self.init(lotId: lot.lotId, sequence: sequence, acquiredAt: acquired, quantity: quantity, originalQuantity: original,
                   costBasis: basis, fees: fees, sourceEventId: lot.sourceEventId, holdingStart: start, washSaleAdjustment: adjustment)
+    }
+}
+
+/// What a portfolio valuation needs of an open position: a few words and no lots, so a
+/// client's book can keep them in ticker order for portfolio reads.
+public struct PositionSummary: Sendable, Hashable {
+    public let positionId: String
+    public let ticker: String
+    public let quantity: ExactDecimal
+    public let costBasis: ExactDecimal
+    public let lastPrice: ExactDecimal?
+
+    public init(positionId: String, ticker: String, quantity: ExactDecimal, costBasis: ExactDecimal, lastPrice: ExactDecimal?) {
+        self.positionId = positionId
+        self.ticker = ticker
+        self.quantity = quantity
+        self.costBasis = costBasis
+        self.lastPrice = lastPrice
+    }
+
+    /// The valuation rule of ``PositionState/marketValue(at:)``.
+    public func marketValue(at price: ExactDecimal? = nil) throws(DomainError) -> ExactDecimal {
+        try PositionState.marketValue(quantity: quantity, costBasis: costBasis, lastPrice: lastPrice, at: price, positionId: positionId)
     }
 }

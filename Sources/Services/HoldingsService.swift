@@ -244,8 +244,8 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             guard request.positionsOffset >= 0 else {
                 throw DomainError.invalidArgument(field: "positions_offset", reason: "must not be negative")
             }
-            return try PortfolioValuation.portfolio(client: client, positions: model.openPositions(of: client).inReportOrder,
-                                                    offset: Int(request.positionsOffset), limit: limit, inReportOrder: true)
+            return try PortfolioValuation.portfolio(client: client, inReportOrder: model.openSummaries(of: client),
+                                                    offset: Int(request.positionsOffset), limit: limit)
         }
     }
 

@@ -310,10 +310,10 @@ struct ClientBookIndexTests {
                 next += 1
                 book.index(Self.position("p\(next)", ticker, open: true, at: Int64(step)))
             }
-            #expect(book.openTickers == book.openByTicker.keys.sorted())
+            #expect(book.openSummaries.map(\.ticker) == book.openByTicker.keys.sorted())
+            #expect(book.openSummaries.allSatisfy { book.positions[$0.positionId]?.summary == $0 })
         }
         let rebuilt = ClientBook(positions: Array(book.positions.values), requests: [:], washLosses: [:], schedule: nil)
-        #expect(rebuilt.openTickers == book.openTickers)
-        #expect(book.openView.inReportOrder.map(\.ticker) == book.openTickers)
+        #expect(rebuilt.openSummaries == book.openSummaries)
     }
 }

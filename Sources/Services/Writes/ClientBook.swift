@@ -41,9 +41,10 @@ struct ClientBook: CommandState {
     var order: [String] = []
     /// ticker → id of the open position.
     var openByTicker: [String: String] = [:]
-    /// The tickers of `openByTicker`, sorted: the report order of the open positions (one per
-    /// ticker), kept as they open and close so a portfolio read sorts nothing.
-    var openTickers: [String] = []
+    /// The open positions' valuation figures sorted by ticker: their report order (one open
+    /// position per ticker), kept as positions change so a portfolio read neither sorts nor
+    /// looks anything up.
+    var openSummaries: [PositionSummary] = []
     /// request id → outcome (writes of this client).
     var requests: [String: RequestRecord] = [:]
     /// ticker → losses of sales with shares not yet matched by replacement shares.
@@ -64,7 +65,7 @@ struct ClientBook: CommandState {
         for position in positions { store(position, keepingTickers: false) }
         // One sort, not a search and an array insertion per position (quadratic for a big client).
         order = self.positions.values.sorted { ($0.openedAt, $0.positionId) < ($1.openedAt, $1.positionId) }.map(\.positionId)
-        openTickers = openByTicker.keys.sorted()
+        openSummaries = openByTicker.values.compactMap { self.positions[$0]?.summary }.sorted { $0.ticker < $1.ticker }
         self.requests = requests
         self.washLosses = washLosses
         self.schedule = schedule
@@ -105,24 +106,30 @@ struct ClientBook: CommandState {
     private mutating func store(_ position: PositionState, keepingTickers: Bool = true) {
         positions[position.positionId] = position
         if position.status == .open {
-            if openByTicker.updateValue(position.positionId, forKey: position.ticker) == nil && keepingTickers {
-                openTickers.insert(position.ticker, at: tickerIndex(position.ticker))
+            openByTicker[position.ticker] = position.positionId
+            if keepingTickers {
+                let index = tickerIndex(position.ticker)
+                if index < openSummaries.count && openSummaries[index].ticker == position.ticker {
+                    openSummaries[index] = position.summary
+                } else {
+                    openSummaries.insert(position.summary, at: index)
+                }
             }
         } else if openByTicker[position.ticker] == position.positionId {
             openByTicker[position.ticker] = nil
             if keepingTickers {
                 let index = tickerIndex(position.ticker)
-                if index < openTickers.count && openTickers[index] == position.ticker { openTickers.remove(at: index) }
+                if index < openSummaries.count && openSummaries[index].ticker == position.ticker { openSummaries.remove(at: index) }
             }
         }
     }
 
-    /// Where `ticker` is or goes in `openTickers` (binary search).
+    /// Where `ticker` is or goes in `openSummaries` (binary search).
     private func tickerIndex(_ ticker: String) -> Int {
-        var low = 0, high = openTickers.count
+        var low = 0, high = openSummaries.count
         while low < high {
             let middle = (low + high) / 2
-            if openTickers[middle] < ticker { low = middle + 1 } else { high = middle }
+            if openSummaries[middle].ticker < ticker { low = middle + 1 } else { high = middle }
         }
         return low
     }
@@ -145,7 +152,7 @@ struct ClientBook: CommandState {
 
     /// The open positions by ticker.
     /// The open positions by ticker, without copying them (a snapshot of the book's tables).
-    var openView: OpenPositions { OpenPositions(byTicker: openByTicker, orderedTickers: openTickers, positions: positions) }
+    var openView: OpenPositions { OpenPositions(byTicker: openByTicker, positions: positions) }
 
     var openPositions: [String: PositionState] {
         var open: [String: PositionState] = [:]
@@ -172,8 +179,6 @@ struct ClientBook: CommandState {
 /// twice per call).
 struct OpenPositions: Sendable {
     fileprivate let byTicker: [String: String]
-    /// The tickers in report order.
-    fileprivate let orderedTickers: [String]
     fileprivate let positions: [String: PositionState]
 
     subscript(ticker: String) -> PositionState? { byTicker[ticker].flatMap { positions[$0] } }
@@ -182,8 +187,6 @@ struct OpenPositions: Sendable {
 
     var values: [PositionState] { byTicker.values.compactMap { positions[$0] } }
 
-    /// The open positions in report order (ticker: one open position per ticker).
-    var inReportOrder: [PositionState] { orderedTickers.compactMap { self[$0] } }
 
     var dictionary: [String: PositionState] {
         var open: [String: PositionState] = [:]

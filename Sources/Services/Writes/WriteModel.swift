@@ -467,6 +467,11 @@ public final class WriteModel: Sendable {
         executor.read(client) { $0.page(includeClosed: includeClosed, after: after, limit: limit) }
     }
 
+    /// The client's open positions' valuation figures in report (ticker) order.
+    func openSummaries(of client: String) -> [PositionSummary] {
+        executor.read(client) { $0.openSummaries }
+    }
+
     /// The client's open positions, by ticker.
     func openPositions(of client: String) -> OpenPositions {
         executor.read(client) { $0.openView }
