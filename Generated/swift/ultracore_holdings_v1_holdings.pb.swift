@@ -507,7 +507,8 @@ public struct Ultracore_Holdings_V1_MonitorPortfolioRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_MonitorPortfolioResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.MonitorPortfolioResponse"
 
-    /// Alerts, most severe first.
+    /// Alerts, most severe first; within one severity in the order they are assessed:
+    /// concentration (by ticker), drift (by ticker), anomalies (by ticker), then portfolio risk.
     public var alerts: [Ultracore_Holdings_V1_Alert] = []
 
     /// When the assessment was made.

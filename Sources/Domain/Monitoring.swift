@@ -43,10 +43,16 @@ public struct PortfolioMonitor: Sendable {
     /// FAILED_PRECONDITION when the portfolio's total leaves the range of exact decimals
     /// (±10^18: more than 1,000 positions at the ±10^15 limit), never a total that drops one.
     public func assess(_ positions: [PositionState], history: [String: [Double]]) throws(DomainError) -> [Ultracore_Holdings_V1_Alert] {
+        try assess(open: positions.filter { $0.status == .open }.map(\.summary), history: history)
+    }
+
+    /// The same over the open positions' valuation figures.
+    public func assess(open positions: [PositionSummary], history: [String: [Double]]) throws(DomainError) -> [Ultracore_Holdings_V1_Alert] {
         var alerts: [Ultracore_Holdings_V1_Alert] = []
-        var values: [(PositionState, ExactDecimal)] = []
+        var values: [(PositionSummary, ExactDecimal)] = []
+        values.reserveCapacity(positions.count)
         var total = ExactDecimal.zero
-        for position in positions where position.status == .open {
+        for position in positions {
             // The valuation rule of every portfolio read: last price, or cost when never priced.
             let value = try position.marketValue()
             values.append((position, value))
@@ -110,7 +116,7 @@ public struct PortfolioMonitor: Sendable {
     }
 
     private func alert(_ kind: Ultracore_Holdings_V1_AlertKind, _ severity: Ultracore_Holdings_V1_AlertSeverity,
-                       _ position: PositionState?, _ message: String, observed: ExactDecimal,
+                       _ position: PositionSummary?, _ message: String, observed: ExactDecimal,
                        threshold: ExactDecimal) -> Ultracore_Holdings_V1_Alert {
         var alert = Ultracore_Holdings_V1_Alert()
         alert.kind = kind

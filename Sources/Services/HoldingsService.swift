@@ -256,12 +256,12 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             let client = try Validation.identifier(request.clientId, field: "client_id")
             try context.authorize(.read, client: client)
             let monitor = try PortfolioMonitor(request)
-            let positions = model.positions(client: client, includeClosed: false, after: nil, limit: Int.max).page
+            let positions = model.openSummaries(of: client)
             try await auditTrailReady(context)
             let prices = try await model.pool.withConnection { try ReadModels.valuedPrices(client: client, on: $0) }
             let history = prices.mapValues { $0.compactMap(Double.init) }
             var response = Ultracore_Holdings_V1_MonitorPortfolioResponse()
-            response.alerts = try monitor.assess(positions, history: history)
+            response.alerts = try monitor.assess(open: positions, history: history)
             response.assessedAt = Instant.now.timestamp
             return response
         }

@@ -694,7 +694,8 @@ struct  Ultracore__Holdings__V1__MonitorPortfolioResponse
 {
   ProtobufCMessage base;
   /*
-   * Alerts, most severe first.
+   * Alerts, most severe first; within one severity in the order they are assessed:
+   * concentration (by ticker), drift (by ticker), anomalies (by ticker), then portfolio risk.
    */
   size_t n_alerts;
   Ultracore__Holdings__V1__Alert **alerts;
