@@ -36,6 +36,46 @@ import Testing
         #expect(try ExactDecimal("-0.000000001")!.multiplied(by: ExactDecimal("1000")!).description == "-0.000001")
     }
 
+    @Test("division rounds half-even at the target scale, for random operands of every sign and size")
+    func randomDivisions() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random() -> String {
+            let digits = Int.random(in: 1...17, using: &generator)
+            var text = String(Int.random(in: 1...9, using: &generator))
+            for _ in 1..<digits { text += String(Int.random(in: 0...9, using: &generator)) }
+            let point = Int.random(in: 0...min(digits - 1, 10), using: &generator)
+            if point > 0 { text.insert(".", at: text.index(text.endIndex, offsetBy: -point)) }
+            return (Bool.random(using: &generator) ? "-" : "") + text
+        }
+        for _ in 0..<20_000 {
+            let (a, b) = (random(), random())
+            guard let x = ExactDecimal(a), let y = ExactDecimal(b), let quotient = try? x.divided(by: y) else { continue }
+            // Reference: the exact rational a/b times 10^10, rounded half-even, in integers.
+            let (an, ascale) = Self.integer(a), (bn, bscale) = Self.integer(b)
+            var numerator = an * Self.ten(10 + bscale), denominator = bn * Self.ten(ascale)
+            if denominator < 0 { (numerator, denominator) = (-numerator, -denominator) }
+            var q = numerator / denominator
+            let r = numerator % denominator
+            if 2 * abs(r) > denominator || (2 * abs(r) == denominator && q % 2 != 0) { q += numerator < 0 ? -1 : 1 }
+            #expect(quotient == ExactDecimal(Self.text(q, scale: 10)), "\(a) / \(b)")
+        }
+    }
+
+    static func integer(_ text: String) -> (Int128, Int) {
+        let parts = text.split(separator: ".")
+        let scale = parts.count == 2 ? parts[1].count : 0
+        return (Int128(parts.joined())!, scale)
+    }
+
+    static func ten(_ exponent: Int) -> Int128 { (0..<exponent).reduce(Int128(1)) { value, _ in value * 10 } }
+
+    static func text(_ value: Int128, scale: Int) -> String {
+        var digits = String(value.magnitude)
+        while digits.count <= scale { digits = "0" + digits }
+        digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        return (value < 0 ? "-" : "") + digits
+    }
+
     @Test(arguments: ["", "-", ".", "1.", ".5", "1e5", "+1", "1,000", " 1", "1 ", "--1", "1.2.3", "0x10",
                       "0.0000000000000000001", String(repeating: "9", count: 37)])
     func rejectsWhatIsNotAContractDecimal(input: String) {
