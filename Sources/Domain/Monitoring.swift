@@ -49,22 +49,27 @@ public struct PortfolioMonitor: Sendable {
     /// The same over the open positions' valuation figures.
     public func assess(open positions: [PositionSummary], history: [String: [Double]]) throws(DomainError) -> [Ultracore_Holdings_V1_Alert] {
         var alerts: [Ultracore_Holdings_V1_Alert] = []
-        var values: [(PositionSummary, ExactDecimal)] = []
+        // Values and weights by index into `positions` (no copies of the positions, no table of
+        // every ticker: a 20,000-position assessment spent most of its time there).
+        var values: [ExactDecimal] = []
         values.reserveCapacity(positions.count)
         var total = ExactDecimal.zero
         for position in positions {
             // The valuation rule of every portfolio read: last price, or cost when never priced.
             let value = try position.marketValue()
-            values.append((position, value))
+            values.append(value)
             do { total = try total.adding(value) } catch {
                 throw .failedPrecondition("the portfolio adds up beyond the range of exact decimals (±10^18)")
             }
         }
         guard total.isPositive else { return [] }
-        var weights: [String: ExactDecimal] = [:]
-        for (position, value) in values {
-            let weight = (try? value.divided(by: total)) ?? .zero
-            weights[position.ticker] = weight
+        var weights: [ExactDecimal] = []
+        weights.reserveCapacity(values.count)
+        var targeted: [String: Int] = [:]
+        for (index, position) in positions.enumerated() {
+            let weight = (try? values[index].divided(by: total)) ?? .zero
+            weights.append(weight)
+            if targets[position.ticker] != nil { targeted[position.ticker] = index }
             if weight > concentrationLimit {
                 let critical = (try? concentrationLimit.multiplied(by: ExactDecimal("1.5")!)).map { weight > $0 } ?? false
                 alerts.append(alert(.concentration, critical ? .critical : .warning, position,
@@ -73,18 +78,18 @@ public struct PortfolioMonitor: Sendable {
             }
         }
         for (ticker, target) in targets.sorted(by: { $0.key < $1.key }) {
-            let current = weights[ticker] ?? .zero
+            let current = targeted[ticker].map { weights[$0] } ?? .zero
             guard let drift = try? current.subtracting(target) else { continue }
             let size = drift.magnitude
             guard size > driftThreshold else { continue }
             let critical = (try? driftThreshold.multiplied(by: ExactDecimal(2))).map { size > $0 } ?? false
-            var found = alert(.drift, critical ? .critical : .warning, values.first { $0.0.ticker == ticker }?.0,
+            var found = alert(.drift, critical ? .critical : .warning, targeted[ticker].map { positions[$0] },
                               "\(ticker) weighs \(current) against a target of \(target): drift \(drift)",
                               observed: drift, threshold: driftThreshold)
             found.ticker = ticker
             alerts.append(found)
         }
-        for (position, _) in values {
+        for position in positions {
             guard let prices = history[position.positionId], prices.count >= 7 else { continue }
             var moves: [Double] = []
             for index in 1..<prices.count where prices[index - 1] > 0 && prices[index] > 0 {
@@ -104,7 +109,7 @@ public struct PortfolioMonitor: Sendable {
                                     observed: observed, threshold: ExactDecimal("3")!))
             }
         }
-        let index = weights.values.reduce(ExactDecimal.zero) { sum, weight in
+        let index = weights.reduce(ExactDecimal.zero) { sum, weight in
             (try? weight.multiplied(by: weight, scale: 10)).flatMap { try? sum.adding($0) } ?? sum
         }
         if values.count > 0, index > Self.maxConcentrationIndex {
