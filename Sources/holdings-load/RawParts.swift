@@ -14,7 +14,19 @@ enum RawParts {
     /// Records acknowledged per second: `count` records in sends of `batch`, `inFlight` sends at a time.
     static func produceRate(count: Int, batch: Int = 1000, inFlight: Int = 16) async throws -> Double {
         let broker = try EmbeddedBroker(topics: ["raw"], partitions: 16)
-        let producer = try EventProducer(configuration: KafkaConfiguration(), bootstrap: broker.bootstrap)
+        var configuration = KafkaConfiguration()
+        configuration.clientId = "holdings-load-raw"
+        let rate: Double
+        do {
+            // The producer is gone (flushed, disconnected) before the broker stops.
+            let producer = try EventProducer(configuration: configuration, bootstrap: broker.bootstrap)
+            rate = try await produce(count: count, batch: batch, inFlight: inFlight, producer: producer)
+        }
+        withExtendedLifetime(broker) {}
+        return rate
+    }
+
+    private static func produce(count: Int, batch: Int, inFlight: Int, producer: EventProducer) async throws -> Double {
         let value = [UInt8](repeating: 0x5a, count: recordSize)
         let started = ContinuousClock.now
         let failures = await withTaskGroup(of: Int.self) { group in
