@@ -28,6 +28,9 @@ enum RawParts {
 
     private static func produce(count: Int, batch: Int, inFlight: Int, producer: EventProducer) async throws -> Double {
         let value = [UInt8](repeating: 0x5a, count: recordSize)
+        // Untimed: connections, metadata and producer ids are set up by a first record per partition.
+        let warmUp = (0..<16).map { OutgoingRecord(topic: "raw", partition: Int32($0), key: [], value: value, headers: []) }
+        _ = await producer.send(warmUp)
         let started = ContinuousClock.now
         let failures = await withTaskGroup(of: Int.self) { group in
             var sent = 0, failed = 0
