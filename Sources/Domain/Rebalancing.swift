@@ -341,6 +341,13 @@ public enum RebalancingPlanner {
     /// first); ties by acquisition order.
     public static func taxAwareOrder(_ lots: [LotState], price: ExactDecimal, at: Instant,
                                      constraints: TradingConstraints) throws(DomainError) -> [LotState] {
+        try taxAwareIndexes(lots, price: price, at: at, constraints: constraints).map { lots[$0] }
+    }
+
+    /// The indexes of `lots` in ``taxAwareOrder(_:price:at:constraints:)``'s order (a sale
+    /// reads only the lots it takes).
+    static func taxAwareIndexes(_ lots: [LotState], price: ExactDecimal, at: Instant,
+                                constraints: TradingConstraints) throws(DomainError) -> [Int] {
         // Sorted as small keys with the lot's index (moving whole lots in the sort retained and
         // released every string of each lot at each swap: most of a 25,000-lot plan's time).
         var keyed: [(group: Int, key: ExactDecimal, index: Int)] = []
@@ -359,7 +366,7 @@ public enum RebalancingPlanner {
             if a.key != b.key { return a.key < b.key }
             return (lots[a.index].acquiredAt, lots[a.index].sequence) < (lots[b.index].acquiredAt, lots[b.index].sequence)
         }
-        return keyed.map { lots[$0.index] }
+        return keyed.map(\.index)
     }
 
     /// A sell of `quantity` shares of `position` at `price`: tax-aware lots, costs as fees.
@@ -369,9 +376,11 @@ public enum RebalancingPlanner {
         let (commission, spread) = try constraints.costs(of: value)
         var remaining = quantity
         var selections: [(lotId: String, quantity: ExactDecimal)] = []
-        for lot in try taxAwareOrder(position.lots, price: price, at: at, constraints: constraints) where remaining.isPositive {
-            let take = min(lot.quantity, remaining)
-            selections.append((lot.lotId, take))
+        let lots = position.lots
+        for index in try taxAwareIndexes(lots, price: price, at: at, constraints: constraints) {
+            guard remaining.isPositive else { break }
+            let take = min(lots[index].quantity, remaining)
+            selections.append((lots[index].lotId, take))
             remaining = try LotEngine.subtract(remaining, take)
         }
         var trade = PlannedTrade(ticker: position.ticker, side: .sell, quantity: quantity, price: price, value: value,
