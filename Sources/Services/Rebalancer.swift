@@ -332,7 +332,7 @@ extension WriteModel {
                 if !requestId.isEmpty && done.requestId == requestId && done.fingerprint == fingerprint { return response }
                 throw RPCError(.failedPrecondition, "plan \(stored.planId) was already executed (rebalancing \(rebalancingId))")
             }
-            var (changes, _, executed) = try runEvents(stored, positions: writer.read { $0.openPositions }, now: now, requestId: requestId, source: source)
+            var (changes, _, executed) = try runEvents(stored, positions: writer.read { $0.openView.dictionary }, now: now, requestId: requestId, source: source)
             for change in changes where RebalancingEvents.isPositionEvent(change.event) { try refuseIfQuarantined(change.event.aggregateId) }
             let rebalancingId = changes[0].event.aggregateId
             var response = Ultracore_Holdings_V1_ExecuteRebalancingResponse()
@@ -353,7 +353,7 @@ extension WriteModel {
                 throw RPCError(.unavailable,
                     "the event log did not take rebalancing \(rebalancingId) whole (\(ServiceError.status(failure).message)); it is being settled: all of its trades or none take effect. Retry with the same request_id for the outcome")
             }
-            response.portfolio = try PortfolioValuation.portfolio(client: client, positions: Array(writer.read { $0.openPositions }.values),
+            response.portfolio = try PortfolioValuation.portfolio(client: client, positions: writer.read { $0.openView.values },
                                                                   prices: Self.prices(of: stored))
             let done = response
             writer.update { book in

@@ -304,8 +304,9 @@ struct ClientBookIndexTests {
         var next = 0
         for step in 0..<3000 {
             let ticker = "T\(Int.random(in: 0..<150, using: &generator))"
-            if let id = book.openByTicker[ticker], Bool.random(using: &generator) {
-                book.index(Self.position(id, ticker, open: false, at: Int64(step)))
+            if let id = book.openByTicker[ticker], var closing = book.positions[id], Bool.random(using: &generator) {
+                closing.status = .closed  // opened_at stays: it orders the book
+                book.index(closing)
             } else if book.openByTicker[ticker] == nil {
                 next += 1
                 book.index(Self.position("p\(next)", ticker, open: true, at: Int64(step)))
@@ -315,5 +316,12 @@ struct ClientBookIndexTests {
         }
         let rebuilt = ClientBook(positions: Array(book.positions.values), requests: [:], washLosses: [:], schedule: nil)
         #expect(rebuilt.openSummaries == book.openSummaries)
+        // A confirmed client takes the reloaded positions with every index beside them.
+        var stale = ClientBook()
+        stale.index(Self.position("gone", "ZZZ", open: true, at: 1))
+        stale.replacePositions(with: rebuilt)
+        #expect(stale.openSummaries == book.openSummaries)
+        #expect(stale.openByTicker == book.openByTicker)
+        #expect(stale.order == book.order)
     }
 }

@@ -150,16 +150,17 @@ struct ClientBook: CommandState {
         openByTicker[ticker].flatMap { positions[$0] }
     }
 
-    /// The open positions by ticker.
+    /// Takes `reloaded`'s positions with every index kept beside them (order, open by ticker,
+    /// open summaries): a client confirmed against the log.
+    mutating func replacePositions(with reloaded: ClientBook) {
+        positions = reloaded.positions
+        order = reloaded.order
+        openByTicker = reloaded.openByTicker
+        openSummaries = reloaded.openSummaries
+    }
+
     /// The open positions by ticker, without copying them (a snapshot of the book's tables).
     var openView: OpenPositions { OpenPositions(byTicker: openByTicker, positions: positions) }
-
-    var openPositions: [String: PositionState] {
-        var open: [String: PositionState] = [:]
-        open.reserveCapacity(openByTicker.count)
-        for id in openByTicker.values { if let position = positions[id] { open[position.ticker] = position } }
-        return open
-    }
 
     /// Positions in (opened_at, position_id) order after `after`, at most `limit`.
     func page(includeClosed: Bool, after: (Instant, String)?, limit: Int) -> (page: [PositionState], more: Bool) {
@@ -186,7 +187,6 @@ struct OpenPositions: Sendable {
     var tickers: Dictionary<String, String>.Keys { byTicker.keys }
 
     var values: [PositionState] { byTicker.values.compactMap { positions[$0] } }
-
 
     var dictionary: [String: PositionState] {
         var open: [String: PositionState] = [:]

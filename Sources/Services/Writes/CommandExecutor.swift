@@ -56,15 +56,7 @@ final class CommandExecutor<State: CommandState>: Sendable {
         /// although it failed (unless `allOrNothing`: the caller settles a partial run).
         /// One result per change: nil when recorded.
         func record(_ changes: [State.Change], allOrNothing: Bool = false) async -> EventRecorder.Outcome {
-            let outcome = await executor.recorder.record(changes.map(State.event(of:)), client: client)
-            let failed = outcome.results.contains { $0 != nil }
-            let recorded = allOrNothing && failed ? [] : zip(changes, outcome.results).compactMap { $1 == nil ? $0 : nil }
-            if !recorded.isEmpty {
-                slot.state.withLock { state in for change in recorded { state.apply(change) } }
-                executor.applied(client, recorded)
-            }
-            if !outcome.uncertain.isEmpty && !allOrNothing { executor.confirm(client, partitions: outcome.uncertain) }
-            return outcome
+            await executor.record(changes, client: client, slot: slot, allOrNothing: allOrNothing)
         }
 
         /// Records one change; throws its failure.
@@ -165,21 +157,27 @@ final class CommandExecutor<State: CommandState>: Sendable {
         // for the writer, run the next batch.
         if !later.isEmpty { slot.pending.withLock { $0.insert(contentsOf: later as [any QueuedCommand], at: 0) } }
         guard !batch.isEmpty else { return }
-        let outcome = await recorder.record(batch.map { State.event(of: $0.change) }, client: client)
-        var recorded: [State.Change] = []
+        let outcome = await record(batch.map(\.change), client: client, slot: slot, allOrNothing: false)
         for ((command, change), error) in zip(batch, outcome.results) {
-            if let error {
-                command.settle(.failure(error))
-            } else {
-                recorded.append(change)
-                command.settle(.success(.recorded(change)))
-            }
+            command.settle(error.map { .failure($0) } ?? .success(.recorded(change)))
         }
+    }
+
+    /// Produces the changes' events; applies those the log holds (all or none when
+    /// `allOrNothing`), and confirms the client against the log when one may be there
+    /// although it failed (unless `allOrNothing`: the caller settles a partial run). The
+    /// caller holds the client's writer.
+    private func record(_ changes: [State.Change], client: String, slot: KeyedStates<State>.Slot,
+                        allOrNothing: Bool) async -> EventRecorder.Outcome {
+        let outcome = await recorder.record(changes.map(State.event(of:)), client: client)
+        let failed = outcome.results.contains { $0 != nil }
+        let recorded = allOrNothing && failed ? [] : zip(changes, outcome.results).compactMap { $1 == nil ? $0 : nil }
         if !recorded.isEmpty {
             slot.state.withLock { state in for change in recorded { state.apply(change) } }
             applied(client, recorded)
         }
-        if !outcome.uncertain.isEmpty { confirm(client, partitions: outcome.uncertain) }
+        if !outcome.uncertain.isEmpty && !allOrNothing { confirm(client, partitions: outcome.uncertain) }
+        return outcome
     }
 
     /// Runs `body` as the client's only writer; UNAVAILABLE while its last write is being confirmed.

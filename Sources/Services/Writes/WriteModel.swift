@@ -64,9 +64,7 @@ public final class WriteModel: Sendable {
                     let reloaded = ClientBook(positions: loaded.positions, requests: loaded.requests,
                                               washLosses: loaded.washLosses,
                                               schedule: loaded.schedule.map { ClientBook.ScheduleEntry(schedule: $0.schedule, version: $0.version) } ?? book.schedule)
-                    book.positions = reloaded.positions
-                    book.order = reloaded.order
-                    book.openByTicker = reloaded.openByTicker
+                    book.replacePositions(with: reloaded)
                     book.requests.merge(reloaded.requests) { current, _ in current }
                     book.washLosses = reloaded.washLosses
                     book.schedule = reloaded.schedule
