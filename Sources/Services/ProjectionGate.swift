@@ -161,18 +161,15 @@ public final class ProjectionGate: Sendable {
                 try? await Task.sleep(for: Self.sweepInterval)
                 guard let self else { return }
                 let now = ContinuousClock.now
-                let expired = partitions.withLock { state -> [Waiter]? in
+                // The sweeper ends, under the lock, when no waiter is left (the next wait starts another).
+                let (expired, done) = partitions.withLock { state -> ([Waiter], Bool) in
                     let ids = state.waiters.compactMap { $0.value.deadline <= now ? $0.key : nil }
                     let expired = ids.compactMap { state.waiters.removeValue(forKey: $0) }
-                    if state.waiters.isEmpty {
-                        state.sweeping = false
-                        return expired.isEmpty ? nil : expired
-                    }
-                    return expired
+                    if state.waiters.isEmpty { state.sweeping = false }
+                    return (expired, !state.sweeping)
                 }
-                guard let expired else { return }
                 for waiter in expired { waiter.continuation.resume(returning: false) }
-                if partitions.withLock({ !$0.sweeping }) { return }
+                if done { return }
             }
         }
     }

@@ -468,21 +468,13 @@ enum UUIDText {
     /// /dev/urandom on every call on Linux: two open/read/close rounds per write.
     static func random() -> String {
         var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
-        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000    // RFC 4122 variant
-        let hex = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var position = 0
-        for word in [high, low] {
-            for nibble in 0..<16 {
-                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
-                text[position] = hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)]
-                position += 1
-            }
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
+            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 4122 variant
+            // Foundation formats it; only its random UUID() reads /dev/urandom.
+            return UUID(uuid: raw.load(as: uuid_t.self)).uuidString.lowercased()
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     static func isValid(_ text: String) -> Bool {
