@@ -11,6 +11,9 @@ extension Ultracore_Holdings_V1_AssessRiskRequest: ProtoSample {
         m.clientId = SampleValue.string(1, depth)
         m.confidence = SampleValue.double(2, depth)
         m.horizonDays = SampleValue.int32(3, depth)
+        if depth < SampleValue.maxDepth { m.series = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_SeriesInput.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_SeriesInput()) }
+        if depth < SampleValue.maxDepth { m.benchmark = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_SeriesInput.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_SeriesInput()) }
+        m.periodsPerYear = SampleValue.double(6, depth)
         return m
     }
 }
@@ -27,6 +30,16 @@ extension Ultracore_Holdings_V1_AssessRiskResponse: ProtoSample {
         m.largestWeight = SampleValue.string(5, depth)
         m.riskLevel = Ultracore_Holdings_V1_RiskLevel(rawValue: 4)
         m.reasons = [SampleValue.string(7, depth), SampleValue.string(1007, depth)]
+        m.historicalVarReturn = SampleValue.double(8, depth)
+        m.historicalEsReturn = SampleValue.double(9, depth)
+        m.parametricVarReturn = SampleValue.double(10, depth)
+        m.parametricEsReturn = SampleValue.double(11, depth)
+        m.parametricValueAtRisk = SampleValue.string(12, depth)
+        m.parametricExpectedShortfall = SampleValue.string(13, depth)
+        m.beta = SampleValue.double(14, depth)
+        m.marketValue = SampleValue.string(15, depth)
+        m.observations = SampleValue.int32(16, depth)
+        if depth < SampleValue.maxDepth { m.undefined = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_UndefinedStatistic.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_UndefinedStatistic()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_UndefinedStatistic.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_UndefinedStatistic())] }
         return m
     }
 }
@@ -46,6 +59,7 @@ extension Ultracore_Holdings_V1_Anomaly: ProtoSample {
         m.zScore = SampleValue.double(8, depth)
         m.reason = SampleValue.string(9, depth)
         if depth < SampleValue.maxDepth { m.occurredAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.ewmaZScore = SampleValue.double(11, depth)
         return m
     }
 }
@@ -80,6 +94,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoSample {
         var m = Self()
         m.clientId = SampleValue.string(1, depth)
         m.targetWeights = [SampleValue.string(2, depth): SampleValue.string(2, depth), SampleValue.string(1002, depth): SampleValue.string(1002, depth)]
+        m.driftThreshold = SampleValue.string(3, depth)
         return m
     }
 }
@@ -94,6 +109,8 @@ extension Ultracore_Holdings_V1_RecommendRebalancingResponse: ProtoSample {
         m.reasons = [SampleValue.string(3, depth), SampleValue.string(1003, depth)]
         if depth < SampleValue.maxDepth { m.drifts = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AssetDrift.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AssetDrift()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AssetDrift.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_AssetDrift())] }
         m.confidence = SampleValue.double(5, depth)
+        m.targetWeights = [SampleValue.string(6, depth): SampleValue.string(6, depth), SampleValue.string(1006, depth): SampleValue.string(1006, depth)]
+        m.portfolioValue = SampleValue.string(7, depth)
         return m
     }
 }

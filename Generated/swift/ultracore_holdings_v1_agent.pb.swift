@@ -157,45 +157,103 @@ public enum Ultracore_Holdings_V1_PolicyAction: ProtoEnum, CaseIterable {
 }
 
 /// Input of AgentService.AssessRisk.
+///
+/// The returns assessed are one-period simple returns: those of `series` when it is set, else
+/// those of the client's whole valuation history (the portfolio's recorded market values, as
+/// AnalyticsService's ClientHistory reads them). At least 2 returns are needed (fewer in the
+/// client's history: FAILED_PRECONDITION). Weights and the market value the currency amounts
+/// apply to are the client's open positions now, valued as GetPortfolioValue values them.
 public struct Ultracore_Holdings_V1_AssessRiskRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.AssessRiskRequest"
 
     /// Client; required.
     public var clientId: String = ""
 
-    /// VaR confidence, in (0, 1); 0 means 0.95.
+    /// Confidence of the value at risk, strictly between 0 and 1; 0 means 0.95. The tail
+    /// probability (cutoff) is 1 − confidence, computed in float64.
     public var confidence: Double = 0
 
-    /// VaR horizon in trading days; 0 means 1.
+    /// Horizon in periods, 1–252; 0 means 1. One-period figures are scaled to the horizon by
+    /// the square root of time (amount × √horizon_days).
     public var horizonDays: Int32 = 0
+
+    /// Returns to assess; unset means the client's valuation history. A `history` here must
+    /// name the request's client_id.
+    public var series: Ultracore_Holdings_V1_SeriesInput? = nil
+
+    /// Benchmark for beta; optional. Its returns must be as many as the assessed returns.
+    public var benchmark: Ultracore_Holdings_V1_SeriesInput? = nil
+
+    /// Periods per year used to annualize the volatility; 0 means 252; at most 1,000,000.
+    public var periodsPerYear: Double = 0
 
     public init() {}
 }
 
 /// Result of AgentService.AssessRisk.
+///
+/// Return figures are one-period simple returns, negative for a loss, exactly as the
+/// reference library empyrical-reloaded 0.7 computes them. Amounts are positive losses in
+/// currency units: max(0, −return) × √horizon_days × market_value, rounded half-even to 2
+/// decimal places (0 when the tail is not a loss).
 public struct Ultracore_Holdings_V1_AssessRiskResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.AssessRiskResponse"
 
-    /// Annualized volatility of the portfolio's daily returns.
+    /// Annualized volatility: std(returns, ddof = 1) × √periods_per_year (empyrical annual_volatility).
     public var volatility: Double = 0
 
-    /// Historical value at risk over the horizon, a positive amount in currency units.
+    /// Historical value at risk over the horizon, from historical_var_return; a positive amount.
     public var valueAtRisk: String = ""
 
-    /// Expected shortfall beyond the VaR, a positive amount in currency units.
+    /// Historical expected shortfall over the horizon, from historical_es_return; a positive amount.
     public var expectedShortfall: String = ""
 
-    /// Herfindahl–Hirschman index of position weights, 0–1.
+    /// Herfindahl–Hirschman index of open position weights, Σ weight², 0–1; 0 with no position.
     public var concentration: Double = 0
 
-    /// Largest position weight, fraction of 1.
+    /// Largest open position weight, fraction of 1, exact decimal; "0" with no position.
     public var largestWeight: String = ""
 
-    /// Overall level.
+    /// Overall level, from the volatility and largest weight (thresholds in RiskLevel).
     public var riskLevel: Ultracore_Holdings_V1_RiskLevel = .init()
 
-    /// Why that level.
+    /// Why that level, in words: the measure that set it, and the other's level.
     public var reasons: [String] = []
+
+    /// Historical VaR as a return: the (1 − confidence) percentile of the returns with numpy's
+    /// default linear interpolation, x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]) over the sorted
+    /// returns x with h = (n − 1) × cutoff (empyrical value_at_risk(returns, cutoff)).
+    public var historicalVarReturn: Double = 0
+
+    /// Historical expected shortfall as a return: the mean of the k + 1 smallest returns with
+    /// k = ⌊(n − 1) × cutoff⌋ (empyrical conditional_value_at_risk(returns, cutoff)).
+    public var historicalEsReturn: Double = 0
+
+    /// Parametric (normal) VaR as a return: μ + σ Φ⁻¹(cutoff), μ the mean and σ the sample
+    /// standard deviation (ddof = 1) of the returns.
+    public var parametricVarReturn: Double = 0
+
+    /// Parametric (normal) expected shortfall as a return: μ − σ φ(Φ⁻¹(cutoff)) ÷ cutoff.
+    public var parametricEsReturn: Double = 0
+
+    /// Parametric VaR over the horizon, a positive amount.
+    public var parametricValueAtRisk: String = ""
+
+    /// Parametric expected shortfall over the horizon, a positive amount.
+    public var parametricExpectedShortfall: String = ""
+
+    /// Beta to the benchmark: cov(r, b) ÷ var(b) (empyrical beta); NaN without a benchmark or
+    /// when the benchmark has zero variance (listed in `undefined`).
+    public var beta: Double = 0
+
+    /// Market value of the open positions the amounts apply to, in currency units.
+    public var marketValue: String = ""
+
+    /// Returns assessed.
+    public var observations: Int32 = 0
+
+    /// Statistics left undefined (NaN), and why.
+    public var undefined: [Ultracore_Holdings_V1_UndefinedStatistic] = []
 
     public init() {}
 }
@@ -225,7 +283,8 @@ public struct Ultracore_Holdings_V1_Anomaly: ProtoMessage {
     /// Expected value (the mean of the reference), exact decimal.
     public var expected: String = ""
 
-    /// Standard scores from the reference distribution.
+    /// Robust z-score: (x − median) ÷ (1.4826 × MAD) of the observation x against the
+    /// reference window (see DetectAnomaliesRequest for what x is per kind).
     public var zScore: Double = 0
 
     /// Why it was flagged, in words.
@@ -234,20 +293,38 @@ public struct Ultracore_Holdings_V1_Anomaly: ProtoMessage {
     /// When the event happened.
     public var occurredAt: Google_Protobuf_Timestamp? = nil
 
+    /// VALUATION_JUMP: the log move ÷ its EWMA volatility forecast (λ = 0.94); 0 for other kinds.
+    public var ewmaZScore: Double = 0
+
     public init() {}
 }
 
 /// Input of AgentService.DetectAnomalies.
+///
+/// Examined: the client's last 10,000 events of types POSITION_OPENED, LOT_ADDED, LOTS_SOLD,
+/// POSITION_CLOSED, POSITION_VALUED and CORPORATE_ACTION_APPLIED, in log time order. Each
+/// observation is scored against a reference window of the up to `lookback` observations of
+/// the same series before it; with fewer than 10 in the window, or a window without
+/// dispersion (MAD 0), it is examined but never flagged. The three series:
+/// - VALUATION_JUMP: per ticker, the log move ln(p_t ÷ p_{t−1}) between consecutive prices of
+///   that ticker (valuations and trades; a split's ratio adjusts the earlier price). Flagged
+///   when both |robust z| and |EWMA z| exceed z_threshold. EWMA: σ²_t = λσ²_{t−1} + (1−λ)x²_{t−1},
+///   λ = 0.94, started at the mean square of the window's first moves.
+/// - TRADE_SIZE: per client, ln(quantity × price) of every buy and sale. Flagged when
+///   |robust z| exceeds z_threshold.
+/// - TRADE_PRICE: per trade, the log move from the ticker's last price to the trade price,
+///   scored against that ticker's window of log moves (the same as VALUATION_JUMP's).
+///   Flagged when |robust z| exceeds z_threshold.
 public struct Ultracore_Holdings_V1_DetectAnomaliesRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.DetectAnomaliesRequest"
 
     /// Client; required.
     public var clientId: String = ""
 
-    /// |z| above which an observation is flagged; 0 means 3.
+    /// |z| above which an observation is flagged, 1–100; 0 means 3.
     public var zThreshold: Double = 0
 
-    /// Observations in the reference window; 0 means 30.
+    /// Observations in the reference window, 10–10,000; 0 means 30.
     public var lookback: Int32 = 0
 
     public init() {}
@@ -257,24 +334,31 @@ public struct Ultracore_Holdings_V1_DetectAnomaliesRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_DetectAnomaliesResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.DetectAnomaliesResponse"
 
-    /// Anomalies, newest first.
+    /// Anomalies, newest first (by occurred_at, then event id).
     public var anomalies: [Ultracore_Holdings_V1_Anomaly] = []
 
-    /// Observations examined.
+    /// Observations examined (over the three series).
     public var examined: Int32 = 0
 
     public init() {}
 }
 
-/// Input of AgentService.RecommendRebalancing.
+/// Input of AgentService.RecommendRebalancing. Nothing is recorded.
+///
+/// The decision is EvaluateRebalancing's THRESHOLD decision on the same portfolio with
+/// band.absolute = drift_threshold: the same drifts, and recommend equals should_rebalance.
 public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendRebalancingRequest"
 
     /// Client; required.
     public var clientId: String = ""
 
-    /// Target weights; empty means equal weights over held tickers.
+    /// Target weights, fractions of 1 summing to at most 1; empty means equal weights over the
+    /// tickers held now.
     public var targetWeights: [String: String] = [:]
+
+    /// Absolute drift band, a fraction of 1 in (0, 1]; empty means 0.05.
+    public var driftThreshold: String = ""
 
     public init() {}
 }
@@ -283,20 +367,28 @@ public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_RecommendRebalancingResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendRebalancingResponse"
 
-    /// Whether the agent recommends rebalancing now.
+    /// Whether the agent recommends rebalancing now: some asset drifted outside the band.
     public var recommend: Bool = false
 
-    /// Strategy recommended.
+    /// Strategy recommended: THRESHOLD.
     public var strategy: Ultracore_Holdings_V1_RebalancingStrategy = .init()
 
-    /// Why.
+    /// Why, in words: each asset outside its band, or that every asset is within it.
     public var reasons: [String] = []
 
-    /// Drift per asset used in the decision.
+    /// Drift per asset (targets and held tickers), ordered by ticker.
     public var drifts: [Ultracore_Holdings_V1_AssetDrift] = []
 
-    /// Confidence of the recommendation, 0–1.
+    /// Confidence of the recommendation, 0.5–1, from the largest absolute drift d and the band
+    /// b: recommending, min(1, 0.5 + 0.5 × (d − b) ÷ b); not recommending, 0.5 + 0.5 × (b − d) ÷ b.
+    /// 0.5 at the band's edge; 1 at twice the band, or at no drift at all.
     public var confidence: Double = 0
+
+    /// Target weights used (equal weights when the request gave none), exact decimals.
+    public var targetWeights: [String: String] = [:]
+
+    /// Portfolio market value, in currency units.
+    public var portfolioValue: String = ""
 
     public init() {}
 }
@@ -412,6 +504,9 @@ extension Ultracore_Holdings_V1_AssessRiskRequest {
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.AssessRiskRequest.client_id")
         self.confidence = c.confidence
         self.horizonDays = c.horizon_days
+        self.series = try ProtobufCRead.message(c.series, as: Ultracore_Holdings_V1_SeriesInput.self)
+        self.benchmark = try ProtobufCRead.message(c.benchmark, as: Ultracore_Holdings_V1_SeriesInput.self)
+        self.periodsPerYear = c.periods_per_year
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -420,6 +515,9 @@ extension Ultracore_Holdings_V1_AssessRiskRequest {
         c.pointee.client_id = arena.string(self.clientId)
         c.pointee.confidence = self.confidence
         c.pointee.horizon_days = self.horizonDays
+        c.pointee.series = self.series.map { arena.message($0, as: Ultracore__Holdings__V1__SeriesInput.self) }
+        c.pointee.benchmark = self.benchmark.map { arena.message($0, as: Ultracore__Holdings__V1__SeriesInput.self) }
+        c.pointee.periods_per_year = self.periodsPerYear
     }
 }
 
@@ -436,6 +534,16 @@ extension Ultracore_Holdings_V1_AssessRiskResponse {
         self.largestWeight = try ProtobufCRead.string(c.largest_weight, "ultracore.holdings.v1.AssessRiskResponse.largest_weight")
         self.riskLevel = Ultracore_Holdings_V1_RiskLevel(rawValue: Int32(truncatingIfNeeded: c.risk_level.rawValue))
         self.reasons = try ProtobufCRead.repeated(c.n_reasons, c.reasons) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.AssessRiskResponse.reasons") }
+        self.historicalVarReturn = c.historical_var_return
+        self.historicalEsReturn = c.historical_es_return
+        self.parametricVarReturn = c.parametric_var_return
+        self.parametricEsReturn = c.parametric_es_return
+        self.parametricValueAtRisk = try ProtobufCRead.string(c.parametric_value_at_risk, "ultracore.holdings.v1.AssessRiskResponse.parametric_value_at_risk")
+        self.parametricExpectedShortfall = try ProtobufCRead.string(c.parametric_expected_shortfall, "ultracore.holdings.v1.AssessRiskResponse.parametric_expected_shortfall")
+        self.beta = c.beta
+        self.marketValue = try ProtobufCRead.string(c.market_value, "ultracore.holdings.v1.AssessRiskResponse.market_value")
+        self.observations = c.observations
+        self.undefined = try ProtobufCRead.repeated(c.n_undefined, c.undefined) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_UndefinedStatistic in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_UndefinedStatistic.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -449,6 +557,17 @@ extension Ultracore_Holdings_V1_AssessRiskResponse {
         c.pointee.risk_level = Ultracore__Holdings__V1__RiskLevel(rawValue: .init(truncatingIfNeeded: self.riskLevel.rawValue))
         c.pointee.n_reasons = self.reasons.count
         c.pointee.reasons = arena.strings(self.reasons)
+        c.pointee.historical_var_return = self.historicalVarReturn
+        c.pointee.historical_es_return = self.historicalEsReturn
+        c.pointee.parametric_var_return = self.parametricVarReturn
+        c.pointee.parametric_es_return = self.parametricEsReturn
+        c.pointee.parametric_value_at_risk = arena.string(self.parametricValueAtRisk)
+        c.pointee.parametric_expected_shortfall = arena.string(self.parametricExpectedShortfall)
+        c.pointee.beta = self.beta
+        c.pointee.market_value = arena.string(self.marketValue)
+        c.pointee.observations = self.observations
+        c.pointee.n_undefined = self.undefined.count
+        c.pointee.undefined = arena.messages(self.undefined, as: Ultracore__Holdings__V1__UndefinedStatistic.self)
     }
 }
 
@@ -468,6 +587,7 @@ extension Ultracore_Holdings_V1_Anomaly {
         self.zScore = c.z_score
         self.reason = try ProtobufCRead.string(c.reason, "ultracore.holdings.v1.Anomaly.reason")
         self.occurredAt = try ProtobufCRead.message(c.occurred_at, as: Google_Protobuf_Timestamp.self)
+        self.ewmaZScore = c.ewma_z_score
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -483,6 +603,7 @@ extension Ultracore_Holdings_V1_Anomaly {
         c.pointee.z_score = self.zScore
         c.pointee.reason = arena.string(self.reason)
         c.pointee.occurred_at = self.occurredAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.ewma_z_score = self.ewmaZScore
     }
 }
 
@@ -538,6 +659,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest {
                 self.targetWeights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.RecommendRebalancingRequest.target_weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.RecommendRebalancingRequest.target_weights")
             }
         }
+        self.driftThreshold = try ProtobufCRead.string(c.drift_threshold, "ultracore.holdings.v1.RecommendRebalancingRequest.drift_threshold")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -557,6 +679,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest {
             c.pointee.n_target_weights = keys.count
             c.pointee.target_weights = entries
         }
+        c.pointee.drift_threshold = arena.string(self.driftThreshold)
     }
 }
 
@@ -571,6 +694,13 @@ extension Ultracore_Holdings_V1_RecommendRebalancingResponse {
         self.reasons = try ProtobufCRead.repeated(c.n_reasons, c.reasons) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.RecommendRebalancingResponse.reasons") }
         self.drifts = try ProtobufCRead.repeated(c.n_drifts, c.drifts) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_AssetDrift in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_AssetDrift.self) }
         self.confidence = c.confidence
+        if let entries = c.target_weights {
+            for index in 0..<c.n_target_weights {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.targetWeights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.RecommendRebalancingResponse.target_weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.RecommendRebalancingResponse.target_weights")
+            }
+        }
+        self.portfolioValue = try ProtobufCRead.string(c.portfolio_value, "ultracore.holdings.v1.RecommendRebalancingResponse.portfolio_value")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -583,6 +713,20 @@ extension Ultracore_Holdings_V1_RecommendRebalancingResponse {
         c.pointee.n_drifts = self.drifts.count
         c.pointee.drifts = arena.messages(self.drifts, as: Ultracore__Holdings__V1__AssetDrift.self)
         c.pointee.confidence = self.confidence
+        if !self.targetWeights.isEmpty {
+            let keys = self.targetWeights.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry.self)
+                ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.targetWeights[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_target_weights = keys.count
+            c.pointee.target_weights = entries
+        }
+        c.pointee.portfolio_value = arena.string(self.portfolioValue)
     }
 }
 

@@ -48,7 +48,7 @@ public enum ReturnStatistics {
     }
 
     /// Whether every value is the same (empyrical treats the dispersion as exactly 0).
-    static func isConstant(_ values: [Double]) -> Bool {
+    public static func isConstant(_ values: [Double]) -> Bool {
         guard let first = values.first else { return true }
         return values.allSatisfy { $0 == first }
     }

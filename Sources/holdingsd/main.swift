@@ -318,10 +318,11 @@ let holdings = HoldingsService(model: running.model!)
 let costBasis = CostBasisService(model: running.model!)
 let analytics = AnalyticsService(model: running.model!)
 let rebalancing = RebalancingService(model: running.model!)
+let agent = AgentService(model: running.model!)
 let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerClock, interval: schedulerInterval)
 scheduler.start()
-let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing] + (reflectionEnabled ? reflection.services : [])
-    + contract.dropFirst(4).map { PendingService($0) }
+let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing, agent] + (reflectionEnabled ? reflection.services : [])
+    + [PendingService(Ultracore_Holdings_V1_DataMeshService.descriptor)]
 // Fail closed: every served method must have a declared access requirement.
 for service in services {
     for handler in service.methodHandlers where MethodRequirements.byPath[handler.method.path] == nil {

@@ -48,7 +48,8 @@ IMPLEMENTED = {"/ultracore.holdings.v1.HoldingsService/" + m for m in
               {"/ultracore.holdings.v1.AnalyticsService/" + m for m in
                ("ComputePerformance", "ComputeSharpe", "ComputeMaxDrawdown", "ComputeAlphaBeta")} | \
               {"/ultracore.holdings.v1.RebalancingService/" + m for m in
-               ("EvaluateRebalancing", "PlanRebalancing", "ExecuteRebalancing", "ScheduleRebalancing")}
+               ("EvaluateRebalancing", "PlanRebalancing", "ExecuteRebalancing", "ScheduleRebalancing")} | \
+              {"/ultracore.holdings.v1.AgentService/" + m for m in ("AssessRisk", "DetectAnomalies", "RecommendRebalancing")}
 
 
 def test_every_contract_method_is_served_or_answers_unimplemented_with_its_name(server, proto_modules):

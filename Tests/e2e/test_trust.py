@@ -173,7 +173,7 @@ def test_a_string_holding_u0000_is_refused_in_every_method(server):
                 result = call(request, timeout=10)
                 if streaming:
                     list(result)
-            if service.endswith(("DataMeshService", "AgentService")):  # not built yet: the request is never read
+            if service.endswith("DataMeshService"):  # not built yet: the request is never read
                 assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
                 continue
             assert raised.value.code() == INVALID, (method, field.name, raised.value.details())

@@ -42,3 +42,24 @@ extension ReadModels {
         return (run, row[1])
     }
 }
+
+extension ReadModels {
+    /// The event types DetectAnomalies reads: trades, valuations and splits.
+    public static let marketEventTypes = ["POSITION_OPENED", "LOT_ADDED", "LOTS_SOLD", "POSITION_CLOSED", "POSITION_VALUED",
+                                          "CORPORATE_ACTION_APPLIED"]
+
+    /// A client's last `limit` market events (``marketEventTypes``, and the trades of completed
+    /// rebalancing runs), in log time order.
+    public static func recentMarketEvents(client: String, limit: Int, on connection: PostgresConnection) throws -> [Ultracore_Holdings_V1_Event] {
+        let rows = try connection.execute("""
+            SELECT e.body FROM events e LEFT JOIN rebalancing_runs r ON r.rebalancing_id = e.rebalancing_id AND e.rebalancing_id <> ''
+            WHERE e.client_id = $1 AND (e.event_type = ANY($2::text[]) OR (e.event_type = 'TRADE_EXECUTED' AND r.outcome = 'COMPLETED'))
+            ORDER BY e.occurred_at DESC, e.aggregate_id DESC, e.aggregate_version DESC
+            LIMIT $3
+            """, [.text(client), .text(postgresArrayLiteral(marketEventTypes)), .text(String(limit))])
+        return try rows.rows.reversed().compactMap { row in
+            guard let bytes = row[0].flatMap(decodeBytea) else { return nil }
+            return try Ultracore_Holdings_V1_Event(serializedBytes: bytes)
+        }
+    }
+}

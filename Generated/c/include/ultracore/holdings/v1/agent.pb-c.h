@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "ultracore/holdings/v1/analytics.pb-c.h"
 #include "ultracore/holdings/v1/events.pb-c.h"
 
 typedef struct Ultracore__Holdings__V1__AssessRiskRequest Ultracore__Holdings__V1__AssessRiskRequest;
@@ -25,6 +26,7 @@ typedef struct Ultracore__Holdings__V1__DetectAnomaliesResponse Ultracore__Holdi
 typedef struct Ultracore__Holdings__V1__RecommendRebalancingRequest Ultracore__Holdings__V1__RecommendRebalancingRequest;
 typedef struct Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry;
 typedef struct Ultracore__Holdings__V1__RecommendRebalancingResponse Ultracore__Holdings__V1__RecommendRebalancingResponse;
+typedef struct Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry;
 typedef struct Ultracore__Holdings__V1__PriceHistory Ultracore__Holdings__V1__PriceHistory;
 typedef struct Ultracore__Holdings__V1__TrainPolicyRequest Ultracore__Holdings__V1__TrainPolicyRequest;
 typedef struct Ultracore__Holdings__V1__TrainPolicyResponse Ultracore__Holdings__V1__TrainPolicyResponse;
@@ -105,6 +107,11 @@ typedef enum _Ultracore__Holdings__V1__PolicyAction {
 
 /*
  * Input of AgentService.AssessRisk.
+ * The returns assessed are one-period simple returns: those of `series` when it is set, else
+ * those of the client's whole valuation history (the portfolio's recorded market values, as
+ * AnalyticsService's ClientHistory reads them). At least 2 returns are needed (fewer in the
+ * client's history: FAILED_PRECONDITION). Weights and the market value the currency amounts
+ * apply to are the client's open positions now, valued as GetPortfolioValue values them.
  */
 struct  Ultracore__Holdings__V1__AssessRiskRequest
 {
@@ -114,58 +121,123 @@ struct  Ultracore__Holdings__V1__AssessRiskRequest
    */
   char *client_id;
   /*
-   * VaR confidence, in (0, 1); 0 means 0.95.
+   * Confidence of the value at risk, strictly between 0 and 1; 0 means 0.95. The tail
+   * probability (cutoff) is 1 − confidence, computed in float64.
    */
   double confidence;
   /*
-   * VaR horizon in trading days; 0 means 1.
+   * Horizon in periods, 1–252; 0 means 1. One-period figures are scaled to the horizon by
+   * the square root of time (amount × √horizon_days).
    */
   int32_t horizon_days;
+  /*
+   * Returns to assess; unset means the client's valuation history. A `history` here must
+   * name the request's client_id.
+   */
+  Ultracore__Holdings__V1__SeriesInput *series;
+  /*
+   * Benchmark for beta; optional. Its returns must be as many as the assessed returns.
+   */
+  Ultracore__Holdings__V1__SeriesInput *benchmark;
+  /*
+   * Periods per year used to annualize the volatility; 0 means 252; at most 1,000,000.
+   */
+  double periods_per_year;
 };
 #define ULTRACORE__HOLDINGS__V1__ASSESS_RISK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__assess_risk_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, NULL, NULL, 0 }
 
 
 /*
  * Result of AgentService.AssessRisk.
+ * Return figures are one-period simple returns, negative for a loss, exactly as the
+ * reference library empyrical-reloaded 0.7 computes them. Amounts are positive losses in
+ * currency units: max(0, −return) × √horizon_days × market_value, rounded half-even to 2
+ * decimal places (0 when the tail is not a loss).
  */
 struct  Ultracore__Holdings__V1__AssessRiskResponse
 {
   ProtobufCMessage base;
   /*
-   * Annualized volatility of the portfolio's daily returns.
+   * Annualized volatility: std(returns, ddof = 1) × √periods_per_year (empyrical annual_volatility).
    */
   double volatility;
   /*
-   * Historical value at risk over the horizon, a positive amount in currency units.
+   * Historical value at risk over the horizon, from historical_var_return; a positive amount.
    */
   char *value_at_risk;
   /*
-   * Expected shortfall beyond the VaR, a positive amount in currency units.
+   * Historical expected shortfall over the horizon, from historical_es_return; a positive amount.
    */
   char *expected_shortfall;
   /*
-   * Herfindahl–Hirschman index of position weights, 0–1.
+   * Herfindahl–Hirschman index of open position weights, Σ weight², 0–1; 0 with no position.
    */
   double concentration;
   /*
-   * Largest position weight, fraction of 1.
+   * Largest open position weight, fraction of 1, exact decimal; "0" with no position.
    */
   char *largest_weight;
   /*
-   * Overall level.
+   * Overall level, from the volatility and largest weight (thresholds in RiskLevel).
    */
   Ultracore__Holdings__V1__RiskLevel risk_level;
   /*
-   * Why that level.
+   * Why that level, in words: the measure that set it, and the other's level.
    */
   size_t n_reasons;
   char **reasons;
+  /*
+   * Historical VaR as a return: the (1 − confidence) percentile of the returns with numpy's
+   * default linear interpolation, x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]) over the sorted
+   * returns x with h = (n − 1) × cutoff (empyrical value_at_risk(returns, cutoff)).
+   */
+  double historical_var_return;
+  /*
+   * Historical expected shortfall as a return: the mean of the k + 1 smallest returns with
+   * k = ⌊(n − 1) × cutoff⌋ (empyrical conditional_value_at_risk(returns, cutoff)).
+   */
+  double historical_es_return;
+  /*
+   * Parametric (normal) VaR as a return: μ + σ Φ⁻¹(cutoff), μ the mean and σ the sample
+   * standard deviation (ddof = 1) of the returns.
+   */
+  double parametric_var_return;
+  /*
+   * Parametric (normal) expected shortfall as a return: μ − σ φ(Φ⁻¹(cutoff)) ÷ cutoff.
+   */
+  double parametric_es_return;
+  /*
+   * Parametric VaR over the horizon, a positive amount.
+   */
+  char *parametric_value_at_risk;
+  /*
+   * Parametric expected shortfall over the horizon, a positive amount.
+   */
+  char *parametric_expected_shortfall;
+  /*
+   * Beta to the benchmark: cov(r, b) ÷ var(b) (empyrical beta); NaN without a benchmark or
+   * when the benchmark has zero variance (listed in `undefined`).
+   */
+  double beta;
+  /*
+   * Market value of the open positions the amounts apply to, in currency units.
+   */
+  char *market_value;
+  /*
+   * Returns assessed.
+   */
+  int32_t observations;
+  /*
+   * Statistics left undefined (NaN), and why.
+   */
+  size_t n_undefined;
+  Ultracore__Holdings__V1__UndefinedStatistic **undefined;
 };
 #define ULTRACORE__HOLDINGS__V1__ASSESS_RISK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__assess_risk_response__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_LEVEL_UNSPECIFIED, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__RISK_LEVEL__RISK_LEVEL_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
 /*
@@ -203,7 +275,8 @@ struct  Ultracore__Holdings__V1__Anomaly
    */
   char *expected;
   /*
-   * Standard scores from the reference distribution.
+   * Robust z-score: (x − median) ÷ (1.4826 × MAD) of the observation x against the
+   * reference window (see DetectAnomaliesRequest for what x is per kind).
    */
   double z_score;
   /*
@@ -214,14 +287,32 @@ struct  Ultracore__Holdings__V1__Anomaly
    * When the event happened.
    */
   Google__Protobuf__Timestamp *occurred_at;
+  /*
+   * VALUATION_JUMP: the log move ÷ its EWMA volatility forecast (λ = 0.94); 0 for other kinds.
+   */
+  double ewma_z_score;
 };
 #define ULTRACORE__HOLDINGS__V1__ANOMALY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__anomaly__descriptor) \
-    , ULTRACORE__HOLDINGS__V1__ANOMALY_KIND__ANOMALY_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+    , ULTRACORE__HOLDINGS__V1__ANOMALY_KIND__ANOMALY_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 /*
  * Input of AgentService.DetectAnomalies.
+ * Examined: the client's last 10,000 events of types POSITION_OPENED, LOT_ADDED, LOTS_SOLD,
+ * POSITION_CLOSED, POSITION_VALUED and CORPORATE_ACTION_APPLIED, in log time order. Each
+ * observation is scored against a reference window of the up to `lookback` observations of
+ * the same series before it; with fewer than 10 in the window, or a window without
+ * dispersion (MAD 0), it is examined but never flagged. The three series:
+ * - VALUATION_JUMP: per ticker, the log move ln(p_t ÷ p_{t−1}) between consecutive prices of
+ *   that ticker (valuations and trades; a split's ratio adjusts the earlier price). Flagged
+ *   when both |robust z| and |EWMA z| exceed z_threshold. EWMA: σ²_t = λσ²_{t−1} + (1−λ)x²_{t−1},
+ *   λ = 0.94, started at the mean square of the window's first moves.
+ * - TRADE_SIZE: per client, ln(quantity × price) of every buy and sale. Flagged when
+ *   |robust z| exceeds z_threshold.
+ * - TRADE_PRICE: per trade, the log move from the ticker's last price to the trade price,
+ *   scored against that ticker's window of log moves (the same as VALUATION_JUMP's).
+ *   Flagged when |robust z| exceeds z_threshold.
  */
 struct  Ultracore__Holdings__V1__DetectAnomaliesRequest
 {
@@ -231,11 +322,11 @@ struct  Ultracore__Holdings__V1__DetectAnomaliesRequest
    */
   char *client_id;
   /*
-   * |z| above which an observation is flagged; 0 means 3.
+   * |z| above which an observation is flagged, 1–100; 0 means 3.
    */
   double z_threshold;
   /*
-   * Observations in the reference window; 0 means 30.
+   * Observations in the reference window, 10–10,000; 0 means 30.
    */
   int32_t lookback;
 };
@@ -251,12 +342,12 @@ struct  Ultracore__Holdings__V1__DetectAnomaliesResponse
 {
   ProtobufCMessage base;
   /*
-   * Anomalies, newest first.
+   * Anomalies, newest first (by occurred_at, then event id).
    */
   size_t n_anomalies;
   Ultracore__Holdings__V1__Anomaly **anomalies;
   /*
-   * Observations examined.
+   * Observations examined (over the three series).
    */
   int32_t examined;
 };
@@ -277,7 +368,9 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry
 
 
 /*
- * Input of AgentService.RecommendRebalancing.
+ * Input of AgentService.RecommendRebalancing. Nothing is recorded.
+ * The decision is EvaluateRebalancing's THRESHOLD decision on the same portfolio with
+ * band.absolute = drift_threshold: the same drifts, and recommend equals should_rebalance.
  */
 struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
 {
@@ -287,14 +380,30 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
    */
   char *client_id;
   /*
-   * Target weights; empty means equal weights over held tickers.
+   * Target weights, fractions of 1 summing to at most 1; empty means equal weights over the
+   * tickers held now.
    */
   size_t n_target_weights;
   Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry **target_weights;
+  /*
+   * Absolute drift band, a fraction of 1 in (0, 1]; empty means 0.05.
+   */
+  char *drift_threshold;
 };
 #define ULTRACORE__HOLDINGS__V1__RECOMMEND_REBALANCING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_rebalancing_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__RECOMMEND_REBALANCING_RESPONSE__TARGET_WEIGHTS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -304,31 +413,42 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingResponse
 {
   ProtobufCMessage base;
   /*
-   * Whether the agent recommends rebalancing now.
+   * Whether the agent recommends rebalancing now: some asset drifted outside the band.
    */
   protobuf_c_boolean recommend;
   /*
-   * Strategy recommended.
+   * Strategy recommended: THRESHOLD.
    */
   Ultracore__Holdings__V1__RebalancingStrategy strategy;
   /*
-   * Why.
+   * Why, in words: each asset outside its band, or that every asset is within it.
    */
   size_t n_reasons;
   char **reasons;
   /*
-   * Drift per asset used in the decision.
+   * Drift per asset (targets and held tickers), ordered by ticker.
    */
   size_t n_drifts;
   Ultracore__Holdings__V1__AssetDrift **drifts;
   /*
-   * Confidence of the recommendation, 0–1.
+   * Confidence of the recommendation, 0.5–1, from the largest absolute drift d and the band
+   * b: recommending, min(1, 0.5 + 0.5 × (d − b) ÷ b); not recommending, 0.5 + 0.5 × (b − d) ÷ b.
+   * 0.5 at the band's edge; 1 at twice the band, or at no drift at all.
    */
   double confidence;
+  /*
+   * Target weights used (equal weights when the request gave none), exact decimals.
+   */
+  size_t n_target_weights;
+  Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry **target_weights;
+  /*
+   * Portfolio market value, in currency units.
+   */
+  char *portfolio_value;
 };
 #define ULTRACORE__HOLDINGS__V1__RECOMMEND_REBALANCING_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_rebalancing_response__descriptor) \
-    , 0, ULTRACORE__HOLDINGS__V1__REBALANCING_STRATEGY__REBALANCING_STRATEGY_UNSPECIFIED, 0,NULL, 0,NULL, 0 }
+    , 0, ULTRACORE__HOLDINGS__V1__REBALANCING_STRATEGY__REBALANCING_STRATEGY_UNSPECIFIED, 0,NULL, 0,NULL, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -605,6 +725,9 @@ Ultracore__Holdings__V1__RecommendRebalancingRequest *
 void   ultracore__holdings__v1__recommend_rebalancing_request__free_unpacked
                      (Ultracore__Holdings__V1__RecommendRebalancingRequest *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry methods */
+void   ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry         *message);
 /* Ultracore__Holdings__V1__RecommendRebalancingResponse methods */
 void   ultracore__holdings__v1__recommend_rebalancing_response__init
                      (Ultracore__Holdings__V1__RecommendRebalancingResponse         *message);
@@ -761,6 +884,9 @@ typedef void (*Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeigh
 typedef void (*Ultracore__Holdings__V1__RecommendRebalancingRequest_Closure)
                  (const Ultracore__Holdings__V1__RecommendRebalancingRequest *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry_Closure)
+                 (const Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__RecommendRebalancingResponse_Closure)
                  (const Ultracore__Holdings__V1__RecommendRebalancingResponse *message,
                   void *closure_data);
@@ -856,6 +982,7 @@ extern const ProtobufCMessageDescriptor ultracore__holdings__v1__detect_anomalie
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_request__target_weights_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__price_history__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_response__descriptor;

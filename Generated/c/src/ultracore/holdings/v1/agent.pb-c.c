@@ -283,6 +283,12 @@ void   ultracore__holdings__v1__recommend_rebalancing_request__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__recommend_rebalancing_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry         *message)
+{
+  static const Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry init_value = ULTRACORE__HOLDINGS__V1__RECOMMEND_REBALANCING_RESPONSE__TARGET_WEIGHTS_ENTRY__INIT;
+  *message = init_value;
+}
 void   ultracore__holdings__v1__recommend_rebalancing_response__init
                      (Ultracore__Holdings__V1__RecommendRebalancingResponse         *message)
 {
@@ -598,7 +604,7 @@ void   ultracore__holdings__v1__recommend_action_response__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__recommend_action_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_request__field_descriptors[6] =
 {
   {
     "client_id",
@@ -636,16 +642,55 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "series",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskRequest, series),
+    &ultracore__holdings__v1__series_input__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "benchmark",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskRequest, benchmark),
+    &ultracore__holdings__v1__series_input__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "periods_per_year",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskRequest, periods_per_year),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__assess_risk_request__field_indices_by_name[] = {
+  4,   /* field[4] = benchmark */
   0,   /* field[0] = client_id */
   1,   /* field[1] = confidence */
   2,   /* field[2] = horizon_days */
+  5,   /* field[5] = periods_per_year */
+  3,   /* field[3] = series */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__assess_risk_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_request__descriptor =
 {
@@ -655,14 +700,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_request__d
   "Ultracore__Holdings__V1__AssessRiskRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__AssessRiskRequest),
-  3,
+  6,
   ultracore__holdings__v1__assess_risk_request__field_descriptors,
   ultracore__holdings__v1__assess_risk_request__field_indices_by_name,
   1,  ultracore__holdings__v1__assess_risk_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__assess_risk_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_response__field_descriptors[17] =
 {
   {
     "volatility",
@@ -748,20 +793,150 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "historical_var_return",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, historical_var_return),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "historical_es_return",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, historical_es_return),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parametric_var_return",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, parametric_var_return),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parametric_es_return",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, parametric_es_return),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parametric_value_at_risk",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, parametric_value_at_risk),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parametric_expected_shortfall",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, parametric_expected_shortfall),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "beta",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, beta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "market_value",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, market_value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "observations",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, observations),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "undefined",
+    17,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, n_undefined),
+    offsetof(Ultracore__Holdings__V1__AssessRiskResponse, undefined),
+    &ultracore__holdings__v1__undefined_statistic__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__assess_risk_response__field_indices_by_name[] = {
+  13,   /* field[13] = beta */
   3,   /* field[3] = concentration */
   2,   /* field[2] = expected_shortfall */
+  8,   /* field[8] = historical_es_return */
+  7,   /* field[7] = historical_var_return */
   4,   /* field[4] = largest_weight */
+  14,   /* field[14] = market_value */
+  15,   /* field[15] = observations */
+  10,   /* field[10] = parametric_es_return */
+  12,   /* field[12] = parametric_expected_shortfall */
+  11,   /* field[11] = parametric_value_at_risk */
+  9,   /* field[9] = parametric_var_return */
   6,   /* field[6] = reasons */
   5,   /* field[5] = risk_level */
+  16,   /* field[16] = undefined */
   1,   /* field[1] = value_at_risk */
   0,   /* field[0] = volatility */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__assess_risk_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_response__descriptor =
 {
@@ -771,14 +946,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_response__
   "Ultracore__Holdings__V1__AssessRiskResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__AssessRiskResponse),
-  7,
+  17,
   ultracore__holdings__v1__assess_risk_response__field_descriptors,
   ultracore__holdings__v1__assess_risk_response__field_indices_by_name,
   1,  ultracore__holdings__v1__assess_risk_response__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__assess_risk_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__anomaly__field_descriptors[10] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__anomaly__field_descriptors[11] =
 {
   {
     "kind",
@@ -900,10 +1075,23 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__anomaly__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ewma_z_score",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__Anomaly, ewma_z_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__anomaly__field_indices_by_name[] = {
   1,   /* field[1] = event_id */
   2,   /* field[2] = event_type */
+  10,   /* field[10] = ewma_z_score */
   6,   /* field[6] = expected */
   0,   /* field[0] = kind */
   5,   /* field[5] = observed */
@@ -916,7 +1104,7 @@ static const unsigned ultracore__holdings__v1__anomaly__field_indices_by_name[] 
 static const ProtobufCIntRange ultracore__holdings__v1__anomaly__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__anomaly__descriptor =
 {
@@ -926,7 +1114,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__anomaly__descriptor =
   "Ultracore__Holdings__V1__Anomaly",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Anomaly),
-  10,
+  11,
   ultracore__holdings__v1__anomaly__field_descriptors,
   ultracore__holdings__v1__anomaly__field_indices_by_name,
   1,  ultracore__holdings__v1__anomaly__number_ranges,
@@ -1099,7 +1287,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_
   (ProtobufCMessageInit) ultracore__holdings__v1__recommend_rebalancing_request__target_weights_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors[3] =
 {
   {
     "client_id",
@@ -1125,15 +1313,28 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalan
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "drift_threshold",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingRequest, drift_threshold),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__recommend_rebalancing_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
+  2,   /* field[2] = drift_threshold */
   1,   /* field[1] = target_weights */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__recommend_rebalancing_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_request__descriptor =
 {
@@ -1143,14 +1344,65 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_
   "Ultracore__Holdings__V1__RecommendRebalancingRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RecommendRebalancingRequest),
-  2,
+  3,
   ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors,
   ultracore__holdings__v1__recommend_rebalancing_request__field_indices_by_name,
   1,  ultracore__holdings__v1__recommend_rebalancing_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__recommend_rebalancing_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.RecommendRebalancingResponse.TargetWeightsEntry",
+  "TargetWeightsEntry",
+  "Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry),
+  2,
+  ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__field_descriptors,
+  ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_response__field_descriptors[7] =
 {
   {
     "recommend",
@@ -1212,18 +1464,44 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalan
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "target_weights",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingResponse, n_target_weights),
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingResponse, target_weights),
+    &ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "portfolio_value",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingResponse, portfolio_value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__recommend_rebalancing_response__field_indices_by_name[] = {
   4,   /* field[4] = confidence */
   3,   /* field[3] = drifts */
+  6,   /* field[6] = portfolio_value */
   2,   /* field[2] = reasons */
   0,   /* field[0] = recommend */
   1,   /* field[1] = strategy */
+  5,   /* field[5] = target_weights */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__recommend_rebalancing_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_response__descriptor =
 {
@@ -1233,7 +1511,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_
   "Ultracore__Holdings__V1__RecommendRebalancingResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RecommendRebalancingResponse),
-  5,
+  7,
   ultracore__holdings__v1__recommend_rebalancing_response__field_descriptors,
   ultracore__holdings__v1__recommend_rebalancing_response__field_indices_by_name,
   1,  ultracore__holdings__v1__recommend_rebalancing_response__number_ranges,

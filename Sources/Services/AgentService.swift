@@ -1,0 +1,234 @@
+import Domain
+import Foundation
+import HoldingsProto
+import RPCCore
+import Security
+import Store
+
+/// AgentService: risk, anomalies and rebalancing recommendations over a client's book and
+/// audit trail. Every method here reads; nothing is recorded.
+public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
+    let model: WriteModel
+    let analytics: AnalyticsService
+    let readYourWritesTimeout: Duration
+
+    public init(model: WriteModel, readYourWritesTimeout: Duration = .seconds(5)) {
+        self.model = model
+        self.analytics = AnalyticsService(model: model, readYourWritesTimeout: readYourWritesTimeout)
+        self.readYourWritesTimeout = readYourWritesTimeout
+    }
+
+    /// Events DetectAnomalies examines at most.
+    static let anomalyEventLimit = 10_000
+
+    // MARK: AssessRisk
+
+    public func assessRisk(request: Ultracore_Holdings_V1_AssessRiskRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_AssessRiskResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
+            let confidence = request.confidence == 0 ? 0.95 : request.confidence
+            guard confidence.isFinite, confidence > 0, confidence < 1 else {
+                throw DomainError.invalidArgument(field: "confidence", reason: "must be strictly between 0 and 1 (0 means 0.95), not \(request.confidence)")
+            }
+            let horizon = request.horizonDays == 0 ? 1 : Int(request.horizonDays)
+            guard (1...252).contains(horizon) else {
+                throw DomainError.invalidArgument(field: "horizon_days", reason: "must be 1 to 252 periods (0 means 1), not \(request.horizonDays)")
+            }
+            let periodsPerYear = try AnalyticsService.periodsPerYear(request.periodsPerYear)
+            var input: Ultracore_Holdings_V1_SeriesInput
+            if let given = request.series {
+                if case .history(let history)? = given.source, history.clientId != client {
+                    throw DomainError.invalidArgument(field: "series.history.client_id", reason: "must be the request's client_id")
+                }
+                input = given
+            } else {
+                var history = Ultracore_Holdings_V1_ClientHistory()
+                history.clientId = client
+                input = Ultracore_Holdings_V1_SeriesInput()
+                input.source = .history(history)
+            }
+            let series = try await analytics.series(input, field: "series", context: context)
+            let returns = series.returns
+            guard returns.count >= 2 else {
+                if case .history? = input.source {
+                    throw DomainError.failedPrecondition("client \(client) has \(returns.count) valuation return\(returns.count == 1 ? "" : "s"); at least 2 are needed")
+                }
+                throw DomainError.invalidArgument(field: "series", reason: "gives \(returns.count) return; at least 2 are needed")
+            }
+            var response = Ultracore_Holdings_V1_AssessRiskResponse()
+            response.observations = Int32(clamping: returns.count)
+            if let benchmarkInput = request.benchmark {
+                let benchmark = try await analytics.series(benchmarkInput, field: "benchmark", context: context)
+                guard benchmark.returns.count == returns.count else {
+                    throw DomainError.invalidArgument(field: "benchmark", reason: "gives \(benchmark.returns.count) returns for \(returns.count) assessed returns")
+                }
+                let relative = ReturnStatistics.relative(returns, benchmark: benchmark.returns, riskFree: 0, periodsPerYear: periodsPerYear)
+                response.beta = relative.beta
+                response.undefined += relative.undefined.filter { $0.statistic == "beta" }.map(Self.undefined)
+            } else {
+                response.beta = .nan
+                response.undefined.append(Self.undefined(Undefined(statistic: "beta", reason: "no benchmark given")))
+            }
+
+            let cutoff = 1 - confidence
+            response.volatility = ReturnStatistics.isConstant(returns) ? 0 : ReturnStatistics.annualVolatility(returns, periodsPerYear: periodsPerYear)
+            response.historicalVarReturn = RiskMeasures.historicalValueAtRisk(returns, cutoff: cutoff)
+            response.historicalEsReturn = RiskMeasures.historicalExpectedShortfall(returns, cutoff: cutoff)
+            response.parametricVarReturn = RiskMeasures.parametricValueAtRisk(returns, cutoff: cutoff)
+            response.parametricEsReturn = RiskMeasures.parametricExpectedShortfall(returns, cutoff: cutoff)
+
+            let book = try Self.weights(model.openSummaries(of: client), client: client)
+            response.marketValue = book.value.description
+            let value = book.value.doubleValue
+            func amount(_ tail: Double) -> String {
+                Self.cents(RiskMeasures.loss(tailReturn: tail, horizon: horizon, value: value))
+            }
+            response.valueAtRisk = amount(response.historicalVarReturn)
+            response.expectedShortfall = amount(response.historicalEsReturn)
+            response.parametricValueAtRisk = amount(response.parametricVarReturn)
+            response.parametricExpectedShortfall = amount(response.parametricEsReturn)
+
+            let (hhi, _) = RiskMeasures.concentration(book.weights.map(\.weight))
+            response.concentration = hhi
+            response.largestWeight = book.largest?.exact.description ?? "0"
+            let volatilityGrade = RiskGrade.of(volatility: response.volatility)
+            let weightGrade = RiskGrade.of(largestWeight: book.largest?.weight ?? 0)
+            let grade = max(volatilityGrade, weightGrade)
+            switch grade {
+            case .low: response.riskLevel = .riskLow
+            case .moderate: response.riskLevel = .riskModerate
+            case .high: response.riskLevel = .riskHigh
+            case .severe: response.riskLevel = .riskSevere
+            }
+            let volatilityWords = "annualized volatility \(format(100 * response.volatility, places: 2)) % (\(volatilityGrade.name): under 10 % low, 10–20 % moderate, 20–35 % high, above 35 % severe)"
+            let weightWords = book.largest.map {
+                "largest position \($0.ticker) at \(format(100 * $0.weight, places: 2)) % of the portfolio (\(weightGrade.name): above 25 % moderate, above 40 % high, above 60 % severe)"
+            } ?? "no open position (concentration low)"
+            response.reasons = volatilityGrade >= weightGrade ? [volatilityWords, weightWords] : [weightWords, volatilityWords]
+            return response
+        }
+    }
+
+    static func undefined(_ value: Undefined) -> Ultracore_Holdings_V1_UndefinedStatistic {
+        var statistic = Ultracore_Holdings_V1_UndefinedStatistic()
+        statistic.statistic = value.statistic
+        statistic.reason = value.reason
+        return statistic
+    }
+
+    /// An amount in currency units, to 2 decimal places.
+    static func cents(_ amount: Double) -> String {
+        String(format: "%.2f", amount)
+    }
+
+    struct Weight {
+        var ticker: String
+        var weight: Double
+        var exact: ExactDecimal
+    }
+
+    /// Open positions' weights in market value (valued as GetPortfolioValue values them).
+    static func weights(_ positions: [PositionSummary], client: String) throws -> (value: ExactDecimal, weights: [Weight], largest: Weight?) {
+        var total = ExactDecimal.zero
+        var values: [(String, ExactDecimal)] = []
+        for position in positions {
+            let value = try position.marketValue()
+            do { total = try total.adding(value) } catch {
+                throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
+            }
+            values.append((position.ticker, value))
+        }
+        guard total.isPositive else { return (total, [], nil) }
+        var weights: [Weight] = []
+        var largest: Weight?
+        for (ticker, value) in values {
+            let exact = try value.divided(by: total)
+            let weight = Weight(ticker: ticker, weight: exact.doubleValue, exact: exact)
+            weights.append(weight)
+            if largest == nil || exact > largest!.exact { largest = weight }
+        }
+        return (total, weights, largest)
+    }
+
+    // MARK: DetectAnomalies
+
+    public func detectAnomalies(request: Ultracore_Holdings_V1_DetectAnomaliesRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_DetectAnomaliesResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
+            let threshold = request.zThreshold == 0 ? 3 : request.zThreshold
+            guard threshold.isFinite, threshold >= 1, threshold <= 100 else {
+                throw DomainError.invalidArgument(field: "z_threshold", reason: "must be 1 to 100 (0 means 3), not \(request.zThreshold)")
+            }
+            let lookback = request.lookback == 0 ? 30 : Int(request.lookback)
+            guard (AnomalyDetector.minimumWindow...10_000).contains(lookback) else {
+                throw DomainError.invalidArgument(field: "lookback", reason: "must be \(AnomalyDetector.minimumWindow) to 10,000 observations (0 means 30), not \(request.lookback)")
+            }
+            try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
+            let events = try await model.pool.withConnection { connection in
+                try ReadModels.recentMarketEvents(client: client, limit: Self.anomalyEventLimit, on: connection)
+            }
+            let result = AnomalyDetector(threshold: threshold, lookback: lookback).detect(events)
+            var response = Ultracore_Holdings_V1_DetectAnomaliesResponse()
+            response.anomalies = result.anomalies
+            response.examined = Int32(clamping: result.examined)
+            return response
+        }
+    }
+
+    // MARK: RecommendRebalancing
+
+    public func recommendRebalancing(request: Ultracore_Holdings_V1_RecommendRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendRebalancingResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
+            let band = request.driftThreshold.isEmpty ? ExactDecimal("0.05")! : try Validation.positive(request.driftThreshold, field: "drift_threshold")
+            guard band <= ExactDecimal(1) else {
+                throw DomainError.invalidArgument(field: "drift_threshold", reason: "must be at most 1")
+            }
+            var targets = request.targetWeights
+            if targets.isEmpty {
+                targets = try Self.equalWeights(Set(model.openSummaries(of: client).map(\.ticker)))
+                guard !targets.isEmpty else {
+                    throw DomainError.failedPrecondition("client \(client) holds no open position and the request gives no target weights")
+                }
+            }
+            var bandProto = Ultracore_Holdings_V1_DriftBand()
+            bandProto.absolute = band.description
+            let input = try EvaluationInput(client: client, targets: targets, strategy: .threshold, band: bandProto, bands: [:],
+                                            signal: nil, asOf: .now)
+            let outcome = try await model.evaluate(input)
+            var response = Ultracore_Holdings_V1_RecommendRebalancingResponse()
+            response.recommend = outcome.shouldRebalance
+            response.strategy = .threshold
+            response.reasons = outcome.reasons
+            response.drifts = outcome.drifts.map(\.proto)
+            response.targetWeights = input.targets.mapValues(\.description)
+            response.portfolioValue = outcome.value.description
+            let largest = outcome.drifts.map { $0.drift.magnitude.doubleValue }.max() ?? 0
+            let b = band.doubleValue
+            response.confidence = outcome.shouldRebalance ? min(1, 0.5 + 0.5 * (largest - b) / b) : min(1, max(0.5, 0.5 + 0.5 * (b - largest) / b))
+            return response
+        }
+    }
+
+    /// 1/n for each ticker, rounded down to 10 places so the weights never add up above 1.
+    static func equalWeights(_ tickers: Set<String>) throws -> [String: String] {
+        guard !tickers.isEmpty else { return [:] }
+        let count = ExactDecimal(tickers.count)
+        var weight = try ExactDecimal(1).divided(by: count, scale: 10)
+        if try weight.multiplied(by: count) > ExactDecimal(1) { weight = try weight.subtracting(ExactDecimal("0.0000000001")!) }
+        return Dictionary(uniqueKeysWithValues: tickers.map { ($0, weight.description) })
+    }
+
+    // MARK: The DQN policy (the next step of this service)
+
+    public func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse {
+        throw RPCError(.unimplemented, "ultracore.holdings.v1.AgentService/TrainPolicy is not implemented yet")
+    }
+
+    public func recommendAction(request: Ultracore_Holdings_V1_RecommendActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendActionResponse {
+        throw RPCError(.unimplemented, "ultracore.holdings.v1.AgentService/RecommendAction is not implemented yet")
+    }
+}
