@@ -16,6 +16,7 @@ import PackageDescription
 //   StandardServices      grpc.health.v1, grpc.reflection v1/v1alpha, placeholders for services not built yet
 //   GRPCTestingProto      grpc.testing interop protos; InteropService implements TestService
 //   Domain                pure domain: exact decimals, positions and lots, command decisions
+//   Learning              the DQN portfolio policy, bit-reproducible by seed (pure Swift, no ML framework)
 //   EventLog              librdkafka: idempotent producer, projector consumer, embedded mock broker
 //   Store                 libpq: connection, versioned SQL migrations, and the event store (EventStore/): every
 //                         statement of the audit trail, read models, offsets, dead letters and request records
@@ -30,6 +31,7 @@ let package = Package(
         .executable(name: "holdings-broker", targets: ["holdings-broker"]),
         .executable(name: "holdings-load", targets: ["holdings-load"]),
         .executable(name: "holdings-token", targets: ["holdings-token"]),
+        .executable(name: "holdings-policy", targets: ["holdings-policy"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
@@ -98,12 +100,15 @@ let package = Package(
 
         // The domain (pure), the event log (librdkafka), the store (libpq), the services.
         .target(name: "Domain", dependencies: ["HoldingsProto"]),
+        // The DQN portfolio policy: network, Adam, replay, environment, evaluation (pure Swift).
+        .target(name: "Learning"),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
         .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
-        .target(name: "Services", dependencies: ["Domain", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
+        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
+        .executableTarget(name: "holdings-policy", dependencies: ["Learning"]),
 
         .executableTarget(name: "holdings-token", dependencies: ["Security"]),
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
@@ -117,6 +122,7 @@ let package = Package(
             exclude: ["ContractMethods.txt"]),
         .testTarget(name: "TransportTests", dependencies: ["GRPCTransport", "RPCCore"]),
         .testTarget(name: "DomainTests", dependencies: ["Domain", "HoldingsProto"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "RPCCore"]),
         .testTarget(name: "ServicesTests", dependencies: ["Services", "Domain", "EventLog", "Store", "HoldingsProto", "RPCCore"]),
     ],
