@@ -104,7 +104,7 @@ let package = Package(
         .target(name: "Learning"),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
         .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
-        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security"]),
+        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),

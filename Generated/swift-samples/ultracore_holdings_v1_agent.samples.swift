@@ -137,6 +137,25 @@ extension Ultracore_Holdings_V1_TrainPolicyRequest: ProtoSample {
         m.learningRate = SampleValue.double(4, depth)
         m.discount = SampleValue.double(5, depth)
         m.requestId = SampleValue.string(6, depth)
+        m.targetWeights = [SampleValue.string(7, depth): SampleValue.string(7, depth), SampleValue.string(1007, depth): SampleValue.string(1007, depth)]
+        m.riskPenalty = SampleValue.double(8, depth)
+        m.costBps = SampleValue.double(9, depth)
+        m.warmStartPolicyId = SampleValue.string(10, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_TrainPolicyProgress: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.episode = SampleValue.int32(1, depth)
+        m.episodes = SampleValue.int32(2, depth)
+        m.episodeReward = SampleValue.double(3, depth)
+        m.epsilon = SampleValue.double(4, depth)
+        m.loss = SampleValue.double(5, depth)
+        if depth < SampleValue.maxDepth { m.result = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_TrainPolicyResponse.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_TrainPolicyResponse()) }
         return m
     }
 }
@@ -151,6 +170,14 @@ extension Ultracore_Holdings_V1_TrainPolicyResponse: ProtoSample {
         m.meanReward = SampleValue.double(3, depth)
         m.finalLoss = SampleValue.double(4, depth)
         m.finalEpsilon = SampleValue.double(5, depth)
+        if depth < SampleValue.maxDepth { m.evaluation = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_StrategyEvaluation.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_StrategyEvaluation()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_StrategyEvaluation.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_StrategyEvaluation())] }
+        m.promoted = SampleValue.bool(7, depth)
+        m.dataHash = SampleValue.string(8, depth)
+        m.trainPeriods = SampleValue.int32(9, depth)
+        m.testPeriods = SampleValue.int32(10, depth)
+        m.steps = SampleValue.int64(11, depth)
+        m.replayed = SampleValue.bool(12, depth)
+        m.eventId = SampleValue.string(13, depth)
         return m
     }
 }
@@ -173,6 +200,7 @@ extension Ultracore_Holdings_V1_RecommendActionRequest: ProtoSample {
         var m = Self()
         m.clientId = SampleValue.string(1, depth)
         m.policyId = SampleValue.string(2, depth)
+        if depth < SampleValue.maxDepth { m.recentPrices = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PriceHistory.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PriceHistory()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PriceHistory.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_PriceHistory())] }
         return m
     }
 }
@@ -185,6 +213,8 @@ extension Ultracore_Holdings_V1_RecommendActionResponse: ProtoSample {
         m.action = Ultracore_Holdings_V1_PolicyAction(rawValue: 4)
         if depth < SampleValue.maxDepth { m.qValues = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_ActionValue.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_ActionValue()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_ActionValue.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_ActionValue())] }
         m.state = [SampleValue.double(3, depth), SampleValue.double(1003, depth)]
+        m.weights = [SampleValue.string(4, depth): SampleValue.string(4, depth), SampleValue.string(1004, depth): SampleValue.string(1004, depth)]
+        m.proposedWeights = [SampleValue.string(5, depth): SampleValue.string(5, depth), SampleValue.string(1005, depth): SampleValue.string(1005, depth)]
         return m
     }
 }

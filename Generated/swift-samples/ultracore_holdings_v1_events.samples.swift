@@ -286,6 +286,51 @@ extension Ultracore_Holdings_V1_PolicyTrained: ProtoSample {
         m.seed = SampleValue.int64(3, depth)
         m.meanReward = SampleValue.double(4, depth)
         m.weights = SampleValue.bytes(5, depth)
+        m.tickers = [SampleValue.string(6, depth), SampleValue.string(1006, depth)]
+        m.layerSizes = [SampleValue.int32(7, depth), SampleValue.int32(1007, depth)]
+        m.targetWeights = [SampleValue.string(8, depth): SampleValue.string(8, depth), SampleValue.string(1008, depth): SampleValue.string(1008, depth)]
+        if depth < SampleValue.maxDepth { m.settings = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PolicySettings.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PolicySettings()) }
+        m.dataHash = SampleValue.string(10, depth)
+        if depth < SampleValue.maxDepth { m.evaluation = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_StrategyEvaluation.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_StrategyEvaluation()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_StrategyEvaluation.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_StrategyEvaluation())] }
+        m.parentPolicyId = SampleValue.string(12, depth)
+        m.promoted = SampleValue.bool(13, depth)
+        m.trainPeriods = SampleValue.int32(14, depth)
+        m.testPeriods = SampleValue.int32(15, depth)
+        m.finalLoss = SampleValue.double(16, depth)
+        m.finalEpsilon = SampleValue.double(17, depth)
+        m.episodeRewards = [SampleValue.double(18, depth), SampleValue.double(1018, depth)]
+        m.steps = SampleValue.int64(19, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_PolicySettings: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.learningRate = SampleValue.double(1, depth)
+        m.discount = SampleValue.double(2, depth)
+        m.riskPenalty = SampleValue.double(3, depth)
+        m.costBps = SampleValue.double(4, depth)
+        m.window = SampleValue.int32(5, depth)
+        m.shift = SampleValue.double(6, depth)
+        m.trainFraction = SampleValue.double(7, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_StrategyEvaluation: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.strategy = SampleValue.string(1, depth)
+        m.totalReturn = SampleValue.double(2, depth)
+        m.sharpe = SampleValue.double(3, depth)
+        m.maxDrawdown = SampleValue.double(4, depth)
+        m.turnover = SampleValue.double(5, depth)
+        m.actions = [SampleValue.int32(6, depth), SampleValue.int32(1006, depth)]
         return m
     }
 }

@@ -104,16 +104,18 @@ public enum Ultracore_Holdings_V1_AnomalyKind: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .valuationJump, .tradeSize, .tradePrice]
 }
 
-/// Actions of the DQN portfolio policy.
+/// Actions of the DQN portfolio policy. The set is kept at four for any number of assets: the
+/// network's output does not grow with the portfolio (pairwise shifts would need n(n − 1)
+/// outputs, 2,450 at 50 assets, and far more experience to learn).
 public enum Ultracore_Holdings_V1_PolicyAction: ProtoEnum, CaseIterable {
     case unspecified // POLICY_ACTION_UNSPECIFIED = 0
     /// Keep the current weights.
     case hold // HOLD = 1
-    /// Rebalance to the target weights.
+    /// Trade back to the target weights.
     case rebalanceToTarget // REBALANCE_TO_TARGET = 2
-    /// Shift weight toward the riskiest assets.
+    /// w ← (1 − 0.1) w + 0.1 e_k, k the asset with the highest trailing volatility (lowest index on ties).
     case increaseRisk // INCREASE_RISK = 3
-    /// Shift weight toward the least risky assets.
+    /// The same toward the asset with the lowest trailing volatility.
     case decreaseRisk // DECREASE_RISK = 4
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)
@@ -407,26 +409,82 @@ public struct Ultracore_Holdings_V1_PriceHistory: ProtoMessage {
 }
 
 /// Input of AgentService.TrainPolicy.
+///
+/// The environment: period returns r_t,i = p_t,i ÷ p_t−1,i − 1. The first 70 % of the periods
+/// after a 10-period window train; the rest is the out-of-sample test. The state at period t is
+/// the current weights, each asset's last 10 returns (in percent, oldest first) and their
+/// population standard deviation (in percent). An action trades at the end of t, paying
+/// cost_bps × Σ|w′ − w|, and earns period t + 1: the net return r = Σ w′_i r_t+1,i − cost. The
+/// reward is 100 × (r − (½ + risk_penalty) × r²): r − r²/2 is ln(1 + r) to second order, and the
+/// rest penalizes variance; no transcendental function is used, so the same seed and inputs
+/// give a bit-identical policy on every IEEE-754 machine.
+///
+/// The learner: an MLP (inputs 12 × assets, two hidden layers of 64 ReLU, 4 outputs), He-uniform
+/// initialization from SplitMix64(seed), Adam (β 0.9 / 0.999, ε 1e-8), Huber loss (δ 1), gradient
+/// norm clipped at 10, replay of 50,000 transitions, batches of 32 every 4 steps after
+/// min(1,000, max(32, steps ÷ 10)) steps, a target network copied every 500 steps, ε-greedy
+/// from 1 to 0.05 linearly over the first half of the steps. Episodes start at a uniformly drawn
+/// training period, from the target weights, and last min(252, training periods) steps.
 public struct Ultracore_Holdings_V1_TrainPolicyRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TrainPolicyRequest"
 
-    /// Price histories, 1–50 tickers, 30–100,000 periods each.
+    /// Price histories, 1–50 tickers (distinct), 30–100,000 periods each.
     public var histories: [Ultracore_Holdings_V1_PriceHistory] = []
 
     /// Training episodes, 1–10,000.
     public var episodes: Int32 = 0
 
-    /// Random seed; the same seed and inputs give the same policy.
+    /// Random seed; the same seed and inputs give the same policy (and the same policy_id).
     public var seed: Int64 = 0
 
-    /// Adam learning rate; 0 means 0.001.
+    /// Adam learning rate, in (0, 1]; 0 means 0.001.
     public var learningRate: Double = 0
 
-    /// Discount factor in [0, 1); 0 means 0.99.
+    /// Discount factor in (0, 1); 0 means 0.99.
     public var discount: Double = 0
 
-    /// Idempotency key.
+    /// Idempotency key. A policy's id is already fixed by its inputs: a retried request answers
+    /// the stored policy without training again.
     public var requestId: String = ""
+
+    /// Target weights by ticker of the histories, fractions summing to exactly 1; empty means 1/N.
+    public var targetWeights: [String: String] = [:]
+
+    /// Variance penalty λ in the reward, 0–100.
+    public var riskPenalty: Double = 0
+
+    /// Trading cost in basis points of turnover, 0–1,000; 0 means 10.
+    public var costBps: Double = 0
+
+    /// A trained policy to start from (same tickers in the same order); its weights are the
+    /// starting point, and the new policy is promoted only if it beats it out of sample.
+    public var warmStartPolicyId: String = ""
+
+    public init() {}
+}
+
+/// Progress of AgentService.TrainPolicy: sent after an episode at most every 100 ms, after the
+/// last episode, and once more with the result.
+public struct Ultracore_Holdings_V1_TrainPolicyProgress: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.TrainPolicyProgress"
+
+    /// Episodes done.
+    public var episode: Int32 = 0
+
+    /// Episodes requested.
+    public var episodes: Int32 = 0
+
+    /// Total reward of the last episode done.
+    public var episodeReward: Double = 0
+
+    /// Exploration rate now.
+    public var epsilon: Double = 0
+
+    /// Mean TD loss of the last episode's gradient steps.
+    public var loss: Double = 0
+
+    /// Set on the last message only.
+    public var result: Ultracore_Holdings_V1_TrainPolicyResponse? = nil
 
     public init() {}
 }
@@ -435,13 +493,14 @@ public struct Ultracore_Holdings_V1_TrainPolicyRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_TrainPolicyResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.TrainPolicyResponse"
 
-    /// Id of the policy (RecommendAction, TacticalSignal).
+    /// Id of the policy (RecommendAction, TacticalSignal): "pol-" and 24 hex digits of the SHA-256
+    /// of its inputs (data hash, targets, settings, seed, episodes, warm start).
     public var policyId: String = ""
 
     /// Total reward of each episode.
     public var episodeRewards: [Double] = []
 
-    /// Mean reward over the last 10 % of episodes.
+    /// Mean reward over the last 10 % of episodes (at least one).
     public var meanReward: Double = 0
 
     /// Mean TD loss of the last episode.
@@ -450,10 +509,36 @@ public struct Ultracore_Holdings_V1_TrainPolicyResponse: ProtoMessage {
     /// Exploration rate at the end.
     public var finalEpsilon: Double = 0
 
+    /// Out of sample, after costs: the policy first, then buy_and_hold (from the targets, never
+    /// traded), equal_weight_rebalanced (1/N every period) and target_threshold_5pct (back to the
+    /// targets when an asset drifts more than 5 points); a warm-started run adds "parent".
+    public var evaluation: [Ultracore_Holdings_V1_StrategyEvaluation] = []
+
+    /// Whether the policy beats, by Sharpe out of sample, every baseline (and its parent).
+    public var promoted: Bool = false
+
+    /// SHA-256 (hex) of the histories: ticker, newline, the prices as exact decimals joined by ",", newline.
+    public var dataHash: String = ""
+
+    /// Periods trained on (after the window).
+    public var trainPeriods: Int32 = 0
+
+    /// Periods tested on (out of sample).
+    public var testPeriods: Int32 = 0
+
+    /// Environment steps taken.
+    public var steps: Int64 = 0
+
+    /// Whether this answer is a policy trained earlier with the same inputs (nothing was trained).
+    public var replayed: Bool = false
+
+    /// Id of the POLICY_TRAINED event.
+    public var eventId: String = ""
+
     public init() {}
 }
 
-/// The Q-value of one action.
+/// The greedy action of one Q-value.
 public struct Ultracore_Holdings_V1_ActionValue: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ActionValue"
 
@@ -476,6 +561,10 @@ public struct Ultracore_Holdings_V1_RecommendActionRequest: ProtoMessage {
     /// Policy from TrainPolicy; required.
     public var policyId: String = ""
 
+    /// Recent prices per ticker of the policy (at least 11 each, the last 11 used); tickers not
+    /// given here use the client's last 11 recorded valuations of that ticker.
+    public var recentPrices: [Ultracore_Holdings_V1_PriceHistory] = []
+
     public init() {}
 }
 
@@ -486,11 +575,18 @@ public struct Ultracore_Holdings_V1_RecommendActionResponse: ProtoMessage {
     /// The greedy action.
     public var action: Ultracore_Holdings_V1_PolicyAction = .init()
 
-    /// Q-value of every action.
+    /// Q-value of every action, in PolicyAction order.
     public var qValues: [Ultracore_Holdings_V1_ActionValue] = []
 
-    /// State features fed to the network.
+    /// State features fed to the network (TrainPolicyRequest describes them).
     public var state: [Double] = []
+
+    /// The client's weights over the policy's tickers: their market values over their sum,
+    /// half-even at 10 places (the state's weights are these).
+    public var weights: [String: String] = [:]
+
+    /// The weights the action leads to, rounded half-even to 10 places.
+    public var proposedWeights: [String: String] = [:]
 
     public init() {}
 }
@@ -761,6 +857,15 @@ extension Ultracore_Holdings_V1_TrainPolicyRequest {
         self.learningRate = c.learning_rate
         self.discount = c.discount
         self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.TrainPolicyRequest.request_id")
+        if let entries = c.target_weights {
+            for index in 0..<c.n_target_weights {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.targetWeights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.TrainPolicyRequest.target_weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.TrainPolicyRequest.target_weights")
+            }
+        }
+        self.riskPenalty = c.risk_penalty
+        self.costBps = c.cost_bps
+        self.warmStartPolicyId = try ProtobufCRead.string(c.warm_start_policy_id, "ultracore.holdings.v1.TrainPolicyRequest.warm_start_policy_id")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -773,6 +878,48 @@ extension Ultracore_Holdings_V1_TrainPolicyRequest {
         c.pointee.learning_rate = self.learningRate
         c.pointee.discount = self.discount
         c.pointee.request_id = arena.string(self.requestId)
+        if !self.targetWeights.isEmpty {
+            let keys = self.targetWeights.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry.self)
+                ultracore__holdings__v1__train_policy_request__target_weights_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.targetWeights[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_target_weights = keys.count
+            c.pointee.target_weights = entries
+        }
+        c.pointee.risk_penalty = self.riskPenalty
+        c.pointee.cost_bps = self.costBps
+        c.pointee.warm_start_policy_id = arena.string(self.warmStartPolicyId)
+    }
+}
+
+extension Ultracore_Holdings_V1_TrainPolicyProgress {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__train_policy_progress__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__TrainPolicyProgress.self).pointee
+        self.init()
+        self.episode = c.episode
+        self.episodes = c.episodes
+        self.episodeReward = c.episode_reward
+        self.epsilon = c.epsilon
+        self.loss = c.loss
+        self.result = try ProtobufCRead.message(c.result, as: Ultracore_Holdings_V1_TrainPolicyResponse.self)
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__TrainPolicyProgress.self, capacity: 1)
+        ultracore__holdings__v1__train_policy_progress__init(c)
+        c.pointee.episode = self.episode
+        c.pointee.episodes = self.episodes
+        c.pointee.episode_reward = self.episodeReward
+        c.pointee.epsilon = self.epsilon
+        c.pointee.loss = self.loss
+        c.pointee.result = self.result.map { arena.message($0, as: Ultracore__Holdings__V1__TrainPolicyResponse.self) }
     }
 }
 
@@ -787,6 +934,14 @@ extension Ultracore_Holdings_V1_TrainPolicyResponse {
         self.meanReward = c.mean_reward
         self.finalLoss = c.final_loss
         self.finalEpsilon = c.final_epsilon
+        self.evaluation = try ProtobufCRead.repeated(c.n_evaluation, c.evaluation) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_StrategyEvaluation in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_StrategyEvaluation.self) }
+        self.promoted = (c.promoted != 0)
+        self.dataHash = try ProtobufCRead.string(c.data_hash, "ultracore.holdings.v1.TrainPolicyResponse.data_hash")
+        self.trainPeriods = c.train_periods
+        self.testPeriods = c.test_periods
+        self.steps = c.steps
+        self.replayed = (c.replayed != 0)
+        self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.TrainPolicyResponse.event_id")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -798,6 +953,15 @@ extension Ultracore_Holdings_V1_TrainPolicyResponse {
         c.pointee.mean_reward = self.meanReward
         c.pointee.final_loss = self.finalLoss
         c.pointee.final_epsilon = self.finalEpsilon
+        c.pointee.n_evaluation = self.evaluation.count
+        c.pointee.evaluation = arena.messages(self.evaluation, as: Ultracore__Holdings__V1__StrategyEvaluation.self)
+        c.pointee.promoted = (self.promoted ? 1 : 0)
+        c.pointee.data_hash = arena.string(self.dataHash)
+        c.pointee.train_periods = self.trainPeriods
+        c.pointee.test_periods = self.testPeriods
+        c.pointee.steps = self.steps
+        c.pointee.replayed = (self.replayed ? 1 : 0)
+        c.pointee.event_id = arena.string(self.eventId)
     }
 }
 
@@ -827,6 +991,7 @@ extension Ultracore_Holdings_V1_RecommendActionRequest {
         self.init()
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.RecommendActionRequest.client_id")
         self.policyId = try ProtobufCRead.string(c.policy_id, "ultracore.holdings.v1.RecommendActionRequest.policy_id")
+        self.recentPrices = try ProtobufCRead.repeated(c.n_recent_prices, c.recent_prices) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_PriceHistory in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_PriceHistory.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -834,6 +999,8 @@ extension Ultracore_Holdings_V1_RecommendActionRequest {
         ultracore__holdings__v1__recommend_action_request__init(c)
         c.pointee.client_id = arena.string(self.clientId)
         c.pointee.policy_id = arena.string(self.policyId)
+        c.pointee.n_recent_prices = self.recentPrices.count
+        c.pointee.recent_prices = arena.messages(self.recentPrices, as: Ultracore__Holdings__V1__PriceHistory.self)
     }
 }
 
@@ -846,6 +1013,18 @@ extension Ultracore_Holdings_V1_RecommendActionResponse {
         self.action = Ultracore_Holdings_V1_PolicyAction(rawValue: Int32(truncatingIfNeeded: c.action.rawValue))
         self.qValues = try ProtobufCRead.repeated(c.n_q_values, c.q_values) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_ActionValue in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_ActionValue.self) }
         self.state = ProtobufCRead.scalars(c.n_state, c.state)
+        if let entries = c.weights {
+            for index in 0..<c.n_weights {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.weights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.RecommendActionResponse.weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.RecommendActionResponse.weights")
+            }
+        }
+        if let entries = c.proposed_weights {
+            for index in 0..<c.n_proposed_weights {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.proposedWeights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.RecommendActionResponse.proposed_weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.RecommendActionResponse.proposed_weights")
+            }
+        }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -856,6 +1035,32 @@ extension Ultracore_Holdings_V1_RecommendActionResponse {
         c.pointee.q_values = arena.messages(self.qValues, as: Ultracore__Holdings__V1__ActionValue.self)
         c.pointee.n_state = self.state.count
         c.pointee.state = arena.array(self.state)
+        if !self.weights.isEmpty {
+            let keys = self.weights.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry.self)
+                ultracore__holdings__v1__recommend_action_response__weights_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.weights[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_weights = keys.count
+            c.pointee.weights = entries
+        }
+        if !self.proposedWeights.isEmpty {
+            let keys = self.proposedWeights.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry.self)
+                ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.proposedWeights[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_proposed_weights = keys.count
+            c.pointee.proposed_weights = entries
+        }
     }
 }
 
@@ -875,9 +1080,11 @@ public enum Ultracore_Holdings_V1_AgentService {
         /// The agent's rebalancing recommendation for a client, with reasons.
         /// Access: clients:read:<client id> of client_id.
         public static let recommendRebalancing = RPCMethod<Ultracore_Holdings_V1_RecommendRebalancingRequest, Ultracore_Holdings_V1_RecommendRebalancingResponse>(service: name, method: "RecommendRebalancing", kind: .unary)
-        /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Trains the DQN policy on price histories (POLICY_TRAINED). Streams progress; the last
+        /// message carries the result. One training runs at a time (another gets RESOURCE_EXHAUSTED);
+        /// the call's deadline or a cancel stops it (DEADLINE_EXCEEDED / CANCELLED, nothing recorded).
         /// Access: admin.
-        public static let trainPolicy = RPCMethod<Ultracore_Holdings_V1_TrainPolicyRequest, Ultracore_Holdings_V1_TrainPolicyResponse>(service: name, method: "TrainPolicy", kind: .unary)
+        public static let trainPolicy = RPCMethod<Ultracore_Holdings_V1_TrainPolicyRequest, Ultracore_Holdings_V1_TrainPolicyProgress>(service: name, method: "TrainPolicy", kind: .serverStreaming)
         /// The trained policy's action for a client's current state, with its Q-values.
         /// Access: clients:read:<client id> of client_id.
         public static let recommendAction = RPCMethod<Ultracore_Holdings_V1_RecommendActionRequest, Ultracore_Holdings_V1_RecommendActionResponse>(service: name, method: "RecommendAction", kind: .unary)
@@ -912,10 +1119,12 @@ public enum Ultracore_Holdings_V1_AgentService {
             try await ClientCalls.unary(transport, Method.recommendRebalancing, request, options: options).message
         }
 
-        /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Trains the DQN policy on price histories (POLICY_TRAINED). Streams progress; the last
+        /// message carries the result. One training runs at a time (another gets RESOURCE_EXHAUSTED);
+        /// the call's deadline or a cancel stops it (DEADLINE_EXCEEDED / CANCELLED, nothing recorded).
         /// Access: admin.
-        public func trainPolicy(_ request: Ultracore_Holdings_V1_TrainPolicyRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse {
-            try await ClientCalls.unary(transport, Method.trainPolicy, request, options: options).message
+        public func trainPolicy(_ request: Ultracore_Holdings_V1_TrainPolicyRequest, options: CallOptions = CallOptions()) async throws -> ServerStreamingCall<Ultracore_Holdings_V1_TrainPolicyProgress> {
+            try await ClientCalls.serverStreaming(transport, Method.trainPolicy, request, options: options)
         }
 
         /// The trained policy's action for a client's current state, with its Q-values.
@@ -936,9 +1145,11 @@ public enum Ultracore_Holdings_V1_AgentService {
         /// The agent's rebalancing recommendation for a client, with reasons.
         /// Access: clients:read:<client id> of client_id.
         func recommendRebalancing(request: Ultracore_Holdings_V1_RecommendRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendRebalancingResponse
-        /// Trains the DQN policy on a price history (POLICY_TRAINED).
+        /// Trains the DQN policy on price histories (POLICY_TRAINED). Streams progress; the last
+        /// message carries the result. One training runs at a time (another gets RESOURCE_EXHAUSTED);
+        /// the call's deadline or a cancel stops it (DEADLINE_EXCEEDED / CANCELLED, nothing recorded).
         /// Access: admin.
-        func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse
+        func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, response: ResponseWriter<Ultracore_Holdings_V1_TrainPolicyProgress>, context: ServerContext) async throws
         /// The trained policy's action for a client's current state, with its Q-values.
         /// Access: clients:read:<client id> of client_id.
         func recommendAction(request: Ultracore_Holdings_V1_RecommendActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendActionResponse
@@ -953,7 +1164,7 @@ extension Ultracore_Holdings_V1_AgentService.ServiceProtocol {
             .unary(Ultracore_Holdings_V1_AgentService.Method.assessRisk) { try await self.assessRisk(request: $0, context: $1) },
             .unary(Ultracore_Holdings_V1_AgentService.Method.detectAnomalies) { try await self.detectAnomalies(request: $0, context: $1) },
             .unary(Ultracore_Holdings_V1_AgentService.Method.recommendRebalancing) { try await self.recommendRebalancing(request: $0, context: $1) },
-            .unary(Ultracore_Holdings_V1_AgentService.Method.trainPolicy) { try await self.trainPolicy(request: $0, context: $1) },
+            .serverStreaming(Ultracore_Holdings_V1_AgentService.Method.trainPolicy) { try await self.trainPolicy(request: $0, response: $1, context: $2) },
             .unary(Ultracore_Holdings_V1_AgentService.Method.recommendAction) { try await self.recommendAction(request: $0, context: $1) },
         ]
     }

@@ -765,8 +765,104 @@ public struct Ultracore_Holdings_V1_PolicyTrained: ProtoMessage {
     /// Mean reward over the last 10 % of episodes.
     public var meanReward: Double = 0
 
-    /// Serialized network weights (little-endian float64s, layer after layer).
+    /// Network parameters as little-endian float64s, layer after layer, each layer its weights
+    /// (fan-in rows of fan-out values) then its biases.
     public var weights: [UInt8] = []
+
+    /// Tickers, in the order of the network's inputs.
+    public var tickers: [String] = []
+
+    /// Layer widths, input first.
+    public var layerSizes: [Int32] = []
+
+    /// Target weights by ticker, exact decimals.
+    public var targetWeights: [String: String] = [:]
+
+    /// Hyper-parameters.
+    public var settings: Ultracore_Holdings_V1_PolicySettings? = nil
+
+    /// SHA-256 (hex) of the training histories (see TrainPolicyResponse.data_hash).
+    public var dataHash: String = ""
+
+    /// Out-of-sample evaluation (see TrainPolicyResponse.evaluation).
+    public var evaluation: [Ultracore_Holdings_V1_StrategyEvaluation] = []
+
+    /// Policy this one was warm-started from; empty when trained from scratch.
+    public var parentPolicyId: String = ""
+
+    /// Whether it beat every baseline (and its parent) out of sample.
+    public var promoted: Bool = false
+
+    /// Periods trained on (after the window).
+    public var trainPeriods: Int32 = 0
+
+    /// Periods tested on (out of sample).
+    public var testPeriods: Int32 = 0
+
+    /// Mean TD loss of the last episode.
+    public var finalLoss: Double = 0
+
+    /// Exploration rate at the end.
+    public var finalEpsilon: Double = 0
+
+    /// Total reward of each episode.
+    public var episodeRewards: [Double] = []
+
+    /// Environment steps taken.
+    public var steps: Int64 = 0
+
+    public init() {}
+}
+
+/// Hyper-parameters of a policy (TrainPolicyRequest documents the fixed ones).
+public struct Ultracore_Holdings_V1_PolicySettings: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.PolicySettings"
+
+    /// Adam learning rate.
+    public var learningRate: Double = 0
+
+    /// Discount factor.
+    public var discount: Double = 0
+
+    /// Variance penalty λ.
+    public var riskPenalty: Double = 0
+
+    /// Trading cost, basis points of turnover.
+    public var costBps: Double = 0
+
+    /// Trailing returns per asset in the state.
+    public var window: Int32 = 0
+
+    /// Fraction of the portfolio INCREASE_RISK / DECREASE_RISK move.
+    public var shift: Double = 0
+
+    /// Fraction of the periods trained on.
+    public var trainFraction: Double = 0
+
+    public init() {}
+}
+
+/// One strategy's out-of-sample figures, after costs.
+public struct Ultracore_Holdings_V1_StrategyEvaluation: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.StrategyEvaluation"
+
+    /// "policy", "buy_and_hold", "equal_weight_rebalanced", "target_threshold_5pct" or "parent".
+    public var strategy: String = ""
+
+    /// Π(1 + r) − 1 over the test periods.
+    public var totalReturn: Double = 0
+
+    /// mean(r) ÷ std(r, ddof 1) × √252; NaN when the returns do not vary.
+    public var sharpe: Double = 0
+
+    /// Deepest fall of wealth below its running peak, ≤ 0.
+    public var maxDrawdown: Double = 0
+
+    /// Σ|w′ − w| over the test periods.
+    public var turnover: Double = 0
+
+    /// The policy's actions, counted in PolicyAction order from HOLD (policy and parent only).
+    public var actions: [Int32] = []
 
     public init() {}
 }
@@ -1342,6 +1438,25 @@ extension Ultracore_Holdings_V1_PolicyTrained {
         self.seed = c.seed
         self.meanReward = c.mean_reward
         self.weights = ProtobufCRead.bytes(c.weights)
+        self.tickers = try ProtobufCRead.repeated(c.n_tickers, c.tickers) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.PolicyTrained.tickers") }
+        self.layerSizes = ProtobufCRead.scalars(c.n_layer_sizes, c.layer_sizes)
+        if let entries = c.target_weights {
+            for index in 0..<c.n_target_weights {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.targetWeights[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.PolicyTrained.target_weights")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.PolicyTrained.target_weights")
+            }
+        }
+        self.settings = try ProtobufCRead.message(c.settings, as: Ultracore_Holdings_V1_PolicySettings.self)
+        self.dataHash = try ProtobufCRead.string(c.data_hash, "ultracore.holdings.v1.PolicyTrained.data_hash")
+        self.evaluation = try ProtobufCRead.repeated(c.n_evaluation, c.evaluation) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_StrategyEvaluation in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_StrategyEvaluation.self) }
+        self.parentPolicyId = try ProtobufCRead.string(c.parent_policy_id, "ultracore.holdings.v1.PolicyTrained.parent_policy_id")
+        self.promoted = (c.promoted != 0)
+        self.trainPeriods = c.train_periods
+        self.testPeriods = c.test_periods
+        self.finalLoss = c.final_loss
+        self.finalEpsilon = c.final_epsilon
+        self.episodeRewards = ProtobufCRead.scalars(c.n_episode_rewards, c.episode_rewards)
+        self.steps = c.steps
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -1352,5 +1467,90 @@ extension Ultracore_Holdings_V1_PolicyTrained {
         c.pointee.seed = self.seed
         c.pointee.mean_reward = self.meanReward
         c.pointee.weights = arena.binary(self.weights)
+        c.pointee.n_tickers = self.tickers.count
+        c.pointee.tickers = arena.strings(self.tickers)
+        c.pointee.n_layer_sizes = self.layerSizes.count
+        c.pointee.layer_sizes = arena.array(self.layerSizes)
+        if !self.targetWeights.isEmpty {
+            let keys = self.targetWeights.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry.self)
+                ultracore__holdings__v1__policy_trained__target_weights_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.targetWeights[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_target_weights = keys.count
+            c.pointee.target_weights = entries
+        }
+        c.pointee.settings = self.settings.map { arena.message($0, as: Ultracore__Holdings__V1__PolicySettings.self) }
+        c.pointee.data_hash = arena.string(self.dataHash)
+        c.pointee.n_evaluation = self.evaluation.count
+        c.pointee.evaluation = arena.messages(self.evaluation, as: Ultracore__Holdings__V1__StrategyEvaluation.self)
+        c.pointee.parent_policy_id = arena.string(self.parentPolicyId)
+        c.pointee.promoted = (self.promoted ? 1 : 0)
+        c.pointee.train_periods = self.trainPeriods
+        c.pointee.test_periods = self.testPeriods
+        c.pointee.final_loss = self.finalLoss
+        c.pointee.final_epsilon = self.finalEpsilon
+        c.pointee.n_episode_rewards = self.episodeRewards.count
+        c.pointee.episode_rewards = arena.array(self.episodeRewards)
+        c.pointee.steps = self.steps
+    }
+}
+
+extension Ultracore_Holdings_V1_PolicySettings {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__policy_settings__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__PolicySettings.self).pointee
+        self.init()
+        self.learningRate = c.learning_rate
+        self.discount = c.discount
+        self.riskPenalty = c.risk_penalty
+        self.costBps = c.cost_bps
+        self.window = c.window
+        self.shift = c.shift
+        self.trainFraction = c.train_fraction
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__PolicySettings.self, capacity: 1)
+        ultracore__holdings__v1__policy_settings__init(c)
+        c.pointee.learning_rate = self.learningRate
+        c.pointee.discount = self.discount
+        c.pointee.risk_penalty = self.riskPenalty
+        c.pointee.cost_bps = self.costBps
+        c.pointee.window = self.window
+        c.pointee.shift = self.shift
+        c.pointee.train_fraction = self.trainFraction
+    }
+}
+
+extension Ultracore_Holdings_V1_StrategyEvaluation {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__strategy_evaluation__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__StrategyEvaluation.self).pointee
+        self.init()
+        self.strategy = try ProtobufCRead.string(c.strategy, "ultracore.holdings.v1.StrategyEvaluation.strategy")
+        self.totalReturn = c.total_return
+        self.sharpe = c.sharpe
+        self.maxDrawdown = c.max_drawdown
+        self.turnover = c.turnover
+        self.actions = ProtobufCRead.scalars(c.n_actions, c.actions)
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__StrategyEvaluation.self, capacity: 1)
+        ultracore__holdings__v1__strategy_evaluation__init(c)
+        c.pointee.strategy = arena.string(self.strategy)
+        c.pointee.total_return = self.totalReturn
+        c.pointee.sharpe = self.sharpe
+        c.pointee.max_drawdown = self.maxDrawdown
+        c.pointee.turnover = self.turnover
+        c.pointee.n_actions = self.actions.count
+        c.pointee.actions = arena.array(self.actions)
     }
 }

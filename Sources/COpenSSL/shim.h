@@ -2,3 +2,5 @@
 #include <openssl/err.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>

@@ -3,14 +3,18 @@ import Foundation
 import HoldingsProto
 import RPCCore
 import Security
+import Learning
 import Store
+import Synchronization
 
 /// AgentService: risk, anomalies and rebalancing recommendations over a client's book and
-/// audit trail. Every method here reads; nothing is recorded.
+/// audit trail (these only read), and the DQN policy: TrainPolicy records POLICY_TRAINED,
+/// RecommendAction reads a trained policy.
 public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
     let model: WriteModel
     let analytics: AnalyticsService
     let readYourWritesTimeout: Duration
+    var policies: PolicyStore { model.policies }
 
     public init(model: WriteModel, readYourWritesTimeout: Duration = .seconds(5)) {
         self.model = model
@@ -222,13 +226,155 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
         return Dictionary(uniqueKeysWithValues: tickers.map { ($0, weight.description) })
     }
 
-    // MARK: The DQN policy (the next step of this service)
+    // MARK: The DQN policy
 
-    public func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_TrainPolicyResponse {
-        throw RPCError(.unimplemented, "ultracore.holdings.v1.AgentService/TrainPolicy is not implemented yet")
+    public func trainPolicy(request: Ultracore_Holdings_V1_TrainPolicyRequest, response: ResponseWriter<Ultracore_Holdings_V1_TrainPolicyProgress>,
+                            context: ServerContext) async throws {
+        try await ServiceError.mapping {
+            let input = try PolicyTrainingInput(request)
+            let requestId = try RequestParsing.requestId(request.requestId)
+            let fingerprint = RequestFingerprint.of(request)
+            // A policy's id is fixed by its inputs: one trained before is answered as it stands.
+            if let known = try await policies.load(input.policyId) {
+                try await response.write(Self.final(PolicyStore.response(known.event, replayed: true)))
+                return
+            }
+            var parent: LoadedPolicy?
+            if !input.warmStart.isEmpty {
+                guard let found = try await policies.load(input.warmStart) else {
+                    throw DomainError.notFound("policy \(input.warmStart) not found")
+                }
+                guard found.tickers == input.tickers, found.network.inputs == input.environment.featureCount else {
+                    throw DomainError.failedPrecondition(
+                        "policy \(input.warmStart) was trained on \(found.tickers.joined(separator: ", ")); a warm start needs the same tickers in the same order")
+                }
+                parent = found
+            }
+            let trainer = DQNTrainer(environment: input.environment, settings: input.settings)
+            guard policies.claim() else {
+                throw RPCError(.resourceExhausted, "a policy is being trained; one training runs at a time, retry later")
+            }
+            defer { policies.release() }
+            let stop = StopFlag()
+            let (stream, continuation) = AsyncStream.makeStream(of: TrainingProgress.self, bufferingPolicy: .bufferingNewest(1))
+            let clock = ContinuousClock()
+            let lastSent = Mutex<ContinuousClock.Instant?>(nil)
+            let writer = Task {
+                for await step in stream {
+                    var progress = Ultracore_Holdings_V1_TrainPolicyProgress()
+                    progress.episode = Int32(step.episode)
+                    progress.episodes = Int32(step.episodes)
+                    progress.episodeReward = step.reward
+                    progress.epsilon = step.epsilon
+                    progress.loss = step.loss
+                    do { try await response.write(progress) } catch { stop.set() }
+                }
+            }
+            let trained: TrainedPolicy
+            do {
+                trained = try await withTaskCancellationHandler {
+                    try await PolicyStore.train(trainer, start: parent?.network, stop: stop) { step in
+                        let now = clock.now
+                        let due = lastSent.withLock { last -> Bool in
+                            guard step.episode == step.episodes || last.map({ now - $0 >= .milliseconds(100) }) ?? true else { return false }
+                            last = now
+                            return true
+                        }
+                        if due { continuation.yield(step) }
+                    }
+                } onCancel: {
+                    stop.set()
+                }
+            } catch let stopped as DQNTrainer.Stop {
+                continuation.finish()
+                writer.cancel()
+                switch stopped {
+                case .cancelled:
+                    if let deadline = context.deadline, deadline <= .now {
+                        throw RPCError(.deadlineExceeded, "the deadline passed during training; nothing was recorded")
+                    }
+                    throw RPCError(.cancelled, "training was cancelled; nothing was recorded")
+                case .tooShort(let reason):
+                    throw DomainError.invalidArgument(field: "histories", reason: reason)
+                }
+            }
+            continuation.finish()
+            await writer.value
+            var evaluation = trained.evaluation.map(PolicyStore.evaluationProto)
+            let policySharpe = trained.evaluation[0].sharpe
+            var promoted = trained.evaluation.dropFirst().allSatisfy { !(policySharpe <= $0.sharpe) } && !policySharpe.isNaN
+            if let parent {
+                let before = trainer.evaluate(parent.network)[0]
+                var parentResult = PolicyStore.evaluationProto(before)
+                parentResult.strategy = "parent"
+                evaluation.append(parentResult)
+                promoted = promoted && !(policySharpe <= before.sharpe)
+            }
+            let event = try await policies.record(input, trained, parent: parent, evaluation: evaluation, promoted: promoted,
+                                                  requestId: requestId, fingerprint: fingerprint)
+            try await response.write(Self.final(PolicyStore.response(event, replayed: false)))
+        }
+    }
+
+    static func final(_ result: Ultracore_Holdings_V1_TrainPolicyResponse) -> Ultracore_Holdings_V1_TrainPolicyProgress {
+        var progress = Ultracore_Holdings_V1_TrainPolicyProgress()
+        progress.episodes = Int32(clamping: result.episodeRewards.count)
+        progress.episode = progress.episodes
+        progress.episodeReward = result.episodeRewards.last ?? 0
+        progress.epsilon = result.finalEpsilon
+        progress.loss = result.finalLoss
+        progress.result = result
+        return progress
     }
 
     public func recommendAction(request: Ultracore_Holdings_V1_RecommendActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendActionResponse {
-        throw RPCError(.unimplemented, "ultracore.holdings.v1.AgentService/RecommendAction is not implemented yet")
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
+            let policyId = try Validation.identifier(request.policyId, field: "policy_id")
+            var given: [String: [ExactDecimal]] = [:]
+            for (index, history) in request.recentPrices.enumerated() {
+                let field = "recent_prices[\(index)]"
+                guard (try? Validation.ticker(history.ticker)) != nil else {
+                    throw DomainError.invalidArgument(field: field + ".ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
+                }
+                guard given[history.ticker] == nil else { throw DomainError.invalidArgument(field: field + ".ticker", reason: "repeats \(history.ticker)") }
+                guard (11...100_000).contains(history.prices.count) else {
+                    throw DomainError.invalidArgument(field: field + ".prices", reason: "must hold 11 to 100,000 prices, not \(history.prices.count)")
+                }
+                var list: [ExactDecimal] = []
+                for (t, text) in history.prices.enumerated() { list.append(try Validation.positive(text, field: "\(field).prices[\(t)]")) }
+                given[history.ticker] = list
+            }
+            guard let policy = try await policies.load(policyId) else {
+                throw DomainError.notFound("policy \(policyId) not found (AgentService.TrainPolicy creates policies)")
+            }
+            for ticker in given.keys where !policy.tickers.contains(ticker) {
+                throw DomainError.invalidArgument(field: "recent_prices", reason: "names \(ticker), which policy \(policyId) was not trained on")
+            }
+            let state = try await policies.state(of: client, policy: policy, given: given)
+            let (choice, values) = DQNTrainer.greedy(policy.network, state.features)
+            var response = Ultracore_Holdings_V1_RecommendActionResponse()
+            response.action = .init(choice)
+            response.qValues = PolicyChoice.allCases.map { action in
+                var value = Ultracore_Holdings_V1_ActionValue()
+                value.action = .init(action)
+                value.qValue = values[action.rawValue]
+                return value
+            }
+            response.state = state.features
+            let proposed = state.environment.apply(choice, to: state.weights, at: state.period)
+            for (index, ticker) in policy.tickers.enumerated() {
+                response.weights[ticker] = state.exactWeights[index].description
+                response.proposedWeights[ticker] = Self.decimal(proposed[index])
+            }
+            return response
+        }
+    }
+
+    /// A weight computed in floating point as a decimal string, half-even at 10 places.
+    static func decimal(_ value: Double) -> String {
+        let text = String(format: "%.10f", value)
+        return ExactDecimal(text)?.description ?? text
     }
 }

@@ -422,6 +422,8 @@ public final class Projector: @unchecked Sendable {
                 try settleRun(aborted.rebalancingId, client: event.clientId, expected: nil, event: event)
             case .rebalancingScheduled(let scheduled)?:
                 try ReadModels.saveSchedule(scheduled.schedule ?? .init(), version: event.aggregateVersion, on: db)
+            case .policyTrained?:
+                try ReadModels.savePolicy(event, on: db)
             default:
                 break
             }

@@ -1,4 +1,5 @@
 import Domain
+import Learning
 import EventLog
 import Foundation
 import HoldingsProto
@@ -33,6 +34,8 @@ struct EvaluationInput: Sendable {
     var lookback: Int
     var maxTilt: ExactDecimal
     var asOf: Instant
+    /// TACTICAL: the trained policy that decides the tilt instead of momentum.
+    var policyId = ""
 
     /// Validates the parts the request types share.
     init(client: String, targets: [String: String], strategy: Ultracore_Holdings_V1_RebalancingStrategy,
@@ -59,9 +62,7 @@ struct EvaluationInput: Sendable {
         lookback = 20
         maxTilt = ExactDecimal("0.05")!
         if strategy == .tactical, let signal {
-            if !signal.policyId.isEmpty {
-                throw .notFound("policy \(signal.policyId.prefix(64)) not found: no DQN policy has been trained")
-            }
+            if !signal.policyId.isEmpty { policyId = try Validation.identifier(signal.policyId, field: "signal.policy_id") }
             if signal.lookback != 0 {
                 guard (2...1000).contains(signal.lookback) else {
                     throw .invalidArgument(field: "signal.lookback", reason: "must be 2 to 1,000 valuations (0 means 20)")
@@ -132,7 +133,13 @@ extension WriteModel {
     func evaluate(_ input: EvaluationInput, prices: [String: ExactDecimal] = [:], requirePrices: Bool = false) async throws -> EvaluationOutcome {
         var targets = input.targets
         var reasons: [String] = []
-        if input.strategy == .tactical {
+        var policyHolds = false
+        if input.strategy == .tactical, !input.policyId.isEmpty {
+            let tilt = try await policyTilt(input, targets: targets)
+            targets = tilt.targets
+            reasons += tilt.reasons
+            policyHolds = tilt.hold
+        } else if input.strategy == .tactical {
             let recent = try await recentPrices(client: input.client, tickers: Array(targets.keys), count: input.lookback)
             let tilt = try Rebalancing.momentumTilt(targets, prices: recent, maxTilt: input.maxTilt)
             targets = tilt.targets
@@ -159,6 +166,8 @@ extension WriteModel {
                 should = true
                 reasons.append("never rebalanced: a \(name) rebalance is due")
             }
+        } else if policyHolds {
+            reasons.append("the policy holds: no rebalance, whatever the drift")
         } else {
             let outside = drifts.filter(\.outside)
             should = !outside.isEmpty
@@ -168,6 +177,45 @@ extension WriteModel {
             if outside.isEmpty { reasons.append("every asset is within its band") }
         }
         return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
+    }
+
+    /// TACTICAL with a policy: the policy's greedy action on the client's state. HOLD keeps the
+    /// portfolio as it is; REBALANCE_TO_TARGET keeps the targets; INCREASE_RISK / DECREASE_RISK
+    /// move max_tilt of the targets toward the policy ticker with the highest / lowest trailing
+    /// volatility (when it is a target).
+    func policyTilt(_ input: EvaluationInput, targets: [String: ExactDecimal]) async throws -> (targets: [String: ExactDecimal], reasons: [String], hold: Bool) {
+        guard let policy = try await policies.load(input.policyId) else {
+            throw DomainError.notFound("policy \(input.policyId) not found (AgentService.TrainPolicy creates policies)")
+        }
+        let state = try await policies.state(of: input.client, policy: policy, given: [:])
+        let (choice, values) = DQNTrainer.greedy(policy.network, state.features)
+        let name = Ultracore_Holdings_V1_PolicyAction(choice).protoName ?? "\(choice)"
+        let q = values.map { format($0, places: 4) }.joined(separator: ", ")
+        var reasons = ["policy \(input.policyId) chose \(name) (Q-values \(q) for HOLD, REBALANCE_TO_TARGET, INCREASE_RISK, DECREASE_RISK)"]
+        switch choice {
+        case .hold:
+            return (targets, reasons, true)
+        case .rebalanceToTarget:
+            return (targets, reasons, false)
+        case .increaseRisk, .decreaseRisk:
+            var chosen = 0
+            var best = state.environment.volatility(asset: 0, at: state.period)
+            for i in 1..<policy.tickers.count {
+                let v = state.environment.volatility(asset: i, at: state.period)
+                if choice == .increaseRisk ? v > best : v < best { (chosen, best) = (i, v) }
+            }
+            let ticker = policy.tickers[chosen]
+            guard targets[ticker] != nil else {
+                reasons.append("\(ticker), the asset it leans toward, has no target: targets kept")
+                return (targets, reasons, false)
+            }
+            let keep = try ExactDecimal(1).subtracting(input.maxTilt)
+            var tilted: [String: ExactDecimal] = [:]
+            for (key, weight) in targets { tilted[key] = try weight.multiplied(by: keep, scale: 10) }
+            tilted[ticker] = try (tilted[ticker] ?? .zero).adding(input.maxTilt)
+            reasons.append("\(input.maxTilt) of the targets moved toward \(ticker) (trailing volatility \(format(100 * best, places: 2)) %)")
+            return (tilted, reasons, false)
+        }
     }
 
     /// The first outcome of an evaluation retried with its request id (from its REBALANCING_TRIGGERED).

@@ -362,3 +362,267 @@ def test_recommend_rebalancing_refuses_bad_input(stubs):
         expect_status(INVALID, lambda: agent.RecommendRebalancing(request, timeout=10), needle)
     expect_status(grpc.StatusCode.FAILED_PRECONDITION,
                   lambda: agent.RecommendRebalancing(ag.RecommendRebalancingRequest(client_id=client), timeout=10), "no open position")
+
+
+# The DQN policy -----------------------------------------------------------------------------
+
+def synthetic_prices(seed, tickers=3, periods=120):
+    rng = random.Random(seed)
+    histories = []
+    for i in range(tickers):
+        price, prices = Decimal(100), []
+        for _ in range(periods):
+            prices.append(price)
+            price = (price * Decimal(repr(math.exp(rng.gauss(0.0003 * (i + 1), 0.01 * (i + 1)))))).quantize(Decimal("0.01"))
+        histories.append(prices)
+    return histories
+
+
+def histories_of(tickers, prices):
+    return [ag.PriceHistory(ticker=t, prices=[str(p) for p in row]) for t, row in zip(tickers, prices)]
+
+
+def train(agent, request, timeout=120):
+    messages = list(agent.TrainPolicy(request, timeout=timeout))
+    assert messages and messages[-1].HasField("result")
+    assert all(not m.HasField("result") for m in messages[:-1])
+    return messages
+
+
+def baseline_figures(prices, targets, cost_rate, window=10):
+    """The three baselines over the test segment, written again from agent.proto's definitions."""
+    n, periods = len(prices), len(prices[0])
+    returns = [[0.0] * n] + [[float(prices[i][t]) / float(prices[i][t - 1]) - 1 for i in range(n)] for t in range(1, periods)]
+    split = window + int((periods - window) * 0.7)
+
+    def run(decide):
+        weights, nets, turnover = list(targets), [], 0.0
+        for t in range(split, periods - 1):
+            new = decide(weights)
+            traded = sum(abs(a - b) for a, b in zip(new, weights))
+            gross = sum(w * r for w, r in zip(new, returns[t + 1]))
+            nets.append(gross - cost_rate * traded)
+            turnover += traded
+            weights = [w * (1 + r) / (1 + gross) for w, r in zip(new, returns[t + 1])]
+        wealth = np.cumprod([1 + r for r in nets])
+        peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
+        drawdown = min(0.0, float(np.min(wealth / peak - 1)))
+        sharpe = float(np.mean(nets) / np.std(nets, ddof=1) * math.sqrt(252))
+        return float(wealth[-1] - 1), sharpe, drawdown, turnover
+
+    equal = [1 / n] * n
+    return {
+        "buy_and_hold": run(lambda w: w),
+        "equal_weight_rebalanced": run(lambda w: equal),
+        "target_threshold_5pct": run(lambda w: list(targets) if any(abs(a - b) > 0.05 for a, b in zip(w, targets)) else w),
+    }, split
+
+
+def test_train_policy_streams_progress_records_and_answers_the_same_inputs_with_the_same_policy(stubs):
+    tickers = [unique("PA"), unique("PB"), unique("PC")]
+    prices = synthetic_prices(1)
+    request = ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=6, seed=11, request_id=uuid.uuid4().hex)
+    messages = train(stubs.agent, request)
+    result = messages[-1].result
+    episodes = [m.episode for m in messages[:-1]]
+    assert episodes == sorted(episodes) and episodes[-1] == 6 and all(m.episodes == 6 for m in messages)
+    assert result.policy_id.startswith("pol-") and len(result.policy_id) == 28 and result.event_id and not result.replayed
+    assert len(result.episode_rewards) == 6 and result.steps == 6 * 77  # 120 periods: 77 to train on after the window
+    assert (result.train_periods, result.test_periods) == (77, 32)
+    data = "".join(t + "\n" + ",".join(str(p.normalize()) if p != p.to_integral() else str(int(p)) for p in row) + "\n"
+                   for t, row in zip(tickers, prices))
+    import hashlib
+    assert result.data_hash == hashlib.sha256(data.encode()).hexdigest()
+    # The baselines, recomputed here from the contract's definitions.
+    names = [e.strategy for e in result.evaluation]
+    assert names == ["policy", "buy_and_hold", "equal_weight_rebalanced", "target_threshold_5pct"]
+    expected, _ = baseline_figures(prices, [1 / 3] * 3, 0.001)
+    for e in result.evaluation[1:]:
+        total, sharpe, drawdown, turnover = expected[e.strategy]
+        close(e.total_return, total, e.strategy + " return")
+        close(e.sharpe, sharpe, e.strategy + " Sharpe")
+        close(e.max_drawdown, drawdown, e.strategy + " drawdown")
+        assert abs(e.turnover - turnover) < 1e-9, e.strategy
+    policy = result.evaluation[0]
+    assert sum(policy.actions) == 32 and len(policy.actions) == 4
+    assert result.promoted == all(policy.sharpe > e.sharpe for e in result.evaluation[1:])
+    # The same inputs: the same policy, answered from the record without training again.
+    again = train(stubs.agent, ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=6, seed=11))
+    assert len(again) == 1 and again[0].result.replayed
+    assert again[0].result.policy_id == result.policy_id and list(again[0].result.episode_rewards) == list(result.episode_rewards)
+    # Another seed: another policy.
+    other = train(stubs.agent, ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=6, seed=12))[-1].result
+    assert other.policy_id != result.policy_id and list(other.episode_rewards) != list(result.episode_rewards)
+
+
+def client_with_prices(stubs, tickers, prices, quantities):
+    """A client holding `quantities` of each ticker, valued at the last 11 prices of each."""
+    client = "pol-" + uuid.uuid4().hex[:8]
+    for ticker, quantity, row in zip(tickers, quantities, prices):
+        stubs.buy(client, ticker, quantity, row[-12], NOW - timedelta(hours=3))
+    for k in range(11, 0, -1):
+        quotes = [M["common_pb2"].PriceQuote(ticker=t, price=str(row[-k]), priced_at=ts(NOW - timedelta(minutes=k)))
+                  for t, row in zip(tickers, prices)]
+        stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=quotes), timeout=10)
+    return client
+
+
+def test_recommend_action_and_tactical_rebalancing_use_a_trained_policy(stubs):
+    tickers = [unique("QA"), unique("QB"), unique("QC")]
+    prices = synthetic_prices(2)
+    result = train(stubs.agent, ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=5, seed=3))[-1].result
+    client = client_with_prices(stubs, tickers, prices, [10, 20, 30])
+    answer = stubs.agent.RecommendAction(ag.RecommendActionRequest(client_id=client, policy_id=result.policy_id), timeout=10)
+    q = [v.q_value for v in answer.q_values]
+    assert [v.action for v in answer.q_values] == [ag.HOLD, ag.REBALANCE_TO_TARGET, ag.INCREASE_RISK, ag.DECREASE_RISK]
+    assert answer.action == answer.q_values[int(np.argmax(q))].action
+    # The state, recomputed: weights, each ticker's last 10 returns in percent, their population std.
+    values = [Decimal(qty) * row[-1] for qty, row in zip([10, 20, 30], prices)]
+    weights = [float(v / sum(values)) for v in values]
+    assert len(answer.state) == 36
+    for i, w in enumerate(weights):
+        assert abs(answer.state[i] - w) < 1e-10 and answer.state[i] == float(Decimal(answer.weights[tickers[i]]))
+    for i, row in enumerate(prices):
+        rets = [100 * (float(row[-k]) / float(row[-k - 1]) - 1) for k in range(10, 0, -1)]
+        assert np.allclose(answer.state[3 + 10 * i: 13 + 10 * i], rets, rtol=1e-12, atol=1e-12)
+        assert abs(answer.state[33 + i] - float(np.std(np.array(rets) / 100)) * 100) < 1e-9
+    proposed = [float(Decimal(answer.proposed_weights[t])) for t in tickers]
+    if answer.action == ag.HOLD:
+        assert np.allclose(proposed, weights, atol=1e-9)
+    elif answer.action == ag.REBALANCE_TO_TARGET:
+        assert np.allclose(proposed, [1 / 3] * 3, atol=1e-9)
+    else:
+        vols = answer.state[33:36]
+        k = int(np.argmax(vols)) if answer.action == ag.INCREASE_RISK else int(np.argmin(vols))
+        assert np.allclose(proposed, [0.9 * w + (0.1 if i == k else 0) for i, w in enumerate(weights)], atol=1e-9)
+    # TACTICAL rebalancing asks the same policy.
+    name = ag.PolicyAction.Name(answer.action)
+    evaluation = stubs.rebalancing.EvaluateRebalancing(rb.EvaluateRebalancingRequest(
+        client_id=client, target_weights={t: "0.3" for t in tickers}, strategy=ev.TACTICAL, band=ev.DriftBand(absolute="0.05"),
+        signal=rb.TacticalSignal(policy_id=result.policy_id)), timeout=10)
+    assert f"policy {result.policy_id} chose {name}" in evaluation.reasons[0]
+    if answer.action == ag.HOLD:
+        assert not evaluation.should_rebalance
+    # Recent prices in the request stand in for recorded ones.
+    stranger = "pol-s-" + uuid.uuid4().hex[:6]
+    stubs.buy(stranger, tickers[0], 5, 100)
+    given = [ag.PriceHistory(ticker=t, prices=[str(p) for p in row[-11:]]) for t, row in zip(tickers, prices)]
+    same = stubs.agent.RecommendAction(ag.RecommendActionRequest(client_id=stranger, policy_id=result.policy_id, recent_prices=given),
+                                       timeout=10)
+    assert list(same.state[3:]) == list(answer.state[3:]) and same.weights[tickers[0]] == "1"
+    expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: stubs.agent.RecommendAction(
+        ag.RecommendActionRequest(client_id=stranger, policy_id=result.policy_id), timeout=10), "recent_prices")
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: stubs.agent.RecommendAction(
+        ag.RecommendActionRequest(client_id=client, policy_id="pol-000000000000000000000000"), timeout=10), "not found")
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: stubs.rebalancing.EvaluateRebalancing(rb.EvaluateRebalancingRequest(
+        client_id=client, target_weights={tickers[0]: "1"}, strategy=ev.TACTICAL, band=ev.DriftBand(absolute="0.05"),
+        signal=rb.TacticalSignal(policy_id="pol-unknown")), timeout=10), "pol-unknown")
+    expect_status(INVALID, lambda: stubs.agent.RecommendAction(ag.RecommendActionRequest(
+        client_id=client, policy_id=result.policy_id, recent_prices=[ag.PriceHistory(ticker=tickers[0], prices=["1"] * 10)]),
+        timeout=10), "recent_prices[0].prices")
+
+
+def test_a_warm_start_is_compared_with_its_parent(stubs):
+    tickers = [unique("WA"), unique("WB")]
+    prices = synthetic_prices(5, tickers=2)
+    parent = train(stubs.agent, ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=4, seed=1))[-1].result
+    child = train(stubs.agent, ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=4, seed=1,
+                                                     warm_start_policy_id=parent.policy_id))[-1].result
+    assert child.policy_id != parent.policy_id
+    names = [e.strategy for e in child.evaluation]
+    assert names == ["policy", "buy_and_hold", "equal_weight_rebalanced", "target_threshold_5pct", "parent"]
+    parent_figures = child.evaluation[-1]
+    assert parent_figures.total_return == parent.evaluation[0].total_return  # the parent, evaluated again: the same figures
+    policy = child.evaluation[0]
+    assert child.promoted == all(policy.sharpe > e.sharpe for e in child.evaluation[1:])
+    expect_status(grpc.StatusCode.FAILED_PRECONDITION, lambda: train(stubs.agent, ag.TrainPolicyRequest(
+        histories=histories_of(list(reversed(tickers)), prices), episodes=1, seed=1, warm_start_policy_id=parent.policy_id)),
+        "same tickers")
+
+
+def test_train_policy_refuses_bad_input_and_non_admins(stubs, server):
+    tickers = [unique("BA"), unique("BB")]
+    prices = synthetic_prices(3, tickers=2, periods=40)
+    good = histories_of(tickers, prices)
+    short = [ag.PriceHistory(ticker=tickers[0], prices=["1"] * 40), ag.PriceHistory(ticker=tickers[1], prices=["1"] * 39)]
+    cases = (
+        (ag.TrainPolicyRequest(episodes=1), "histories"),
+        (ag.TrainPolicyRequest(histories=short, episodes=1), "histories[1].prices"),
+        (ag.TrainPolicyRequest(histories=[ag.PriceHistory(ticker=tickers[0], prices=["1"] * 29)], episodes=1), "histories[0].prices"),
+        (ag.TrainPolicyRequest(histories=[ag.PriceHistory(ticker=tickers[0], prices=["1"] * 39 + ["-1"])], episodes=1),
+         "histories[0].prices[39]"),
+        (ag.TrainPolicyRequest(histories=good + [good[0]], episodes=1), "histories[2].ticker"),
+        (ag.TrainPolicyRequest(histories=[ag.PriceHistory(ticker="bad ticker", prices=["1"] * 40)], episodes=1), "histories[0].ticker"),
+        (ag.TrainPolicyRequest(histories=good, episodes=0), "episodes"),
+        (ag.TrainPolicyRequest(histories=good, episodes=10_001), "episodes"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, learning_rate=-0.1), "learning_rate"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, learning_rate=float("nan")), "learning_rate"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, discount=1), "discount"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, risk_penalty=101), "risk_penalty"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, cost_bps=1001), "cost_bps"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, target_weights={tickers[0]: "0.5"}), "target_weights"),
+        (ag.TrainPolicyRequest(histories=good, episodes=1, target_weights={tickers[0]: "0.5", "ZZZ": "0.5"}), "target_weights[ZZZ]"),
+    )
+    for request, needle in cases:
+        expect_status(INVALID, lambda: train(stubs.agent, request), needle)
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: train(stubs.agent, ag.TrainPolicyRequest(
+        histories=good, episodes=1, warm_start_policy_id="pol-none")), "pol-none")
+    from conftest import token
+    reader = M["agent_pb2_grpc"].AgentServiceStub(holdings_channel(server[0], token("clients:read:someone", subject="reader")))
+    expect_status(grpc.StatusCode.PERMISSION_DENIED, lambda: train(reader, ag.TrainPolicyRequest(histories=good, episodes=1)), "admin")
+
+
+def test_training_stops_at_the_deadline_and_runs_one_at_a_time(stubs):
+    import threading
+    tickers = [unique(f"D{i}") for i in range(20)]
+    prices = synthetic_prices(4, tickers=20, periods=2000)
+    long_request = ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=10_000, seed=1)
+    outcome = {}
+
+    def long_training():
+        try:
+            list(stubs.agent.TrainPolicy(long_request, timeout=4))
+        except grpc.RpcError as error:
+            outcome["code"] = error.code()
+
+    runner = threading.Thread(target=long_training)
+    runner.start()
+    import time
+    time.sleep(1.5)
+    small = ag.TrainPolicyRequest(histories=histories_of(tickers[:2], [p[:60] for p in prices[:2]]), episodes=1, seed=99)
+    expect_status(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: train(stubs.agent, small), "one training runs at a time")
+    runner.join(30)
+    assert outcome.get("code") == grpc.StatusCode.DEADLINE_EXCEEDED
+    for _ in range(50):  # the slot is free once the training thread sees the stop
+        try:
+            assert not train(stubs.agent, small)[-1].result.replayed
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            time.sleep(0.2)
+    else:
+        pytest.fail("the training slot was never released")
+
+
+def test_a_policy_survives_a_restart(postgres):
+    from conftest import holdingsd_command, start, stop
+    url = postgres.new_database()
+    tickers = [unique("RA"), unique("RB")]
+    prices = synthetic_prices(8, tickers=2, periods=60)
+    request = ag.TrainPolicyRequest(histories=histories_of(tickers, prices), episodes=2, seed=5)
+    process, address = start(holdingsd_command(url))
+    try:
+        first = train(M["agent_pb2_grpc"].AgentServiceStub(holdings_channel(address)), request)[-1].result
+    finally:
+        stop(process)
+    process, address = start(holdingsd_command(url))
+    try:
+        stubs = Stubs(address)
+        again = train(stubs.agent, request)
+        assert len(again) == 1 and again[0].result.replayed and again[0].result.policy_id == first.policy_id
+        assert list(again[0].result.evaluation) == list(first.evaluation)
+        client = client_with_prices(stubs, tickers, prices, [1, 1])
+        answer = stubs.agent.RecommendAction(ag.RecommendActionRequest(client_id=client, policy_id=first.policy_id), timeout=10)
+        assert len(answer.q_values) == 4 and len(answer.state) == 24
+    finally:
+        stop(process)

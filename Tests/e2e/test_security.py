@@ -247,7 +247,7 @@ def test_a_token_for_client_a_never_reaches_client_b(secured):
         code, details = code_of(call(a_channel, path, request, response_class, streaming))
         if path.endswith("/ListEvents") or path.endswith("/WatchEvents"):
             assert code == DENIED and f"clients:read:{b}" in details, (path, code, details)
-        elif path.split("/")[1].endswith("DataMeshService") or path.endswith("/RecommendAction"):
+        elif path.split("/")[1].endswith("DataMeshService"):
             assert code in (DENIED, grpc.StatusCode.UNIMPLEMENTED), (path, code, details)
         elif "position_id" in request.DESCRIPTOR.fields_by_name and "client_id" not in request.DESCRIPTOR.fields_by_name:
             assert code == grpc.StatusCode.NOT_FOUND, (path, code, details)

@@ -49,7 +49,8 @@ IMPLEMENTED = {"/ultracore.holdings.v1.HoldingsService/" + m for m in
                ("ComputePerformance", "ComputeSharpe", "ComputeMaxDrawdown", "ComputeAlphaBeta")} | \
               {"/ultracore.holdings.v1.RebalancingService/" + m for m in
                ("EvaluateRebalancing", "PlanRebalancing", "ExecuteRebalancing", "ScheduleRebalancing")} | \
-              {"/ultracore.holdings.v1.AgentService/" + m for m in ("AssessRisk", "DetectAnomalies", "RecommendRebalancing")}
+              {"/ultracore.holdings.v1.AgentService/" + m for m in
+               ("AssessRisk", "DetectAnomalies", "RecommendRebalancing", "TrainPolicy", "RecommendAction")}
 
 
 def test_every_contract_method_is_served_or_answers_unimplemented_with_its_name(server, proto_modules):

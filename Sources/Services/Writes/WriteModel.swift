@@ -34,6 +34,9 @@ public final class WriteModel: Sendable {
     let batches = Mutex<(inFlight: Set<String>, records: [String: RequestRecord])>(([], [:]))
     /// Acknowledged events, live, for WatchEvents.
     public let broadcaster: EventBroadcaster
+    /// Trained DQN policies loaded in this process, and the training slot.
+    let policyMemory = PolicyMemory()
+    var policies: PolicyStore { PolicyStore(model: self, memory: policyMemory) }
 
     var recorder: EventRecorder { executor.recorder }
 

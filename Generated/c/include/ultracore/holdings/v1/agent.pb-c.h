@@ -29,10 +29,14 @@ typedef struct Ultracore__Holdings__V1__RecommendRebalancingResponse Ultracore__
 typedef struct Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry;
 typedef struct Ultracore__Holdings__V1__PriceHistory Ultracore__Holdings__V1__PriceHistory;
 typedef struct Ultracore__Holdings__V1__TrainPolicyRequest Ultracore__Holdings__V1__TrainPolicyRequest;
+typedef struct Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry;
+typedef struct Ultracore__Holdings__V1__TrainPolicyProgress Ultracore__Holdings__V1__TrainPolicyProgress;
 typedef struct Ultracore__Holdings__V1__TrainPolicyResponse Ultracore__Holdings__V1__TrainPolicyResponse;
 typedef struct Ultracore__Holdings__V1__ActionValue Ultracore__Holdings__V1__ActionValue;
 typedef struct Ultracore__Holdings__V1__RecommendActionRequest Ultracore__Holdings__V1__RecommendActionRequest;
 typedef struct Ultracore__Holdings__V1__RecommendActionResponse Ultracore__Holdings__V1__RecommendActionResponse;
+typedef struct Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry;
+typedef struct Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry;
 
 
 /* --- enums --- */
@@ -80,7 +84,9 @@ typedef enum _Ultracore__Holdings__V1__AnomalyKind {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ANOMALY_KIND)
 } Ultracore__Holdings__V1__AnomalyKind;
 /*
- * Actions of the DQN portfolio policy.
+ * Actions of the DQN portfolio policy. The set is kept at four for any number of assets: the
+ * network's output does not grow with the portfolio (pairwise shifts would need n(n − 1)
+ * outputs, 2,450 at 50 assets, and far more experience to learn).
  */
 typedef enum _Ultracore__Holdings__V1__PolicyAction {
   ULTRACORE__HOLDINGS__V1__POLICY_ACTION__POLICY_ACTION_UNSPECIFIED = 0,
@@ -89,15 +95,15 @@ typedef enum _Ultracore__Holdings__V1__PolicyAction {
    */
   ULTRACORE__HOLDINGS__V1__POLICY_ACTION__HOLD = 1,
   /*
-   * Rebalance to the target weights.
+   * Trade back to the target weights.
    */
   ULTRACORE__HOLDINGS__V1__POLICY_ACTION__REBALANCE_TO_TARGET = 2,
   /*
-   * Shift weight toward the riskiest assets.
+   * w ← (1 − 0.1) w + 0.1 e_k, k the asset with the highest trailing volatility (lowest index on ties).
    */
   ULTRACORE__HOLDINGS__V1__POLICY_ACTION__INCREASE_RISK = 3,
   /*
-   * Shift weight toward the least risky assets.
+   * The same toward the asset with the lowest trailing volatility.
    */
   ULTRACORE__HOLDINGS__V1__POLICY_ACTION__DECREASE_RISK = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__POLICY_ACTION)
@@ -472,14 +478,39 @@ struct  Ultracore__Holdings__V1__PriceHistory
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+struct  Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_REQUEST__TARGET_WEIGHTS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__train_policy_request__target_weights_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /*
  * Input of AgentService.TrainPolicy.
+ * The environment: period returns r_t,i = p_t,i ÷ p_t−1,i − 1. The first 70 % of the periods
+ * after a 10-period window train; the rest is the out-of-sample test. The state at period t is
+ * the current weights, each asset's last 10 returns (in percent, oldest first) and their
+ * population standard deviation (in percent). An action trades at the end of t, paying
+ * cost_bps × Σ|w′ − w|, and earns period t + 1: the net return r = Σ w′_i r_t+1,i − cost. The
+ * reward is 100 × (r − (½ + risk_penalty) × r²): r − r²/2 is ln(1 + r) to second order, and the
+ * rest penalizes variance; no transcendental function is used, so the same seed and inputs
+ * give a bit-identical policy on every IEEE-754 machine.
+ * The learner: an MLP (inputs 12 × assets, two hidden layers of 64 ReLU, 4 outputs), He-uniform
+ * initialization from SplitMix64(seed), Adam (β 0.9 / 0.999, ε 1e-8), Huber loss (δ 1), gradient
+ * norm clipped at 10, replay of 50,000 transitions, batches of 32 every 4 steps after
+ * min(1,000, max(32, steps ÷ 10)) steps, a target network copied every 500 steps, ε-greedy
+ * from 1 to 0.05 linearly over the first half of the steps. Episodes start at a uniformly drawn
+ * training period, from the target weights, and last min(252, training periods) steps.
  */
 struct  Ultracore__Holdings__V1__TrainPolicyRequest
 {
   ProtobufCMessage base;
   /*
-   * Price histories, 1–50 tickers, 30–100,000 periods each.
+   * Price histories, 1–50 tickers (distinct), 30–100,000 periods each.
    */
   size_t n_histories;
   Ultracore__Holdings__V1__PriceHistory **histories;
@@ -488,25 +519,81 @@ struct  Ultracore__Holdings__V1__TrainPolicyRequest
    */
   int32_t episodes;
   /*
-   * Random seed; the same seed and inputs give the same policy.
+   * Random seed; the same seed and inputs give the same policy (and the same policy_id).
    */
   int64_t seed;
   /*
-   * Adam learning rate; 0 means 0.001.
+   * Adam learning rate, in (0, 1]; 0 means 0.001.
    */
   double learning_rate;
   /*
-   * Discount factor in [0, 1); 0 means 0.99.
+   * Discount factor in (0, 1); 0 means 0.99.
    */
   double discount;
   /*
-   * Idempotency key.
+   * Idempotency key. A policy's id is already fixed by its inputs: a retried request answers
+   * the stored policy without training again.
    */
   char *request_id;
+  /*
+   * Target weights by ticker of the histories, fractions summing to exactly 1; empty means 1/N.
+   */
+  size_t n_target_weights;
+  Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry **target_weights;
+  /*
+   * Variance penalty λ in the reward, 0–100.
+   */
+  double risk_penalty;
+  /*
+   * Trading cost in basis points of turnover, 0–1,000; 0 means 10.
+   */
+  double cost_bps;
+  /*
+   * A trained policy to start from (same tickers in the same order); its weights are the
+   * starting point, and the new policy is promoted only if it beats it out of sample.
+   */
+  char *warm_start_policy_id;
 };
 #define ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__train_policy_request__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Progress of AgentService.TrainPolicy: sent after an episode at most every 100 ms, after the
+ * last episode, and once more with the result.
+ */
+struct  Ultracore__Holdings__V1__TrainPolicyProgress
+{
+  ProtobufCMessage base;
+  /*
+   * Episodes done.
+   */
+  int32_t episode;
+  /*
+   * Episodes requested.
+   */
+  int32_t episodes;
+  /*
+   * Total reward of the last episode done.
+   */
+  double episode_reward;
+  /*
+   * Exploration rate now.
+   */
+  double epsilon;
+  /*
+   * Mean TD loss of the last episode's gradient steps.
+   */
+  double loss;
+  /*
+   * Set on the last message only.
+   */
+  Ultracore__Holdings__V1__TrainPolicyResponse *result;
+};
+#define ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__train_policy_progress__descriptor) \
+    , 0, 0, 0, 0, 0, NULL }
 
 
 /*
@@ -516,7 +603,8 @@ struct  Ultracore__Holdings__V1__TrainPolicyResponse
 {
   ProtobufCMessage base;
   /*
-   * Id of the policy (RecommendAction, TacticalSignal).
+   * Id of the policy (RecommendAction, TacticalSignal): "pol-" and 24 hex digits of the SHA-256
+   * of its inputs (data hash, targets, settings, seed, episodes, warm start).
    */
   char *policy_id;
   /*
@@ -525,7 +613,7 @@ struct  Ultracore__Holdings__V1__TrainPolicyResponse
   size_t n_episode_rewards;
   double *episode_rewards;
   /*
-   * Mean reward over the last 10 % of episodes.
+   * Mean reward over the last 10 % of episodes (at least one).
    */
   double mean_reward;
   /*
@@ -536,14 +624,49 @@ struct  Ultracore__Holdings__V1__TrainPolicyResponse
    * Exploration rate at the end.
    */
   double final_epsilon;
+  /*
+   * Out of sample, after costs: the policy first, then buy_and_hold (from the targets, never
+   * traded), equal_weight_rebalanced (1/N every period) and target_threshold_5pct (back to the
+   * targets when an asset drifts more than 5 points); a warm-started run adds "parent".
+   */
+  size_t n_evaluation;
+  Ultracore__Holdings__V1__StrategyEvaluation **evaluation;
+  /*
+   * Whether the policy beats, by Sharpe out of sample, every baseline (and its parent).
+   */
+  protobuf_c_boolean promoted;
+  /*
+   * SHA-256 (hex) of the histories: ticker, newline, the prices as exact decimals joined by ",", newline.
+   */
+  char *data_hash;
+  /*
+   * Periods trained on (after the window).
+   */
+  int32_t train_periods;
+  /*
+   * Periods tested on (out of sample).
+   */
+  int32_t test_periods;
+  /*
+   * Environment steps taken.
+   */
+  int64_t steps;
+  /*
+   * Whether this answer is a policy trained earlier with the same inputs (nothing was trained).
+   */
+  protobuf_c_boolean replayed;
+  /*
+   * Id of the POLICY_TRAINED event.
+   */
+  char *event_id;
 };
 #define ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__train_policy_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
- * The Q-value of one action.
+ * The greedy action of one Q-value.
  */
 struct  Ultracore__Holdings__V1__ActionValue
 {
@@ -576,9 +699,37 @@ struct  Ultracore__Holdings__V1__RecommendActionRequest
    * Policy from TrainPolicy; required.
    */
   char *policy_id;
+  /*
+   * Recent prices per ticker of the policy (at least 11 each, the last 11 used); tickers not
+   * given here use the client's last 11 recorded valuations of that ticker.
+   */
+  size_t n_recent_prices;
+  Ultracore__Holdings__V1__PriceHistory **recent_prices;
 };
 #define ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_action_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_RESPONSE__WEIGHTS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_action_response__weights_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_RESPONSE__PROPOSED_WEIGHTS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
@@ -593,19 +744,30 @@ struct  Ultracore__Holdings__V1__RecommendActionResponse
    */
   Ultracore__Holdings__V1__PolicyAction action;
   /*
-   * Q-value of every action.
+   * Q-value of every action, in PolicyAction order.
    */
   size_t n_q_values;
   Ultracore__Holdings__V1__ActionValue **q_values;
   /*
-   * State features fed to the network.
+   * State features fed to the network (TrainPolicyRequest describes them).
    */
   size_t n_state;
   double *state;
+  /*
+   * The client's weights over the policy's tickers: their market values over their sum,
+   * half-even at 10 places (the state's weights are these).
+   */
+  size_t n_weights;
+  Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry **weights;
+  /*
+   * The weights the action leads to, rounded half-even to 10 places.
+   */
+  size_t n_proposed_weights;
+  Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry **proposed_weights;
 };
 #define ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_action_response__descriptor) \
-    , ULTRACORE__HOLDINGS__V1__POLICY_ACTION__POLICY_ACTION_UNSPECIFIED, 0,NULL, 0,NULL }
+    , ULTRACORE__HOLDINGS__V1__POLICY_ACTION__POLICY_ACTION_UNSPECIFIED, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /* Ultracore__Holdings__V1__AssessRiskRequest methods */
@@ -766,6 +928,9 @@ Ultracore__Holdings__V1__PriceHistory *
 void   ultracore__holdings__v1__price_history__free_unpacked
                      (Ultracore__Holdings__V1__PriceHistory *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry methods */
+void   ultracore__holdings__v1__train_policy_request__target_weights_entry__init
+                     (Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry         *message);
 /* Ultracore__Holdings__V1__TrainPolicyRequest methods */
 void   ultracore__holdings__v1__train_policy_request__init
                      (Ultracore__Holdings__V1__TrainPolicyRequest         *message);
@@ -784,6 +949,25 @@ Ultracore__Holdings__V1__TrainPolicyRequest *
                       const uint8_t       *data);
 void   ultracore__holdings__v1__train_policy_request__free_unpacked
                      (Ultracore__Holdings__V1__TrainPolicyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__TrainPolicyProgress methods */
+void   ultracore__holdings__v1__train_policy_progress__init
+                     (Ultracore__Holdings__V1__TrainPolicyProgress         *message);
+size_t ultracore__holdings__v1__train_policy_progress__get_packed_size
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress   *message);
+size_t ultracore__holdings__v1__train_policy_progress__pack
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__train_policy_progress__pack_to_buffer
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__TrainPolicyProgress *
+       ultracore__holdings__v1__train_policy_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__train_policy_progress__free_unpacked
+                     (Ultracore__Holdings__V1__TrainPolicyProgress *message,
                       ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__TrainPolicyResponse methods */
 void   ultracore__holdings__v1__train_policy_response__init
@@ -842,6 +1026,12 @@ Ultracore__Holdings__V1__RecommendActionRequest *
 void   ultracore__holdings__v1__recommend_action_request__free_unpacked
                      (Ultracore__Holdings__V1__RecommendActionRequest *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry methods */
+void   ultracore__holdings__v1__recommend_action_response__weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry         *message);
+/* Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry methods */
+void   ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry         *message);
 /* Ultracore__Holdings__V1__RecommendActionResponse methods */
 void   ultracore__holdings__v1__recommend_action_response__init
                      (Ultracore__Holdings__V1__RecommendActionResponse         *message);
@@ -893,8 +1083,14 @@ typedef void (*Ultracore__Holdings__V1__RecommendRebalancingResponse_Closure)
 typedef void (*Ultracore__Holdings__V1__PriceHistory_Closure)
                  (const Ultracore__Holdings__V1__PriceHistory *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry_Closure)
+                 (const Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__TrainPolicyRequest_Closure)
                  (const Ultracore__Holdings__V1__TrainPolicyRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__TrainPolicyProgress_Closure)
+                 (const Ultracore__Holdings__V1__TrainPolicyProgress *message,
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__TrainPolicyResponse_Closure)
                  (const Ultracore__Holdings__V1__TrainPolicyResponse *message,
@@ -904,6 +1100,12 @@ typedef void (*Ultracore__Holdings__V1__ActionValue_Closure)
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__RecommendActionRequest_Closure)
                  (const Ultracore__Holdings__V1__RecommendActionRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry_Closure)
+                 (const Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry_Closure)
+                 (const Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry *message,
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__RecommendActionResponse_Closure)
                  (const Ultracore__Holdings__V1__RecommendActionResponse *message,
@@ -929,7 +1131,7 @@ struct Ultracore__Holdings__V1__AgentService_Service
                                 void *closure_data);
   void (*train_policy)(Ultracore__Holdings__V1__AgentService_Service *service,
                        const Ultracore__Holdings__V1__TrainPolicyRequest *input,
-                       Ultracore__Holdings__V1__TrainPolicyResponse_Closure closure,
+                       Ultracore__Holdings__V1__TrainPolicyProgress_Closure closure,
                        void *closure_data);
   void (*recommend_action)(Ultracore__Holdings__V1__AgentService_Service *service,
                            const Ultracore__Holdings__V1__RecommendActionRequest *input,
@@ -962,7 +1164,7 @@ void ultracore__holdings__v1__agent_service__recommend_rebalancing(ProtobufCServ
                                                                    void *closure_data);
 void ultracore__holdings__v1__agent_service__train_policy(ProtobufCService *service,
                                                           const Ultracore__Holdings__V1__TrainPolicyRequest *input,
-                                                          Ultracore__Holdings__V1__TrainPolicyResponse_Closure closure,
+                                                          Ultracore__Holdings__V1__TrainPolicyProgress_Closure closure,
                                                           void *closure_data);
 void ultracore__holdings__v1__agent_service__recommend_action(ProtobufCService *service,
                                                               const Ultracore__Holdings__V1__RecommendActionRequest *input,
@@ -985,10 +1187,14 @@ extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebal
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_response__target_weights_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__price_history__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__target_weights_entry__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_progress__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__action_value__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__weights_entry__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__descriptor;
 extern const ProtobufCServiceDescriptor ultracore__holdings__v1__agent_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -35,6 +35,9 @@ typedef struct Ultracore__Holdings__V1__RebalancingSchedule Ultracore__Holdings_
 typedef struct Ultracore__Holdings__V1__RebalancingSchedule__TargetWeightsEntry Ultracore__Holdings__V1__RebalancingSchedule__TargetWeightsEntry;
 typedef struct Ultracore__Holdings__V1__RebalancingScheduled Ultracore__Holdings__V1__RebalancingScheduled;
 typedef struct Ultracore__Holdings__V1__PolicyTrained Ultracore__Holdings__V1__PolicyTrained;
+typedef struct Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry;
+typedef struct Ultracore__Holdings__V1__PolicySettings Ultracore__Holdings__V1__PolicySettings;
+typedef struct Ultracore__Holdings__V1__StrategyEvaluation Ultracore__Holdings__V1__StrategyEvaluation;
 
 
 /* --- enums --- */
@@ -917,6 +920,17 @@ struct  Ultracore__Holdings__V1__RebalancingScheduled
     , NULL }
 
 
+struct  Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__POLICY_TRAINED__TARGET_WEIGHTS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__policy_trained__target_weights_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /*
  * Payload of POLICY_TRAINED.
  */
@@ -940,13 +954,152 @@ struct  Ultracore__Holdings__V1__PolicyTrained
    */
   double mean_reward;
   /*
-   * Serialized network weights (little-endian float64s, layer after layer).
+   * Network parameters as little-endian float64s, layer after layer, each layer its weights
+   * (fan-in rows of fan-out values) then its biases.
    */
   ProtobufCBinaryData weights;
+  /*
+   * Tickers, in the order of the network's inputs.
+   */
+  size_t n_tickers;
+  char **tickers;
+  /*
+   * Layer widths, input first.
+   */
+  size_t n_layer_sizes;
+  int32_t *layer_sizes;
+  /*
+   * Target weights by ticker, exact decimals.
+   */
+  size_t n_target_weights;
+  Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry **target_weights;
+  /*
+   * Hyper-parameters.
+   */
+  Ultracore__Holdings__V1__PolicySettings *settings;
+  /*
+   * SHA-256 (hex) of the training histories (see TrainPolicyResponse.data_hash).
+   */
+  char *data_hash;
+  /*
+   * Out-of-sample evaluation (see TrainPolicyResponse.evaluation).
+   */
+  size_t n_evaluation;
+  Ultracore__Holdings__V1__StrategyEvaluation **evaluation;
+  /*
+   * Policy this one was warm-started from; empty when trained from scratch.
+   */
+  char *parent_policy_id;
+  /*
+   * Whether it beat every baseline (and its parent) out of sample.
+   */
+  protobuf_c_boolean promoted;
+  /*
+   * Periods trained on (after the window).
+   */
+  int32_t train_periods;
+  /*
+   * Periods tested on (out of sample).
+   */
+  int32_t test_periods;
+  /*
+   * Mean TD loss of the last episode.
+   */
+  double final_loss;
+  /*
+   * Exploration rate at the end.
+   */
+  double final_epsilon;
+  /*
+   * Total reward of each episode.
+   */
+  size_t n_episode_rewards;
+  double *episode_rewards;
+  /*
+   * Environment steps taken.
+   */
+  int64_t steps;
 };
 #define ULTRACORE__HOLDINGS__V1__POLICY_TRAINED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__policy_trained__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, {0,NULL} }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, {0,NULL}, 0,NULL, 0,NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0 }
+
+
+/*
+ * Hyper-parameters of a policy (TrainPolicyRequest documents the fixed ones).
+ */
+struct  Ultracore__Holdings__V1__PolicySettings
+{
+  ProtobufCMessage base;
+  /*
+   * Adam learning rate.
+   */
+  double learning_rate;
+  /*
+   * Discount factor.
+   */
+  double discount;
+  /*
+   * Variance penalty λ.
+   */
+  double risk_penalty;
+  /*
+   * Trading cost, basis points of turnover.
+   */
+  double cost_bps;
+  /*
+   * Trailing returns per asset in the state.
+   */
+  int32_t window;
+  /*
+   * Fraction of the portfolio INCREASE_RISK / DECREASE_RISK move.
+   */
+  double shift;
+  /*
+   * Fraction of the periods trained on.
+   */
+  double train_fraction;
+};
+#define ULTRACORE__HOLDINGS__V1__POLICY_SETTINGS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__policy_settings__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * One strategy's out-of-sample figures, after costs.
+ */
+struct  Ultracore__Holdings__V1__StrategyEvaluation
+{
+  ProtobufCMessage base;
+  /*
+   * "policy", "buy_and_hold", "equal_weight_rebalanced", "target_threshold_5pct" or "parent".
+   */
+  char *strategy;
+  /*
+   * Π(1 + r) − 1 over the test periods.
+   */
+  double total_return;
+  /*
+   * mean(r) ÷ std(r, ddof 1) × √252; NaN when the returns do not vary.
+   */
+  double sharpe;
+  /*
+   * Deepest fall of wealth below its running peak, ≤ 0.
+   */
+  double max_drawdown;
+  /*
+   * Σ|w′ − w| over the test periods.
+   */
+  double turnover;
+  /*
+   * The policy's actions, counted in PolicyAction order from HOLD (policy and parent only).
+   */
+  size_t n_actions;
+  int32_t *actions;
+};
+#define ULTRACORE__HOLDINGS__V1__STRATEGY_EVALUATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__strategy_evaluation__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
 
 
 /* Ultracore__Holdings__V1__Event__AttributesEntry methods */
@@ -1240,6 +1393,9 @@ Ultracore__Holdings__V1__RebalancingScheduled *
 void   ultracore__holdings__v1__rebalancing_scheduled__free_unpacked
                      (Ultracore__Holdings__V1__RebalancingScheduled *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry methods */
+void   ultracore__holdings__v1__policy_trained__target_weights_entry__init
+                     (Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry         *message);
 /* Ultracore__Holdings__V1__PolicyTrained methods */
 void   ultracore__holdings__v1__policy_trained__init
                      (Ultracore__Holdings__V1__PolicyTrained         *message);
@@ -1258,6 +1414,44 @@ Ultracore__Holdings__V1__PolicyTrained *
                       const uint8_t       *data);
 void   ultracore__holdings__v1__policy_trained__free_unpacked
                      (Ultracore__Holdings__V1__PolicyTrained *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__PolicySettings methods */
+void   ultracore__holdings__v1__policy_settings__init
+                     (Ultracore__Holdings__V1__PolicySettings         *message);
+size_t ultracore__holdings__v1__policy_settings__get_packed_size
+                     (const Ultracore__Holdings__V1__PolicySettings   *message);
+size_t ultracore__holdings__v1__policy_settings__pack
+                     (const Ultracore__Holdings__V1__PolicySettings   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__policy_settings__pack_to_buffer
+                     (const Ultracore__Holdings__V1__PolicySettings   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__PolicySettings *
+       ultracore__holdings__v1__policy_settings__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__policy_settings__free_unpacked
+                     (Ultracore__Holdings__V1__PolicySettings *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__StrategyEvaluation methods */
+void   ultracore__holdings__v1__strategy_evaluation__init
+                     (Ultracore__Holdings__V1__StrategyEvaluation         *message);
+size_t ultracore__holdings__v1__strategy_evaluation__get_packed_size
+                     (const Ultracore__Holdings__V1__StrategyEvaluation   *message);
+size_t ultracore__holdings__v1__strategy_evaluation__pack
+                     (const Ultracore__Holdings__V1__StrategyEvaluation   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__strategy_evaluation__pack_to_buffer
+                     (const Ultracore__Holdings__V1__StrategyEvaluation   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__StrategyEvaluation *
+       ultracore__holdings__v1__strategy_evaluation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__strategy_evaluation__free_unpacked
+                     (Ultracore__Holdings__V1__StrategyEvaluation *message,
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
@@ -1312,8 +1506,17 @@ typedef void (*Ultracore__Holdings__V1__RebalancingSchedule_Closure)
 typedef void (*Ultracore__Holdings__V1__RebalancingScheduled_Closure)
                  (const Ultracore__Holdings__V1__RebalancingScheduled *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry_Closure)
+                 (const Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__PolicyTrained_Closure)
                  (const Ultracore__Holdings__V1__PolicyTrained *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__PolicySettings_Closure)
+                 (const Ultracore__Holdings__V1__PolicySettings *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__StrategyEvaluation_Closure)
+                 (const Ultracore__Holdings__V1__StrategyEvaluation *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1343,6 +1546,9 @@ extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_sch
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_schedule__target_weights_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_scheduled__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__target_weights_entry__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_settings__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__strategy_evaluation__descriptor;
 
 PROTOBUF_C__END_DECLS
 

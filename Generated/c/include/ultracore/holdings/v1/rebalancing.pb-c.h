@@ -63,8 +63,13 @@ struct  Ultracore__Holdings__V1__TacticalSignal
    */
   char *max_tilt;
   /*
-   * Use the trained DQN policy (policy_id) instead of momentum; an unknown policy is
-   * NOT_FOUND (AgentService.TrainPolicy creates policies).
+   * Use a trained DQN policy instead of momentum (AgentService.TrainPolicy creates them; an
+   * unknown id is NOT_FOUND). Its greedy action on the client's state (RecommendAction's,
+   * from the client's last 11 valuations of each policy ticker: FAILED_PRECONDITION when
+   * missing) decides: HOLD means no rebalance whatever the drift; REBALANCE_TO_TARGET keeps the
+   * targets; INCREASE_RISK / DECREASE_RISK scale every target by (1 − max_tilt), half-even at
+   * 10 places, and add max_tilt to the policy ticker with the highest / lowest trailing
+   * volatility when it is a target. Then the bands decide as for THRESHOLD.
    */
   char *policy_id;
 };

@@ -379,6 +379,12 @@ void   ultracore__holdings__v1__price_history__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__price_history__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__train_policy_request__target_weights_entry__init
+                     (Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry         *message)
+{
+  static const Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry init_value = ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_REQUEST__TARGET_WEIGHTS_ENTRY__INIT;
+  *message = init_value;
+}
 void   ultracore__holdings__v1__train_policy_request__init
                      (Ultracore__Holdings__V1__TrainPolicyRequest         *message)
 {
@@ -422,6 +428,51 @@ void   ultracore__holdings__v1__train_policy_request__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &ultracore__holdings__v1__train_policy_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__train_policy_progress__init
+                     (Ultracore__Holdings__V1__TrainPolicyProgress         *message)
+{
+  static const Ultracore__Holdings__V1__TrainPolicyProgress init_value = ULTRACORE__HOLDINGS__V1__TRAIN_POLICY_PROGRESS__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__train_policy_progress__get_packed_size
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__train_policy_progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__train_policy_progress__pack
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__train_policy_progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__train_policy_progress__pack_to_buffer
+                     (const Ultracore__Holdings__V1__TrainPolicyProgress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__train_policy_progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__TrainPolicyProgress *
+       ultracore__holdings__v1__train_policy_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__TrainPolicyProgress *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__train_policy_progress__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__train_policy_progress__free_unpacked
+                     (Ultracore__Holdings__V1__TrainPolicyProgress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__train_policy_progress__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   ultracore__holdings__v1__train_policy_response__init
@@ -558,6 +609,18 @@ void   ultracore__holdings__v1__recommend_action_request__free_unpacked
     return;
   assert(message->base.descriptor == &ultracore__holdings__v1__recommend_action_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__recommend_action_response__weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry         *message)
+{
+  static const Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry init_value = ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_RESPONSE__WEIGHTS_ENTRY__INIT;
+  *message = init_value;
+}
+void   ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__init
+                     (Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry         *message)
+{
+  static const Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry init_value = ULTRACORE__HOLDINGS__V1__RECOMMEND_ACTION_RESPONSE__PROPOSED_WEIGHTS_ENTRY__INIT;
+  *message = init_value;
 }
 void   ultracore__holdings__v1__recommend_action_response__init
                      (Ultracore__Holdings__V1__RecommendActionResponse         *message)
@@ -1569,7 +1632,58 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__price_history__descrip
   (ProtobufCMessageInit) ultracore__holdings__v1__price_history__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_request__target_weights_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__train_policy_request__target_weights_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__train_policy_request__target_weights_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__target_weights_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.TrainPolicyRequest.TargetWeightsEntry",
+  "TargetWeightsEntry",
+  "Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__TrainPolicyRequest__TargetWeightsEntry),
+  2,
+  ultracore__holdings__v1__train_policy_request__target_weights_entry__field_descriptors,
+  ultracore__holdings__v1__train_policy_request__target_weights_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__train_policy_request__target_weights_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__train_policy_request__target_weights_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_request__field_descriptors[10] =
 {
   {
     "histories",
@@ -1643,19 +1757,71 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "target_weights",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest, n_target_weights),
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest, target_weights),
+    &ultracore__holdings__v1__train_policy_request__target_weights_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "risk_penalty",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest, risk_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_bps",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest, cost_bps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warm_start_policy_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyRequest, warm_start_policy_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__train_policy_request__field_indices_by_name[] = {
+  8,   /* field[8] = cost_bps */
   4,   /* field[4] = discount */
   1,   /* field[1] = episodes */
   0,   /* field[0] = histories */
   3,   /* field[3] = learning_rate */
   5,   /* field[5] = request_id */
+  7,   /* field[7] = risk_penalty */
   2,   /* field[2] = seed */
+  6,   /* field[6] = target_weights */
+  9,   /* field[9] = warm_start_policy_id */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__train_policy_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__descriptor =
 {
@@ -1665,14 +1831,117 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_request__
   "Ultracore__Holdings__V1__TrainPolicyRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__TrainPolicyRequest),
-  6,
+  10,
   ultracore__holdings__v1__train_policy_request__field_descriptors,
   ultracore__holdings__v1__train_policy_request__field_indices_by_name,
   1,  ultracore__holdings__v1__train_policy_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__train_policy_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_progress__field_descriptors[6] =
+{
+  {
+    "episode",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, episode),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "episodes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, episodes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "episode_reward",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, episode_reward),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epsilon",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, epsilon),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "loss",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, loss),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "result",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyProgress, result),
+    &ultracore__holdings__v1__train_policy_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__train_policy_progress__field_indices_by_name[] = {
+  0,   /* field[0] = episode */
+  2,   /* field[2] = episode_reward */
+  1,   /* field[1] = episodes */
+  3,   /* field[3] = epsilon */
+  4,   /* field[4] = loss */
+  5,   /* field[5] = result */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__train_policy_progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.TrainPolicyProgress",
+  "TrainPolicyProgress",
+  "Ultracore__Holdings__V1__TrainPolicyProgress",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__TrainPolicyProgress),
+  6,
+  ultracore__holdings__v1__train_policy_progress__field_descriptors,
+  ultracore__holdings__v1__train_policy_progress__field_indices_by_name,
+  1,  ultracore__holdings__v1__train_policy_progress__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__train_policy_progress__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_response__field_descriptors[13] =
 {
   {
     "policy_id",
@@ -1734,18 +2003,122 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__train_policy_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "evaluation",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, n_evaluation),
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, evaluation),
+    &ultracore__holdings__v1__strategy_evaluation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "promoted",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, promoted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_hash",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, data_hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "train_periods",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, train_periods),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_periods",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, test_periods),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "steps",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, steps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replayed",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, replayed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_id",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__TrainPolicyResponse, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__train_policy_response__field_indices_by_name[] = {
+  7,   /* field[7] = data_hash */
   1,   /* field[1] = episode_rewards */
+  5,   /* field[5] = evaluation */
+  12,   /* field[12] = event_id */
   4,   /* field[4] = final_epsilon */
   3,   /* field[3] = final_loss */
   2,   /* field[2] = mean_reward */
   0,   /* field[0] = policy_id */
+  6,   /* field[6] = promoted */
+  11,   /* field[11] = replayed */
+  10,   /* field[10] = steps */
+  9,   /* field[9] = test_periods */
+  8,   /* field[8] = train_periods */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__train_policy_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_response__descriptor =
 {
@@ -1755,7 +2128,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__train_policy_response_
   "Ultracore__Holdings__V1__TrainPolicyResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__TrainPolicyResponse),
-  5,
+  13,
   ultracore__holdings__v1__train_policy_response__field_descriptors,
   ultracore__holdings__v1__train_policy_response__field_indices_by_name,
   1,  ultracore__holdings__v1__train_policy_response__number_ranges,
@@ -1813,7 +2186,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__action_value__descript
   (ProtobufCMessageInit) ultracore__holdings__v1__action_value__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_request__field_descriptors[3] =
 {
   {
     "client_id",
@@ -1839,15 +2212,28 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "recent_prices",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__RecommendActionRequest, n_recent_prices),
+    offsetof(Ultracore__Holdings__V1__RecommendActionRequest, recent_prices),
+    &ultracore__holdings__v1__price_history__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__recommend_action_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   1,   /* field[1] = policy_id */
+  2,   /* field[2] = recent_prices */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__recommend_action_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_request__descriptor =
 {
@@ -1857,14 +2243,116 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_reque
   "Ultracore__Holdings__V1__RecommendActionRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RecommendActionRequest),
-  2,
+  3,
   ultracore__holdings__v1__recommend_action_request__field_descriptors,
   ultracore__holdings__v1__recommend_action_request__field_indices_by_name,
   1,  ultracore__holdings__v1__recommend_action_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__recommend_action_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_response__weights_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__recommend_action_response__weights_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__recommend_action_response__weights_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__weights_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.RecommendActionResponse.WeightsEntry",
+  "WeightsEntry",
+  "Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__RecommendActionResponse__WeightsEntry),
+  2,
+  ultracore__holdings__v1__recommend_action_response__weights_entry__field_descriptors,
+  ultracore__holdings__v1__recommend_action_response__weights_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__recommend_action_response__weights_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__recommend_action_response__weights_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.RecommendActionResponse.ProposedWeightsEntry",
+  "ProposedWeightsEntry",
+  "Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__RecommendActionResponse__ProposedWeightsEntry),
+  2,
+  ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__field_descriptors,
+  ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_response__field_descriptors[5] =
 {
   {
     "action",
@@ -1902,16 +2390,42 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_action_
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weights",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse, n_weights),
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse, weights),
+    &ultracore__holdings__v1__recommend_action_response__weights_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "proposed_weights",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse, n_proposed_weights),
+    offsetof(Ultracore__Holdings__V1__RecommendActionResponse, proposed_weights),
+    &ultracore__holdings__v1__recommend_action_response__proposed_weights_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__recommend_action_response__field_indices_by_name[] = {
   0,   /* field[0] = action */
+  4,   /* field[4] = proposed_weights */
   1,   /* field[1] = q_values */
   2,   /* field[2] = state */
+  3,   /* field[3] = weights */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__recommend_action_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_response__descriptor =
 {
@@ -1921,7 +2435,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_action_respo
   "Ultracore__Holdings__V1__RecommendActionResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RecommendActionResponse),
-  3,
+  5,
   ultracore__holdings__v1__recommend_action_response__field_descriptors,
   ultracore__holdings__v1__recommend_action_response__field_indices_by_name,
   1,  ultracore__holdings__v1__recommend_action_response__number_ranges,
@@ -2033,7 +2547,7 @@ static const ProtobufCMethodDescriptor ultracore__holdings__v1__agent_service__m
   { "AssessRisk", &ultracore__holdings__v1__assess_risk_request__descriptor, &ultracore__holdings__v1__assess_risk_response__descriptor },
   { "DetectAnomalies", &ultracore__holdings__v1__detect_anomalies_request__descriptor, &ultracore__holdings__v1__detect_anomalies_response__descriptor },
   { "RecommendRebalancing", &ultracore__holdings__v1__recommend_rebalancing_request__descriptor, &ultracore__holdings__v1__recommend_rebalancing_response__descriptor },
-  { "TrainPolicy", &ultracore__holdings__v1__train_policy_request__descriptor, &ultracore__holdings__v1__train_policy_response__descriptor },
+  { "TrainPolicy", &ultracore__holdings__v1__train_policy_request__descriptor, &ultracore__holdings__v1__train_policy_progress__descriptor },
   { "RecommendAction", &ultracore__holdings__v1__recommend_action_request__descriptor, &ultracore__holdings__v1__recommend_action_response__descriptor },
 };
 const unsigned ultracore__holdings__v1__agent_service__method_indices_by_name[] = {
@@ -2080,7 +2594,7 @@ void ultracore__holdings__v1__agent_service__recommend_rebalancing(ProtobufCServ
 }
 void ultracore__holdings__v1__agent_service__train_policy(ProtobufCService *service,
                                                           const Ultracore__Holdings__V1__TrainPolicyRequest *input,
-                                                          Ultracore__Holdings__V1__TrainPolicyResponse_Closure closure,
+                                                          Ultracore__Holdings__V1__TrainPolicyProgress_Closure closure,
                                                           void *closure_data)
 {
   assert(service->descriptor == &ultracore__holdings__v1__agent_service__descriptor);

@@ -694,6 +694,12 @@ void   ultracore__holdings__v1__rebalancing_scheduled__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__rebalancing_scheduled__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__policy_trained__target_weights_entry__init
+                     (Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry         *message)
+{
+  static const Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry init_value = ULTRACORE__HOLDINGS__V1__POLICY_TRAINED__TARGET_WEIGHTS_ENTRY__INIT;
+  *message = init_value;
+}
 void   ultracore__holdings__v1__policy_trained__init
                      (Ultracore__Holdings__V1__PolicyTrained         *message)
 {
@@ -737,6 +743,96 @@ void   ultracore__holdings__v1__policy_trained__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &ultracore__holdings__v1__policy_trained__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__policy_settings__init
+                     (Ultracore__Holdings__V1__PolicySettings         *message)
+{
+  static const Ultracore__Holdings__V1__PolicySettings init_value = ULTRACORE__HOLDINGS__V1__POLICY_SETTINGS__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__policy_settings__get_packed_size
+                     (const Ultracore__Holdings__V1__PolicySettings *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__policy_settings__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__policy_settings__pack
+                     (const Ultracore__Holdings__V1__PolicySettings *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__policy_settings__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__policy_settings__pack_to_buffer
+                     (const Ultracore__Holdings__V1__PolicySettings *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__policy_settings__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__PolicySettings *
+       ultracore__holdings__v1__policy_settings__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__PolicySettings *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__policy_settings__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__policy_settings__free_unpacked
+                     (Ultracore__Holdings__V1__PolicySettings *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__policy_settings__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__strategy_evaluation__init
+                     (Ultracore__Holdings__V1__StrategyEvaluation         *message)
+{
+  static const Ultracore__Holdings__V1__StrategyEvaluation init_value = ULTRACORE__HOLDINGS__V1__STRATEGY_EVALUATION__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__strategy_evaluation__get_packed_size
+                     (const Ultracore__Holdings__V1__StrategyEvaluation *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__strategy_evaluation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__strategy_evaluation__pack
+                     (const Ultracore__Holdings__V1__StrategyEvaluation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__strategy_evaluation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__strategy_evaluation__pack_to_buffer
+                     (const Ultracore__Holdings__V1__StrategyEvaluation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__strategy_evaluation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__StrategyEvaluation *
+       ultracore__holdings__v1__strategy_evaluation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__StrategyEvaluation *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__strategy_evaluation__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__strategy_evaluation__free_unpacked
+                     (Ultracore__Holdings__V1__StrategyEvaluation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__strategy_evaluation__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__attributes_entry__field_descriptors[2] =
@@ -2972,7 +3068,58 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__rebalancing_scheduled_
   (ProtobufCMessageInit) ultracore__holdings__v1__rebalancing_scheduled__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__policy_trained__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__policy_trained__target_weights_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__policy_trained__target_weights_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__policy_trained__target_weights_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__target_weights_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.PolicyTrained.TargetWeightsEntry",
+  "TargetWeightsEntry",
+  "Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry),
+  2,
+  ultracore__holdings__v1__policy_trained__target_weights_entry__field_descriptors,
+  ultracore__holdings__v1__policy_trained__target_weights_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__policy_trained__target_weights_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__policy_trained__target_weights_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__policy_trained__field_descriptors[19] =
 {
   {
     "policy_id",
@@ -3034,18 +3181,200 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__policy_trained__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tickers",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, n_tickers),
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, tickers),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layer_sizes",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, n_layer_sizes),
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, layer_sizes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_weights",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, n_target_weights),
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, target_weights),
+    &ultracore__holdings__v1__policy_trained__target_weights_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "settings",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, settings),
+    &ultracore__holdings__v1__policy_settings__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_hash",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, data_hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evaluation",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, n_evaluation),
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, evaluation),
+    &ultracore__holdings__v1__strategy_evaluation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_policy_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, parent_policy_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "promoted",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, promoted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "train_periods",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, train_periods),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test_periods",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, test_periods),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "final_loss",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, final_loss),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "final_epsilon",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, final_epsilon),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "episode_rewards",
+    18,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, n_episode_rewards),
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, episode_rewards),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "steps",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicyTrained, steps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__policy_trained__field_indices_by_name[] = {
+  9,   /* field[9] = data_hash */
+  17,   /* field[17] = episode_rewards */
   1,   /* field[1] = episodes */
+  10,   /* field[10] = evaluation */
+  16,   /* field[16] = final_epsilon */
+  15,   /* field[15] = final_loss */
+  6,   /* field[6] = layer_sizes */
   3,   /* field[3] = mean_reward */
+  11,   /* field[11] = parent_policy_id */
   0,   /* field[0] = policy_id */
+  12,   /* field[12] = promoted */
   2,   /* field[2] = seed */
+  8,   /* field[8] = settings */
+  18,   /* field[18] = steps */
+  7,   /* field[7] = target_weights */
+  14,   /* field[14] = test_periods */
+  5,   /* field[5] = tickers */
+  13,   /* field[13] = train_periods */
   4,   /* field[4] = weights */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__policy_trained__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__descriptor =
 {
@@ -3055,11 +3384,230 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__descri
   "Ultracore__Holdings__V1__PolicyTrained",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__PolicyTrained),
-  5,
+  19,
   ultracore__holdings__v1__policy_trained__field_descriptors,
   ultracore__holdings__v1__policy_trained__field_indices_by_name,
   1,  ultracore__holdings__v1__policy_trained__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__policy_trained__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__policy_settings__field_descriptors[7] =
+{
+  {
+    "learning_rate",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, learning_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "discount",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, discount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "risk_penalty",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, risk_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_bps",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, cost_bps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shift",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, shift),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "train_fraction",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PolicySettings, train_fraction),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__policy_settings__field_indices_by_name[] = {
+  3,   /* field[3] = cost_bps */
+  1,   /* field[1] = discount */
+  0,   /* field[0] = learning_rate */
+  2,   /* field[2] = risk_penalty */
+  5,   /* field[5] = shift */
+  6,   /* field[6] = train_fraction */
+  4,   /* field[4] = window */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__policy_settings__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_settings__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.PolicySettings",
+  "PolicySettings",
+  "Ultracore__Holdings__V1__PolicySettings",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__PolicySettings),
+  7,
+  ultracore__holdings__v1__policy_settings__field_descriptors,
+  ultracore__holdings__v1__policy_settings__field_indices_by_name,
+  1,  ultracore__holdings__v1__policy_settings__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__policy_settings__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__strategy_evaluation__field_descriptors[6] =
+{
+  {
+    "strategy",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, strategy),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_return",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, total_return),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sharpe",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, sharpe),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_drawdown",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, max_drawdown),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "turnover",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, turnover),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "actions",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, n_actions),
+    offsetof(Ultracore__Holdings__V1__StrategyEvaluation, actions),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__strategy_evaluation__field_indices_by_name[] = {
+  5,   /* field[5] = actions */
+  3,   /* field[3] = max_drawdown */
+  2,   /* field[2] = sharpe */
+  0,   /* field[0] = strategy */
+  1,   /* field[1] = total_return */
+  4,   /* field[4] = turnover */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__strategy_evaluation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__strategy_evaluation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.StrategyEvaluation",
+  "StrategyEvaluation",
+  "Ultracore__Holdings__V1__StrategyEvaluation",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__StrategyEvaluation),
+  6,
+  ultracore__holdings__v1__strategy_evaluation__field_descriptors,
+  ultracore__holdings__v1__strategy_evaluation__field_indices_by_name,
+  1,  ultracore__holdings__v1__strategy_evaluation__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__strategy_evaluation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values_by_number[13] =
