@@ -31,7 +31,7 @@ serve() {  # NAME ARGS...: starts holdingsd, sets $address
   psql "$admin" -qc "CREATE DATABASE $database"; databases+=("$database")
   local url; url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
   local log; log=$(mktemp); logs+=("$log")
-  "$bin/holdingsd" --port 0 --threads 1 --database-url "$url" "$@" >"$log" 2>&1 &
+  "$bin/holdingsd" --port 0 --threads 1 --database-url "$url" --no-agent "$@" >"$log" 2>&1 &
   pids+=($!)
   wait_listening "$log"
 }

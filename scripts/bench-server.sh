@@ -14,7 +14,9 @@ database="bench_$(date +%s)"
 psql "$admin" -qc "CREATE DATABASE $database"
 url=$(bash deploy/postgres.sh url | sed "s#/holdings\$#/$database#")
 log=$(mktemp)
-"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" "$@" >"$log" 2>&1 &
+# --no-agent: each scenario measures its own path; the monitoring agent (which re-evaluates every client it
+# sees) is left out of these figures.
+"$bin/holdingsd" --port 0 --database-url "$url" --plaintext --jwt-hs256-secret-file "$dev_secret" --no-agent "$@" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $database" || true; rm -f "$log"' EXIT
 source scripts/server-address.sh

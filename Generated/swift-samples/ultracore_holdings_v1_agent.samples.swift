@@ -3,6 +3,68 @@
 import HoldingsProto
 import ProtoSampling
 
+extension Ultracore_Holdings_V1_ListAlertsRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.clientId = SampleValue.string(1, depth)
+        m.includeCleared = SampleValue.bool(2, depth)
+        m.maxAlerts = SampleValue.int32(3, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_AlertRecord: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.alert = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AgentAlert.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AgentAlert()) }
+        m.raisedEventId = SampleValue.string(2, depth)
+        if depth < SampleValue.maxDepth { m.raisedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        if depth < SampleValue.maxDepth { m.clearedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        if depth < SampleValue.maxDepth { m.acknowledgedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.acknowledgedBy = SampleValue.string(6, depth)
+        m.note = SampleValue.string(7, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_ListAlertsResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.alerts = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AlertRecord.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AlertRecord()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AlertRecord.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_AlertRecord())] }
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_AcknowledgeAlertRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.clientId = SampleValue.string(1, depth)
+        m.alertId = SampleValue.string(2, depth)
+        m.note = SampleValue.string(3, depth)
+        m.requestId = SampleValue.string(4, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_AcknowledgeAlertResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.alert = (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AlertRecord.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AlertRecord()) }
+        m.eventId = SampleValue.string(2, depth)
+        return m
+    }
+}
+
 extension Ultracore_Holdings_V1_AssessRiskRequest: ProtoSample {
     public static var sampleVariants: Int { 1 }
 
@@ -51,7 +113,7 @@ extension Ultracore_Holdings_V1_Anomaly: ProtoSample {
         var m = Self()
         m.kind = Ultracore_Holdings_V1_AnomalyKind(rawValue: 3)
         m.eventId = SampleValue.string(2, depth)
-        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 12)
+        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 14)
         m.positionId = SampleValue.string(4, depth)
         m.ticker = SampleValue.string(5, depth)
         m.observed = SampleValue.string(6, depth)

@@ -60,7 +60,7 @@ extension Ultracore_Holdings_V1_LineageNode: ProtoSample {
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         m.eventId = SampleValue.string(1, depth)
-        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 12)
+        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 14)
         m.aggregateId = SampleValue.string(3, depth)
         m.aggregateVersion = SampleValue.int64(4, depth)
         m.source = SampleValue.string(5, depth)

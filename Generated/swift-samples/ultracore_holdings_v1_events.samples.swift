@@ -4,12 +4,12 @@ import HoldingsProto
 import ProtoSampling
 
 extension Ultracore_Holdings_V1_Event: ProtoSample {
-    public static var sampleVariants: Int { 12 }
+    public static var sampleVariants: Int { 14 }
 
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         m.eventId = SampleValue.string(1, depth)
-        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 12)
+        m.eventType = Ultracore_Holdings_V1_EventType(rawValue: 14)
         m.aggregateId = SampleValue.string(3, depth)
         m.aggregateVersion = SampleValue.int64(4, depth)
         if depth < SampleValue.maxDepth { m.occurredAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
@@ -23,7 +23,7 @@ extension Ultracore_Holdings_V1_Event: ProtoSample {
         m.requestId = SampleValue.string(13, depth)
         m.attributes = [SampleValue.string(14, depth): SampleValue.string(14, depth), SampleValue.string(1014, depth): SampleValue.string(1014, depth)]
         m.actor = SampleValue.string(15, depth)
-        switch variant % 12 {
+        switch variant % 14 {
             case 0: m.payload = .positionOpened((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PositionOpened.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PositionOpened()))
             case 1: m.payload = .lotAdded((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotAdded.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotAdded()))
             case 2: m.payload = .lotsSold((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotsSold.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotsSold()))
@@ -36,6 +36,8 @@ extension Ultracore_Holdings_V1_Event: ProtoSample {
             case 9: m.payload = .rebalancingScheduled((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RebalancingScheduled.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RebalancingScheduled()))
             case 10: m.payload = .policyTrained((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PolicyTrained.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PolicyTrained()))
             case 11: m.payload = .rebalancingAborted((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_RebalancingAborted.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_RebalancingAborted()))
+            case 12: m.payload = .agentAlert((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AgentAlert.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AgentAlert()))
+            case 13: m.payload = .alertAcknowledged((depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_AlertAcknowledged.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_AlertAcknowledged()))
             default: break
         }
         return m
@@ -331,6 +333,36 @@ extension Ultracore_Holdings_V1_StrategyEvaluation: ProtoSample {
         m.maxDrawdown = SampleValue.double(4, depth)
         m.turnover = SampleValue.double(5, depth)
         m.actions = [SampleValue.int32(6, depth), SampleValue.int32(1006, depth)]
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_AgentAlert: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.alertId = SampleValue.string(1, depth)
+        m.clientId = SampleValue.string(2, depth)
+        m.kind = Ultracore_Holdings_V1_AlertKind(rawValue: 4)
+        m.severity = Ultracore_Holdings_V1_AlertSeverity(rawValue: 3)
+        m.state = Ultracore_Holdings_V1_AlertState(rawValue: 2)
+        m.message = SampleValue.string(6, depth)
+        m.figures = [SampleValue.string(7, depth): SampleValue.string(7, depth), SampleValue.string(1007, depth): SampleValue.string(1007, depth)]
+        m.causeEventIds = [SampleValue.string(8, depth), SampleValue.string(1008, depth)]
+        m.rebalancingId = SampleValue.string(9, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_AlertAcknowledged: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.alertId = SampleValue.string(1, depth)
+        m.clientId = SampleValue.string(2, depth)
+        m.note = SampleValue.string(3, depth)
         return m
     }
 }

@@ -304,7 +304,7 @@ extension Ultracore_Holdings_V1_ListEventsRequest: ProtoSample {
         m.positionId = SampleValue.string(2, depth)
         m.pageSize = SampleValue.int32(3, depth)
         m.pageToken = SampleValue.string(4, depth)
-        m.eventTypes = [Ultracore_Holdings_V1_EventType(rawValue: 12), Ultracore_Holdings_V1_EventType(rawValue: 0)]
+        m.eventTypes = [Ultracore_Holdings_V1_EventType(rawValue: 14), Ultracore_Holdings_V1_EventType(rawValue: 0)]
         return m
     }
 }
@@ -327,7 +327,7 @@ extension Ultracore_Holdings_V1_WatchEventsRequest: ProtoSample {
         var m = Self()
         m.clientId = SampleValue.string(1, depth)
         m.replayFromStart = SampleValue.bool(2, depth)
-        m.eventTypes = [Ultracore_Holdings_V1_EventType(rawValue: 12), Ultracore_Holdings_V1_EventType(rawValue: 0)]
+        m.eventTypes = [Ultracore_Holdings_V1_EventType(rawValue: 14), Ultracore_Holdings_V1_EventType(rawValue: 0)]
         return m
     }
 }

@@ -158,6 +158,92 @@ public enum Ultracore_Holdings_V1_PolicyAction: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .hold, .rebalanceToTarget, .increaseRisk, .decreaseRisk]
 }
 
+/// Input of AgentService.ListAlerts.
+public struct Ultracore_Holdings_V1_ListAlertsRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListAlertsRequest"
+
+    /// Client; required.
+    public var clientId: String = ""
+
+    /// Also list cleared alerts.
+    public var includeCleared: Bool = false
+
+    /// At most this many, 1–1,000; 0 means 100.
+    public var maxAlerts: Int32 = 0
+
+    public init() {}
+}
+
+/// One alert as it stands.
+public struct Ultracore_Holdings_V1_AlertRecord: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.AlertRecord"
+
+    /// The alert as raised (state RAISED), or as cleared once it is.
+    public var alert: Ultracore_Holdings_V1_AgentAlert? = nil
+
+    /// AGENT_ALERT event that raised it.
+    public var raisedEventId: String = ""
+
+    /// When it was raised.
+    public var raisedAt: Google_Protobuf_Timestamp? = nil
+
+    /// When it was cleared; unset while open.
+    public var clearedAt: Google_Protobuf_Timestamp? = nil
+
+    /// When it was acknowledged; unset if never.
+    public var acknowledgedAt: Google_Protobuf_Timestamp? = nil
+
+    /// Who acknowledged it (the event's actor).
+    public var acknowledgedBy: String = ""
+
+    /// The acknowledgement's note.
+    public var note: String = ""
+
+    public init() {}
+}
+
+/// Result of AgentService.ListAlerts.
+public struct Ultracore_Holdings_V1_ListAlertsResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListAlertsResponse"
+
+    /// Alerts, newest raised first.
+    public var alerts: [Ultracore_Holdings_V1_AlertRecord] = []
+
+    public init() {}
+}
+
+/// Input of AgentService.AcknowledgeAlert.
+public struct Ultracore_Holdings_V1_AcknowledgeAlertRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.AcknowledgeAlertRequest"
+
+    /// Client of the alert; required.
+    public var clientId: String = ""
+
+    /// Alert; required. Another client's alert is NOT_FOUND.
+    public var alertId: String = ""
+
+    /// Free text, at most 1,000 bytes.
+    public var note: String = ""
+
+    /// Idempotency key.
+    public var requestId: String = ""
+
+    public init() {}
+}
+
+/// Result of AgentService.AcknowledgeAlert.
+public struct Ultracore_Holdings_V1_AcknowledgeAlertResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.AcknowledgeAlertResponse"
+
+    /// The alert after the acknowledgement.
+    public var alert: Ultracore_Holdings_V1_AlertRecord? = nil
+
+    /// Id of the ALERT_ACKNOWLEDGED event; an alert acknowledged before answers ALREADY_EXISTS.
+    public var eventId: String = ""
+
+    public init() {}
+}
+
 /// Input of AgentService.AssessRisk.
 ///
 /// The returns assessed are one-period simple returns: those of `series` when it is set, else
@@ -589,6 +675,111 @@ public struct Ultracore_Holdings_V1_RecommendActionResponse: ProtoMessage {
     public var proposedWeights: [String: String] = [:]
 
     public init() {}
+}
+
+extension Ultracore_Holdings_V1_ListAlertsRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_alerts_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListAlertsRequest.self).pointee
+        self.init()
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.ListAlertsRequest.client_id")
+        self.includeCleared = (c.include_cleared != 0)
+        self.maxAlerts = c.max_alerts
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListAlertsRequest.self, capacity: 1)
+        ultracore__holdings__v1__list_alerts_request__init(c)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.include_cleared = (self.includeCleared ? 1 : 0)
+        c.pointee.max_alerts = self.maxAlerts
+    }
+}
+
+extension Ultracore_Holdings_V1_AlertRecord {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__alert_record__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__AlertRecord.self).pointee
+        self.init()
+        self.alert = try ProtobufCRead.message(c.alert, as: Ultracore_Holdings_V1_AgentAlert.self)
+        self.raisedEventId = try ProtobufCRead.string(c.raised_event_id, "ultracore.holdings.v1.AlertRecord.raised_event_id")
+        self.raisedAt = try ProtobufCRead.message(c.raised_at, as: Google_Protobuf_Timestamp.self)
+        self.clearedAt = try ProtobufCRead.message(c.cleared_at, as: Google_Protobuf_Timestamp.self)
+        self.acknowledgedAt = try ProtobufCRead.message(c.acknowledged_at, as: Google_Protobuf_Timestamp.self)
+        self.acknowledgedBy = try ProtobufCRead.string(c.acknowledged_by, "ultracore.holdings.v1.AlertRecord.acknowledged_by")
+        self.note = try ProtobufCRead.string(c.note, "ultracore.holdings.v1.AlertRecord.note")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__AlertRecord.self, capacity: 1)
+        ultracore__holdings__v1__alert_record__init(c)
+        c.pointee.alert = self.alert.map { arena.message($0, as: Ultracore__Holdings__V1__AgentAlert.self) }
+        c.pointee.raised_event_id = arena.string(self.raisedEventId)
+        c.pointee.raised_at = self.raisedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.cleared_at = self.clearedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.acknowledged_at = self.acknowledgedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.acknowledged_by = arena.string(self.acknowledgedBy)
+        c.pointee.note = arena.string(self.note)
+    }
+}
+
+extension Ultracore_Holdings_V1_ListAlertsResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_alerts_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListAlertsResponse.self).pointee
+        self.init()
+        self.alerts = try ProtobufCRead.repeated(c.n_alerts, c.alerts) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_AlertRecord in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_AlertRecord.self) }
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListAlertsResponse.self, capacity: 1)
+        ultracore__holdings__v1__list_alerts_response__init(c)
+        c.pointee.n_alerts = self.alerts.count
+        c.pointee.alerts = arena.messages(self.alerts, as: Ultracore__Holdings__V1__AlertRecord.self)
+    }
+}
+
+extension Ultracore_Holdings_V1_AcknowledgeAlertRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__acknowledge_alert_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__AcknowledgeAlertRequest.self).pointee
+        self.init()
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.AcknowledgeAlertRequest.client_id")
+        self.alertId = try ProtobufCRead.string(c.alert_id, "ultracore.holdings.v1.AcknowledgeAlertRequest.alert_id")
+        self.note = try ProtobufCRead.string(c.note, "ultracore.holdings.v1.AcknowledgeAlertRequest.note")
+        self.requestId = try ProtobufCRead.string(c.request_id, "ultracore.holdings.v1.AcknowledgeAlertRequest.request_id")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__AcknowledgeAlertRequest.self, capacity: 1)
+        ultracore__holdings__v1__acknowledge_alert_request__init(c)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.alert_id = arena.string(self.alertId)
+        c.pointee.note = arena.string(self.note)
+        c.pointee.request_id = arena.string(self.requestId)
+    }
+}
+
+extension Ultracore_Holdings_V1_AcknowledgeAlertResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__acknowledge_alert_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__AcknowledgeAlertResponse.self).pointee
+        self.init()
+        self.alert = try ProtobufCRead.message(c.alert, as: Ultracore_Holdings_V1_AlertRecord.self)
+        self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.AcknowledgeAlertResponse.event_id")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__AcknowledgeAlertResponse.self, capacity: 1)
+        ultracore__holdings__v1__acknowledge_alert_response__init(c)
+        c.pointee.alert = self.alert.map { arena.message($0, as: Ultracore__Holdings__V1__AlertRecord.self) }
+        c.pointee.event_id = arena.string(self.eventId)
+    }
 }
 
 extension Ultracore_Holdings_V1_AssessRiskRequest {
@@ -1088,11 +1279,18 @@ public enum Ultracore_Holdings_V1_AgentService {
         /// The trained policy's action for a client's current state, with its Q-values.
         /// Access: clients:read:<client id> of client_id.
         public static let recommendAction = RPCMethod<Ultracore_Holdings_V1_RecommendActionRequest, Ultracore_Holdings_V1_RecommendActionResponse>(service: name, method: "RecommendAction", kind: .unary)
+        /// The monitoring agent's alerts for a client, newest first. To watch them live, call
+        /// HoldingsService.WatchEvents with event_types AGENT_ALERT and ALERT_ACKNOWLEDGED.
+        /// Access: clients:read:<client id> of client_id.
+        public static let listAlerts = RPCMethod<Ultracore_Holdings_V1_ListAlertsRequest, Ultracore_Holdings_V1_ListAlertsResponse>(service: name, method: "ListAlerts", kind: .unary)
+        /// Acknowledges an alert (ALERT_ACKNOWLEDGED); once per alert.
+        /// Access: clients:write:<client id> of client_id.
+        public static let acknowledgeAlert = RPCMethod<Ultracore_Holdings_V1_AcknowledgeAlertRequest, Ultracore_Holdings_V1_AcknowledgeAlertResponse>(service: name, method: "AcknowledgeAlert", kind: .unary)
     }
 
     public static let descriptor = ServiceDescriptor(
         name: name,
-        methods: [Method.assessRisk.descriptor, Method.detectAnomalies.descriptor, Method.recommendRebalancing.descriptor, Method.trainPolicy.descriptor, Method.recommendAction.descriptor],
+        methods: [Method.assessRisk.descriptor, Method.detectAnomalies.descriptor, Method.recommendRebalancing.descriptor, Method.trainPolicy.descriptor, Method.recommendAction.descriptor, Method.listAlerts.descriptor, Method.acknowledgeAlert.descriptor],
         protoFile: "ultracore/holdings/v1/agent.proto")
 
     /// Typed calls to the service over any client transport (a channel).
@@ -1132,6 +1330,19 @@ public enum Ultracore_Holdings_V1_AgentService {
         public func recommendAction(_ request: Ultracore_Holdings_V1_RecommendActionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_RecommendActionResponse {
             try await ClientCalls.unary(transport, Method.recommendAction, request, options: options).message
         }
+
+        /// The monitoring agent's alerts for a client, newest first. To watch them live, call
+        /// HoldingsService.WatchEvents with event_types AGENT_ALERT and ALERT_ACKNOWLEDGED.
+        /// Access: clients:read:<client id> of client_id.
+        public func listAlerts(_ request: Ultracore_Holdings_V1_ListAlertsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListAlertsResponse {
+            try await ClientCalls.unary(transport, Method.listAlerts, request, options: options).message
+        }
+
+        /// Acknowledges an alert (ALERT_ACKNOWLEDGED); once per alert.
+        /// Access: clients:write:<client id> of client_id.
+        public func acknowledgeAlert(_ request: Ultracore_Holdings_V1_AcknowledgeAlertRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_AcknowledgeAlertResponse {
+            try await ClientCalls.unary(transport, Method.acknowledgeAlert, request, options: options).message
+        }
     }
 
     /// What an implementation of the service provides; `methodHandlers` comes with it.
@@ -1153,6 +1364,13 @@ public enum Ultracore_Holdings_V1_AgentService {
         /// The trained policy's action for a client's current state, with its Q-values.
         /// Access: clients:read:<client id> of client_id.
         func recommendAction(request: Ultracore_Holdings_V1_RecommendActionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_RecommendActionResponse
+        /// The monitoring agent's alerts for a client, newest first. To watch them live, call
+        /// HoldingsService.WatchEvents with event_types AGENT_ALERT and ALERT_ACKNOWLEDGED.
+        /// Access: clients:read:<client id> of client_id.
+        func listAlerts(request: Ultracore_Holdings_V1_ListAlertsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListAlertsResponse
+        /// Acknowledges an alert (ALERT_ACKNOWLEDGED); once per alert.
+        /// Access: clients:write:<client id> of client_id.
+        func acknowledgeAlert(request: Ultracore_Holdings_V1_AcknowledgeAlertRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_AcknowledgeAlertResponse
     }
 }
 
@@ -1166,6 +1384,8 @@ extension Ultracore_Holdings_V1_AgentService.ServiceProtocol {
             .unary(Ultracore_Holdings_V1_AgentService.Method.recommendRebalancing) { try await self.recommendRebalancing(request: $0, context: $1) },
             .serverStreaming(Ultracore_Holdings_V1_AgentService.Method.trainPolicy) { try await self.trainPolicy(request: $0, response: $1, context: $2) },
             .unary(Ultracore_Holdings_V1_AgentService.Method.recommendAction) { try await self.recommendAction(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_AgentService.Method.listAlerts) { try await self.listAlerts(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_AgentService.Method.acknowledgeAlert) { try await self.acknowledgeAlert(request: $0, context: $1) },
         ]
     }
 }

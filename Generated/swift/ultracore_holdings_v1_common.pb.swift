@@ -193,6 +193,105 @@ public enum Ultracore_Holdings_V1_TradeSide: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .buy, .sell]
 }
 
+/// Kinds of monitoring alert.
+public enum Ultracore_Holdings_V1_AlertKind: ProtoEnum, CaseIterable {
+    case unspecified // ALERT_KIND_UNSPECIFIED = 0
+    /// An asset drifted outside its band.
+    case drift // DRIFT = 1
+    /// One position weighs more than the concentration limit.
+    case concentration // CONCENTRATION = 2
+    /// A valuation or trade far from the usual.
+    case anomaly // ANOMALY = 3
+    /// Portfolio risk above the client's level.
+    case risk // RISK = 4
+    /// A number this build does not know; kept so that it round-trips.
+    case UNRECOGNIZED(Int32)
+
+    public init() { self = .unspecified }
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .drift
+            case 2: self = .concentration
+            case 3: self = .anomaly
+            case 4: self = .risk
+            default: self = .UNRECOGNIZED(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+            case .unspecified: 0
+            case .drift: 1
+            case .concentration: 2
+            case .anomaly: 3
+            case .risk: 4
+            case .UNRECOGNIZED(let value): value
+        }
+    }
+
+    public var protoName: String? {
+        switch self {
+            case .unspecified: "ALERT_KIND_UNSPECIFIED"
+            case .drift: "DRIFT"
+            case .concentration: "CONCENTRATION"
+            case .anomaly: "ANOMALY"
+            case .risk: "RISK"
+            case .UNRECOGNIZED: nil
+        }
+    }
+
+    public static let allCases: [Self] = [.unspecified, .drift, .concentration, .anomaly, .risk]
+}
+
+/// How urgent an alert is.
+public enum Ultracore_Holdings_V1_AlertSeverity: ProtoEnum, CaseIterable {
+    case unspecified // ALERT_SEVERITY_UNSPECIFIED = 0
+    /// Worth knowing; no action needed.
+    case info // INFO = 1
+    /// Should be looked at soon.
+    case warning // WARNING = 2
+    /// Needs action now.
+    case critical // CRITICAL = 3
+    /// A number this build does not know; kept so that it round-trips.
+    case UNRECOGNIZED(Int32)
+
+    public init() { self = .unspecified }
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .info
+            case 2: self = .warning
+            case 3: self = .critical
+            default: self = .UNRECOGNIZED(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+            case .unspecified: 0
+            case .info: 1
+            case .warning: 2
+            case .critical: 3
+            case .UNRECOGNIZED(let value): value
+        }
+    }
+
+    public var protoName: String? {
+        switch self {
+            case .unspecified: "ALERT_SEVERITY_UNSPECIFIED"
+            case .info: "INFO"
+            case .warning: "WARNING"
+            case .critical: "CRITICAL"
+            case .UNRECOGNIZED: nil
+        }
+    }
+
+    public static let allCases: [Self] = [.unspecified, .info, .warning, .critical]
+}
+
 /// One tax lot: the shares bought by one trade (or created by a corporate action).
 /// A position lists its lots by acquisition time, then lot number ("L2" before "L10").
 public struct Ultracore_Holdings_V1_Lot: ProtoMessage {

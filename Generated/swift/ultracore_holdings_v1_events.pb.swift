@@ -31,6 +31,10 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
     case policyTrained // POLICY_TRAINED = 11
     /// A rebalancing run was abandoned: its recorded trades are void (see TradeExecuted).
     case rebalancingAborted // REBALANCING_ABORTED = 12
+    /// The monitoring agent raised or cleared an alert (topic holdings.agent-alerts).
+    case agentAlert // AGENT_ALERT = 13
+    /// Someone acknowledged an agent alert (topic holdings.agent-alerts).
+    case alertAcknowledged // ALERT_ACKNOWLEDGED = 14
     /// A number this build does not know; kept so that it round-trips.
     case UNRECOGNIZED(Int32)
 
@@ -51,6 +55,8 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case 10: self = .rebalancingScheduled
             case 11: self = .policyTrained
             case 12: self = .rebalancingAborted
+            case 13: self = .agentAlert
+            case 14: self = .alertAcknowledged
             default: self = .UNRECOGNIZED(rawValue)
         }
     }
@@ -70,6 +76,8 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case .rebalancingScheduled: 10
             case .policyTrained: 11
             case .rebalancingAborted: 12
+            case .agentAlert: 13
+            case .alertAcknowledged: 14
             case .UNRECOGNIZED(let value): value
         }
     }
@@ -89,11 +97,13 @@ public enum Ultracore_Holdings_V1_EventType: ProtoEnum, CaseIterable {
             case .rebalancingScheduled: "REBALANCING_SCHEDULED"
             case .policyTrained: "POLICY_TRAINED"
             case .rebalancingAborted: "REBALANCING_ABORTED"
+            case .agentAlert: "AGENT_ALERT"
+            case .alertAcknowledged: "ALERT_ACKNOWLEDGED"
             case .UNRECOGNIZED: nil
         }
     }
 
-    public static let allCases: [Self] = [.unspecified, .positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied, .rebalancingTriggered, .tradeExecuted, .rebalancingCompleted, .rebalancingScheduled, .policyTrained, .rebalancingAborted]
+    public static let allCases: [Self] = [.unspecified, .positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied, .rebalancingTriggered, .tradeExecuted, .rebalancingCompleted, .rebalancingScheduled, .policyTrained, .rebalancingAborted, .agentAlert, .alertAcknowledged]
 }
 
 /// Kinds of corporate action.
@@ -237,6 +247,48 @@ public enum Ultracore_Holdings_V1_Cadence: ProtoEnum, CaseIterable {
     public static let allCases: [Self] = [.unspecified, .daily, .weekly, .monthly, .quarterly]
 }
 
+/// States of an agent alert.
+public enum Ultracore_Holdings_V1_AlertState: ProtoEnum, CaseIterable {
+    case unspecified // ALERT_STATE_UNSPECIFIED = 0
+    /// The rule holds: the alert is open (at most one per client and kind).
+    case raised // RAISED = 1
+    /// The rule no longer holds: the alert is closed.
+    case cleared // CLEARED = 2
+    /// A number this build does not know; kept so that it round-trips.
+    case UNRECOGNIZED(Int32)
+
+    public init() { self = .unspecified }
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .raised
+            case 2: self = .cleared
+            default: self = .UNRECOGNIZED(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+            case .unspecified: 0
+            case .raised: 1
+            case .cleared: 2
+            case .UNRECOGNIZED(let value): value
+        }
+    }
+
+    public var protoName: String? {
+        switch self {
+            case .unspecified: "ALERT_STATE_UNSPECIFIED"
+            case .raised: "RAISED"
+            case .cleared: "CLEARED"
+            case .UNRECOGNIZED: nil
+        }
+    }
+
+    public static let allCases: [Self] = [.unspecified, .raised, .cleared]
+}
+
 /// One event, as produced to Kafka and stored in the audit trail.
 public struct Ultracore_Holdings_V1_Event: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.Event"
@@ -306,6 +358,8 @@ public struct Ultracore_Holdings_V1_Event: ProtoMessage {
         case rebalancingScheduled(Ultracore_Holdings_V1_RebalancingScheduled)
         case policyTrained(Ultracore_Holdings_V1_PolicyTrained)
         case rebalancingAborted(Ultracore_Holdings_V1_RebalancingAborted)
+        case agentAlert(Ultracore_Holdings_V1_AgentAlert)
+        case alertAcknowledged(Ultracore_Holdings_V1_AlertAcknowledged)
     }
 
     public init() {}
@@ -867,6 +921,61 @@ public struct Ultracore_Holdings_V1_StrategyEvaluation: ProtoMessage {
     public init() {}
 }
 
+/// Payload of AGENT_ALERT. The aggregate is the alert: version 1 raises it, version 2 clears it.
+/// The causation id is the event whose evaluation decided it; the correlation id is that
+/// event's correlation id.
+public struct Ultracore_Holdings_V1_AgentAlert: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.AgentAlert"
+
+    /// Alert id, "alert-" and a UUID.
+    public var alertId: String = ""
+
+    /// Client concerned.
+    public var clientId: String = ""
+
+    /// Rule that fired.
+    public var kind: Ultracore_Holdings_V1_AlertKind = .init()
+
+    /// Urgency.
+    public var severity: Ultracore_Holdings_V1_AlertSeverity = .init()
+
+    /// Raised or cleared.
+    public var state: Ultracore_Holdings_V1_AlertState = .init()
+
+    /// What was found, in words.
+    public var message: String = ""
+
+    /// The figures behind it by name (for example "largest_weight", "limit", "ticker", "drift",
+    /// "band", "z_score"), exact decimals or words.
+    public var figures: [String: String] = [:]
+
+    /// Events that led to the evaluation, the deciding one first.
+    public var causeEventIds: [String] = []
+
+    /// DRIFT: the rebalancing run the agent started (a recommendation, or an executed plan for a
+    /// schedule with auto_execute); empty otherwise.
+    public var rebalancingId: String = ""
+
+    public init() {}
+}
+
+/// Payload of ALERT_ACKNOWLEDGED. Aggregate "ack-" + the alert id, version 1: an alert is
+/// acknowledged once.
+public struct Ultracore_Holdings_V1_AlertAcknowledged: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.AlertAcknowledged"
+
+    /// Alert acknowledged.
+    public var alertId: String = ""
+
+    /// Its client.
+    public var clientId: String = ""
+
+    /// Free text of whoever acknowledged it (the event's actor says who).
+    public var note: String = ""
+
+    public init() {}
+}
+
 extension Ultracore_Holdings_V1_Event {
     public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__event__init)
 
@@ -906,6 +1015,8 @@ extension Ultracore_Holdings_V1_Event {
             case 29: self.payload = .rebalancingScheduled(try ProtobufCRead.requiredMessage(c.rebalancing_scheduled, as: Ultracore_Holdings_V1_RebalancingScheduled.self))
             case 30: self.payload = .policyTrained(try ProtobufCRead.requiredMessage(c.policy_trained, as: Ultracore_Holdings_V1_PolicyTrained.self))
             case 31: self.payload = .rebalancingAborted(try ProtobufCRead.requiredMessage(c.rebalancing_aborted, as: Ultracore_Holdings_V1_RebalancingAborted.self))
+            case 32: self.payload = .agentAlert(try ProtobufCRead.requiredMessage(c.agent_alert, as: Ultracore_Holdings_V1_AgentAlert.self))
+            case 33: self.payload = .alertAcknowledged(try ProtobufCRead.requiredMessage(c.alert_acknowledged, as: Ultracore_Holdings_V1_AlertAcknowledged.self))
             default: self.payload = nil
         }
     }
@@ -978,6 +1089,12 @@ extension Ultracore_Holdings_V1_Event {
             case .rebalancingAborted(let value)?:
                 c.pointee.payload_case = .init(rawValue: 31)
                 c.pointee.rebalancing_aborted = arena.message(value, as: Ultracore__Holdings__V1__RebalancingAborted.self)
+            case .agentAlert(let value)?:
+                c.pointee.payload_case = .init(rawValue: 32)
+                c.pointee.agent_alert = arena.message(value, as: Ultracore__Holdings__V1__AgentAlert.self)
+            case .alertAcknowledged(let value)?:
+                c.pointee.payload_case = .init(rawValue: 33)
+                c.pointee.alert_acknowledged = arena.message(value, as: Ultracore__Holdings__V1__AlertAcknowledged.self)
             case nil: break
         }
     }
@@ -1552,5 +1669,75 @@ extension Ultracore_Holdings_V1_StrategyEvaluation {
         c.pointee.turnover = self.turnover
         c.pointee.n_actions = self.actions.count
         c.pointee.actions = arena.array(self.actions)
+    }
+}
+
+extension Ultracore_Holdings_V1_AgentAlert {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__agent_alert__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__AgentAlert.self).pointee
+        self.init()
+        self.alertId = try ProtobufCRead.string(c.alert_id, "ultracore.holdings.v1.AgentAlert.alert_id")
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.AgentAlert.client_id")
+        self.kind = Ultracore_Holdings_V1_AlertKind(rawValue: Int32(truncatingIfNeeded: c.kind.rawValue))
+        self.severity = Ultracore_Holdings_V1_AlertSeverity(rawValue: Int32(truncatingIfNeeded: c.severity.rawValue))
+        self.state = Ultracore_Holdings_V1_AlertState(rawValue: Int32(truncatingIfNeeded: c.state.rawValue))
+        self.message = try ProtobufCRead.string(c.message, "ultracore.holdings.v1.AgentAlert.message")
+        if let entries = c.figures {
+            for index in 0..<c.n_figures {
+                guard let entry = entries[index]?.pointee else { continue }
+                self.figures[try ProtobufCRead.string(entry.key, "ultracore.holdings.v1.AgentAlert.figures")] = try ProtobufCRead.string(entry.value, "ultracore.holdings.v1.AgentAlert.figures")
+            }
+        }
+        self.causeEventIds = try ProtobufCRead.repeated(c.n_cause_event_ids, c.cause_event_ids) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.AgentAlert.cause_event_ids") }
+        self.rebalancingId = try ProtobufCRead.string(c.rebalancing_id, "ultracore.holdings.v1.AgentAlert.rebalancing_id")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__AgentAlert.self, capacity: 1)
+        ultracore__holdings__v1__agent_alert__init(c)
+        c.pointee.alert_id = arena.string(self.alertId)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.kind = Ultracore__Holdings__V1__AlertKind(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.severity = Ultracore__Holdings__V1__AlertSeverity(rawValue: .init(truncatingIfNeeded: self.severity.rawValue))
+        c.pointee.state = Ultracore__Holdings__V1__AlertState(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
+        c.pointee.message = arena.string(self.message)
+        if !self.figures.isEmpty {
+            let keys = self.figures.keys.sorted()
+            let entries = arena.pointers(Ultracore__Holdings__V1__AgentAlert__FiguresEntry.self, count: keys.count)
+            for (index, key) in keys.enumerated() {
+                let entry = arena.allocate(Ultracore__Holdings__V1__AgentAlert__FiguresEntry.self)
+                ultracore__holdings__v1__agent_alert__figures_entry__init(entry)
+                entry.pointee.key = arena.string(key)
+                entry.pointee.value = arena.string(self.figures[key]!)
+                entries[index] = entry
+            }
+            c.pointee.n_figures = keys.count
+            c.pointee.figures = entries
+        }
+        c.pointee.n_cause_event_ids = self.causeEventIds.count
+        c.pointee.cause_event_ids = arena.strings(self.causeEventIds)
+        c.pointee.rebalancing_id = arena.string(self.rebalancingId)
+    }
+}
+
+extension Ultracore_Holdings_V1_AlertAcknowledged {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__alert_acknowledged__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__AlertAcknowledged.self).pointee
+        self.init()
+        self.alertId = try ProtobufCRead.string(c.alert_id, "ultracore.holdings.v1.AlertAcknowledged.alert_id")
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.AlertAcknowledged.client_id")
+        self.note = try ProtobufCRead.string(c.note, "ultracore.holdings.v1.AlertAcknowledged.note")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__AlertAcknowledged.self, capacity: 1)
+        ultracore__holdings__v1__alert_acknowledged__init(c)
+        c.pointee.alert_id = arena.string(self.alertId)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.note = arena.string(self.note)
     }
 }

@@ -14,6 +14,8 @@ public struct KafkaConfiguration: Sendable {
     public var messageTimeoutMilliseconds = 10_000
     /// `group.id` of the projector.
     public var projectorGroup = "holdings-projector"
+    /// `group.id` of the monitoring agent.
+    public var agentGroup = "holdings-agent"
     /// Extra librdkafka properties for every handle (`security.protocol`, `sasl.*`,
     /// `ssl.*`, …), applied last; the escape hatch for a real cluster's security.
     public var additional: [String: String] = [:]
@@ -30,13 +32,16 @@ public struct KafkaConfiguration: Sendable {
     /// rebalancing topics that nothing produced to; they are gone.)
     public struct Topics: Sendable, Hashable {
         public var positions = "holdings.positions"
+        /// The monitoring agent's alerts and their acknowledgements (AGENT_ALERT,
+        /// ALERT_ACKNOWLEDGED): the agent's output, a stream of its own.
+        public var agentAlerts = "holdings.agent-alerts"
         /// Records the projector could not apply (not one of `all`: nobody projects it).
         public var deadLetters = "holdings.dead-letters"
 
         public init() {}
 
-        /// The topics of the log of record (what the projector follows).
-        public var all: [String] { [positions] }
+        /// The topics the projector follows into Postgres.
+        public var all: [String] { [positions, agentAlerts] }
     }
 }
 

@@ -77,6 +77,8 @@ public enum MethodRequirements {
             "RecommendRebalancing": .clientRead,
             "TrainPolicy": .scope(Principal.adminScope),
             "RecommendAction": .clientRead,
+            "ListAlerts": .clientRead,
+            "AcknowledgeAlert": .clientWrite,
         ],
     ]
 

@@ -377,4 +377,81 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
         let text = String(format: "%.10f", value)
         return ExactDecimal(text)?.description ?? text
     }
+
+    // MARK: Alerts
+
+    public func listAlerts(request: Ultracore_Holdings_V1_ListAlertsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListAlertsResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.read, client: client)
+            let limit = try Validation.limit(request.maxAlerts, fallback: 100, maximum: 1_000, field: "max_alerts")
+            try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
+            let stored = try await model.pool.withConnection {
+                try ReadModels.alerts(client: client, includeCleared: request.includeCleared, limit: limit, on: $0)
+            }
+            var response = Ultracore_Holdings_V1_ListAlertsResponse()
+            response.alerts = stored.map(Self.record)
+            return response
+        }
+    }
+
+    static func record(_ stored: ReadModels.StoredAlert) -> Ultracore_Holdings_V1_AlertRecord {
+        var record = Ultracore_Holdings_V1_AlertRecord()
+        if let alert = stored.alert { record.alert = alert }
+        record.raisedEventId = stored.raised.eventId
+        if let at = stored.raised.occurredAt { record.raisedAt = at }
+        if let at = stored.cleared?.occurredAt { record.clearedAt = at }
+        if let at = stored.acknowledgedAt { record.acknowledgedAt = at.timestamp }
+        record.acknowledgedBy = stored.acknowledgedBy
+        record.note = stored.note
+        return record
+    }
+
+    public func acknowledgeAlert(request: Ultracore_Holdings_V1_AcknowledgeAlertRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_AcknowledgeAlertResponse {
+        try await ServiceError.mapping {
+            let client = try Validation.identifier(request.clientId, field: "client_id")
+            try context.authorize(.write, client: client, requestId: request.requestId)
+            let alertId = try Validation.identifier(request.alertId, field: "alert_id")
+            guard request.note.utf8.count <= 1_000 else {
+                throw DomainError.invalidArgument(field: "note", reason: "is longer than 1,000 bytes")
+            }
+            let requestId = try RequestParsing.requestId(request.requestId)
+            guard model.acknowledging(alertId) else {
+                throw RPCError(.aborted, "alert \(alertId) is being acknowledged by another call; retry")
+            }
+            defer { model.acknowledged(alertId) }
+            func current() async throws -> ReadModels.StoredAlert {
+                try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
+                guard let found = try await model.pool.withConnection({
+                    try ReadModels.alerts(client: client, includeCleared: true, limit: 1, alertId: alertId, on: $0)
+                }).first else {
+                    throw DomainError.notFound("alert \(alertId) of client \(client) not found")
+                }
+                return found
+            }
+            let before = try await current()
+            var response = Ultracore_Holdings_V1_AcknowledgeAlertResponse()
+            if before.acknowledgedAt != nil {
+                // A retry of the acknowledging request answers as the first time; anything else is a second acknowledgement.
+                guard !requestId.isEmpty, before.acknowledgedRequestId == requestId else {
+                    throw RPCError(.alreadyExists, "alert \(alertId) was acknowledged by \(before.acknowledgedBy)")
+                }
+                response.alert = Self.record(before)
+                response.eventId = before.acknowledgedEventId
+                return response
+            }
+            var ack = Ultracore_Holdings_V1_AlertAcknowledged()
+            ack.alertId = alertId
+            ack.clientId = client
+            ack.note = request.note
+            var event = model.context("AgentService.AcknowledgeAlert", requestId: requestId, now: .now)
+                .envelope(aggregateId: "ack-" + alertId, version: 1, clientId: client)
+            event.eventType = .alertAcknowledged
+            event.payload = .alertAcknowledged(ack)
+            try await model.recordOnAlertTopic(event)
+            response.alert = Self.record(try await current())
+            response.eventId = event.eventId
+            return response
+        }
+    }
 }

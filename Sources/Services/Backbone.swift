@@ -108,6 +108,8 @@ public final class Backbone: Sendable {
         self.producer = producer
         let topic = kafka.topics.positions
         let partitions = try await Blocking.run { try producer.partitionCount(of: topic) }
+        let alertTopic = kafka.topics.agentAlerts
+        let alertPartitions = try await Blocking.run { try producer.partitionCount(of: alertTopic) }
         let pool = PostgresPool(url: url, size: configuration.readConnections)
         if configuration.role == .api {
             // No projector here: follow the one that runs elsewhere through its stored offsets.
@@ -126,7 +128,8 @@ public final class Backbone: Sendable {
         }
         let model = WriteModel(producer: producer, gate: gate, topics: kafka.topics, partitions: partitions, pool: pool,
                                projectorGroup: kafka.projectorGroup, watchBuffer: configuration.watchBuffer,
-                               ackAfterProjection: embeddedBroker == nil ? nil : configuration.durableAckTimeout)
+                               ackAfterProjection: embeddedBroker == nil ? nil : configuration.durableAckTimeout,
+                               alertPartitions: alertPartitions)
         self.model = model
         let projector = self.projector
         if let projector {

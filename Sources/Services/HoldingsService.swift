@@ -95,8 +95,9 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
             // A position the caller may not read lists nothing, exactly like one that does not exist.
             let hidden = request.clientId.isEmpty && !model.mayRead(position: request.positionId, context)
             let limit = try Paging.size(request.pageSize)
-            let types = try Self.eventTypeNames(request.eventTypes)
-            let scope = "events:\(request.clientId):\(request.positionId):\(types.joined(separator: ","))"
+            let named = try Self.eventTypeNames(request.eventTypes)
+            let types = named.isEmpty ? Self.holdingsEventTypes.compactMap(\.protoName) : named
+            let scope = "events:\(request.clientId):\(request.positionId):\(named.joined(separator: ","))"
             var after = ReadModels.trailStart
             if !request.pageToken.isEmpty {
                 guard let token = Paging.decode(request.pageToken, scope: scope), token.count == 3,
@@ -127,6 +128,12 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
     }
 
     /// The names of requested event types; INVALID_ARGUMENT for unknown ones.
+    /// What an empty event_types means: every type but the monitoring agent's (AGENT_ALERT,
+    /// ALERT_ACKNOWLEDGED), which are listed only when asked for by name.
+    static let holdingsEventTypes = Ultracore_Holdings_V1_EventType.allCases.filter {
+        ![.unspecified, .agentAlert, .alertAcknowledged].contains($0)
+    }
+
     static func eventTypeNames(_ types: [Ultracore_Holdings_V1_EventType]) throws(DomainError) -> [String] {
         try types.map { type throws(DomainError) in
             guard let name = type.protoName, type != .unspecified else {
@@ -287,8 +294,9 @@ public struct HoldingsService: Ultracore_Holdings_V1_HoldingsService.ServiceProt
         try await ServiceError.mapping {
             let client = request.clientId
             if !client.isEmpty { try context.authorize(.read, client: try Validation.identifier(client, field: "client_id")) }
-            let typeNames = try Self.eventTypeNames(request.eventTypes)
-            let wanted = Set(request.eventTypes.map(\.rawValue))
+            let named = try Self.eventTypeNames(request.eventTypes)
+            let typeNames = named.isEmpty ? Self.holdingsEventTypes.compactMap(\.protoName) : named
+            let wanted = Set((request.eventTypes.isEmpty ? Self.holdingsEventTypes : request.eventTypes).map(\.rawValue))
             // Without a client id the caller sees the events of every client it may read.
             let everyClient = context.principal?.mayAll(.read) ?? false
             let visible: @Sendable (String) -> Bool = { eventClient in

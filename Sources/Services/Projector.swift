@@ -424,6 +424,8 @@ public final class Projector: @unchecked Sendable {
                 try ReadModels.saveSchedule(scheduled.schedule ?? .init(), version: event.aggregateVersion, on: db)
             case .policyTrained?:
                 try ReadModels.savePolicy(event, on: db)
+            case .agentAlert?, .alertAcknowledged?:
+                try ReadModels.applyAlertEvent(event, on: db)
             default:
                 break
             }

@@ -52,6 +52,7 @@ func usage() -> String {
       --jwt-audience AUD        required among token aud (default ultracore-holdings)
       --jwt-clock-skew SECONDS  tolerance on exp and nbf (default 30)
       --reflection              serve gRPC server reflection (off by default)
+      --no-agent                do not run the monitoring agent (roles all and api run it)
       --handshake-timeout S     TLS handshake + HTTP/2 preface + SETTINGS within S (default 10)
       --idle-timeout S          close connections without a call for S, with GOAWAY (default 300)
       --keepalive-interval S    PING a client silent for S (default 60)
@@ -74,7 +75,8 @@ func usage() -> String {
                                 env HOLDINGS_KAFKA_PROPERTIES, K=V;K=V); passwords and other
                                 secrets only in the environment (refused here: ps shows them)
       --topic ROLE=NAME         topic name for positions (the log of record: every event, a
-                                client's in one partition) or dead-letters (defaults holdings.<role>)
+                                client's in one partition), agent-alerts (the monitoring agent's
+                                alerts) or dead-letters (defaults holdings.<role>)
       --partitions N            partitions per topic of the embedded broker (default 16)
       --max-projection-lag N    unprojected events per partition before writes are refused
                                 with UNAVAILABLE (default 5000)
@@ -102,6 +104,7 @@ var clientCA: String?
 var clientPrincipals: String?
 var tokenSettings = AccessTokenSettings()
 var reflectionEnabled = false
+var agentEnabled = true
 var grace = Duration.seconds(10)
 var backbone = BackboneConfiguration()
 var schedulerInterval = Duration.seconds(1)
@@ -167,6 +170,7 @@ while let argument = arguments.popFirst() {
     case "--jwt-audience": tokenSettings.audience = value(argument)
     case "--jwt-clock-skew": tokenSettings.clockSkew = .seconds(number(argument, UInt16.self))
     case "--reflection": reflectionEnabled = true
+    case "--no-agent": agentEnabled = false
     case "--handshake-timeout": configuration.limits.handshakeTimeout = seconds(argument)
     case "--idle-timeout": configuration.limits.idleTimeout = seconds(argument)
     case "--keepalive-interval": configuration.limits.keepaliveInterval = seconds(argument)
@@ -200,7 +204,8 @@ while let argument = arguments.popFirst() {
         switch pair[0] {
         case "positions": backbone.kafka.topics.positions = pair[1]
         case "dead-letters": backbone.kafka.topics.deadLetters = pair[1]
-        default: fail("--topic role is positions (the log of record: every event) or dead-letters, not '\(pair[0])'")
+        case "agent-alerts": backbone.kafka.topics.agentAlerts = pair[1]
+        default: fail("--topic role is positions (the log of record: every event), agent-alerts or dead-letters, not '\(pair[0])'")
         }
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))
@@ -321,6 +326,8 @@ let rebalancing = RebalancingService(model: running.model!)
 let agent = AgentService(model: running.model!)
 let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerClock, interval: schedulerInterval)
 scheduler.start()
+let monitor = agentEnabled ? MonitoringAgent(model: running.model!, configuration: backbone.kafka, bootstrap: running.bootstrap) : nil
+monitor?.start()
 let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing, agent] + (reflectionEnabled ? reflection.services : [])
     + [PendingService(Ultracore_Holdings_V1_DataMeshService.descriptor)]
 // Fail closed: every served method must have a declared access requirement.
@@ -343,6 +350,7 @@ FileHandle.standardOutput.write(Data(
 GracefulShutdown.onSignals {
     health.set("", .notServing)
     scheduler.stop()
+    monitor?.stop()
     await server.shutdown(grace: grace)
     running.stop()
 }

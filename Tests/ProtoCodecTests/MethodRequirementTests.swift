@@ -23,6 +23,6 @@ struct MethodRequirementTests {
         // Writes are audited whatever their outcome: every clients:write method and the scoped ones that change data.
         let writes = Set(MethodRequirements.writes.map { $0.split(separator: "/").last.map(String.init) ?? "" })
         #expect(writes == ["OpenPosition", "ClosePosition", "UpdatePositionValue", "PublishPrices", "ApplyCorporateAction", "SellLots",
-                           "EvaluateRebalancing", "ExecuteRebalancing", "ScheduleRebalancing", "TrainPolicy"])
+                           "EvaluateRebalancing", "ExecuteRebalancing", "ScheduleRebalancing", "TrainPolicy", "AcknowledgeAlert"])
     }
 }

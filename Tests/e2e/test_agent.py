@@ -626,3 +626,167 @@ def test_a_policy_survives_a_restart(postgres):
         assert len(answer.q_values) == 4 and len(answer.state) == 24
     finally:
         stop(process)
+
+
+# The monitoring agent ------------------------------------------------------------------------
+
+def wait_for(condition, what, seconds=20):
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def agent_client(stubs, auto_execute, band="0.05", client=None):
+    client = client or "agent-" + uuid.uuid4().hex[:8]
+    a, b = unique("MA"), unique("MB")
+    stubs.buy(client, a, 1000, 100, NOW - timedelta(days=400))
+    stubs.buy(client, b, 1000, 100, NOW - timedelta(days=400))
+    stubs.rebalancing.ScheduleRebalancing(rb.ScheduleRebalancingRequest(
+        client_id=client, cadence=ev.MONTHLY, strategy=ev.THRESHOLD, target_weights={a: "0.5", b: "0.5"},
+        band=ev.DriftBand(absolute=band), auto_execute=auto_execute, enabled=True,
+        start_at=ts(NOW + timedelta(days=300))), timeout=10)
+    return client, a, b
+
+
+def events_of(stubs, client, *types):
+    return list(stubs.holdings.ListEvents(pb.ListEventsRequest(client_id=client, event_types=list(types), page_size=1000),
+                                          timeout=10).events)
+
+
+def test_drift_after_a_price_runs_the_rebalancing_end_to_end_with_causation_ids(stubs):
+    client, a, b = agent_client(stubs, auto_execute=True)
+    quote = M["common_pb2"].PriceQuote(ticker=a, price="150")
+    stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[quote]), timeout=10)
+    valued = events_of(stubs, client, ev.POSITION_VALUED)[-1]
+    completed = wait_for(lambda: events_of(stubs, client, ev.REBALANCING_COMPLETED), "the agent's rebalancing")[0]
+    [trigger] = events_of(stubs, client, ev.REBALANCING_TRIGGERED)
+    trades = events_of(stubs, client, ev.TRADE_EXECUTED)
+    # price → POSITION_VALUED → (agent) REBALANCING_TRIGGERED → TRADE_EXECUTED… → REBALANCING_COMPLETED
+    assert trigger.causation_id == valued.event_id and trigger.correlation_id == valued.correlation_id
+    assert trades and all(t.causation_id == trigger.event_id for t in trades)
+    assert completed.causation_id == trigger.event_id and completed.aggregate_id == trigger.aggregate_id
+    assert trigger.source.endswith("agent/monitor")
+    sold = [t for t in trades if t.trade_executed.side == M["common_pb2"].SELL]
+    assert [t.trade_executed.ticker for t in sold] == [a]
+    # The DRIFT alert: raised by the valuation (naming the run), cleared after the trades.
+    def drift_cleared():
+        alerts = stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client, include_cleared=True), timeout=10).alerts
+        return [x for x in alerts if x.alert.kind == M["common_pb2"].DRIFT and x.HasField("cleared_at")]
+    [drift] = wait_for(drift_cleared, "the drift alert to clear")
+    raised = [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.aggregate_id == drift.alert.alert_id]
+    assert [e.aggregate_version for e in raised] == [1, 2]
+    assert raised[0].agent_alert.rebalancing_id == trigger.aggregate_id and raised[0].agent_alert.state == ev.RAISED
+    assert raised[0].agent_alert.cause_event_ids[0] == valued.event_id and raised[0].causation_id == valued.event_id
+    assert raised[0].agent_alert.figures["ticker"] == a and raised[0].agent_alert.figures["auto_execute"] == "true"
+    assert drift.alert.state == ev.CLEARED and drift.raised_event_id == raised[0].event_id
+    # Open alerts only, by default: the drift is gone.
+    open_now = stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts
+    assert all(not x.HasField("cleared_at") for x in open_now)
+    assert M["common_pb2"].DRIFT not in {x.alert.kind for x in open_now}
+
+
+def test_drift_without_auto_execute_recommends_once_and_concentration_is_acknowledged(stubs):
+    client, a, b = agent_client(stubs, auto_execute=False)
+    stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[M["common_pb2"].PriceQuote(ticker=a, price="300")]), timeout=10)
+    trigger = wait_for(lambda: events_of(stubs, client, ev.REBALANCING_TRIGGERED), "the recommendation")[0]
+    assert trigger.rebalancing_triggered.strategy == ev.THRESHOLD
+    alerts = wait_for(lambda: {x.alert.kind: x for x in stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts}
+                      if len(stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts) >= 2 else None,
+                      "drift and concentration alerts")
+    common = M["common_pb2"]
+    assert set(alerts) >= {common.DRIFT, common.CONCENTRATION}
+    # 50 % after the buys (WARNING), 75 % after the price (CRITICAL): escalated, so the open one is CRITICAL.
+    concentration = wait_for(lambda: [x for x in stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts
+                                      if x.alert.kind == common.CONCENTRATION and x.alert.severity == common.CRITICAL], "escalation")[0]
+    assert concentration.alert.figures["ticker"] == a and concentration.alert.figures["largest_weight"] == "0.75"
+    history = [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.agent_alert.kind == common.CONCENTRATION]
+    assert [(e.agent_alert.state, e.agent_alert.severity) for e in history][-3:] == \
+        [(ev.RAISED, common.WARNING), (ev.CLEARED, common.WARNING), (ev.RAISED, common.CRITICAL)]
+    assert "escalated to CRITICAL" in history[-2].agent_alert.message
+    # Another price of the same kind: no second alert of a kind while one is open, no second recommendation.
+    stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[common.PriceQuote(ticker=a, price="310")]), timeout=10)
+    valued = events_of(stubs, client, ev.POSITION_VALUED)[-1]
+    wait_for(lambda: any(valued.event_id in x.alert.cause_event_ids or True for x in
+                         stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts), "the agent")
+    import time
+    time.sleep(1)
+    assert len(events_of(stubs, client, ev.REBALANCING_TRIGGERED)) == 1
+    still_open = stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts
+    assert len({x.alert.kind for x in still_open}) == len(still_open)  # one open alert per kind
+    # Acknowledge: once; a retry with the same request id answers the same; another client's alert is not found.
+    request_id = uuid.uuid4().hex
+    ack = stubs.agent.AcknowledgeAlert(ag.AcknowledgeAlertRequest(client_id=client, alert_id=concentration.alert.alert_id,
+                                                                  note="seen", request_id=request_id), timeout=10)
+    assert ack.event_id and ack.alert.note == "seen" and ack.alert.acknowledged_by and ack.alert.HasField("acknowledged_at")
+    again = stubs.agent.AcknowledgeAlert(ag.AcknowledgeAlertRequest(client_id=client, alert_id=concentration.alert.alert_id,
+                                                                    note="seen", request_id=request_id), timeout=10)
+    assert again.event_id == ack.event_id
+    expect_status(grpc.StatusCode.ALREADY_EXISTS, lambda: stubs.agent.AcknowledgeAlert(ag.AcknowledgeAlertRequest(
+        client_id=client, alert_id=concentration.alert.alert_id), timeout=10), "acknowledged")
+    expect_status(grpc.StatusCode.NOT_FOUND, lambda: stubs.agent.AcknowledgeAlert(ag.AcknowledgeAlertRequest(
+        client_id="someone-else", alert_id=concentration.alert.alert_id), timeout=10), "not found")
+    [acked] = [e for e in events_of(stubs, client, ev.ALERT_ACKNOWLEDGED)]
+    assert acked.alert_acknowledged.alert_id == concentration.alert.alert_id and acked.event_id == ack.event_id
+    for request, needle in ((ag.AcknowledgeAlertRequest(client_id=client), "alert_id"),
+                            (ag.AcknowledgeAlertRequest(alert_id="x"), "client_id"),
+                            (ag.AcknowledgeAlertRequest(client_id=client, alert_id="x", note="n" * 1001), "note")):
+        expect_status(INVALID, lambda: stubs.agent.AcknowledgeAlert(request, timeout=10), needle)
+    expect_status(INVALID, lambda: stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client, max_alerts=1001), timeout=10),
+                  "max_alerts")
+
+
+def test_watch_events_streams_the_agents_alerts(stubs):
+    client = "agent-w-" + uuid.uuid4().hex[:8]
+    watch = stubs.holdings.WatchEvents(pb.WatchEventsRequest(client_id=client, event_types=[ev.AGENT_ALERT]), timeout=20)
+    stream = iter(watch)
+    _, a, b = agent_client(stubs, auto_execute=False, band="0.5", client=client)
+    # After the first buy one position is 100 % of the portfolio, after the second 50 %: the agent
+    # may see both in one batch, so the alert is CRITICAL or WARNING.
+    first = next(stream).event
+    assert first.event_type == ev.AGENT_ALERT and first.agent_alert.kind == M["common_pb2"].CONCENTRATION
+    assert first.client_id == client and first.agent_alert.state == ev.RAISED
+    assert first.agent_alert.severity in (M["common_pb2"].CRITICAL, M["common_pb2"].WARNING)
+    # A third position brings the largest weight to a third: the alert clears, live.
+    stubs.buy(client, unique("MC"), 1000, 100)
+    cleared = next(stream).event
+    watch.cancel()
+    assert cleared.aggregate_id == first.aggregate_id and cleared.aggregate_version == 2 and cleared.agent_alert.state == ev.CLEARED
+
+
+def test_open_alerts_survive_a_restart_and_are_not_raised_twice(postgres):
+    from conftest import holdingsd_command, start, stop
+    url = postgres.new_database()
+    client = "agent-r-" + uuid.uuid4().hex[:6]
+    a, b, c = unique("RA"), unique("RB"), unique("RC")
+    common = M["common_pb2"]
+
+    def concentration_events(stubs):
+        return [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.agent_alert.kind == common.CONCENTRATION]
+
+    process, address = start(holdingsd_command(url))
+    try:
+        stubs = Stubs(address)
+        stubs.buy(client, a, 10, 100)
+        stubs.buy(client, b, 10, 100)
+        [raised] = wait_for(lambda: concentration_events(stubs), "the concentration alert")
+    finally:
+        stop(process)
+    process, address = start(holdingsd_command(url))
+    try:
+        stubs = Stubs(address)
+        stubs.buy(client, a, 10, 100)  # A at two thirds: still over the limit, and the alert is still open
+        wait_for(lambda: stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts, "the open alert")
+        import time
+        time.sleep(1.5)
+        assert [e.event_id for e in concentration_events(stubs)] == [raised.event_id]
+        stubs.buy(client, b, 10, 100)
+        stubs.buy(client, c, 20, 100)  # 20 / 20 / 20: a third each, under the limit
+        cleared = wait_for(lambda: [e for e in concentration_events(stubs) if e.aggregate_version == 2], "the alert to clear")
+        assert cleared[0].aggregate_id == raised.aggregate_id and cleared[0].agent_alert.state == ev.CLEARED
+    finally:
+        stop(process)

@@ -95,7 +95,8 @@ class Writer:
 
 
 def events_by_client(postgres, url, tag):
-    rows = postgres.psql(url, f"SELECT client_id, event_id FROM events WHERE client_id LIKE '{tag}-%'")
+    rows = postgres.psql(url, f"SELECT client_id, event_id FROM events WHERE client_id LIKE '{tag}-%' "
+                              "AND event_type NOT IN ('AGENT_ALERT', 'ALERT_ACKNOWLEDGED')")
     found = collections.defaultdict(list)
     for row in rows.split():
         client, event_id = row.split("|")

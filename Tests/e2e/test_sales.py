@@ -385,15 +385,15 @@ def test_monitor_portfolio_alerts(holdings):
     result = stub.MonitorPortfolio(pb.MonitorPortfolioRequest(client_id=client, target_weights={a: "0.5", b: "0.5"},
                                                               drift_threshold="0.1"), timeout=10)
     found = {(alert.kind, alert.ticker, alert.severity) for alert in result.alerts}
-    assert (pb.CONCENTRATION, b, pb.CRITICAL) in found          # 300 of ~400
-    assert (pb.DRIFT, a, pb.CRITICAL) in found and (pb.DRIFT, b, pb.CRITICAL) in found
-    assert (pb.ANOMALY, c, pb.CRITICAL) in found                 # a doubling after moves of about 1%
-    assert (pb.RISK, "", pb.WARNING) in found                    # Herfindahl ~0.62
-    assert result.alerts[0].severity == pb.CRITICAL and result.alerts[-1].severity == pb.WARNING
-    drift_a = [x for x in result.alerts if x.kind == pb.DRIFT and x.ticker == a][0]
+    assert (common.CONCENTRATION, b, common.CRITICAL) in found          # 300 of ~400
+    assert (common.DRIFT, a, common.CRITICAL) in found and (common.DRIFT, b, common.CRITICAL) in found
+    assert (common.ANOMALY, c, common.CRITICAL) in found                 # a doubling after moves of about 1%
+    assert (common.RISK, "", common.WARNING) in found                    # Herfindahl ~0.62
+    assert result.alerts[0].severity == common.CRITICAL and result.alerts[-1].severity == common.WARNING
+    drift_a = [x for x in result.alerts if x.kind == common.DRIFT and x.ticker == a][0]
     assert Decimal(drift_a.observed) < Decimal("-0.24") and drift_a.threshold == "0.1"
     quiet = stub.MonitorPortfolio(pb.MonitorPortfolioRequest(client_id=client, concentration_limit="0.9"), timeout=10)
-    assert {x.kind for x in quiet.alerts} == {pb.ANOMALY, pb.RISK}
+    assert {x.kind for x in quiet.alerts} == {common.ANOMALY, common.RISK}
     expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.MonitorPortfolio(pb.MonitorPortfolioRequest(
         client_id=client, target_weights={a: "0.8", b: "0.8"})), "target_weights")
     expect_status(grpc.StatusCode.INVALID_ARGUMENT, lambda: stub.MonitorPortfolio(pb.MonitorPortfolioRequest(

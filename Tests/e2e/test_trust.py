@@ -292,7 +292,7 @@ def test_a_never_priced_position_counts_at_cost_everywhere(stubs):
     assert [(p.ticker, p.weight) for p in value.positions] == [(f"A{tag}", "0.625"), (f"B{tag}", "0.375")]
     # MonitorPortfolio weighs the same way: A is 0.625 of the portfolio, above a 0.6 limit.
     alerts = holdings.MonitorPortfolio(pb.MonitorPortfolioRequest(client_id=client, concentration_limit="0.6"), timeout=10).alerts
-    assert [a.ticker for a in alerts if a.kind == pb.CONCENTRATION] == [f"A{tag}"]
+    assert [a.ticker for a in alerts if a.kind == common.CONCENTRATION] == [f"A{tag}"]
 
 
 def test_wash_sale_window_counts_calendar_days(stubs):

@@ -50,6 +50,9 @@ struct ClientBook: CommandState {
     /// ticker → losses of sales with shares not yet matched by replacement shares.
     var washLosses: [String: [WashLoss]] = [:]
     var schedule: ScheduleEntry?
+    /// Id of the last event applied here ("" after a reload): the monitoring agent evaluates a
+    /// client only once it has seen the client's latest event.
+    var lastEventId = ""
     /// Rebalancing plans by id (kept 24 hours, in memory).
     var plans: [String: StoredPlan] = [:]
     /// plan id → its execution (a plan executes once).
@@ -73,6 +76,7 @@ struct ClientBook: CommandState {
 
     mutating func apply(_ change: Change) {
         let event = change.event
+        lastEventId = event.eventId
         if !event.requestId.isEmpty, let digest = event.attributes[EventAttributes.requestDigest] {
             requests[event.requestId] = RequestRecord(
                 requestId: event.requestId, fingerprint: digest,
@@ -157,6 +161,7 @@ struct ClientBook: CommandState {
         order = reloaded.order
         openByTicker = reloaded.openByTicker
         openSummaries = reloaded.openSummaries
+        lastEventId = ""
     }
 
     /// The open positions by ticker, without copying them (a snapshot of the book's tables).

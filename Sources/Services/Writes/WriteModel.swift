@@ -34,15 +34,21 @@ public final class WriteModel: Sendable {
     let batches = Mutex<(inFlight: Set<String>, records: [String: RequestRecord])>(([], [:]))
     /// Acknowledged events, live, for WatchEvents.
     public let broadcaster: EventBroadcaster
+    /// Alerts being acknowledged now (one call per alert at a time).
+    private let acknowledging = Mutex<Set<String>>([])
+    func acknowledging(_ alertId: String) -> Bool { acknowledging.withLock { $0.insert(alertId).inserted } }
+    func acknowledged(_ alertId: String) { acknowledging.withLock { _ = $0.remove(alertId) } }
     /// Trained DQN policies loaded in this process, and the training slot.
     let policyMemory = PolicyMemory()
     var policies: PolicyStore { PolicyStore(model: self, memory: policyMemory) }
 
     var recorder: EventRecorder { executor.recorder }
+    /// Puts the monitoring agent's alerts and their acknowledgements on their topic.
+    let alertRecorder: EventRecorder
 
     public init(producer: EventProducer, gate: ProjectionGate, topics: KafkaConfiguration.Topics, partitions: Int32,
                 pool: PostgresPool, projectorGroup: String, watchBuffer: Int = 10_000, source: String = "holdingsd",
-                ackAfterProjection: Duration? = nil) {
+                ackAfterProjection: Duration? = nil, alertPartitions: Int32? = nil) {
         let broadcaster = EventBroadcaster(capacity: watchBuffer)
         let directory = PositionDirectory()
         self.broadcaster = broadcaster
@@ -54,6 +60,8 @@ public final class WriteModel: Sendable {
         self.source = source
         let recorder = EventRecorder(producer: producer, gate: gate, topic: topics.positions, partitions: partitions,
                                      ackAfterProjection: ackAfterProjection)
+        alertRecorder = EventRecorder(producer: producer, gate: gate, topic: topics.agentAlerts, partitions: alertPartitions ?? partitions,
+                                      ackAfterProjection: ackAfterProjection)
         executor = CommandExecutor(
             recorder: recorder,
             applied: { _, changes in
@@ -83,11 +91,10 @@ public final class WriteModel: Sendable {
     public func rebuild(progress: @escaping @Sendable (String) -> Void) async throws {
         let producer = recorder.producer
         let topics = self.topics
-        let partitions = recorder.partitions
         let marks: [PartitionKey: (low: Int64, high: Int64)] = try await Blocking.run {
             var marks: [PartitionKey: (low: Int64, high: Int64)] = [:]
             for topic in topics.all {
-                for partition in 0..<partitions {
+                for partition in 0..<(try producer.partitionCount(of: topic)) {
                     marks[PartitionKey(topic: topic, partition: partition)] = try producer.watermarks(topic: topic, partition: partition)
                 }
             }
@@ -173,6 +180,10 @@ public final class WriteModel: Sendable {
 
     func context(_ method: String, requestId: String, now: Instant) -> EventContext {
         let eventId = UUIDText.random()
+        if let cause = EventCause.current {
+            return EventContext(eventId: eventId, occurredAt: now, correlationId: cause.correlationId, causationId: cause.eventId,
+                                source: "\(source)/\(method)", requestId: requestId, actor: Principal.current?.description ?? "holdingsd")
+        }
         return EventContext(
             eventId: eventId, occurredAt: now, correlationId: requestId.isEmpty ? eventId : requestId,
             causationId: requestId.isEmpty ? eventId : requestId, source: "\(source)/\(method)", requestId: requestId,
@@ -498,4 +509,13 @@ enum Blocking {
             queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
+}
+
+/// The event the monitoring agent acts on: what it records while this is set is caused by that
+/// event and shares its correlation id (lineage from a price to the trades it led to).
+struct EventCause: Sendable {
+    var eventId: String
+    var correlationId: String
+
+    @TaskLocal static var current: EventCause?
 }

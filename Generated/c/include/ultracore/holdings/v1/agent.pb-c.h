@@ -18,6 +18,11 @@ PROTOBUF_C__BEGIN_DECLS
 #include "ultracore/holdings/v1/analytics.pb-c.h"
 #include "ultracore/holdings/v1/events.pb-c.h"
 
+typedef struct Ultracore__Holdings__V1__ListAlertsRequest Ultracore__Holdings__V1__ListAlertsRequest;
+typedef struct Ultracore__Holdings__V1__AlertRecord Ultracore__Holdings__V1__AlertRecord;
+typedef struct Ultracore__Holdings__V1__ListAlertsResponse Ultracore__Holdings__V1__ListAlertsResponse;
+typedef struct Ultracore__Holdings__V1__AcknowledgeAlertRequest Ultracore__Holdings__V1__AcknowledgeAlertRequest;
+typedef struct Ultracore__Holdings__V1__AcknowledgeAlertResponse Ultracore__Holdings__V1__AcknowledgeAlertResponse;
 typedef struct Ultracore__Holdings__V1__AssessRiskRequest Ultracore__Holdings__V1__AssessRiskRequest;
 typedef struct Ultracore__Holdings__V1__AssessRiskResponse Ultracore__Holdings__V1__AssessRiskResponse;
 typedef struct Ultracore__Holdings__V1__Anomaly Ultracore__Holdings__V1__Anomaly;
@@ -110,6 +115,135 @@ typedef enum _Ultracore__Holdings__V1__PolicyAction {
 } Ultracore__Holdings__V1__PolicyAction;
 
 /* --- messages --- */
+
+/*
+ * Input of AgentService.ListAlerts.
+ */
+struct  Ultracore__Holdings__V1__ListAlertsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Client; required.
+   */
+  char *client_id;
+  /*
+   * Also list cleared alerts.
+   */
+  protobuf_c_boolean include_cleared;
+  /*
+   * At most this many, 1–1,000; 0 means 100.
+   */
+  int32_t max_alerts;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_ALERTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_alerts_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * One alert as it stands.
+ */
+struct  Ultracore__Holdings__V1__AlertRecord
+{
+  ProtobufCMessage base;
+  /*
+   * The alert as raised (state RAISED), or as cleared once it is.
+   */
+  Ultracore__Holdings__V1__AgentAlert *alert;
+  /*
+   * AGENT_ALERT event that raised it.
+   */
+  char *raised_event_id;
+  /*
+   * When it was raised.
+   */
+  Google__Protobuf__Timestamp *raised_at;
+  /*
+   * When it was cleared; unset while open.
+   */
+  Google__Protobuf__Timestamp *cleared_at;
+  /*
+   * When it was acknowledged; unset if never.
+   */
+  Google__Protobuf__Timestamp *acknowledged_at;
+  /*
+   * Who acknowledged it (the event's actor).
+   */
+  char *acknowledged_by;
+  /*
+   * The acknowledgement's note.
+   */
+  char *note;
+};
+#define ULTRACORE__HOLDINGS__V1__ALERT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__alert_record__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, NULL, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Result of AgentService.ListAlerts.
+ */
+struct  Ultracore__Holdings__V1__ListAlertsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Alerts, newest raised first.
+   */
+  size_t n_alerts;
+  Ultracore__Holdings__V1__AlertRecord **alerts;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_ALERTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_alerts_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Input of AgentService.AcknowledgeAlert.
+ */
+struct  Ultracore__Holdings__V1__AcknowledgeAlertRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Client of the alert; required.
+   */
+  char *client_id;
+  /*
+   * Alert; required. Another client's alert is NOT_FOUND.
+   */
+  char *alert_id;
+  /*
+   * Free text, at most 1,000 bytes.
+   */
+  char *note;
+  /*
+   * Idempotency key.
+   */
+  char *request_id;
+};
+#define ULTRACORE__HOLDINGS__V1__ACKNOWLEDGE_ALERT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__acknowledge_alert_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Result of AgentService.AcknowledgeAlert.
+ */
+struct  Ultracore__Holdings__V1__AcknowledgeAlertResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The alert after the acknowledgement.
+   */
+  Ultracore__Holdings__V1__AlertRecord *alert;
+  /*
+   * Id of the ALERT_ACKNOWLEDGED event; an alert acknowledged before answers ALREADY_EXISTS.
+   */
+  char *event_id;
+};
+#define ULTRACORE__HOLDINGS__V1__ACKNOWLEDGE_ALERT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__acknowledge_alert_response__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
 
 /*
  * Input of AgentService.AssessRisk.
@@ -770,6 +904,101 @@ struct  Ultracore__Holdings__V1__RecommendActionResponse
     , ULTRACORE__HOLDINGS__V1__POLICY_ACTION__POLICY_ACTION_UNSPECIFIED, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
+/* Ultracore__Holdings__V1__ListAlertsRequest methods */
+void   ultracore__holdings__v1__list_alerts_request__init
+                     (Ultracore__Holdings__V1__ListAlertsRequest         *message);
+size_t ultracore__holdings__v1__list_alerts_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListAlertsRequest   *message);
+size_t ultracore__holdings__v1__list_alerts_request__pack
+                     (const Ultracore__Holdings__V1__ListAlertsRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_alerts_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListAlertsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListAlertsRequest *
+       ultracore__holdings__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_alerts_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__AlertRecord methods */
+void   ultracore__holdings__v1__alert_record__init
+                     (Ultracore__Holdings__V1__AlertRecord         *message);
+size_t ultracore__holdings__v1__alert_record__get_packed_size
+                     (const Ultracore__Holdings__V1__AlertRecord   *message);
+size_t ultracore__holdings__v1__alert_record__pack
+                     (const Ultracore__Holdings__V1__AlertRecord   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__alert_record__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AlertRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__AlertRecord *
+       ultracore__holdings__v1__alert_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__alert_record__free_unpacked
+                     (Ultracore__Holdings__V1__AlertRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__ListAlertsResponse methods */
+void   ultracore__holdings__v1__list_alerts_response__init
+                     (Ultracore__Holdings__V1__ListAlertsResponse         *message);
+size_t ultracore__holdings__v1__list_alerts_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListAlertsResponse   *message);
+size_t ultracore__holdings__v1__list_alerts_response__pack
+                     (const Ultracore__Holdings__V1__ListAlertsResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_alerts_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListAlertsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListAlertsResponse *
+       ultracore__holdings__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_alerts_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__AcknowledgeAlertRequest methods */
+void   ultracore__holdings__v1__acknowledge_alert_request__init
+                     (Ultracore__Holdings__V1__AcknowledgeAlertRequest         *message);
+size_t ultracore__holdings__v1__acknowledge_alert_request__get_packed_size
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest   *message);
+size_t ultracore__holdings__v1__acknowledge_alert_request__pack
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__acknowledge_alert_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__AcknowledgeAlertRequest *
+       ultracore__holdings__v1__acknowledge_alert_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__acknowledge_alert_request__free_unpacked
+                     (Ultracore__Holdings__V1__AcknowledgeAlertRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__AcknowledgeAlertResponse methods */
+void   ultracore__holdings__v1__acknowledge_alert_response__init
+                     (Ultracore__Holdings__V1__AcknowledgeAlertResponse         *message);
+size_t ultracore__holdings__v1__acknowledge_alert_response__get_packed_size
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse   *message);
+size_t ultracore__holdings__v1__acknowledge_alert_response__pack
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__acknowledge_alert_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__AcknowledgeAlertResponse *
+       ultracore__holdings__v1__acknowledge_alert_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__acknowledge_alert_response__free_unpacked
+                     (Ultracore__Holdings__V1__AcknowledgeAlertResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__AssessRiskRequest methods */
 void   ultracore__holdings__v1__assess_risk_request__init
                      (Ultracore__Holdings__V1__AssessRiskRequest         *message);
@@ -1053,6 +1282,21 @@ void   ultracore__holdings__v1__recommend_action_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Ultracore__Holdings__V1__ListAlertsRequest_Closure)
+                 (const Ultracore__Holdings__V1__ListAlertsRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AlertRecord_Closure)
+                 (const Ultracore__Holdings__V1__AlertRecord *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__ListAlertsResponse_Closure)
+                 (const Ultracore__Holdings__V1__ListAlertsResponse *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AcknowledgeAlertRequest_Closure)
+                 (const Ultracore__Holdings__V1__AcknowledgeAlertRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AcknowledgeAlertResponse_Closure)
+                 (const Ultracore__Holdings__V1__AcknowledgeAlertResponse *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__AssessRiskRequest_Closure)
                  (const Ultracore__Holdings__V1__AssessRiskRequest *message,
                   void *closure_data);
@@ -1137,6 +1381,14 @@ struct Ultracore__Holdings__V1__AgentService_Service
                            const Ultracore__Holdings__V1__RecommendActionRequest *input,
                            Ultracore__Holdings__V1__RecommendActionResponse_Closure closure,
                            void *closure_data);
+  void (*list_alerts)(Ultracore__Holdings__V1__AgentService_Service *service,
+                      const Ultracore__Holdings__V1__ListAlertsRequest *input,
+                      Ultracore__Holdings__V1__ListAlertsResponse_Closure closure,
+                      void *closure_data);
+  void (*acknowledge_alert)(Ultracore__Holdings__V1__AgentService_Service *service,
+                            const Ultracore__Holdings__V1__AcknowledgeAlertRequest *input,
+                            Ultracore__Holdings__V1__AcknowledgeAlertResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Ultracore__Holdings__V1__AgentService_ServiceDestroy)(Ultracore__Holdings__V1__AgentService_Service *);
 void ultracore__holdings__v1__agent_service__init (Ultracore__Holdings__V1__AgentService_Service *service,
@@ -1149,7 +1401,9 @@ void ultracore__holdings__v1__agent_service__init (Ultracore__Holdings__V1__Agen
       function_prefix__ ## detect_anomalies,\
       function_prefix__ ## recommend_rebalancing,\
       function_prefix__ ## train_policy,\
-      function_prefix__ ## recommend_action  }
+      function_prefix__ ## recommend_action,\
+      function_prefix__ ## list_alerts,\
+      function_prefix__ ## acknowledge_alert  }
 void ultracore__holdings__v1__agent_service__assess_risk(ProtobufCService *service,
                                                          const Ultracore__Holdings__V1__AssessRiskRequest *input,
                                                          Ultracore__Holdings__V1__AssessRiskResponse_Closure closure,
@@ -1170,12 +1424,25 @@ void ultracore__holdings__v1__agent_service__recommend_action(ProtobufCService *
                                                               const Ultracore__Holdings__V1__RecommendActionRequest *input,
                                                               Ultracore__Holdings__V1__RecommendActionResponse_Closure closure,
                                                               void *closure_data);
+void ultracore__holdings__v1__agent_service__list_alerts(ProtobufCService *service,
+                                                         const Ultracore__Holdings__V1__ListAlertsRequest *input,
+                                                         Ultracore__Holdings__V1__ListAlertsResponse_Closure closure,
+                                                         void *closure_data);
+void ultracore__holdings__v1__agent_service__acknowledge_alert(ProtobufCService *service,
+                                                               const Ultracore__Holdings__V1__AcknowledgeAlertRequest *input,
+                                                               Ultracore__Holdings__V1__AcknowledgeAlertResponse_Closure closure,
+                                                               void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__risk_level__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__anomaly_kind__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__policy_action__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_alerts_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__alert_record__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_alerts_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__acknowledge_alert_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__acknowledge_alert_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__assess_risk_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__anomaly__descriptor;

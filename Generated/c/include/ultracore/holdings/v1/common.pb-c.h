@@ -109,6 +109,48 @@ typedef enum _Ultracore__Holdings__V1__TradeSide {
   ULTRACORE__HOLDINGS__V1__TRADE_SIDE__SELL = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__TRADE_SIDE)
 } Ultracore__Holdings__V1__TradeSide;
+/*
+ * Kinds of monitoring alert.
+ */
+typedef enum _Ultracore__Holdings__V1__AlertKind {
+  ULTRACORE__HOLDINGS__V1__ALERT_KIND__ALERT_KIND_UNSPECIFIED = 0,
+  /*
+   * An asset drifted outside its band.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_KIND__DRIFT = 1,
+  /*
+   * One position weighs more than the concentration limit.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_KIND__CONCENTRATION = 2,
+  /*
+   * A valuation or trade far from the usual.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_KIND__ANOMALY = 3,
+  /*
+   * Portfolio risk above the client's level.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_KIND__RISK = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_KIND)
+} Ultracore__Holdings__V1__AlertKind;
+/*
+ * How urgent an alert is.
+ */
+typedef enum _Ultracore__Holdings__V1__AlertSeverity {
+  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__ALERT_SEVERITY_UNSPECIFIED = 0,
+  /*
+   * Worth knowing; no action needed.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__INFO = 1,
+  /*
+   * Should be looked at soon.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__WARNING = 2,
+  /*
+   * Needs action now.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__CRITICAL = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY)
+} Ultracore__Holdings__V1__AlertSeverity;
 
 /* --- messages --- */
 
@@ -630,6 +672,8 @@ extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__cost_basis_meth
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__holding_term__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__position_status__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__trade_side__descriptor;
+extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__alert_kind__descriptor;
+extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__alert_severity__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lot__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__wash_sale_match__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__position__descriptor;

@@ -38,6 +38,9 @@ typedef struct Ultracore__Holdings__V1__PolicyTrained Ultracore__Holdings__V1__P
 typedef struct Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry Ultracore__Holdings__V1__PolicyTrained__TargetWeightsEntry;
 typedef struct Ultracore__Holdings__V1__PolicySettings Ultracore__Holdings__V1__PolicySettings;
 typedef struct Ultracore__Holdings__V1__StrategyEvaluation Ultracore__Holdings__V1__StrategyEvaluation;
+typedef struct Ultracore__Holdings__V1__AgentAlert Ultracore__Holdings__V1__AgentAlert;
+typedef struct Ultracore__Holdings__V1__AgentAlert__FiguresEntry Ultracore__Holdings__V1__AgentAlert__FiguresEntry;
+typedef struct Ultracore__Holdings__V1__AlertAcknowledged Ultracore__Holdings__V1__AlertAcknowledged;
 
 
 /* --- enums --- */
@@ -94,7 +97,15 @@ typedef enum _Ultracore__Holdings__V1__EventType {
   /*
    * A rebalancing run was abandoned: its recorded trades are void (see TradeExecuted).
    */
-  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_ABORTED = 12
+  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_ABORTED = 12,
+  /*
+   * The monitoring agent raised or cleared an alert (topic holdings.agent-alerts).
+   */
+  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__AGENT_ALERT = 13,
+  /*
+   * Someone acknowledged an agent alert (topic holdings.agent-alerts).
+   */
+  ULTRACORE__HOLDINGS__V1__EVENT_TYPE__ALERT_ACKNOWLEDGED = 14
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__EVENT_TYPE)
 } Ultracore__Holdings__V1__EventType;
 /*
@@ -154,6 +165,21 @@ typedef enum _Ultracore__Holdings__V1__Cadence {
   ULTRACORE__HOLDINGS__V1__CADENCE__QUARTERLY = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__CADENCE)
 } Ultracore__Holdings__V1__Cadence;
+/*
+ * States of an agent alert.
+ */
+typedef enum _Ultracore__Holdings__V1__AlertState {
+  ULTRACORE__HOLDINGS__V1__ALERT_STATE__ALERT_STATE_UNSPECIFIED = 0,
+  /*
+   * The rule holds: the alert is open (at most one per client and kind).
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_STATE__RAISED = 1,
+  /*
+   * The rule no longer holds: the alert is closed.
+   */
+  ULTRACORE__HOLDINGS__V1__ALERT_STATE__CLEARED = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_STATE)
+} Ultracore__Holdings__V1__AlertState;
 
 /* --- messages --- */
 
@@ -181,7 +207,9 @@ typedef enum {
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_COMPLETED = 28,
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_SCHEDULED = 29,
   ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_POLICY_TRAINED = 30,
-  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_ABORTED = 31
+  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_REBALANCING_ABORTED = 31,
+  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_AGENT_ALERT = 32,
+  ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD_ALERT_ACKNOWLEDGED = 33
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__EVENT__PAYLOAD__CASE)
 } Ultracore__Holdings__V1__Event__PayloadCase;
 
@@ -271,6 +299,8 @@ struct  Ultracore__Holdings__V1__Event
     Ultracore__Holdings__V1__RebalancingScheduled *rebalancing_scheduled;
     Ultracore__Holdings__V1__PolicyTrained *policy_trained;
     Ultracore__Holdings__V1__RebalancingAborted *rebalancing_aborted;
+    Ultracore__Holdings__V1__AgentAlert *agent_alert;
+    Ultracore__Holdings__V1__AlertAcknowledged *alert_acknowledged;
   };
 };
 #define ULTRACORE__HOLDINGS__V1__EVENT__INIT \
@@ -1102,6 +1132,96 @@ struct  Ultracore__Holdings__V1__StrategyEvaluation
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
 
 
+struct  Ultracore__Holdings__V1__AgentAlert__FiguresEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ULTRACORE__HOLDINGS__V1__AGENT_ALERT__FIGURES_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__agent_alert__figures_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Payload of AGENT_ALERT. The aggregate is the alert: version 1 raises it, version 2 clears it.
+ * The causation id is the event whose evaluation decided it; the correlation id is that
+ * event's correlation id.
+ */
+struct  Ultracore__Holdings__V1__AgentAlert
+{
+  ProtobufCMessage base;
+  /*
+   * Alert id, "alert-" and a UUID.
+   */
+  char *alert_id;
+  /*
+   * Client concerned.
+   */
+  char *client_id;
+  /*
+   * Rule that fired.
+   */
+  Ultracore__Holdings__V1__AlertKind kind;
+  /*
+   * Urgency.
+   */
+  Ultracore__Holdings__V1__AlertSeverity severity;
+  /*
+   * Raised or cleared.
+   */
+  Ultracore__Holdings__V1__AlertState state;
+  /*
+   * What was found, in words.
+   */
+  char *message;
+  /*
+   * The figures behind it by name (for example "largest_weight", "limit", "ticker", "drift",
+   * "band", "z_score"), exact decimals or words.
+   */
+  size_t n_figures;
+  Ultracore__Holdings__V1__AgentAlert__FiguresEntry **figures;
+  /*
+   * Events that led to the evaluation, the deciding one first.
+   */
+  size_t n_cause_event_ids;
+  char **cause_event_ids;
+  /*
+   * DRIFT: the rebalancing run the agent started (a recommendation, or an executed plan for a
+   * schedule with auto_execute); empty otherwise.
+   */
+  char *rebalancing_id;
+};
+#define ULTRACORE__HOLDINGS__V1__AGENT_ALERT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__agent_alert__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__ALERT_KIND__ALERT_KIND_UNSPECIFIED, ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__ALERT_SEVERITY_UNSPECIFIED, ULTRACORE__HOLDINGS__V1__ALERT_STATE__ALERT_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Payload of ALERT_ACKNOWLEDGED. Aggregate "ack-" + the alert id, version 1: an alert is
+ * acknowledged once.
+ */
+struct  Ultracore__Holdings__V1__AlertAcknowledged
+{
+  ProtobufCMessage base;
+  /*
+   * Alert acknowledged.
+   */
+  char *alert_id;
+  /*
+   * Its client.
+   */
+  char *client_id;
+  /*
+   * Free text of whoever acknowledged it (the event's actor says who).
+   */
+  char *note;
+};
+#define ULTRACORE__HOLDINGS__V1__ALERT_ACKNOWLEDGED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__alert_acknowledged__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /* Ultracore__Holdings__V1__Event__AttributesEntry methods */
 void   ultracore__holdings__v1__event__attributes_entry__init
                      (Ultracore__Holdings__V1__Event__AttributesEntry         *message);
@@ -1453,6 +1573,47 @@ Ultracore__Holdings__V1__StrategyEvaluation *
 void   ultracore__holdings__v1__strategy_evaluation__free_unpacked
                      (Ultracore__Holdings__V1__StrategyEvaluation *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__AgentAlert__FiguresEntry methods */
+void   ultracore__holdings__v1__agent_alert__figures_entry__init
+                     (Ultracore__Holdings__V1__AgentAlert__FiguresEntry         *message);
+/* Ultracore__Holdings__V1__AgentAlert methods */
+void   ultracore__holdings__v1__agent_alert__init
+                     (Ultracore__Holdings__V1__AgentAlert         *message);
+size_t ultracore__holdings__v1__agent_alert__get_packed_size
+                     (const Ultracore__Holdings__V1__AgentAlert   *message);
+size_t ultracore__holdings__v1__agent_alert__pack
+                     (const Ultracore__Holdings__V1__AgentAlert   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__agent_alert__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AgentAlert   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__AgentAlert *
+       ultracore__holdings__v1__agent_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__agent_alert__free_unpacked
+                     (Ultracore__Holdings__V1__AgentAlert *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__AlertAcknowledged methods */
+void   ultracore__holdings__v1__alert_acknowledged__init
+                     (Ultracore__Holdings__V1__AlertAcknowledged         *message);
+size_t ultracore__holdings__v1__alert_acknowledged__get_packed_size
+                     (const Ultracore__Holdings__V1__AlertAcknowledged   *message);
+size_t ultracore__holdings__v1__alert_acknowledged__pack
+                     (const Ultracore__Holdings__V1__AlertAcknowledged   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__alert_acknowledged__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AlertAcknowledged   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__AlertAcknowledged *
+       ultracore__holdings__v1__alert_acknowledged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__alert_acknowledged__free_unpacked
+                     (Ultracore__Holdings__V1__AlertAcknowledged *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Ultracore__Holdings__V1__Event__AttributesEntry_Closure)
@@ -1518,6 +1679,15 @@ typedef void (*Ultracore__Holdings__V1__PolicySettings_Closure)
 typedef void (*Ultracore__Holdings__V1__StrategyEvaluation_Closure)
                  (const Ultracore__Holdings__V1__StrategyEvaluation *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AgentAlert__FiguresEntry_Closure)
+                 (const Ultracore__Holdings__V1__AgentAlert__FiguresEntry *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AgentAlert_Closure)
+                 (const Ultracore__Holdings__V1__AgentAlert *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__AlertAcknowledged_Closure)
+                 (const Ultracore__Holdings__V1__AlertAcknowledged *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1528,6 +1698,7 @@ extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__event_type__des
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__corporate_action_type__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__rebalancing_strategy__descriptor;
 extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__cadence__descriptor;
+extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__alert_state__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__event__attributes_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__position_opened__descriptor;
@@ -1549,6 +1720,9 @@ extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained_
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_trained__target_weights_entry__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__policy_settings__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__strategy_evaluation__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__agent_alert__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__agent_alert__figures_entry__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__alert_acknowledged__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -49,48 +49,6 @@ typedef struct Ultracore__Holdings__V1__WatchEventsResponse Ultracore__Holdings_
 
 /* --- enums --- */
 
-/*
- * Kinds of monitoring alert.
- */
-typedef enum _Ultracore__Holdings__V1__AlertKind {
-  ULTRACORE__HOLDINGS__V1__ALERT_KIND__ALERT_KIND_UNSPECIFIED = 0,
-  /*
-   * An asset drifted outside its band.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_KIND__DRIFT = 1,
-  /*
-   * One position weighs more than the concentration limit.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_KIND__CONCENTRATION = 2,
-  /*
-   * A valuation or trade far from the usual.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_KIND__ANOMALY = 3,
-  /*
-   * Portfolio risk above the client's level.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_KIND__RISK = 4
-    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_KIND)
-} Ultracore__Holdings__V1__AlertKind;
-/*
- * How urgent an alert is.
- */
-typedef enum _Ultracore__Holdings__V1__AlertSeverity {
-  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__ALERT_SEVERITY_UNSPECIFIED = 0,
-  /*
-   * Worth knowing; no action needed.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__INFO = 1,
-  /*
-   * Should be looked at soon.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__WARNING = 2,
-  /*
-   * Needs action now.
-   */
-  ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__CRITICAL = 3
-    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY)
-} Ultracore__Holdings__V1__AlertSeverity;
 
 /* --- messages --- */
 
@@ -805,7 +763,8 @@ struct  Ultracore__Holdings__V1__ListEventsRequest
    */
   char *page_token;
   /*
-   * Only these event types; empty means all.
+   * Only these event types; empty means every type but the monitoring agent's (AGENT_ALERT and
+   * ALERT_ACKNOWLEDGED are listed only when named here).
    */
   size_t n_event_types;
   Ultracore__Holdings__V1__EventType *event_types;
@@ -851,7 +810,8 @@ struct  Ultracore__Holdings__V1__WatchEventsRequest
    */
   protobuf_c_boolean replay_from_start;
   /*
-   * Only these event types; empty means all.
+   * Only these event types; empty means every type but the monitoring agent's (AGENT_ALERT and
+   * ALERT_ACKNOWLEDGED are streamed only when named here).
    */
   size_t n_event_types;
   Ultracore__Holdings__V1__EventType *event_types;
@@ -1583,8 +1543,6 @@ void ultracore__holdings__v1__holdings_service__watch_events(ProtobufCService *s
 
 /* --- descriptors --- */
 
-extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__alert_kind__descriptor;
-extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__alert_severity__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__open_position_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__open_position_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__close_position_request__descriptor;

@@ -7,6 +7,231 @@
 #endif
 
 #include "ultracore/holdings/v1/agent.pb-c.h"
+void   ultracore__holdings__v1__list_alerts_request__init
+                     (Ultracore__Holdings__V1__ListAlertsRequest         *message)
+{
+  static const Ultracore__Holdings__V1__ListAlertsRequest init_value = ULTRACORE__HOLDINGS__V1__LIST_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_alerts_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListAlertsRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_alerts_request__pack
+                     (const Ultracore__Holdings__V1__ListAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_alerts_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListAlertsRequest *
+       ultracore__holdings__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListAlertsRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_alerts_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__alert_record__init
+                     (Ultracore__Holdings__V1__AlertRecord         *message)
+{
+  static const Ultracore__Holdings__V1__AlertRecord init_value = ULTRACORE__HOLDINGS__V1__ALERT_RECORD__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__alert_record__get_packed_size
+                     (const Ultracore__Holdings__V1__AlertRecord *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__alert_record__pack
+                     (const Ultracore__Holdings__V1__AlertRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__alert_record__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AlertRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__AlertRecord *
+       ultracore__holdings__v1__alert_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__AlertRecord *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__alert_record__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__alert_record__free_unpacked
+                     (Ultracore__Holdings__V1__AlertRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__list_alerts_response__init
+                     (Ultracore__Holdings__V1__ListAlertsResponse         *message)
+{
+  static const Ultracore__Holdings__V1__ListAlertsResponse init_value = ULTRACORE__HOLDINGS__V1__LIST_ALERTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_alerts_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListAlertsResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_alerts_response__pack
+                     (const Ultracore__Holdings__V1__ListAlertsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_alerts_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListAlertsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListAlertsResponse *
+       ultracore__holdings__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListAlertsResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_alerts_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_alerts_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_alerts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__acknowledge_alert_request__init
+                     (Ultracore__Holdings__V1__AcknowledgeAlertRequest         *message)
+{
+  static const Ultracore__Holdings__V1__AcknowledgeAlertRequest init_value = ULTRACORE__HOLDINGS__V1__ACKNOWLEDGE_ALERT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__acknowledge_alert_request__get_packed_size
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__acknowledge_alert_request__pack
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__acknowledge_alert_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__AcknowledgeAlertRequest *
+       ultracore__holdings__v1__acknowledge_alert_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__AcknowledgeAlertRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__acknowledge_alert_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__acknowledge_alert_request__free_unpacked
+                     (Ultracore__Holdings__V1__AcknowledgeAlertRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__acknowledge_alert_response__init
+                     (Ultracore__Holdings__V1__AcknowledgeAlertResponse         *message)
+{
+  static const Ultracore__Holdings__V1__AcknowledgeAlertResponse init_value = ULTRACORE__HOLDINGS__V1__ACKNOWLEDGE_ALERT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__acknowledge_alert_response__get_packed_size
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__acknowledge_alert_response__pack
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__acknowledge_alert_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AcknowledgeAlertResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__AcknowledgeAlertResponse *
+       ultracore__holdings__v1__acknowledge_alert_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__AcknowledgeAlertResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__acknowledge_alert_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__acknowledge_alert_response__free_unpacked
+                     (Ultracore__Holdings__V1__AcknowledgeAlertResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__acknowledge_alert_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   ultracore__holdings__v1__assess_risk_request__init
                      (Ultracore__Holdings__V1__AssessRiskRequest         *message)
 {
@@ -667,6 +892,352 @@ void   ultracore__holdings__v1__recommend_action_response__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__recommend_action_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_alerts_request__field_descriptors[3] =
+{
+  {
+    "client_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListAlertsRequest, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "include_cleared",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListAlertsRequest, include_cleared),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_alerts",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListAlertsRequest, max_alerts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__list_alerts_request__field_indices_by_name[] = {
+  0,   /* field[0] = client_id */
+  1,   /* field[1] = include_cleared */
+  2,   /* field[2] = max_alerts */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__list_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListAlertsRequest",
+  "ListAlertsRequest",
+  "Ultracore__Holdings__V1__ListAlertsRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListAlertsRequest),
+  3,
+  ultracore__holdings__v1__list_alerts_request__field_descriptors,
+  ultracore__holdings__v1__list_alerts_request__field_indices_by_name,
+  1,  ultracore__holdings__v1__list_alerts_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__alert_record__field_descriptors[7] =
+{
+  {
+    "alert",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, alert),
+    &ultracore__holdings__v1__agent_alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raised_event_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, raised_event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raised_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, raised_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cleared_at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, cleared_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acknowledged_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, acknowledged_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acknowledged_by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, acknowledged_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertRecord, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__alert_record__field_indices_by_name[] = {
+  4,   /* field[4] = acknowledged_at */
+  5,   /* field[5] = acknowledged_by */
+  0,   /* field[0] = alert */
+  3,   /* field[3] = cleared_at */
+  6,   /* field[6] = note */
+  2,   /* field[2] = raised_at */
+  1,   /* field[1] = raised_event_id */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__alert_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__alert_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AlertRecord",
+  "AlertRecord",
+  "Ultracore__Holdings__V1__AlertRecord",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AlertRecord),
+  7,
+  ultracore__holdings__v1__alert_record__field_descriptors,
+  ultracore__holdings__v1__alert_record__field_indices_by_name,
+  1,  ultracore__holdings__v1__alert_record__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__alert_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_alerts_response__field_descriptors[1] =
+{
+  {
+    "alerts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__ListAlertsResponse, n_alerts),
+    offsetof(Ultracore__Holdings__V1__ListAlertsResponse, alerts),
+    &ultracore__holdings__v1__alert_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__list_alerts_response__field_indices_by_name[] = {
+  0,   /* field[0] = alerts */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__list_alerts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_alerts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListAlertsResponse",
+  "ListAlertsResponse",
+  "Ultracore__Holdings__V1__ListAlertsResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListAlertsResponse),
+  1,
+  ultracore__holdings__v1__list_alerts_response__field_descriptors,
+  ultracore__holdings__v1__list_alerts_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__list_alerts_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_alerts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__acknowledge_alert_request__field_descriptors[4] =
+{
+  {
+    "client_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertRequest, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertRequest, alert_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertRequest, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__acknowledge_alert_request__field_indices_by_name[] = {
+  1,   /* field[1] = alert_id */
+  0,   /* field[0] = client_id */
+  2,   /* field[2] = note */
+  3,   /* field[3] = request_id */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__acknowledge_alert_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__acknowledge_alert_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AcknowledgeAlertRequest",
+  "AcknowledgeAlertRequest",
+  "Ultracore__Holdings__V1__AcknowledgeAlertRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AcknowledgeAlertRequest),
+  4,
+  ultracore__holdings__v1__acknowledge_alert_request__field_descriptors,
+  ultracore__holdings__v1__acknowledge_alert_request__field_indices_by_name,
+  1,  ultracore__holdings__v1__acknowledge_alert_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__acknowledge_alert_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__acknowledge_alert_response__field_descriptors[2] =
+{
+  {
+    "alert",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertResponse, alert),
+    &ultracore__holdings__v1__alert_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AcknowledgeAlertResponse, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__acknowledge_alert_response__field_indices_by_name[] = {
+  0,   /* field[0] = alert */
+  1,   /* field[1] = event_id */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__acknowledge_alert_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__acknowledge_alert_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AcknowledgeAlertResponse",
+  "AcknowledgeAlertResponse",
+  "Ultracore__Holdings__V1__AcknowledgeAlertResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AcknowledgeAlertResponse),
+  2,
+  ultracore__holdings__v1__acknowledge_alert_response__field_descriptors,
+  ultracore__holdings__v1__acknowledge_alert_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__acknowledge_alert_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__acknowledge_alert_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor ultracore__holdings__v1__assess_risk_request__field_descriptors[6] =
 {
   {
@@ -2542,17 +3113,21 @@ const ProtobufCEnumDescriptor ultracore__holdings__v1__policy_action__descriptor
   ultracore__holdings__v1__policy_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor ultracore__holdings__v1__agent_service__method_descriptors[5] =
+static const ProtobufCMethodDescriptor ultracore__holdings__v1__agent_service__method_descriptors[7] =
 {
   { "AssessRisk", &ultracore__holdings__v1__assess_risk_request__descriptor, &ultracore__holdings__v1__assess_risk_response__descriptor },
   { "DetectAnomalies", &ultracore__holdings__v1__detect_anomalies_request__descriptor, &ultracore__holdings__v1__detect_anomalies_response__descriptor },
   { "RecommendRebalancing", &ultracore__holdings__v1__recommend_rebalancing_request__descriptor, &ultracore__holdings__v1__recommend_rebalancing_response__descriptor },
   { "TrainPolicy", &ultracore__holdings__v1__train_policy_request__descriptor, &ultracore__holdings__v1__train_policy_progress__descriptor },
   { "RecommendAction", &ultracore__holdings__v1__recommend_action_request__descriptor, &ultracore__holdings__v1__recommend_action_response__descriptor },
+  { "ListAlerts", &ultracore__holdings__v1__list_alerts_request__descriptor, &ultracore__holdings__v1__list_alerts_response__descriptor },
+  { "AcknowledgeAlert", &ultracore__holdings__v1__acknowledge_alert_request__descriptor, &ultracore__holdings__v1__acknowledge_alert_response__descriptor },
 };
 const unsigned ultracore__holdings__v1__agent_service__method_indices_by_name[] = {
+  6,        /* AcknowledgeAlert */
   0,        /* AssessRisk */
   1,        /* DetectAnomalies */
+  5,        /* ListAlerts */
   4,        /* RecommendAction */
   2,        /* RecommendRebalancing */
   3         /* TrainPolicy */
@@ -2564,7 +3139,7 @@ const ProtobufCServiceDescriptor ultracore__holdings__v1__agent_service__descrip
   "AgentService",
   "Ultracore__Holdings__V1__AgentService",
   "ultracore.holdings.v1",
-  5,
+  7,
   ultracore__holdings__v1__agent_service__method_descriptors,
   ultracore__holdings__v1__agent_service__method_indices_by_name
 };
@@ -2607,6 +3182,22 @@ void ultracore__holdings__v1__agent_service__recommend_action(ProtobufCService *
 {
   assert(service->descriptor == &ultracore__holdings__v1__agent_service__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__agent_service__list_alerts(ProtobufCService *service,
+                                                         const Ultracore__Holdings__V1__ListAlertsRequest *input,
+                                                         Ultracore__Holdings__V1__ListAlertsResponse_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__agent_service__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__agent_service__acknowledge_alert(ProtobufCService *service,
+                                                               const Ultracore__Holdings__V1__AcknowledgeAlertRequest *input,
+                                                               Ultracore__Holdings__V1__AcknowledgeAlertResponse_Closure closure,
+                                                               void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__agent_service__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void ultracore__holdings__v1__agent_service__init (Ultracore__Holdings__V1__AgentService_Service *service,
                                                    Ultracore__Holdings__V1__AgentService_ServiceDestroy destroy)

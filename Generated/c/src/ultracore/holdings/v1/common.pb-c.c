@@ -1390,3 +1390,69 @@ const ProtobufCEnumDescriptor ultracore__holdings__v1__trade_side__descriptor =
   ultracore__holdings__v1__trade_side__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue ultracore__holdings__v1__alert_kind__enum_values_by_number[5] =
+{
+  { "ALERT_KIND_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__ALERT_KIND__ALERT_KIND_UNSPECIFIED", 0 },
+  { "DRIFT", "ULTRACORE__HOLDINGS__V1__ALERT_KIND__DRIFT", 1 },
+  { "CONCENTRATION", "ULTRACORE__HOLDINGS__V1__ALERT_KIND__CONCENTRATION", 2 },
+  { "ANOMALY", "ULTRACORE__HOLDINGS__V1__ALERT_KIND__ANOMALY", 3 },
+  { "RISK", "ULTRACORE__HOLDINGS__V1__ALERT_KIND__RISK", 4 },
+};
+static const ProtobufCIntRange ultracore__holdings__v1__alert_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__alert_kind__enum_values_by_name[5] =
+{
+  { "ALERT_KIND_UNSPECIFIED", 0 },
+  { "ANOMALY", 3 },
+  { "CONCENTRATION", 2 },
+  { "DRIFT", 1 },
+  { "RISK", 4 },
+};
+const ProtobufCEnumDescriptor ultracore__holdings__v1__alert_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AlertKind",
+  "AlertKind",
+  "Ultracore__Holdings__V1__AlertKind",
+  "ultracore.holdings.v1",
+  5,
+  ultracore__holdings__v1__alert_kind__enum_values_by_number,
+  5,
+  ultracore__holdings__v1__alert_kind__enum_values_by_name,
+  1,
+  ultracore__holdings__v1__alert_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue ultracore__holdings__v1__alert_severity__enum_values_by_number[4] =
+{
+  { "ALERT_SEVERITY_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__ALERT_SEVERITY_UNSPECIFIED", 0 },
+  { "INFO", "ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__INFO", 1 },
+  { "WARNING", "ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__WARNING", 2 },
+  { "CRITICAL", "ULTRACORE__HOLDINGS__V1__ALERT_SEVERITY__CRITICAL", 3 },
+};
+static const ProtobufCIntRange ultracore__holdings__v1__alert_severity__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__alert_severity__enum_values_by_name[4] =
+{
+  { "ALERT_SEVERITY_UNSPECIFIED", 0 },
+  { "CRITICAL", 3 },
+  { "INFO", 1 },
+  { "WARNING", 2 },
+};
+const ProtobufCEnumDescriptor ultracore__holdings__v1__alert_severity__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AlertSeverity",
+  "AlertSeverity",
+  "Ultracore__Holdings__V1__AlertSeverity",
+  "ultracore.holdings.v1",
+  4,
+  ultracore__holdings__v1__alert_severity__enum_values_by_number,
+  4,
+  ultracore__holdings__v1__alert_severity__enum_values_by_name,
+  1,
+  ultracore__holdings__v1__alert_severity__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};

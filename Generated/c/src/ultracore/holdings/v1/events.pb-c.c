@@ -835,6 +835,102 @@ void   ultracore__holdings__v1__strategy_evaluation__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__strategy_evaluation__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__agent_alert__figures_entry__init
+                     (Ultracore__Holdings__V1__AgentAlert__FiguresEntry         *message)
+{
+  static const Ultracore__Holdings__V1__AgentAlert__FiguresEntry init_value = ULTRACORE__HOLDINGS__V1__AGENT_ALERT__FIGURES_ENTRY__INIT;
+  *message = init_value;
+}
+void   ultracore__holdings__v1__agent_alert__init
+                     (Ultracore__Holdings__V1__AgentAlert         *message)
+{
+  static const Ultracore__Holdings__V1__AgentAlert init_value = ULTRACORE__HOLDINGS__V1__AGENT_ALERT__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__agent_alert__get_packed_size
+                     (const Ultracore__Holdings__V1__AgentAlert *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__agent_alert__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__agent_alert__pack
+                     (const Ultracore__Holdings__V1__AgentAlert *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__agent_alert__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__agent_alert__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AgentAlert *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__agent_alert__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__AgentAlert *
+       ultracore__holdings__v1__agent_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__AgentAlert *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__agent_alert__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__agent_alert__free_unpacked
+                     (Ultracore__Holdings__V1__AgentAlert *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__agent_alert__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__alert_acknowledged__init
+                     (Ultracore__Holdings__V1__AlertAcknowledged         *message)
+{
+  static const Ultracore__Holdings__V1__AlertAcknowledged init_value = ULTRACORE__HOLDINGS__V1__ALERT_ACKNOWLEDGED__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__alert_acknowledged__get_packed_size
+                     (const Ultracore__Holdings__V1__AlertAcknowledged *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_acknowledged__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__alert_acknowledged__pack
+                     (const Ultracore__Holdings__V1__AlertAcknowledged *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_acknowledged__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__alert_acknowledged__pack_to_buffer
+                     (const Ultracore__Holdings__V1__AlertAcknowledged *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_acknowledged__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__AlertAcknowledged *
+       ultracore__holdings__v1__alert_acknowledged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__AlertAcknowledged *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__alert_acknowledged__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__alert_acknowledged__free_unpacked
+                     (Ultracore__Holdings__V1__AlertAcknowledged *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__alert_acknowledged__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__attributes_entry__field_descriptors[2] =
 {
   {
@@ -886,7 +982,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__attributes_entr
   (ProtobufCMessageInit) ultracore__holdings__v1__event__attributes_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[27] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_descriptors[29] =
 {
   {
     "event_id",
@@ -1212,11 +1308,37 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__event__field_desc
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "agent_alert",
+    32,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__Event, payload_case),
+    offsetof(Ultracore__Holdings__V1__Event, agent_alert),
+    &ultracore__holdings__v1__agent_alert__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert_acknowledged",
+    33,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__Event, payload_case),
+    offsetof(Ultracore__Holdings__V1__Event, alert_acknowledged),
+    &ultracore__holdings__v1__alert_acknowledged__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__event__field_indices_by_name[] = {
   14,   /* field[14] = actor */
+  27,   /* field[27] = agent_alert */
   2,   /* field[2] = aggregate_id */
   3,   /* field[3] = aggregate_version */
+  28,   /* field[28] = alert_acknowledged */
   13,   /* field[13] = attributes */
   6,   /* field[6] = causation_id */
   11,   /* field[11] = client_id */
@@ -1246,7 +1368,7 @@ static const ProtobufCIntRange ultracore__holdings__v1__event__number_ranges[2 +
 {
   { 1, 0 },
   { 20, 15 },
-  { 0, 27 }
+  { 0, 29 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
 {
@@ -1256,7 +1378,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__event__descriptor =
   "Ultracore__Holdings__V1__Event",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__Event),
-  27,
+  29,
   ultracore__holdings__v1__event__field_descriptors,
   ultracore__holdings__v1__event__field_indices_by_name,
   2,  ultracore__holdings__v1__event__number_ranges,
@@ -3610,7 +3732,264 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__strategy_evaluation__d
   (ProtobufCMessageInit) ultracore__holdings__v1__strategy_evaluation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values_by_number[13] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__agent_alert__figures_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert__FiguresEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert__FiguresEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__agent_alert__figures_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__agent_alert__figures_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__agent_alert__figures_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AgentAlert.FiguresEntry",
+  "FiguresEntry",
+  "Ultracore__Holdings__V1__AgentAlert__FiguresEntry",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AgentAlert__FiguresEntry),
+  2,
+  ultracore__holdings__v1__agent_alert__figures_entry__field_descriptors,
+  ultracore__holdings__v1__agent_alert__figures_entry__field_indices_by_name,
+  1,  ultracore__holdings__v1__agent_alert__figures_entry__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__agent_alert__figures_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__agent_alert__field_descriptors[9] =
+{
+  {
+    "alert_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, alert_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, kind),
+    &ultracore__holdings__v1__alert_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, severity),
+    &ultracore__holdings__v1__alert_severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, state),
+    &ultracore__holdings__v1__alert_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "figures",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__AgentAlert, n_figures),
+    offsetof(Ultracore__Holdings__V1__AgentAlert, figures),
+    &ultracore__holdings__v1__agent_alert__figures_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cause_event_ids",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__AgentAlert, n_cause_event_ids),
+    offsetof(Ultracore__Holdings__V1__AgentAlert, cause_event_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rebalancing_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AgentAlert, rebalancing_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__agent_alert__field_indices_by_name[] = {
+  0,   /* field[0] = alert_id */
+  7,   /* field[7] = cause_event_ids */
+  1,   /* field[1] = client_id */
+  6,   /* field[6] = figures */
+  2,   /* field[2] = kind */
+  5,   /* field[5] = message */
+  8,   /* field[8] = rebalancing_id */
+  3,   /* field[3] = severity */
+  4,   /* field[4] = state */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__agent_alert__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__agent_alert__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AgentAlert",
+  "AgentAlert",
+  "Ultracore__Holdings__V1__AgentAlert",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AgentAlert),
+  9,
+  ultracore__holdings__v1__agent_alert__field_descriptors,
+  ultracore__holdings__v1__agent_alert__field_indices_by_name,
+  1,  ultracore__holdings__v1__agent_alert__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__agent_alert__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__alert_acknowledged__field_descriptors[3] =
+{
+  {
+    "alert_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertAcknowledged, alert_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertAcknowledged, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__AlertAcknowledged, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__alert_acknowledged__field_indices_by_name[] = {
+  0,   /* field[0] = alert_id */
+  1,   /* field[1] = client_id */
+  2,   /* field[2] = note */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__alert_acknowledged__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__alert_acknowledged__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AlertAcknowledged",
+  "AlertAcknowledged",
+  "Ultracore__Holdings__V1__AlertAcknowledged",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__AlertAcknowledged),
+  3,
+  ultracore__holdings__v1__alert_acknowledged__field_descriptors,
+  ultracore__holdings__v1__alert_acknowledged__field_indices_by_name,
+  1,  ultracore__holdings__v1__alert_acknowledged__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__alert_acknowledged__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values_by_number[15] =
 {
   { "EVENT_TYPE_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED", 0 },
   { "POSITION_OPENED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POSITION_OPENED", 1 },
@@ -3625,12 +4004,16 @@ static const ProtobufCEnumValue ultracore__holdings__v1__event_type__enum_values
   { "REBALANCING_SCHEDULED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_SCHEDULED", 10 },
   { "POLICY_TRAINED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__POLICY_TRAINED", 11 },
   { "REBALANCING_ABORTED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__REBALANCING_ABORTED", 12 },
+  { "AGENT_ALERT", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__AGENT_ALERT", 13 },
+  { "ALERT_ACKNOWLEDGED", "ULTRACORE__HOLDINGS__V1__EVENT_TYPE__ALERT_ACKNOWLEDGED", 14 },
 };
 static const ProtobufCIntRange ultracore__holdings__v1__event_type__value_ranges[] = {
-{0, 0},{0, 13}
+{0, 0},{0, 15}
 };
-static const ProtobufCEnumValueIndex ultracore__holdings__v1__event_type__enum_values_by_name[13] =
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__event_type__enum_values_by_name[15] =
 {
+  { "AGENT_ALERT", 13 },
+  { "ALERT_ACKNOWLEDGED", 14 },
   { "CORPORATE_ACTION_APPLIED", 6 },
   { "EVENT_TYPE_UNSPECIFIED", 0 },
   { "LOTS_SOLD", 3 },
@@ -3652,9 +4035,9 @@ const ProtobufCEnumDescriptor ultracore__holdings__v1__event_type__descriptor =
   "EventType",
   "Ultracore__Holdings__V1__EventType",
   "ultracore.holdings.v1",
-  13,
+  15,
   ultracore__holdings__v1__event_type__enum_values_by_number,
-  13,
+  15,
   ultracore__holdings__v1__event_type__enum_values_by_name,
   1,
   ultracore__holdings__v1__event_type__value_ranges,
@@ -3754,5 +4137,35 @@ const ProtobufCEnumDescriptor ultracore__holdings__v1__cadence__descriptor =
   ultracore__holdings__v1__cadence__enum_values_by_name,
   1,
   ultracore__holdings__v1__cadence__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue ultracore__holdings__v1__alert_state__enum_values_by_number[3] =
+{
+  { "ALERT_STATE_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__ALERT_STATE__ALERT_STATE_UNSPECIFIED", 0 },
+  { "RAISED", "ULTRACORE__HOLDINGS__V1__ALERT_STATE__RAISED", 1 },
+  { "CLEARED", "ULTRACORE__HOLDINGS__V1__ALERT_STATE__CLEARED", 2 },
+};
+static const ProtobufCIntRange ultracore__holdings__v1__alert_state__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__alert_state__enum_values_by_name[3] =
+{
+  { "ALERT_STATE_UNSPECIFIED", 0 },
+  { "CLEARED", 2 },
+  { "RAISED", 1 },
+};
+const ProtobufCEnumDescriptor ultracore__holdings__v1__alert_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.AlertState",
+  "AlertState",
+  "Ultracore__Holdings__V1__AlertState",
+  "ultracore.holdings.v1",
+  3,
+  ultracore__holdings__v1__alert_state__enum_values_by_number,
+  3,
+  ultracore__holdings__v1__alert_state__enum_values_by_name,
+  1,
+  ultracore__holdings__v1__alert_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

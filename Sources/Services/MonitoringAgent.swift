@@ -1,0 +1,342 @@
+import Domain
+import EventLog
+import Foundation
+import HoldingsProto
+import RPCCore
+import Store
+import Synchronization
+
+/// The autonomous monitoring agent (agent.proto describes its rules): a member of its own
+/// consumer group following the log of record; after a client's events it re-evaluates the
+/// client and raises or clears AGENT_ALERT events, starting a rebalancing on drift.
+public final class MonitoringAgent: Sendable {
+    let model: WriteModel
+    let configuration: KafkaConfiguration
+    let bootstrap: String
+    private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    /// Open alerts by client and kind (rebuilt from agent_alerts at start).
+    private let open = Mutex<[String: [Ultracore_Holdings_V1_AlertKind: Ultracore_Holdings_V1_AgentAlert]]>([:])
+    /// Batches of events evaluated (for tests and logs).
+    private let evaluations = Atomic<Int>(0)
+    /// Where a partition without stored offsets starts: its end when the agent started.
+    private let startMarks = Mutex<[PartitionKey: Int64]>([:])
+
+    /// Events after which a client is evaluated.
+    static let triggers: Set<Ultracore_Holdings_V1_EventType> = [
+        .positionValued, .positionOpened, .lotAdded, .lotsSold, .positionClosed, .tradeExecuted, .corporateActionApplied,
+        .rebalancingCompleted,
+    ]
+    static let concentrationLimit = 0.40
+    static let riskLimit = 0.20
+    static let riskMinimumReturns = 20
+
+    public init(model: WriteModel, configuration: KafkaConfiguration, bootstrap: String) {
+        self.model = model
+        var configuration = configuration
+        configuration.projectorGroup = configuration.agentGroup
+        configuration.clientId += "-agent"
+        self.configuration = configuration
+        self.bootstrap = bootstrap
+    }
+
+    public var isRunning: Bool { running.load(ordering: .relaxed) }
+
+    /// Starts following the log. A partition the group never saw starts at its end as of this
+    /// call (read here, before holdingsd serves), so no event written after the start is missed.
+    public func start() {
+        let producer = model.recorder.producer
+        let topic = configuration.topics.positions
+        var marks: [PartitionKey: Int64] = [:]
+        if let partitions = try? producer.partitionCount(of: topic) {
+            for partition in 0..<partitions {
+                if let high = try? producer.watermarks(topic: topic, partition: partition).high {
+                    marks[PartitionKey(topic: topic, partition: partition)] = high
+                }
+            }
+        }
+        startMarks.withLock { $0 = marks }
+        let thread = Thread { [self] in run() }
+        thread.name = "monitoring-agent"
+        thread.start()
+    }
+
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    /// Runs `body` on the cooperative pool and waits for it (this thread is the agent's own).
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let result = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let outcome: Result<T, any Error>
+            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    private func run() {
+        let model = self.model
+        // Open alerts first: de-duplication survives restarts.
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                let alerts = try blocking { try await model.pool.withConnection { try ReadModels.openAlerts(on: $0) } }
+                open.withLock { state in
+                    for alert in alerts { state[alert.clientId, default: [:]][alert.kind] = alert }
+                }
+                break
+            } catch {
+                Log.error("agent", "cannot read the open alerts (\(error)); retrying")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        let producer = model.recorder.producer
+        let key = Mutex<String>("")
+        let consumer: EventConsumer
+        do {
+            consumer = try EventConsumer(configuration: configuration, bootstrap: bootstrap, topics: [configuration.topics.positions]) {
+                [self] partitions in
+                // Where this group stopped (Postgres); a partition never seen starts at its end.
+                while !stopping.load(ordering: .relaxed) {
+                    do {
+                        let group = key.withLock { $0 }
+                        let stored = try blocking { try await model.pool.withConnection { try ReadModels.loadOffsets(group: group, on: $0) } }
+                        let marks = startMarks.withLock { $0 }
+                        return try partitions.map { assigned in
+                            let partition = PartitionKey(topic: assigned.topic, partition: assigned.partition)
+                            let offset = try stored[partition] ?? marks[partition]
+                                ?? producer.watermarks(topic: assigned.topic, partition: assigned.partition).high
+                            return (assigned.topic, assigned.partition, offset)
+                        }
+                    } catch {
+                        Log.error("agent", "cannot read the agent's offsets (\(error)); retrying")
+                        Thread.sleep(forTimeInterval: 0.2)
+                    }
+                }
+                return []
+            }
+            key.withLock { $0 = (try? OffsetsKey.of(group: configuration.agentGroup, clusterId: consumer.clusterId())) ?? configuration.agentGroup }
+        } catch {
+            Log.error("agent", "cannot join the consumer group \(configuration.agentGroup): \(error)")
+            return
+        }
+        running.store(true, ordering: .relaxed)
+        Log.info("agent", "monitoring agent in consumer group \(configuration.agentGroup)")
+        var deferred: [String: [Ultracore_Holdings_V1_Event]] = [:]
+        while !stopping.load(ordering: .relaxed) {
+            let records: [ConsumedRecord]
+            do {
+                records = try consumer.poll(maxRecords: 500, timeoutMilliseconds: 100) { Log.error("agent", "\($0)") }
+            } catch {
+                Log.error("agent", "the log no longer holds events the agent has not seen (\(error)); stopping")
+                break
+            }
+            guard !records.isEmpty else { continue }
+            var reached: [PartitionKey: Int64] = [:]
+            var clients: [String: [Ultracore_Holdings_V1_Event]] = [:]
+            var order: [String] = []
+            for record in records {
+                reached[PartitionKey(topic: record.topic, partition: record.partition)] = record.offset + 1
+                guard let event = try? Ultracore_Holdings_V1_Event(serializedBytes: record.value), !event.clientId.isEmpty else { continue }
+                if clients[event.clientId] == nil { order.append(event.clientId) }
+                clients[event.clientId, default: []].append(event)
+            }
+            let group = key.withLock { $0 }
+            // Events of a client deferred by an earlier batch (the client had moved on) come first.
+            let batch = order.map { ($0, (deferred.removeValue(forKey: $0) ?? []) + (clients[$0] ?? [])) }
+            let offsets = reached
+            do {
+                let waiting = try blocking { [self] in
+                    var waiting: [String: [Ultracore_Holdings_V1_Event]] = [:]
+                    for (client, events) in batch where !(await evaluate(client: client, events: events)) { waiting[client] = events }
+                    try await model.pool.withConnection { try ReadModels.saveOffsets(group: group, offsets, on: $0) }
+                    return waiting
+                }
+                deferred.merge(waiting) { $1 }
+            } catch {
+                Log.error("agent", "offsets not saved (\(error)); the batch will be evaluated again after a restart")
+            }
+            evaluations.add(1, ordering: .relaxed)
+        }
+        consumer.close()
+        running.store(false, ordering: .relaxed)
+        Log.info("agent", "stopped")
+    }
+
+    /// One client after `seen` (its events of a batch, log order): every rule, on the state
+    /// after them. False when the client already moved past them (its latest event is in a
+    /// later batch): the caller keeps them for that batch.
+    func evaluate(client: String, events seen: [Ultracore_Holdings_V1_Event]) async -> Bool {
+        let events = seen.filter { Self.triggers.contains($0.eventType) && !RebalancingEvents.isVoid($0) }
+        guard let deciding = events.last else { return true }
+        let causes = [deciding.eventId] + events.dropLast().reversed().map(\.eventId)
+        let cause = EventCause(eventId: deciding.eventId, correlationId: deciding.correlationId.isEmpty ? deciding.eventId : deciding.correlationId)
+        do {
+            // A barrier: the writer that recorded these events has applied them once its turn ends.
+            try await model.executor.write(client) { _ in }
+            // The client moved on past these events: a later batch carries its latest and decides then,
+            // so every decision names the event it was made on.
+            let latest = model.executor.read(client) { $0.lastEventId }
+            guard latest.isEmpty || seen.contains(where: { $0.eventId == latest }) else { return false }
+            try await EventCause.$current.withValue(cause) {
+                try await drift(client: client, causes: causes)
+                try await concentration(client: client, causes: causes)
+                if deciding.eventType == .positionValued { try await risk(client: client, causes: causes) }
+                try await anomaly(client: client, events: events, causes: causes)
+            }
+        } catch {
+            Log.error("agent", "evaluating \(client) after \(deciding.eventId): \(error)")
+        }
+        return true
+    }
+
+    // MARK: Rules
+
+    func drift(client: String, causes: [String]) async throws {
+        guard let entry = model.executor.read(client, { $0.schedule }), entry.schedule.enabled, !entry.schedule.targetWeights.isEmpty,
+              let band = entry.schedule.band, !(band.absolute.isEmpty && band.relative.isEmpty) else {
+            try await clear(client: client, kind: .drift, causes: causes, because: "the client has no schedule with a band")
+            return
+        }
+        let schedule = entry.schedule
+        let input = try EvaluationInput(client: client, targets: schedule.targetWeights, strategy: .threshold, band: band, bands: [:],
+                                        signal: nil, asOf: .now)
+        let outcome = try await model.evaluate(input)
+        let outside = outcome.drifts.filter(\.outside)
+        guard outcome.shouldRebalance, let worst = outside.max(by: { $0.drift.magnitude < $1.drift.magnitude }) else {
+            try await clear(client: client, kind: .drift, causes: causes, because: "every asset is within its band")
+            return
+        }
+        guard openAlert(client, .drift) == nil else { return }
+        var figures = ["ticker": worst.ticker, "drift": worst.drift.description, "weight": worst.current.description,
+                       "target": worst.target.description, "band": band.absolute.isEmpty ? "relative \(band.relative)" : band.absolute,
+                       "schedule_id": schedule.scheduleId, "auto_execute": schedule.autoExecute ? "true" : "false"]
+        var rebalancingId = ""
+        do {
+            let now = Instant.now
+            if schedule.autoExecute {
+                let stored = try await model.plan(input, constraints: TradingConstraints(), prices: [:], planId: "plan-" + UUIDText.random(), now: now)
+                let executed = try await model.execute(stored, requestId: "", fingerprint: "", source: "agent/monitor", now: now)
+                rebalancingId = executed.rebalancingId
+                figures["trades"] = String(executed.trades.count)
+            } else {
+                let trigger = try await model.trigger(outcome, input: input, planId: "", requestId: "", fingerprint: "",
+                                                      source: "agent/monitor", now: now)
+                rebalancingId = trigger.aggregateId
+            }
+        } catch {
+            figures["rebalancing_error"] = "\(error)"
+        }
+        let words = outside.map { "\($0.ticker) at \($0.current) against \($0.target)" }.joined(separator: ", ")
+        let action = rebalancingId.isEmpty ? "no rebalancing could start (\(figures["rebalancing_error"] ?? ""))"
+            : schedule.autoExecute ? "rebalancing \(rebalancingId) executed" : "rebalancing \(rebalancingId) recommended"
+        try await raise(client: client, kind: .drift, severity: .warning, message: "drift outside the band of schedule \(schedule.scheduleId): \(words); \(action)",
+                        figures: figures, causes: causes, rebalancingId: rebalancingId)
+    }
+
+    func concentration(client: String, causes: [String]) async throws {
+        let (_, weights, largest) = try AgentService.weights(model.openSummaries(of: client), client: client)
+        guard weights.count >= 2, let largest, largest.weight > Self.concentrationLimit else {
+            try await clear(client: client, kind: .concentration, causes: causes, because: "no position above \(Self.concentrationLimit)")
+            return
+        }
+        try await raise(client: client, kind: .concentration, severity: largest.weight > 0.60 ? .critical : .warning,
+                        message: "\(largest.ticker) is \(format(100 * largest.weight, places: 2)) % of the portfolio (limit 40 %)",
+                        figures: ["ticker": largest.ticker, "largest_weight": largest.exact.description, "limit": "0.4"], causes: causes)
+    }
+
+    func risk(client: String, causes: [String]) async throws {
+        let points = try await model.pool.withConnection { try ReadModels.valuationSeries(client: client, from: nil, to: .now, on: $0) }
+        let values = points.map(\.value)
+        guard values.count > Self.riskMinimumReturns, values.allSatisfy({ $0 > 0 }) else { return }
+        let returns = ReturnStatistics.returns(values: values)
+        let volatility = ReturnStatistics.isConstant(returns) ? 0 : ReturnStatistics.annualVolatility(returns, periodsPerYear: 252)
+        guard volatility > Self.riskLimit else {
+            try await clear(client: client, kind: .risk, causes: causes, because: "annualized volatility \(format(100 * volatility, places: 2)) %")
+            return
+        }
+        try await raise(client: client, kind: .risk, severity: volatility > 0.35 ? .critical : .warning,
+                        message: "annualized volatility of the portfolio is \(format(100 * volatility, places: 2)) % over \(returns.count) valuation returns (limit 20 %)",
+                        figures: ["volatility": format(volatility, places: 6), "limit": "0.2", "returns": String(returns.count)], causes: causes)
+    }
+
+    func anomaly(client: String, events: [Ultracore_Holdings_V1_Event], causes: [String]) async throws {
+        let recent = try await model.pool.withConnection {
+            try ReadModels.recentMarketEvents(client: client, limit: AgentService.anomalyEventLimit, on: $0)
+        }
+        let ids = Set(events.map(\.eventId))
+        let found = AnomalyDetector(threshold: 3, lookback: 30).detect(recent).anomalies.filter { ids.contains($0.eventId) }
+        guard let first = found.first else {
+            try await clear(client: client, kind: .anomaly, causes: causes, because: "the latest events are usual")
+            return
+        }
+        try await raise(client: client, kind: .anomaly, severity: abs(first.zScore) > 6 ? .critical : .warning, message: first.reason,
+                        figures: ["event_id": first.eventId, "kind": first.kind.protoName ?? "", "observed": first.observed,
+                                  "expected": first.expected, "z_score": format(first.zScore, places: 4)], causes: causes)
+    }
+
+    // MARK: Alerts
+
+    static func rank(_ severity: Ultracore_Holdings_V1_AlertSeverity) -> Int {
+        switch severity {
+        case .critical: 3
+        case .warning: 2
+        case .info: 1
+        default: 0
+        }
+    }
+
+    func openAlert(_ client: String, _ kind: Ultracore_Holdings_V1_AlertKind) -> Ultracore_Holdings_V1_AgentAlert? {
+        open.withLock { $0[client]?[kind] }
+    }
+
+    private func raise(client: String, kind: Ultracore_Holdings_V1_AlertKind, severity: Ultracore_Holdings_V1_AlertSeverity,
+                       message: String, figures: [String: String], causes: [String], rebalancingId: String = "") async throws {
+        // One open alert per client and kind: a finding as urgent as the open one adds nothing; a
+        // more urgent one clears it and is raised in its place.
+        if let current = openAlert(client, kind) {
+            guard Self.rank(severity) > Self.rank(current.severity) else { return }
+            try await clear(client: client, kind: kind, causes: causes, because: "escalated to \(severity.protoName ?? "")")
+        }
+        var alert = Ultracore_Holdings_V1_AgentAlert()
+        alert.alertId = "alert-" + UUIDText.random()
+        alert.clientId = client
+        alert.kind = kind
+        alert.severity = severity
+        alert.state = .raised
+        alert.message = message
+        alert.figures = figures
+        alert.causeEventIds = causes
+        alert.rebalancingId = rebalancingId
+        try await model.recordAlert(alert, version: 1)
+        open.withLock { $0[client, default: [:]][kind] = alert }
+    }
+
+    private func clear(client: String, kind: Ultracore_Holdings_V1_AlertKind, causes: [String], because reason: String) async throws {
+        guard var alert = openAlert(client, kind) else { return }
+        alert.state = .cleared
+        alert.message = "cleared: \(reason)"
+        alert.causeEventIds = causes
+        try await model.recordAlert(alert, version: 2)
+        open.withLock { $0[client]?[kind] = nil }
+    }
+}
+
+extension WriteModel {
+    /// Records an AGENT_ALERT on the alerts topic (caused by the event being evaluated) and
+    /// tells WatchEvents subscribers.
+    func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws {
+        var event = context("agent/monitor", requestId: "", now: .now).envelope(aggregateId: alert.alertId, version: version, clientId: alert.clientId)
+        event.eventType = .agentAlert
+        event.payload = .agentAlert(alert)
+        try await recordOnAlertTopic(event)
+    }
+
+    func recordOnAlertTopic(_ event: Ultracore_Holdings_V1_Event) async throws {
+        let outcome = await alertRecorder.record([event], client: event.clientId)
+        if let error = outcome.results.first ?? nil { throw error }
+        broadcaster.publish([event])
+    }
+}
