@@ -157,6 +157,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoSample {
         m.clientId = SampleValue.string(1, depth)
         m.targetWeights = [SampleValue.string(2, depth): SampleValue.string(2, depth), SampleValue.string(1002, depth): SampleValue.string(1002, depth)]
         m.driftThreshold = SampleValue.string(3, depth)
+        m.policyId = SampleValue.string(4, depth)
         return m
     }
 }

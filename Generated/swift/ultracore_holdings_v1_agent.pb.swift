@@ -433,8 +433,10 @@ public struct Ultracore_Holdings_V1_DetectAnomaliesResponse: ProtoMessage {
 
 /// Input of AgentService.RecommendRebalancing. Nothing is recorded.
 ///
-/// The decision is EvaluateRebalancing's THRESHOLD decision on the same portfolio with
-/// band.absolute = drift_threshold: the same drifts, and recommend equals should_rebalance.
+/// The decision is EvaluateRebalancing's on the same portfolio with band.absolute =
+/// drift_threshold: THRESHOLD, or TACTICAL with signal.policy_id = policy_id when a policy is
+/// named (the policy's action tilts the targets or holds, see TacticalSignal.policy_id). The
+/// drifts are the same, and recommend equals should_rebalance.
 public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.RecommendRebalancingRequest"
 
@@ -448,6 +450,9 @@ public struct Ultracore_Holdings_V1_RecommendRebalancingRequest: ProtoMessage {
     /// Absolute drift band, a fraction of 1 in (0, 1]; empty means 0.05.
     public var driftThreshold: String = ""
 
+    /// A trained policy (TrainPolicy) to decide with; empty means the threshold rule alone.
+    public var policyId: String = ""
+
     public init() {}
 }
 
@@ -458,10 +463,11 @@ public struct Ultracore_Holdings_V1_RecommendRebalancingResponse: ProtoMessage {
     /// Whether the agent recommends rebalancing now: some asset drifted outside the band.
     public var recommend: Bool = false
 
-    /// Strategy recommended: THRESHOLD.
+    /// Strategy recommended: THRESHOLD, or TACTICAL when a policy decided.
     public var strategy: Ultracore_Holdings_V1_RebalancingStrategy = .init()
 
-    /// Why, in words: each asset outside its band, or that every asset is within it.
+    /// Why, in words: the policy's action when one decided, then each asset outside its band, or
+    /// that every asset is within it.
     public var reasons: [String] = []
 
     /// Drift per asset (targets and held tickers), ordered by ticker.
@@ -472,7 +478,8 @@ public struct Ultracore_Holdings_V1_RecommendRebalancingResponse: ProtoMessage {
     /// 0.5 at the band's edge; 1 at twice the band, or at no drift at all.
     public var confidence: Double = 0
 
-    /// Target weights used (equal weights when the request gave none), exact decimals.
+    /// Target weights used (equal weights when the request gave none; tilted by the policy when
+    /// one decided), exact decimals.
     public var targetWeights: [String: String] = [:]
 
     /// Portfolio market value, in currency units.
@@ -947,6 +954,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest {
             }
         }
         self.driftThreshold = try ProtobufCRead.string(c.drift_threshold, "ultracore.holdings.v1.RecommendRebalancingRequest.drift_threshold")
+        self.policyId = try ProtobufCRead.string(c.policy_id, "ultracore.holdings.v1.RecommendRebalancingRequest.policy_id")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -967,6 +975,7 @@ extension Ultracore_Holdings_V1_RecommendRebalancingRequest {
             c.pointee.target_weights = entries
         }
         c.pointee.drift_threshold = arena.string(self.driftThreshold)
+        c.pointee.policy_id = arena.string(self.policyId)
     }
 }
 

@@ -200,15 +200,22 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
             }
             var bandProto = Ultracore_Holdings_V1_DriftBand()
             bandProto.absolute = band.description
-            let input = try EvaluationInput(client: client, targets: targets, strategy: .threshold, band: bandProto, bands: [:],
-                                            signal: nil, asOf: .now)
+            var signal: Ultracore_Holdings_V1_TacticalSignal?
+            if !request.policyId.isEmpty {
+                var tactical = Ultracore_Holdings_V1_TacticalSignal()
+                tactical.policyId = try Validation.identifier(request.policyId, field: "policy_id")
+                signal = tactical
+            }
+            let strategy: Ultracore_Holdings_V1_RebalancingStrategy = signal == nil ? .threshold : .tactical
+            let input = try EvaluationInput(client: client, targets: targets, strategy: strategy, band: bandProto, bands: [:],
+                                            signal: signal, asOf: .now)
             let outcome = try await model.evaluate(input)
             var response = Ultracore_Holdings_V1_RecommendRebalancingResponse()
             response.recommend = outcome.shouldRebalance
-            response.strategy = .threshold
+            response.strategy = strategy
             response.reasons = outcome.reasons
             response.drifts = outcome.drifts.map(\.proto)
-            response.targetWeights = input.targets.mapValues(\.description)
+            response.targetWeights = outcome.effectiveTargets.mapValues(\.description)
             response.portfolioValue = outcome.value.description
             let largest = outcome.drifts.map { $0.drift.magnitude.doubleValue }.max() ?? 0
             let b = band.doubleValue

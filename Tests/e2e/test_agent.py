@@ -503,6 +503,14 @@ def test_recommend_action_and_tactical_rebalancing_use_a_trained_policy(stubs):
     assert f"policy {result.policy_id} chose {name}" in evaluation.reasons[0]
     if answer.action == ag.HOLD:
         assert not evaluation.should_rebalance
+    # RecommendRebalancing with the policy named: the same decision, nothing recorded.
+    triggers = len(events_of(stubs, client, ev.REBALANCING_TRIGGERED))
+    recommended = stubs.agent.RecommendRebalancing(ag.RecommendRebalancingRequest(
+        client_id=client, target_weights={t: "0.3" for t in tickers}, drift_threshold="0.05", policy_id=result.policy_id), timeout=10)
+    assert recommended.strategy == ev.TACTICAL and recommended.recommend == evaluation.should_rebalance
+    assert list(recommended.drifts) == list(evaluation.drifts) and list(recommended.reasons) == list(evaluation.reasons)
+    assert dict(recommended.target_weights) == dict(evaluation.effective_targets)
+    assert len(events_of(stubs, client, ev.REBALANCING_TRIGGERED)) == triggers
     # Recent prices in the request stand in for recorded ones.
     stranger = "pol-s-" + uuid.uuid4().hex[:6]
     stubs.buy(stranger, tickers[0], 5, 100)
@@ -692,6 +700,8 @@ def test_drift_after_a_price_runs_the_rebalancing_end_to_end_with_causation_ids(
 
 def test_drift_without_auto_execute_recommends_once_and_concentration_is_acknowledged(stubs):
     client, a, b = agent_client(stubs, auto_execute=False)
+    # Two equal positions: 50 % each, a WARNING (waited for, so that the price below escalates it).
+    wait_for(lambda: stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts, "the first alert")
     stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[M["common_pb2"].PriceQuote(ticker=a, price="300")]), timeout=10)
     trigger = wait_for(lambda: events_of(stubs, client, ev.REBALANCING_TRIGGERED), "the recommendation")[0]
     assert trigger.rebalancing_triggered.strategy == ev.THRESHOLD
@@ -760,33 +770,33 @@ def test_watch_events_streams_the_agents_alerts(stubs):
 
 def test_open_alerts_survive_a_restart_and_are_not_raised_twice(postgres):
     from conftest import holdingsd_command, start, stop
+    import time
     url = postgres.new_database()
     client = "agent-r-" + uuid.uuid4().hex[:6]
-    a, b, c = unique("RA"), unique("RB"), unique("RC")
     common = M["common_pb2"]
 
-    def concentration_events(stubs):
-        return [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.agent_alert.kind == common.CONCENTRATION]
+    def alerts_of(stubs, kind):
+        return [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.agent_alert.kind == kind]
 
     process, address = start(holdingsd_command(url))
     try:
         stubs = Stubs(address)
-        stubs.buy(client, a, 10, 100)
-        stubs.buy(client, b, 10, 100)
-        [raised] = wait_for(lambda: concentration_events(stubs), "the concentration alert")
+        _, a, b = agent_client(stubs, auto_execute=False, client=client)  # 1000 + 1000 shares: 50 % each, a WARNING
+        [raised] = wait_for(lambda: alerts_of(stubs, common.CONCENTRATION), "the concentration alert")
     finally:
         stop(process)
     process, address = start(holdingsd_command(url))
     try:
         stubs = Stubs(address)
-        stubs.buy(client, a, 10, 100)  # A at two thirds: still over the limit, and the alert is still open
-        wait_for(lambda: stubs.agent.ListAlerts(ag.ListAlertsRequest(client_id=client), timeout=10).alerts, "the open alert")
-        import time
-        time.sleep(1.5)
-        assert [e.event_id for e in concentration_events(stubs)] == [raised.event_id]
-        stubs.buy(client, b, 10, 100)
-        stubs.buy(client, c, 20, 100)  # 20 / 20 / 20: a third each, under the limit
-        cleared = wait_for(lambda: [e for e in concentration_events(stubs) if e.aggregate_version == 2], "the alert to clear")
+        # A to 1400 of 2400 shares: 58 %, the same WARNING (the open alert stands), and a drift of 8 points past the
+        # schedule's 5-point band, which raises a DRIFT alert: the proof that the agent evaluated after the restart.
+        stubs.buy(client, a, 400, 100)
+        wait_for(lambda: alerts_of(stubs, common.DRIFT), "the drift alert after the restart")
+        time.sleep(0.5)
+        assert [e.event_id for e in alerts_of(stubs, common.CONCENTRATION)] == [raised.event_id]
+        assert len(events_of(stubs, client, ev.REBALANCING_TRIGGERED)) == 1
+        stubs.buy(client, unique("RC"), 1300, 100)  # a third position: 140k / 100k / 130k, A at 38 %, under the limit
+        cleared = wait_for(lambda: [e for e in alerts_of(stubs, common.CONCENTRATION) if e.aggregate_version == 2], "the alert to clear")
         assert cleared[0].aggregate_id == raised.aggregate_id and cleared[0].agent_alert.state == ev.CLEARED
     finally:
         stop(process)

@@ -509,8 +509,10 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest__TargetWeightsEntry
 
 /*
  * Input of AgentService.RecommendRebalancing. Nothing is recorded.
- * The decision is EvaluateRebalancing's THRESHOLD decision on the same portfolio with
- * band.absolute = drift_threshold: the same drifts, and recommend equals should_rebalance.
+ * The decision is EvaluateRebalancing's on the same portfolio with band.absolute =
+ * drift_threshold: THRESHOLD, or TACTICAL with signal.policy_id = policy_id when a policy is
+ * named (the policy's action tilts the targets or holds, see TacticalSignal.policy_id). The
+ * drifts are the same, and recommend equals should_rebalance.
  */
 struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
 {
@@ -529,10 +531,14 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingRequest
    * Absolute drift band, a fraction of 1 in (0, 1]; empty means 0.05.
    */
   char *drift_threshold;
+  /*
+   * A trained policy (TrainPolicy) to decide with; empty means the threshold rule alone.
+   */
+  char *policy_id;
 };
 #define ULTRACORE__HOLDINGS__V1__RECOMMEND_REBALANCING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__recommend_rebalancing_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry
@@ -557,11 +563,12 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingResponse
    */
   protobuf_c_boolean recommend;
   /*
-   * Strategy recommended: THRESHOLD.
+   * Strategy recommended: THRESHOLD, or TACTICAL when a policy decided.
    */
   Ultracore__Holdings__V1__RebalancingStrategy strategy;
   /*
-   * Why, in words: each asset outside its band, or that every asset is within it.
+   * Why, in words: the policy's action when one decided, then each asset outside its band, or
+   * that every asset is within it.
    */
   size_t n_reasons;
   char **reasons;
@@ -577,7 +584,8 @@ struct  Ultracore__Holdings__V1__RecommendRebalancingResponse
    */
   double confidence;
   /*
-   * Target weights used (equal weights when the request gave none), exact decimals.
+   * Target weights used (equal weights when the request gave none; tilted by the policy when
+   * one decided), exact decimals.
    */
   size_t n_target_weights;
   Ultracore__Holdings__V1__RecommendRebalancingResponse__TargetWeightsEntry **target_weights;

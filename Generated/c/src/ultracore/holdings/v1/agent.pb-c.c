@@ -1921,7 +1921,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_
   (ProtobufCMessageInit) ultracore__holdings__v1__recommend_rebalancing_request__target_weights_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors[4] =
 {
   {
     "client_id",
@@ -1959,16 +1959,29 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__recommend_rebalan
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "policy_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__RecommendRebalancingRequest, policy_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__recommend_rebalancing_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
   2,   /* field[2] = drift_threshold */
+  3,   /* field[3] = policy_id */
   1,   /* field[1] = target_weights */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__recommend_rebalancing_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_request__descriptor =
 {
@@ -1978,7 +1991,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__recommend_rebalancing_
   "Ultracore__Holdings__V1__RecommendRebalancingRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__RecommendRebalancingRequest),
-  3,
+  4,
   ultracore__holdings__v1__recommend_rebalancing_request__field_descriptors,
   ultracore__holdings__v1__recommend_rebalancing_request__field_indices_by_name,
   1,  ultracore__holdings__v1__recommend_rebalancing_request__number_ranges,
