@@ -10,7 +10,7 @@ import Synchronization
 /// consumer group following the log of record; after a client's events it re-evaluates the
 /// client and raises or clears AGENT_ALERT events, starting a rebalancing on drift.
 public final class MonitoringAgent: Sendable {
-    let model: WriteModel
+    let backend: any AgentBackend
     let configuration: KafkaConfiguration
     let bootstrap: String
     private let stopping = Atomic<Bool>(false)
@@ -31,8 +31,13 @@ public final class MonitoringAgent: Sendable {
     static let riskLimit = 0.20
     static let riskMinimumReturns = 20
 
-    public init(model: WriteModel, configuration: KafkaConfiguration, bootstrap: String) {
-        self.model = model
+    /// The agent inside holdingsd, acting through its write model.
+    public convenience init(model: WriteModel, configuration: KafkaConfiguration, bootstrap: String) {
+        self.init(backend: LocalAgentBackend(model: model), configuration: configuration, bootstrap: bootstrap)
+    }
+
+    init(backend: any AgentBackend, configuration: KafkaConfiguration, bootstrap: String) {
+        self.backend = backend
         var configuration = configuration
         configuration.projectorGroup = configuration.agentGroup
         configuration.clientId += "-agent"
@@ -45,7 +50,7 @@ public final class MonitoringAgent: Sendable {
     /// Starts following the log. A partition the group never saw starts at its end as of this
     /// call (read here, before holdingsd serves), so no event written after the start is missed.
     public func start() {
-        let producer = model.recorder.producer
+        let producer = backend.producer
         let topic = configuration.topics.positions
         var marks: [PartitionKey: Int64] = [:]
         if let partitions = try? producer.partitionCount(of: topic) {
@@ -78,11 +83,11 @@ public final class MonitoringAgent: Sendable {
     }
 
     private func run() {
-        let model = self.model
+        let pool = backend.pool
         // Open alerts first: de-duplication survives restarts.
         while !stopping.load(ordering: .relaxed) {
             do {
-                let alerts = try blocking { try await model.pool.withConnection { try ReadModels.openAlerts(on: $0) } }
+                let alerts = try blocking { try await pool.withConnection { try ReadModels.openAlerts(on: $0) } }
                 open.withLock { state in
                     for alert in alerts { state[alert.clientId, default: [:]][alert.kind] = alert }
                 }
@@ -92,7 +97,7 @@ public final class MonitoringAgent: Sendable {
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
-        let producer = model.recorder.producer
+        let producer = backend.producer
         let key = Mutex<String>("")
         let consumer: EventConsumer
         do {
@@ -102,7 +107,7 @@ public final class MonitoringAgent: Sendable {
                 while !stopping.load(ordering: .relaxed) {
                     do {
                         let group = key.withLock { $0 }
-                        let stored = try blocking { try await model.pool.withConnection { try ReadModels.loadOffsets(group: group, on: $0) } }
+                        let stored = try blocking { try await pool.withConnection { try ReadModels.loadOffsets(group: group, on: $0) } }
                         let marks = startMarks.withLock { $0 }
                         return try partitions.map { assigned in
                             let partition = PartitionKey(topic: assigned.topic, partition: assigned.partition)
@@ -151,7 +156,7 @@ public final class MonitoringAgent: Sendable {
                 let waiting = try blocking { [self] in
                     var waiting: [String: [Ultracore_Holdings_V1_Event]] = [:]
                     for (client, events) in batch where !(await evaluate(client: client, events: events)) { waiting[client] = events }
-                    try await model.pool.withConnection { try ReadModels.saveOffsets(group: group, offsets, on: $0) }
+                    try await pool.withConnection { try ReadModels.saveOffsets(group: group, offsets, on: $0) }
                     return waiting
                 }
                 deferred.merge(waiting) { $1 }
@@ -174,12 +179,9 @@ public final class MonitoringAgent: Sendable {
         let causes = [deciding.eventId] + events.dropLast().reversed().map(\.eventId)
         let cause = EventCause(eventId: deciding.eventId, correlationId: deciding.correlationId.isEmpty ? deciding.eventId : deciding.correlationId)
         do {
-            // A barrier: the writer that recorded these events has applied them once its turn ends.
-            try await model.executor.write(client) { _ in }
             // The client moved on past these events: a later batch carries its latest and decides then,
             // so every decision names the event it was made on.
-            let latest = model.executor.read(client) { $0.lastEventId }
-            guard latest.isEmpty || seen.contains(where: { $0.eventId == latest }) else { return false }
+            guard try await backend.settle(client: client, seen: seen) else { return false }
             try await EventCause.$current.withValue(cause) {
                 try await drift(client: client, causes: causes)
                 try await concentration(client: client, causes: causes)
@@ -195,15 +197,14 @@ public final class MonitoringAgent: Sendable {
     // MARK: Rules
 
     func drift(client: String, causes: [String]) async throws {
-        guard let entry = model.executor.read(client, { $0.schedule }), entry.schedule.enabled, !entry.schedule.targetWeights.isEmpty,
-              let band = entry.schedule.band, !(band.absolute.isEmpty && band.relative.isEmpty) else {
+        guard let schedule = try await backend.schedule(of: client), schedule.enabled, !schedule.targetWeights.isEmpty,
+              let band = schedule.band, !(band.absolute.isEmpty && band.relative.isEmpty) else {
             try await clear(client: client, kind: .drift, causes: causes, because: "the client has no schedule with a band")
             return
         }
-        let schedule = entry.schedule
         let input = try EvaluationInput(client: client, targets: schedule.targetWeights, strategy: .threshold, band: band, bands: [:],
                                         signal: nil, asOf: .now)
-        let outcome = try await model.evaluate(input)
+        let outcome = try await backend.evaluate(input)
         let outside = outcome.drifts.filter(\.outside)
         guard outcome.shouldRebalance, let worst = outside.max(by: { $0.drift.magnitude < $1.drift.magnitude }) else {
             try await clear(client: client, kind: .drift, causes: causes, because: "every asset is within its band")
@@ -215,17 +216,9 @@ public final class MonitoringAgent: Sendable {
                        "schedule_id": schedule.scheduleId, "auto_execute": schedule.autoExecute ? "true" : "false"]
         var rebalancingId = ""
         do {
-            let now = Instant.now
-            if schedule.autoExecute {
-                let stored = try await model.plan(input, constraints: TradingConstraints(), prices: [:], planId: "plan-" + UUIDText.random(), now: now)
-                let executed = try await model.execute(stored, requestId: "", fingerprint: "", source: "agent/monitor", now: now)
-                rebalancingId = executed.rebalancingId
-                figures["trades"] = String(executed.trades.count)
-            } else {
-                let trigger = try await model.trigger(outcome, input: input, planId: "", requestId: "", fingerprint: "",
-                                                      source: "agent/monitor", now: now)
-                rebalancingId = trigger.aggregateId
-            }
+            let started = try await backend.rebalance(schedule: schedule, input: input, outcome: outcome)
+            rebalancingId = started.rebalancingId
+            if let trades = started.trades { figures["trades"] = String(trades) }
         } catch {
             figures["rebalancing_error"] = "\(error)"
         }
@@ -237,7 +230,7 @@ public final class MonitoringAgent: Sendable {
     }
 
     func concentration(client: String, causes: [String]) async throws {
-        let (_, weights, largest) = try AgentService.weights(model.openSummaries(of: client), client: client)
+        let (_, weights, largest) = try AgentService.weights(try await backend.openSummaries(of: client), client: client)
         guard weights.count >= 2, let largest, largest.weight > Self.concentrationLimit else {
             try await clear(client: client, kind: .concentration, causes: causes, because: "no position above \(Self.concentrationLimit)")
             return
@@ -248,7 +241,7 @@ public final class MonitoringAgent: Sendable {
     }
 
     func risk(client: String, causes: [String]) async throws {
-        let points = try await model.pool.withConnection { try ReadModels.valuationSeries(client: client, from: nil, to: .now, on: $0) }
+        let points = try await backend.pool.withConnection { try ReadModels.valuationSeries(client: client, from: nil, to: .now, on: $0) }
         let values = points.map(\.value)
         guard values.count > Self.riskMinimumReturns, values.allSatisfy({ $0 > 0 }) else { return }
         let returns = ReturnStatistics.returns(values: values)
@@ -263,7 +256,7 @@ public final class MonitoringAgent: Sendable {
     }
 
     func anomaly(client: String, events: [Ultracore_Holdings_V1_Event], causes: [String]) async throws {
-        let recent = try await model.pool.withConnection {
+        let recent = try await backend.pool.withConnection {
             try ReadModels.recentMarketEvents(client: client, limit: AgentService.anomalyEventLimit, on: $0)
         }
         let ids = Set(events.map(\.eventId))
@@ -310,7 +303,7 @@ public final class MonitoringAgent: Sendable {
         alert.figures = figures
         alert.causeEventIds = causes
         alert.rebalancingId = rebalancingId
-        try await model.recordAlert(alert, version: 1)
+        try await backend.recordAlert(alert, version: 1)
         open.withLock { $0[client, default: [:]][kind] = alert }
     }
 
@@ -319,8 +312,65 @@ public final class MonitoringAgent: Sendable {
         alert.state = .cleared
         alert.message = "cleared: \(reason)"
         alert.causeEventIds = causes
-        try await model.recordAlert(alert, version: 2)
+        try await backend.recordAlert(alert, version: 2)
         open.withLock { $0[client]?[kind] = nil }
+    }
+}
+
+/// What the agent reads and does, in holdingsd (``LocalAgentBackend``) or as a process of its
+/// own acting through the API (``RemoteAgentBackend``). Calls made while ``EventCause/current``
+/// is set record events caused by that event.
+protocol AgentBackend: Sendable {
+    var pool: PostgresPool { get }
+    var producer: EventProducer { get }
+    /// Waits until the client's state holds `seen`; false when the client already moved past them.
+    func settle(client: String, seen: [Ultracore_Holdings_V1_Event]) async throws -> Bool
+    func schedule(of client: String) async throws -> Ultracore_Holdings_V1_RebalancingSchedule?
+    func openSummaries(of client: String) async throws -> [PositionSummary]
+    /// EvaluateRebalancing's decision, recording nothing.
+    func evaluate(_ input: EvaluationInput) async throws -> EvaluationOutcome
+    /// Starts a rebalancing for a schedule: the plan executed when it auto-executes, else a recommendation.
+    func rebalance(schedule: Ultracore_Holdings_V1_RebalancingSchedule, input: EvaluationInput,
+                   outcome: EvaluationOutcome) async throws -> (rebalancingId: String, trades: Int?)
+    func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws
+}
+
+/// The agent in holdingsd: reads and writes through the write model.
+struct LocalAgentBackend: AgentBackend {
+    let model: WriteModel
+
+    var pool: PostgresPool { model.pool }
+    var producer: EventProducer { model.recorder.producer }
+
+    func settle(client: String, seen: [Ultracore_Holdings_V1_Event]) async throws -> Bool {
+        // A barrier: the writer that recorded these events has applied them once its turn ends.
+        try await model.executor.write(client) { _ in }
+        let latest = model.executor.read(client) { $0.lastEventId }
+        return latest.isEmpty || seen.contains { $0.eventId == latest }
+    }
+
+    func schedule(of client: String) async throws -> Ultracore_Holdings_V1_RebalancingSchedule? {
+        model.executor.read(client) { $0.schedule?.schedule }
+    }
+
+    func openSummaries(of client: String) async throws -> [PositionSummary] { model.openSummaries(of: client) }
+
+    func evaluate(_ input: EvaluationInput) async throws -> EvaluationOutcome { try await model.evaluate(input) }
+
+    func rebalance(schedule: Ultracore_Holdings_V1_RebalancingSchedule, input: EvaluationInput,
+                   outcome: EvaluationOutcome) async throws -> (rebalancingId: String, trades: Int?) {
+        let now = Instant.now
+        if schedule.autoExecute {
+            let stored = try await model.plan(input, constraints: TradingConstraints(), prices: [:], planId: "plan-" + UUIDText.random(), now: now)
+            let executed = try await model.execute(stored, requestId: "", fingerprint: "", source: "agent/monitor", now: now)
+            return (executed.rebalancingId, executed.trades.count)
+        }
+        let trigger = try await model.trigger(outcome, input: input, planId: "", requestId: "", fingerprint: "", source: "agent/monitor", now: now)
+        return (trigger.aggregateId, nil)
+    }
+
+    func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws {
+        try await model.recordAlert(alert, version: version)
     }
 }
 
