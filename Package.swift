@@ -104,7 +104,7 @@ let package = Package(
         .target(name: "Learning"),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
         .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
-        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL"]),
+        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL", "GRPCClient"]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(
             name: "holdingsd",
-            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security"]),
+            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCClient", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security"]),
 
         .testTarget(
             name: "ProtoCodecTests",

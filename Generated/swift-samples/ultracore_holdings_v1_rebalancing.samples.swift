@@ -45,6 +45,7 @@ extension Ultracore_Holdings_V1_EvaluateRebalancingResponse: ProtoSample {
         m.effectiveTargets = [SampleValue.string(4, depth): SampleValue.string(4, depth), SampleValue.string(1004, depth): SampleValue.string(1004, depth)]
         m.portfolioValue = SampleValue.string(5, depth)
         m.eventId = SampleValue.string(6, depth)
+        m.rebalancingId = SampleValue.string(7, depth)
         return m
     }
 }

@@ -89,6 +89,9 @@ public struct Ultracore_Holdings_V1_EvaluateRebalancingResponse: ProtoMessage {
     /// Id of the REBALANCING_TRIGGERED event; empty when not triggered.
     public var eventId: String = ""
 
+    /// The rebalancing run the trigger opened (its aggregate id); empty when not triggered.
+    public var rebalancingId: String = ""
+
     public init() {}
 }
 
@@ -443,6 +446,7 @@ extension Ultracore_Holdings_V1_EvaluateRebalancingResponse {
         }
         self.portfolioValue = try ProtobufCRead.string(c.portfolio_value, "ultracore.holdings.v1.EvaluateRebalancingResponse.portfolio_value")
         self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.EvaluateRebalancingResponse.event_id")
+        self.rebalancingId = try ProtobufCRead.string(c.rebalancing_id, "ultracore.holdings.v1.EvaluateRebalancingResponse.rebalancing_id")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -468,6 +472,7 @@ extension Ultracore_Holdings_V1_EvaluateRebalancingResponse {
         }
         c.pointee.portfolio_value = arena.string(self.portfolioValue)
         c.pointee.event_id = arena.string(self.eventId)
+        c.pointee.rebalancing_id = arena.string(self.rebalancingId)
     }
 }
 
@@ -780,6 +785,11 @@ extension Ultracore_Holdings_V1_ScheduleRebalancingResponse {
 }
 
 /// Automated rebalancing of a client's portfolio toward target weights.
+/// Lineage for agents: a caller with the admin scope may send the metadata
+/// "holdings-causation-id" (an event id) and "holdings-correlation-id"; the events
+/// EvaluateRebalancing and ExecuteRebalancing record then name that event as their cause and
+/// share that correlation id (the monitoring agent acting on a valuation). Other callers' values
+/// are ignored.
 public enum Ultracore_Holdings_V1_RebalancingService {
     /// Fully qualified service name.
     public static let name = "ultracore.holdings.v1.RebalancingService"

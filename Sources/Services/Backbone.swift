@@ -13,6 +13,8 @@ public struct BackboneConfiguration: Sendable {
         case api
         /// Projector only.
         case projector
+        /// The monitoring agent only, acting through an API process (needs a real cluster).
+        case agent
     }
 
     public var role: Role = .all
@@ -79,7 +81,10 @@ public final class Backbone: Sendable {
         bootstrap = kafka.brokers
         gate = ProjectionGate(maxLag: configuration.maxProjectionLag)
 
-        if configuration.role != .api {
+        if configuration.role == .agent && embeddedBroker != nil {
+            throw RPCError(.failedPrecondition, "--role agent needs --kafka-brokers: it follows the log an API process writes, not a log of its own")
+        }
+        if configuration.role == .all || configuration.role == .projector {
             // Dead letters go to their topic through a producer of their own (best effort: the
             // dead_letters table is the record, the topic the notice).
             let deadLetterProducer = try? EventProducer(configuration: kafka, bootstrap: kafka.brokers)
@@ -100,6 +105,12 @@ public final class Backbone: Sendable {
         }
         if configuration.role == .projector {
             producer = nil
+            model = nil
+            watcher = nil
+            return
+        }
+        if configuration.role == .agent {
+            producer = try EventProducer(configuration: kafka, bootstrap: kafka.brokers)
             model = nil
             watcher = nil
             return

@@ -36,6 +36,11 @@ public final class MonitoringAgent: Sendable {
         self.init(backend: LocalAgentBackend(model: model), configuration: configuration, bootstrap: bootstrap)
     }
 
+    /// The agent as a process of its own, acting through the API.
+    public convenience init(remote: RemoteAgentBackend, configuration: KafkaConfiguration, bootstrap: String) {
+        self.init(backend: remote, configuration: configuration, bootstrap: bootstrap)
+    }
+
     init(backend: any AgentBackend, configuration: KafkaConfiguration, bootstrap: String) {
         self.backend = backend
         var configuration = configuration

@@ -229,6 +229,7 @@ extension WriteModel {
         for drift in triggered.drifts { response.effectiveTargets[drift.ticker] = drift.targetWeight }
         response.portfolioValue = event.attributes["portfolio-value"] ?? ""
         response.eventId = event.eventId
+        response.rebalancingId = event.aggregateId
         return response
     }
 

@@ -15,7 +15,7 @@ public struct RebalancingService: Ultracore_Holdings_V1_RebalancingService.Servi
     public func evaluateRebalancing(request: Ultracore_Holdings_V1_EvaluateRebalancingRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_EvaluateRebalancingResponse {
         try await ServiceError.mapping {
             try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
-            return try await evaluate(request)
+            return try await EventCause.$current.withValue(try EventCause.of(context)) { try await evaluate(request) }
         }
     }
 
@@ -30,7 +30,7 @@ public struct RebalancingService: Ultracore_Holdings_V1_RebalancingService.Servi
         try await ServiceError.mapping {
             // A plan is found only under the client it was made for: another client's plan id is NOT_FOUND.
             try context.authorize(.write, client: try Validation.identifier(request.clientId, field: "client_id"), requestId: request.requestId)
-            return try await execute(request)
+            return try await EventCause.$current.withValue(try EventCause.of(context)) { try await execute(request) }
         }
     }
 
@@ -73,6 +73,7 @@ extension RebalancingService {
             let event = try await model.trigger(outcome, input: input, planId: "", requestId: requestId, fingerprint: fingerprint,
                                           source: "RebalancingService.EvaluateRebalancing", now: now)
             response.eventId = event.eventId
+            response.rebalancingId = event.aggregateId
         }
         return response
     }

@@ -1,5 +1,6 @@
 import CLinux
 import Foundation
+import GRPCClient
 import GRPCServer
 import GRPCTransport
 import HoldingsProto
@@ -63,7 +64,12 @@ func usage() -> String {
                                 plus its size at --min-receive-rate (default 10)
       --min-receive-rate BYTES  bytes/s an unfinished frame or message must arrive at (default 1024)
       --shutdown-grace SECONDS  on SIGTERM, how long calls in flight may finish (default 10)
-      --role ROLE               all (API and projector, default), api, or projector
+      --role ROLE               all (API, projector and monitoring agent, default), api (API and agent),
+                                projector, or agent (the monitoring agent alone, acting through --api-address;
+                                needs --kafka-brokers)
+      --api-address HOST:PORT   role agent: the API it acts through (h2c on loopback, or TLS with --api-ca-file)
+      --api-token-file F        role agent: its bearer token (a service identity with the admin scope)
+      --api-ca-file F           role agent: CA certificates to verify the API's TLS certificate
       --database-url URL        PostgreSQL (libpq URL; env HOLDINGS_DATABASE_URL;
                                 default postgresql://postgres@127.0.0.1:55432/holdings); a URL
                                 with a password is refused here (it would show in ps): use
@@ -105,6 +111,9 @@ var clientPrincipals: String?
 var tokenSettings = AccessTokenSettings()
 var reflectionEnabled = false
 var agentEnabled = true
+var apiAddress: String?
+var apiTokenFile: String?
+var apiCAFile: String?
 var grace = Duration.seconds(10)
 var backbone = BackboneConfiguration()
 var schedulerInterval = Duration.seconds(1)
@@ -171,6 +180,9 @@ while let argument = arguments.popFirst() {
     case "--jwt-clock-skew": tokenSettings.clockSkew = .seconds(number(argument, UInt16.self))
     case "--reflection": reflectionEnabled = true
     case "--no-agent": agentEnabled = false
+    case "--api-address": apiAddress = value(argument)
+    case "--api-token-file": apiTokenFile = value(argument)
+    case "--api-ca-file": apiCAFile = value(argument)
     case "--handshake-timeout": configuration.limits.handshakeTimeout = seconds(argument)
     case "--idle-timeout": configuration.limits.idleTimeout = seconds(argument)
     case "--keepalive-interval": configuration.limits.keepaliveInterval = seconds(argument)
@@ -182,7 +194,7 @@ while let argument = arguments.popFirst() {
     case "--shutdown-grace": grace = .seconds(number(argument, UInt32.self))
     case "--role":
         let text = value(argument)
-        guard let role = BackboneConfiguration.Role(rawValue: text) else { fail("--role is all, api or projector, not '\(text)'") }
+        guard let role = BackboneConfiguration.Role(rawValue: text) else { fail("--role is all, api, projector or agent, not '\(text)'") }
         backbone.role = role
     case "--database-url":
         let url = value(argument)
@@ -225,7 +237,8 @@ while let argument = arguments.popFirst() {
     }
 }
 // Serving roles: TLS (or an explicit loopback-only exception) and authentication, closed by default.
-if backbone.role != .projector {
+if backbone.role == .agent && apiAddress == nil { fail("--role agent needs --api-address (the API it acts through)") }
+if backbone.role != .projector && backbone.role != .agent {
     /// Loopback only: 127.0.0.0/8.
     let loopback = configuration.host.hasPrefix("127.")
     switch (certificate, privateKey) {
@@ -290,6 +303,26 @@ do {
 if backbone.role == .projector {
     FileHandle.standardOutput.write(Data("holdingsd \(version) projector running (brokers \(running.bootstrap))\n".utf8))
     GracefulShutdown.onSignals { running.stop() }
+}
+if backbone.role == .agent, let apiAddress {
+    let agent: MonitoringAgent
+    do {
+        var client = ClientConfiguration()
+        try client.useCredentials(tokenFile: apiTokenFile, caFile: apiCAFile, certificateFile: nil, keyFile: nil)
+        let channel = try GRPCChannel(target: apiAddress, configuration: client)
+        guard let producer = running.producer else { fail("no producer", status: 1) }
+        let backend = try RemoteAgentBackend(databaseURL: backbone.databaseURL, producer: producer,
+                                             alertsTopic: backbone.kafka.topics.agentAlerts, channel: channel)
+        agent = MonitoringAgent(remote: backend, configuration: backbone.kafka, bootstrap: running.bootstrap)
+    } catch {
+        fail("cannot start the agent: \(error)", status: 1)
+    }
+    agent.start()
+    FileHandle.standardOutput.write(Data("holdingsd \(version) agent running (brokers \(running.bootstrap), acting through \(apiAddress))\n".utf8))
+    GracefulShutdown.onSignals {
+        agent.stop()
+        running.stop()
+    }
 }
 
 let contract: [ServiceDescriptor] = [

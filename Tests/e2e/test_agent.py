@@ -800,3 +800,70 @@ def test_open_alerts_survive_a_restart_and_are_not_raised_twice(postgres):
         assert cleared[0].aggregate_id == raised.aggregate_id and cleared[0].agent_alert.state == ev.CLEARED
     finally:
         stop(process)
+
+
+def test_the_agent_as_a_process_of_its_own_acts_through_the_api_and_resumes_after_kill_9(postgres, tmp_path):
+    """holdings-broker (the log), holdingsd serving the API with the projector and no agent, and
+    holdingsd --role agent acting through the API with an admin token."""
+    import subprocess
+    import threading
+    import time
+    from conftest import binary, holdingsd_binary, holdingsd_command, jwt_secret_file, start, stop, token
+    from test_faults import Broker
+    broker = Broker(partitions=4)
+    url = postgres.new_database()
+    api, address = start(holdingsd_command(url, "--kafka-brokers", broker.bootstrap, "--no-agent"))
+    token_file = tmp_path / "agent.token"
+    token_file.write_text(token("admin", subject="holdings-agent"))
+
+    def start_agent():
+        process = subprocess.Popen([holdingsd_binary(), "--role", "agent", "--database-url", url, "--kafka-brokers", broker.bootstrap,
+                                    "--api-address", address, "--api-token-file", str(token_file)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process.output = []
+        ready = threading.Event()
+
+        def drain():
+            for line in process.stdout:
+                process.output.append(line)
+                if "agent running" in line:
+                    ready.set()
+            ready.set()
+        threading.Thread(target=drain, daemon=True).start()
+        assert ready.wait(60) and process.poll() is None, "".join(process.output)[-3000:]
+        return process
+
+    agent = start_agent()
+    try:
+        stubs = Stubs(address)
+        time.sleep(2)  # the agent joins its consumer group
+        client, a, b = agent_client(stubs, auto_execute=True)
+        stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[M["common_pb2"].PriceQuote(ticker=a, price="150")]), timeout=10)
+        valued = events_of(stubs, client, ev.POSITION_VALUED)[-1]
+        completed = wait_for(lambda: events_of(stubs, client, ev.REBALANCING_COMPLETED), "the agent's rebalancing", 40)[0]
+        [trigger] = events_of(stubs, client, ev.REBALANCING_TRIGGERED)
+        assert trigger.causation_id == valued.event_id and trigger.correlation_id == valued.correlation_id
+        assert trigger.actor == "token:holdings-agent"  # through the API, under the agent's identity
+        assert completed.causation_id == trigger.event_id
+        drift = wait_for(lambda: [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.agent_alert.kind == M["common_pb2"].DRIFT],
+                         "the drift alert")[0]
+        assert drift.agent_alert.rebalancing_id == trigger.aggregate_id and drift.causation_id == valued.event_id
+        assert drift.source == "holdings-agent/agent/monitor"
+        # kill -9: the agent resumes from its stored offsets and remembers its open alerts.
+        agent.kill()
+        agent.wait()
+        stubs.holdings.PublishPrices(pb.PublishPricesRequest(prices=[M["common_pb2"].PriceQuote(ticker=b, price="300")]), timeout=10)
+        agent = start_agent()
+        second = wait_for(lambda: events_of(stubs, client, ev.REBALANCING_TRIGGERED)[1:], "the second rebalancing", 40)[0]
+        assert second.causation_id == events_of(stubs, client, ev.POSITION_VALUED)[-1].event_id
+        # A non-admin caller's causation metadata is ignored.
+        reader = M["rebalancing_pb2_grpc"].RebalancingServiceStub(holdings_channel(address, token(f"clients:write:{client}", subject="person")))
+        other = reader.EvaluateRebalancing(rb.EvaluateRebalancingRequest(
+            client_id=client, target_weights={a: "0.9", b: "0.1"}, strategy=ev.THRESHOLD, band=ev.DriftBand(absolute="0.01")),
+            metadata=[("holdings-causation-id", "forged")], timeout=10)
+        mine = [e for e in events_of(stubs, client, ev.REBALANCING_TRIGGERED) if e.event_id == other.event_id][0]
+        assert mine.causation_id == mine.event_id and mine.rebalancing_triggered.rebalancing_id == other.rebalancing_id
+    finally:
+        agent.kill()
+        stop(api)
+        broker.stop()

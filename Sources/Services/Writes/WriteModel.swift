@@ -518,4 +518,18 @@ struct EventCause: Sendable {
     var correlationId: String
 
     @TaskLocal static var current: EventCause?
+
+    static let causationHeader = "holdings-causation-id"
+    static let correlationHeader = "holdings-correlation-id"
+
+    /// The cause a call names in its metadata: honoured for callers with the admin scope (the
+    /// agent's service identity), ignored for others; nil without one.
+    static func of(_ context: ServerContext) throws(DomainError) -> EventCause? {
+        guard let causation = context.metadata.first(causationHeader), context.principal?.isAdmin ?? false else { return nil }
+        let id = try Validation.identifier(causation, field: causationHeader)
+        let correlation = try context.metadata.first(correlationHeader).map { text throws(DomainError) in
+            try Validation.identifier(text, field: correlationHeader)
+        } ?? id
+        return EventCause(eventId: id, correlationId: correlation)
+    }
 }

@@ -78,3 +78,18 @@ extension ReadModels {
         }
     }
 }
+
+extension ReadModels {
+    /// Whether the audit trail holds an event.
+    public static func hasEvent(_ eventId: String, on connection: PostgresConnection) throws -> Bool {
+        !(try connection.execute("SELECT 1 FROM events WHERE event_id = $1", [.text(eventId)]).rows.isEmpty)
+    }
+
+    /// The id of a client's latest event in the log of record (the agent's alerts left out).
+    public static func latestHoldingsEvent(client: String, on connection: PostgresConnection) throws -> String? {
+        try connection.execute("""
+            SELECT event_id FROM events WHERE client_id = $1 AND event_type NOT IN ('AGENT_ALERT', 'ALERT_ACKNOWLEDGED')
+            ORDER BY occurred_at DESC, aggregate_id DESC, aggregate_version DESC LIMIT 1
+            """, [.text(client)]).rows.first?[0] ?? nil
+    }
+}

@@ -198,10 +198,14 @@ struct  Ultracore__Holdings__V1__EvaluateRebalancingResponse
    * Id of the REBALANCING_TRIGGERED event; empty when not triggered.
    */
   char *event_id;
+  /*
+   * The rebalancing run the trigger opened (its aggregate id); empty when not triggered.
+   */
+  char *rebalancing_id;
 };
 #define ULTRACORE__HOLDINGS__V1__EVALUATE_REBALANCING_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__evaluate_rebalancing_response__descriptor) \
-    , 0,NULL, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*

@@ -961,7 +961,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__evaluate_rebalancing_r
   (ProtobufCMessageInit) ultracore__holdings__v1__evaluate_rebalancing_response__effective_targets_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__evaluate_rebalancing_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__evaluate_rebalancing_response__field_descriptors[7] =
 {
   {
     "drifts",
@@ -1035,6 +1035,18 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__evaluate_rebalanc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rebalancing_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__EvaluateRebalancingResponse, rebalancing_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__evaluate_rebalancing_response__field_indices_by_name[] = {
   0,   /* field[0] = drifts */
@@ -1042,12 +1054,13 @@ static const unsigned ultracore__holdings__v1__evaluate_rebalancing_response__fi
   5,   /* field[5] = event_id */
   4,   /* field[4] = portfolio_value */
   2,   /* field[2] = reasons */
+  6,   /* field[6] = rebalancing_id */
   1,   /* field[1] = should_rebalance */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__evaluate_rebalancing_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__evaluate_rebalancing_response__descriptor =
 {
@@ -1057,7 +1070,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__evaluate_rebalancing_r
   "Ultracore__Holdings__V1__EvaluateRebalancingResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__EvaluateRebalancingResponse),
-  6,
+  7,
   ultracore__holdings__v1__evaluate_rebalancing_response__field_descriptors,
   ultracore__holdings__v1__evaluate_rebalancing_response__field_indices_by_name,
   1,  ultracore__holdings__v1__evaluate_rebalancing_response__number_ranges,
