@@ -150,7 +150,8 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
             let exact = try value.divided(by: total)
             let weight = Weight(ticker: ticker, weight: exact.doubleValue, exact: exact)
             weights.append(weight)
-            if largest == nil || exact > largest!.exact { largest = weight }
+            if let current = largest, !(exact > current.exact) { continue }
+            largest = weight
         }
         return (total, weights, largest)
     }
