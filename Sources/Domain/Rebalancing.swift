@@ -146,6 +146,10 @@ public struct AssetDrift: Sendable, Hashable {
     public var marketValue: ExactDecimal
     public var outside: Bool
 
+    public init(ticker: String, target: ExactDecimal, current: ExactDecimal, marketValue: ExactDecimal, outside: Bool) {
+        (self.ticker, self.target, self.current, self.marketValue, self.outside) = (ticker, target, current, marketValue, outside)
+    }
+
     public var drift: ExactDecimal { (try? current.subtracting(target)) ?? .zero }
     public var relative: ExactDecimal? { target.isZero ? nil : try? drift.divided(by: target) }
 

@@ -246,8 +246,7 @@ public final class MonitoringAgent: Sendable {
     }
 
     func risk(client: String, causes: [String]) async throws {
-        let points = try await backend.pool.withConnection { try ReadModels.valuationSeries(client: client, from: nil, to: .now, on: $0) }
-        let values = points.map(\.value)
+        let values = try await backend.valuationSeries(of: client)
         guard values.count > Self.riskMinimumReturns, values.allSatisfy({ $0 > 0 }) else { return }
         let returns = ReturnStatistics.returns(values: values)
         let volatility = ReturnStatistics.isConstant(returns) ? 0 : ReturnStatistics.annualVolatility(returns, periodsPerYear: 252)
@@ -261,9 +260,7 @@ public final class MonitoringAgent: Sendable {
     }
 
     func anomaly(client: String, events: [Ultracore_Holdings_V1_Event], causes: [String]) async throws {
-        let recent = try await backend.pool.withConnection {
-            try ReadModels.recentMarketEvents(client: client, limit: AgentService.anomalyEventLimit, on: $0)
-        }
+        let recent = try await backend.marketEvents(of: client)
         let ids = Set(events.map(\.eventId))
         let found = AnomalyDetector(threshold: 3, lookback: 30).detect(recent).anomalies.filter { ids.contains($0.eventId) }
         guard let first = found.first else {
@@ -338,6 +335,20 @@ protocol AgentBackend: Sendable {
     func rebalance(schedule: Ultracore_Holdings_V1_RebalancingSchedule, input: EvaluationInput,
                    outcome: EvaluationOutcome) async throws -> (rebalancingId: String, trades: Int?)
     func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws
+    /// The client's portfolio values over time (the valuation history).
+    func valuationSeries(of client: String) async throws -> [Double]
+    /// The client's last market events, in log order (what DetectAnomalies reads).
+    func marketEvents(of client: String) async throws -> [Ultracore_Holdings_V1_Event]
+}
+
+extension AgentBackend {
+    func valuationSeries(of client: String) async throws -> [Double] {
+        try await pool.withConnection { try ReadModels.valuationSeries(client: client, from: nil, to: .now, on: $0) }.map(\.value)
+    }
+
+    func marketEvents(of client: String) async throws -> [Ultracore_Holdings_V1_Event] {
+        try await pool.withConnection { try ReadModels.recentMarketEvents(client: client, limit: AgentService.anomalyEventLimit, on: $0) }
+    }
 }
 
 /// The agent in holdingsd: reads and writes through the write model.
