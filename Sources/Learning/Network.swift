@@ -74,8 +74,12 @@ public struct Network: Sendable, Equatable {
         public var output: [Double] { values[values.count - 1] }
     }
 
-    /// Forward pass of `batch` inputs (batch × inputs, row-major).
+    /// Forward pass of `batch` inputs (batch × inputs, row-major). An input of the wrong size
+    /// gives NaN outputs (never a read outside it).
     public func forward(_ input: [Double], batch: Int) -> Activations {
+        guard batch > 0, input.count == batch * inputs else {
+            return Activations(values: [input, [Double](repeating: .nan, count: max(0, batch) * outputs)], batch: max(0, batch))
+        }
         var values: [[Double]] = [input]
         values.reserveCapacity(sizes.count)
         parameters.withUnsafeBufferPointer { p in
@@ -110,6 +114,9 @@ public struct Network: Sendable, Equatable {
     /// (batch × outputs), accumulated in the layout of `parameters`.
     public func backward(_ activations: Activations, outputGradient: [Double]) -> [Double] {
         var gradient = [Double](repeating: 0, count: parameters.count)
+        // Activations of another network or a refused input: no gradient.
+        guard activations.values.count == sizes.count, outputGradient.count == activations.batch * outputs,
+              zip(activations.values, sizes).allSatisfy({ $0.count == activations.batch * $1 }) else { return gradient }
         var delta = outputGradient
         let batch = activations.batch
         parameters.withUnsafeBufferPointer { p in

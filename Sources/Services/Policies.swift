@@ -209,6 +209,14 @@ struct PolicyStore: Sendable {
             rules.riskAversion = settings.riskPenalty
             rules.shift = settings.shift
         }
+        // A POLICY_TRAINED from the log is data like any other: its shapes are checked before the
+        // network ever reads a state built from them.
+        let tickers = trained.tickers.count
+        guard (1...PolicyTrainingInput.maxTickers).contains(tickers), (1...1_000).contains(rules.window),
+              rules.shift >= 0, rules.shift <= 1, rules.costRate.isFinite, rules.riskAversion.isFinite,
+              network.inputs == tickers * (rules.window + 2), network.outputs == PolicyChoice.allCases.count else {
+            throw RPCError(.dataLoss, "policy \(trained.policyId): its network (layers \(network.sizes)) does not fit its \(tickers) tickers and window \(rules.window)")
+        }
         let targets = trained.tickers.map { trained.targetWeights[$0].flatMap(ExactDecimal.init)?.doubleValue ?? 0 }
         return LoadedPolicy(event: event, trained: trained, network: network, rules: rules, targets: targets, tickers: trained.tickers)
     }

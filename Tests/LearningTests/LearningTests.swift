@@ -27,6 +27,16 @@ import Testing
         #expect(worst < 1e-6, "largest relative gradient error \(worst)")
     }
 
+    /// A state of the wrong size (a stored policy that does not fit) reads nothing outside it.
+    @Test func aWrongSizedInputGivesNaNsAndNoGradient() {
+        var random = SeededRandom(seed: 1)
+        let network = Network(sizes: [4, 3, 2], random: &random)
+        let activations = network.forward([1, 2, 3], batch: 1)
+        #expect(activations.output.count == 2 && activations.output.allSatisfy(\.isNaN))
+        #expect(network.backward(activations, outputGradient: [1, 1]).allSatisfy { $0 == 0 })
+        #expect(DQNTrainer.greedy(Network(sizes: [4, 3, 4], random: &random), [1]).choice == .hold)
+    }
+
     @Test func adamMovesAgainstTheGradientAndClippingBoundsTheNorm() {
         var adam = Adam(parameterCount: 2, learningRate: 0.1)
         var parameters = [1.0, -1.0]
