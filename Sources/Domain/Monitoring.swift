@@ -103,9 +103,9 @@ public struct PortfolioMonitor: Sendable {
             guard deviation > 1e-12 else { continue }
             let z = (latest - mean) / deviation
             if abs(z) > Self.anomalyZ {
-                let observed = ExactDecimal(String(format3(z))) ?? .zero
+                let observed = ExactDecimal(String(format(z, places: 3))) ?? .zero
                 alerts.append(alert(.anomaly, abs(z) > 2 * Self.anomalyZ ? .critical : .warning, position,
-                                    "the last valuation of \(position.ticker) moved \(format3(z)) standard deviations from its usual moves",
+                                    "the last valuation of \(position.ticker) moved \(format(z, places: 3)) standard deviations from its usual moves",
                                     observed: observed, threshold: ExactDecimal("3")!))
             }
         }
@@ -132,21 +132,6 @@ public struct PortfolioMonitor: Sendable {
         alert.observed = observed.description
         alert.threshold = threshold.description
         return alert
-    }
-}
-
-/// A double with 3 decimals, without Foundation.
-func format3(_ value: Double) -> String {
-    let scaled = (value * 1000).rounded()
-    let negative = scaled < 0
-    let magnitude = Int64(abs(scaled))
-    let text = "\(magnitude / 1000).\(String(magnitude % 1000).leftPadded(3))"
-    return negative ? "-" + text : text
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
 

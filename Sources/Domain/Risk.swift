@@ -33,9 +33,14 @@ public enum RiskMeasures {
     /// empyrical `conditional_value_at_risk(returns, cutoff)`: the mean of the k + 1 smallest
     /// returns, k = ⌊(n − 1) × cutoff⌋.
     public static func historicalExpectedShortfall(_ returns: [Double], cutoff: Double) -> Double {
-        guard !returns.isEmpty else { return .nan }
-        let k = min(Int(Double(returns.count - 1) * cutoff), returns.count - 1)
-        let tail = returns.sorted().prefix(k + 1)
+        expectedShortfall(sorted: returns.sorted(), cutoff: cutoff)
+    }
+
+    /// The same over returns sorted ascending (sort once for both historical measures).
+    public static func expectedShortfall(sorted: [Double], cutoff: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let k = min(Int(Double(sorted.count - 1) * cutoff), sorted.count - 1)
+        let tail = sorted.prefix(k + 1)
         return ReturnStatistics.sum(tail) / Double(tail.count)
     }
 

@@ -106,16 +106,22 @@ public struct PortfolioEnvironment: Sendable {
         case .rebalanceToTarget:
             return targets
         case .increaseRisk, .decreaseRisk:
-            var chosen = 0
-            var best = volatility(asset: 0, at: t)
-            for i in 1..<market.assets {
-                let v = volatility(asset: i, at: t)
-                if choice == .increaseRisk ? v > best : v < best { (chosen, best) = (i, v) }
-            }
             var moved = weights.map { $0 * (1 - rules.shift) }
-            moved[chosen] += rules.shift
+            moved[leaning(choice, at: t)] += rules.shift
             return moved
         }
+    }
+
+    /// The asset INCREASE_RISK (the highest trailing volatility) or DECREASE_RISK (the lowest)
+    /// leans toward at period t; the lowest index on ties.
+    public func leaning(_ choice: PolicyChoice, at t: Int) -> Int {
+        var chosen = 0
+        var best = volatility(asset: 0, at: t)
+        for i in 1..<market.assets {
+            let v = volatility(asset: i, at: t)
+            if choice == .increaseRisk ? v > best : v < best { (chosen, best) = (i, v) }
+        }
+        return chosen
     }
 
     /// One period: from `weights` trade to `next` at the end of period t, pay the costs, earn

@@ -77,8 +77,9 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
 
             let cutoff = 1 - confidence
             response.volatility = ReturnStatistics.isConstant(returns) ? 0 : ReturnStatistics.annualVolatility(returns, periodsPerYear: periodsPerYear)
-            response.historicalVarReturn = RiskMeasures.historicalValueAtRisk(returns, cutoff: cutoff)
-            response.historicalEsReturn = RiskMeasures.historicalExpectedShortfall(returns, cutoff: cutoff)
+            let sorted = returns.sorted()
+            response.historicalVarReturn = RiskMeasures.percentile(sorted: sorted, fraction: cutoff)
+            response.historicalEsReturn = RiskMeasures.expectedShortfall(sorted: sorted, cutoff: cutoff)
             response.parametricVarReturn = RiskMeasures.parametricValueAtRisk(returns, cutoff: cutoff)
             response.parametricEsReturn = RiskMeasures.parametricExpectedShortfall(returns, cutoff: cutoff)
 
@@ -340,20 +341,9 @@ public struct AgentService: Ultracore_Holdings_V1_AgentService.ServiceProtocol {
             let client = try Validation.identifier(request.clientId, field: "client_id")
             try context.authorize(.read, client: client)
             let policyId = try Validation.identifier(request.policyId, field: "policy_id")
-            var given: [String: [ExactDecimal]] = [:]
-            for (index, history) in request.recentPrices.enumerated() {
-                let field = "recent_prices[\(index)]"
-                guard (try? Validation.ticker(history.ticker)) != nil else {
-                    throw DomainError.invalidArgument(field: field + ".ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
-                }
-                guard given[history.ticker] == nil else { throw DomainError.invalidArgument(field: field + ".ticker", reason: "repeats \(history.ticker)") }
-                guard (11...100_000).contains(history.prices.count) else {
-                    throw DomainError.invalidArgument(field: field + ".prices", reason: "must hold 11 to 100,000 prices, not \(history.prices.count)")
-                }
-                var list: [ExactDecimal] = []
-                for (t, text) in history.prices.enumerated() { list.append(try Validation.positive(text, field: "\(field).prices[\(t)]")) }
-                given[history.ticker] = list
-            }
+            let recent = try PolicyTrainingInput.priceHistories(request.recentPrices, field: "recent_prices",
+                                                                periods: PolicyTrainingInput.recentPeriods, sameLength: false)
+            let given = Dictionary(uniqueKeysWithValues: recent.map { ($0.ticker, $0.prices) })
             guard let policy = try await policies.load(policyId) else {
                 throw DomainError.notFound("policy \(policyId) not found (AgentService.TrainPolicy creates policies)")
             }

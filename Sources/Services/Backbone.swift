@@ -162,16 +162,7 @@ public final class Backbone: Sendable {
     /// `init` from synchronous code (a process's main thread before it serves): blocks
     /// the calling thread, never a pool thread, until the backbone is up.
     public static func startBlocking(configuration: BackboneConfiguration) throws -> Backbone {
-        let outcome = Mutex<Result<Backbone, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            let result: Result<Backbone, any Error>
-            do { result = .success(try await Backbone(configuration: configuration)) } catch { result = .failure(error) }
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()
+        try Blocking.wait { try await Backbone(configuration: configuration) }
     }
 
     /// Stops the projector (after its batch) and flushes the producer.

@@ -73,26 +73,12 @@ public final class MonitoringAgent: Sendable {
 
     public func stop() { stopping.store(true, ordering: .relaxed) }
 
-    /// Runs `body` on the cooperative pool and waits for it (this thread is the agent's own).
-    private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let result = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            let outcome: Result<T, any Error>
-            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        done.wait()
-        return try result.withLock { $0! }.get()
-    }
-
     private func run() {
         let pool = backend.pool
         // Open alerts first: de-duplication survives restarts.
         while !stopping.load(ordering: .relaxed) {
             do {
-                let alerts = try blocking { try await pool.withConnection { try ReadModels.openAlerts(on: $0) } }
+                let alerts = try Blocking.wait { try await pool.withConnection { try ReadModels.openAlerts(on: $0) } }
                 open.withLock { state in
                     for alert in alerts { state[alert.clientId, default: [:]][alert.kind] = alert }
                 }
@@ -112,7 +98,7 @@ public final class MonitoringAgent: Sendable {
                 while !stopping.load(ordering: .relaxed) {
                     do {
                         let group = key.withLock { $0 }
-                        let stored = try blocking { try await pool.withConnection { try ReadModels.loadOffsets(group: group, on: $0) } }
+                        let stored = try Blocking.wait { try await pool.withConnection { try ReadModels.loadOffsets(group: group, on: $0) } }
                         let marks = startMarks.withLock { $0 }
                         return try partitions.map { assigned in
                             let partition = PartitionKey(topic: assigned.topic, partition: assigned.partition)
@@ -158,7 +144,7 @@ public final class MonitoringAgent: Sendable {
             let batch = order.map { ($0, (deferred.removeValue(forKey: $0) ?? []) + (clients[$0] ?? [])) }
             let offsets = reached
             do {
-                let waiting = try blocking { [self] in
+                let waiting = try Blocking.wait { [self] in
                     var waiting: [String: [Ultracore_Holdings_V1_Event]] = [:]
                     for (client, events) in batch where !(await evaluate(client: client, events: events)) { waiting[client] = events }
                     try await pool.withConnection { try ReadModels.saveOffsets(group: group, offsets, on: $0) }
@@ -394,15 +380,22 @@ extension WriteModel {
     /// Records an AGENT_ALERT on the alerts topic (caused by the event being evaluated) and
     /// tells WatchEvents subscribers.
     func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws {
-        var event = context("agent/monitor", requestId: "", now: .now).envelope(aggregateId: alert.alertId, version: version, clientId: alert.clientId)
-        event.eventType = .agentAlert
-        event.payload = .agentAlert(alert)
-        try await recordOnAlertTopic(event)
+        try await recordOnAlertTopic(alert.event(context("agent/monitor", requestId: "", now: .now), version: version))
     }
 
     func recordOnAlertTopic(_ event: Ultracore_Holdings_V1_Event) async throws {
         let outcome = await alertRecorder.record([event], client: event.clientId)
         if let error = outcome.results.first ?? nil { throw error }
         broadcaster.publish([event])
+    }
+}
+
+extension Ultracore_Holdings_V1_AgentAlert {
+    /// The AGENT_ALERT event of this alert at `version` (1 raises it, 2 clears it).
+    func event(_ context: EventContext, version: Int64) -> Ultracore_Holdings_V1_Event {
+        var event = context.envelope(aggregateId: alertId, version: version, clientId: clientId)
+        event.eventType = .agentAlert
+        event.payload = .agentAlert(self)
+        return event
     }
 }

@@ -35,32 +35,17 @@ struct PolicyTrainingInput: Sendable {
     static let window = 10
     static let maxTickers = 50
     static let periods = 30...100_000
+    /// Recent prices RecommendAction takes per ticker.
+    static let recentPeriods = 11...100_000
     static let episodes = 1...10_000
 
     init(_ request: Ultracore_Holdings_V1_TrainPolicyRequest) throws(DomainError) {
         guard (1...Self.maxTickers).contains(request.histories.count) else {
             throw .invalidArgument(field: "histories", reason: "must hold 1 to \(Self.maxTickers) tickers, not \(request.histories.count)")
         }
-        var tickers: [String] = [], prices: [[Double]] = [], exact: [[ExactDecimal]] = []
-        for (index, history) in request.histories.enumerated() {
-            let field = "histories[\(index)]"
-            guard (try? Validation.ticker(history.ticker)) != nil else {
-                throw .invalidArgument(field: field + ".ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
-            }
-            guard !tickers.contains(history.ticker) else { throw .invalidArgument(field: field + ".ticker", reason: "repeats \(history.ticker)") }
-            guard Self.periods.contains(history.prices.count) else {
-                throw .invalidArgument(field: field + ".prices", reason: "must hold 30 to 100,000 prices, not \(history.prices.count)")
-            }
-            if let first = request.histories.first, history.prices.count != first.prices.count {
-                throw .invalidArgument(field: field + ".prices", reason: "holds \(history.prices.count) prices; histories[0] holds \(first.prices.count) (every history has the same length)")
-            }
-            var row: [ExactDecimal] = []
-            row.reserveCapacity(history.prices.count)
-            for (t, text) in history.prices.enumerated() { row.append(try Validation.positive(text, field: "\(field).prices[\(t)]")) }
-            tickers.append(history.ticker)
-            exact.append(row)
-            prices.append(row.map(\.doubleValue))
-        }
+        let histories = try Self.priceHistories(request.histories, field: "histories", periods: Self.periods, sameLength: true)
+        let tickers = histories.map(\.ticker), exact = histories.map(\.prices)
+        let prices = exact.map { $0.map(\.doubleValue) }
         guard Self.episodes.contains(Int(request.episodes)) else {
             throw .invalidArgument(field: "episodes", reason: "must be 1 to 10,000, not \(request.episodes)")
         }
@@ -118,6 +103,34 @@ struct PolicyTrainingInput: Sendable {
         policyId = "pol-" + Digest.sha256Hex(Array(identity.utf8)).prefix(24)
     }
 
+    /// Price histories of a request, checked: valid and distinct tickers, a count of prices in
+    /// `periods` (with `sameLength`, as many as the first history), each price an exact decimal
+    /// above 0; INVALID_ARGUMENT naming the field otherwise.
+    static func priceHistories(_ histories: [Ultracore_Holdings_V1_PriceHistory], field: String, periods: ClosedRange<Int>,
+                               sameLength: Bool) throws(DomainError) -> [(ticker: String, prices: [ExactDecimal])] {
+        var checked: [(ticker: String, prices: [ExactDecimal])] = []
+        for (index, history) in histories.enumerated() {
+            let field = "\(field)[\(index)]"
+            guard (try? Validation.ticker(history.ticker)) != nil else {
+                throw .invalidArgument(field: field + ".ticker", reason: "must be 1–12 characters of A–Z, 0–9, '.', '-'")
+            }
+            guard !checked.contains(where: { $0.ticker == history.ticker }) else {
+                throw .invalidArgument(field: field + ".ticker", reason: "repeats \(history.ticker)")
+            }
+            guard periods.contains(history.prices.count) else {
+                throw .invalidArgument(field: field + ".prices", reason: "must hold \(periods.lowerBound) to 100,000 prices, not \(history.prices.count)")
+            }
+            if sameLength, let first = histories.first, history.prices.count != first.prices.count {
+                throw .invalidArgument(field: field + ".prices", reason: "holds \(history.prices.count) prices; histories[0] holds \(first.prices.count) (every history has the same length)")
+            }
+            var row: [ExactDecimal] = []
+            row.reserveCapacity(history.prices.count)
+            for (t, text) in history.prices.enumerated() { row.append(try Validation.positive(text, field: "\(field).prices[\(t)]")) }
+            checked.append((history.ticker, row))
+        }
+        return checked
+    }
+
     var environment: PortfolioEnvironment {
         PortfolioEnvironment(market: MarketHistory(prices: prices), rules: rules, targets: targets)
     }
@@ -142,13 +155,10 @@ enum Digest {
         _ = bytes.withUnsafeBytes { input in
             EVP_Digest(input.baseAddress, input.count, &digest, &length, EVP_sha256(), nil)
         }
-        return digest.map { String($0, radix: 16).leftPadded(2) }.joined()
+        return ReadModels.hex(digest)
     }
 }
 
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}
 
 /// What the policy store keeps for the process: loaded policies and the training slot.
 final class PolicyMemory: Sendable {

@@ -97,9 +97,15 @@ extension WriteModel {
     func assets(client: String, targets: [String: ExactDecimal], prices: [String: ExactDecimal],
                 requirePrices: Bool) throws -> [PortfolioAsset] {
         let open = openPositions(of: client)
+        return try Self.assets(held: open.tickers, position: { open[$0] }, targets: targets, prices: prices, requirePrices: requirePrices)
+    }
+
+    /// The same from any view of the open positions (the monitoring agent's read models too).
+    static func assets(held: some Collection<String>, position: (String) -> PositionState?, targets: [String: ExactDecimal],
+                       prices: [String: ExactDecimal] = [:], requirePrices: Bool = false) throws -> [PortfolioAsset] {
         var assets: [PortfolioAsset] = []
-        for ticker in Set(open.tickers).union(targets.keys).sorted() {
-            let position = open[ticker]
+        for ticker in Set(held).union(targets.keys).sorted() {
+            let position = position(ticker)
             // The valuation rule of every portfolio read: a position never priced counts at cost,
             // so its per-share price is its average cost.
             if let price = prices[ticker] ?? position?.valuationPrice, price.isPositive {
@@ -148,9 +154,7 @@ extension WriteModel {
         let assets = try assets(client: input.client, targets: targets, prices: prices, requirePrices: requirePrices)
         let (value, drifts) = try Rebalancing.drifts(assets, targets: targets, band: input.band, bands: input.bands)
         var should = false
-        if !value.isPositive {
-            reasons.append("the portfolio has no market value")
-        } else if input.strategy == .calendar {
+        if input.strategy == .calendar && value.isPositive {
             guard let cadence = input.cadence else {
                 // A plan: the calendar decided already; every asset goes to its target.
                 return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: true,
@@ -166,17 +170,22 @@ extension WriteModel {
                 should = true
                 reasons.append("never rebalanced: a \(name) rebalance is due")
             }
-        } else if policyHolds {
+        } else if policyHolds && value.isPositive {
             reasons.append("the policy holds: no rebalance, whatever the drift")
         } else {
-            let outside = drifts.filter(\.outside)
-            should = !outside.isEmpty
-            for drift in outside {
-                reasons.append("\(drift.ticker) drifted \(drift.drift) (weight \(drift.current) against target \(drift.target)): outside its band")
-            }
-            if outside.isEmpty { reasons.append("every asset is within its band") }
+            let decision = Self.thresholdDecision(value: value, drifts: drifts)
+            should = decision.should
+            reasons += decision.reasons
         }
         return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: targets, shouldRebalance: should, reasons: reasons)
+    }
+
+    /// THRESHOLD's decision (TACTICAL's after its tilt): rebalance when an asset is outside its band.
+    static func thresholdDecision(value: ExactDecimal, drifts: [AssetDrift]) -> (should: Bool, reasons: [String]) {
+        guard value.isPositive else { return (false, ["the portfolio has no market value"]) }
+        let outside = drifts.filter(\.outside)
+        guard !outside.isEmpty else { return (false, ["every asset is within its band"]) }
+        return (true, outside.map { "\($0.ticker) drifted \($0.drift) (weight \($0.current) against target \($0.target)): outside its band" })
     }
 
     /// TACTICAL with a policy: the policy's greedy action on the client's state. HOLD keeps the
@@ -198,12 +207,8 @@ extension WriteModel {
         case .rebalanceToTarget:
             return (targets, reasons, false)
         case .increaseRisk, .decreaseRisk:
-            var chosen = 0
-            var best = state.environment.volatility(asset: 0, at: state.period)
-            for i in 1..<policy.tickers.count {
-                let v = state.environment.volatility(asset: i, at: state.period)
-                if choice == .increaseRisk ? v > best : v < best { (chosen, best) = (i, v) }
-            }
+            let chosen = state.environment.leaning(choice, at: state.period)
+            let best = state.environment.volatility(asset: chosen, at: state.period)
             let ticker = policy.tickers[chosen]
             guard targets[ticker] != nil else {
                 reasons.append("\(ticker), the asset it leans toward, has no target: targets kept")

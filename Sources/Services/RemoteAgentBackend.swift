@@ -58,24 +58,14 @@ public struct RemoteAgentBackend: AgentBackend {
         try await open(client).values.sorted { $0.ticker < $1.ticker }.map(\.summary)
     }
 
-    /// The THRESHOLD decision on the stored read models: the portfolio valued as every read
-    /// values it (last price, else cost), targets not held and never priced left out.
+    /// The THRESHOLD decision on the stored read models, valued and decided as EvaluateRebalancing does.
     func evaluate(_ input: EvaluationInput) async throws -> EvaluationOutcome {
         let open = try await self.open(input.client)
-        var assets: [PortfolioAsset] = []
-        for ticker in Set(open.keys).union(input.targets.keys).sorted() {
-            let position = open[ticker]
-            if let price = position?.valuationPrice, price.isPositive {
-                assets.append(PortfolioAsset(ticker: ticker, position: position, price: price))
-            }
-        }
+        let assets = try WriteModel.assets(held: open.keys, position: { open[$0] }, targets: input.targets)
         let (value, drifts) = try Rebalancing.drifts(assets, targets: input.targets, band: input.band, bands: input.bands)
-        let outside = drifts.filter(\.outside)
-        let should = value.isPositive && !outside.isEmpty
-        let reasons = outside.isEmpty ? ["every asset is within its band"]
-            : outside.map { "\($0.ticker) drifted \($0.drift) (weight \($0.current) against target \($0.target)): outside its band" }
-        return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: input.targets, shouldRebalance: should,
-                                 reasons: reasons)
+        let decision = WriteModel.thresholdDecision(value: value, drifts: drifts)
+        return EvaluationOutcome(assets: assets, value: value, drifts: drifts, effectiveTargets: input.targets,
+                                 shouldRebalance: decision.should, reasons: decision.reasons)
     }
 
     private var options: CallOptions {
@@ -117,10 +107,7 @@ public struct RemoteAgentBackend: AgentBackend {
         let cause = EventCause.current
         let context = EventContext(eventId: eventId, occurredAt: .now, correlationId: cause?.correlationId ?? eventId,
                                    causationId: cause?.eventId ?? eventId, source: "\(source)/agent/monitor", requestId: "")
-        var event = context.envelope(aggregateId: alert.alertId, version: version, clientId: alert.clientId)
-        event.eventType = .agentAlert
-        event.payload = .agentAlert(alert)
-        let outcome = await alertRecorder.record([event], client: alert.clientId)
+        let outcome = await alertRecorder.record([alert.event(context, version: version)], client: alert.clientId)
         if let error = outcome.results.first ?? nil { throw error }
     }
 }

@@ -509,6 +509,22 @@ enum Blocking {
             queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
+
+    /// The other way round: async work awaited from a thread of its own (a process's main
+    /// thread, the agent's thread), which it blocks; never call it from a pool thread.
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        // Set before the signal the wait returned on.
+        return try outcome.withLock { $0! }.get()
+    }
 }
 
 /// The event the monitoring agent acts on: what it records while this is set is caused by that

@@ -11,7 +11,7 @@ extension ReadModels {
             VALUES ($1, $2, 'epoch'::timestamptz + $3::int8 * interval '1 microsecond', decode($4, 'hex'))
             ON CONFLICT (policy_id) DO NOTHING
             """, [.text(trained.policyId), .text(event.eventId),
-                  .text(String(event.occurredAt.flatMap(Instant.init)?.microseconds ?? 0)), .text(hex(event.serializedBytes()))])
+                  .text(micros(event)), .text(hex(event.serializedBytes()))])
     }
 
     /// The POLICY_TRAINED event of a policy id, if any.
