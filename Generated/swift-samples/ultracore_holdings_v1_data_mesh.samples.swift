@@ -10,6 +10,9 @@ extension Ultracore_Holdings_V1_GetDataQualityRequest: ProtoSample {
         var m = Self()
         m.clientId = SampleValue.string(1, depth)
         m.positionId = SampleValue.string(2, depth)
+        m.dataProduct = SampleValue.string(3, depth)
+        if depth < SampleValue.maxDepth { m.since = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        if depth < SampleValue.maxDepth { m.until = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         return m
     }
 }
@@ -26,6 +29,22 @@ extension Ultracore_Holdings_V1_QualityRule: ProtoSample {
         m.checked = SampleValue.int64(5, depth)
         m.failed = SampleValue.int64(6, depth)
         m.detail = SampleValue.string(7, depth)
+        m.dimension = SampleValue.string(8, depth)
+        m.critical = SampleValue.bool(9, depth)
+        m.pointsLost = SampleValue.double(10, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_QualitySlice: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.name = SampleValue.string(1, depth)
+        m.score = SampleValue.int32(2, depth)
+        m.events = SampleValue.int64(3, depth)
+        m.imperfectEvents = SampleValue.int64(4, depth)
         return m
     }
 }
@@ -38,6 +57,10 @@ extension Ultracore_Holdings_V1_GetDataQualityResponse: ProtoSample {
         m.score = SampleValue.int32(1, depth)
         if depth < SampleValue.maxDepth { m.rules = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualityRule.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_QualityRule()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualityRule.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_QualityRule())] }
         m.eventsExamined = SampleValue.int64(3, depth)
+        m.scoreExact = SampleValue.double(4, depth)
+        if depth < SampleValue.maxDepth { m.products = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualitySlice.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_QualitySlice()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualitySlice.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_QualitySlice())] }
+        if depth < SampleValue.maxDepth { m.days = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualitySlice.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_QualitySlice()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QualitySlice.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_QualitySlice())] }
+        m.quarantined = SampleValue.int64(7, depth)
         return m
     }
 }
@@ -50,6 +73,7 @@ extension Ultracore_Holdings_V1_GetLineageRequest: ProtoSample {
         m.eventId = SampleValue.string(1, depth)
         m.positionId = SampleValue.string(2, depth)
         m.depth = SampleValue.int32(3, depth)
+        m.maxNodes = SampleValue.int32(4, depth)
         return m
     }
 }
@@ -67,6 +91,9 @@ extension Ultracore_Holdings_V1_LineageNode: ProtoSample {
         if depth < SampleValue.maxDepth { m.occurredAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.correlationId = SampleValue.string(7, depth)
         m.causationId = SampleValue.string(8, depth)
+        m.qualityScore = SampleValue.int32(9, depth)
+        m.distance = SampleValue.int32(10, depth)
+        m.clientId = SampleValue.string(11, depth)
         return m
     }
 }
@@ -83,6 +110,19 @@ extension Ultracore_Holdings_V1_LineageEdge: ProtoSample {
     }
 }
 
+extension Ultracore_Holdings_V1_LineageOutput: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.eventId = SampleValue.string(1, depth)
+        m.dataset = SampleValue.string(2, depth)
+        m.key = SampleValue.string(3, depth)
+        m.effect = SampleValue.string(4, depth)
+        return m
+    }
+}
+
 extension Ultracore_Holdings_V1_GetLineageResponse: ProtoSample {
     public static var sampleVariants: Int { 1 }
 
@@ -90,6 +130,8 @@ extension Ultracore_Holdings_V1_GetLineageResponse: ProtoSample {
         var m = Self()
         if depth < SampleValue.maxDepth { m.nodes = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageNode.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LineageNode()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageNode.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_LineageNode())] }
         if depth < SampleValue.maxDepth { m.edges = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageEdge.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LineageEdge()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageEdge.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_LineageEdge())] }
+        if depth < SampleValue.maxDepth { m.outputs = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageOutput.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LineageOutput()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LineageOutput.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_LineageOutput())] }
+        m.truncated = SampleValue.bool(4, depth)
         return m
     }
 }
@@ -114,6 +156,8 @@ extension Ultracore_Holdings_V1_MaterializedView: ProtoSample {
         if depth < SampleValue.maxDepth { m.lastAppliedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
         m.lagEvents = SampleValue.int64(5, depth)
         m.lagSeconds = SampleValue.double(6, depth)
+        m.owner = SampleValue.string(7, depth)
+        m.sourceTopics = [SampleValue.string(8, depth), SampleValue.string(1008, depth)]
         return m
     }
 }
@@ -124,6 +168,181 @@ extension Ultracore_Holdings_V1_ListMaterializedViewsResponse: ProtoSample {
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
         if depth < SampleValue.maxDepth { m.views = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_MaterializedView.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_MaterializedView()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_MaterializedView.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_MaterializedView())] }
+        if depth < SampleValue.maxDepth { m.partitions = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PartitionLag.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_PartitionLag()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_PartitionLag.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_PartitionLag())] }
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_PartitionLag: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.topic = SampleValue.string(1, depth)
+        m.partition = SampleValue.int32(2, depth)
+        m.highWatermark = SampleValue.int64(3, depth)
+        m.projectedOffset = SampleValue.int64(4, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_ListDataProductsRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        let m = Self()
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_DataProduct: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.name = SampleValue.string(1, depth)
+        m.kind = SampleValue.string(2, depth)
+        m.owner = SampleValue.string(3, depth)
+        m.description = SampleValue.string(4, depth)
+        m.schemaVersion = SampleValue.int32(5, depth)
+        m.classification = Ultracore_Holdings_V1_DataClassification(rawValue: 2)
+        m.retention = SampleValue.string(7, depth)
+        m.eventTypes = [Ultracore_Holdings_V1_EventType(rawValue: 14), Ultracore_Holdings_V1_EventType(rawValue: 0)]
+        m.servedBy = [SampleValue.string(9, depth), SampleValue.string(1009, depth)]
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_ListDataProductsResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.products = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_DataProduct.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_DataProduct()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_DataProduct.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_DataProduct())] }
+        m.schemaEvolutionRules = [SampleValue.string(2, depth), SampleValue.string(1002, depth)]
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_GetPortfolioAsOfRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.clientId = SampleValue.string(1, depth)
+        if depth < SampleValue.maxDepth { m.asOfTime = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        m.maxPositions = SampleValue.int32(3, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_GetPortfolioAsOfResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.positions = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Position.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Position()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Position.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Position())] }
+        m.marketValue = SampleValue.string(2, depth)
+        m.costBasis = SampleValue.string(3, depth)
+        m.realizedGain = SampleValue.string(4, depth)
+        m.positionCount = SampleValue.int32(5, depth)
+        m.eventsApplied = SampleValue.int64(6, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_DiffPositionRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.positionId = SampleValue.string(1, depth)
+        m.fromVersion = SampleValue.int64(2, depth)
+        m.toVersion = SampleValue.int64(3, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_FieldChange: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.field = SampleValue.string(1, depth)
+        m.before = SampleValue.string(2, depth)
+        m.after = SampleValue.string(3, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_LotChange: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.lotId = SampleValue.string(1, depth)
+        m.change = SampleValue.string(2, depth)
+        m.quantityBefore = SampleValue.string(3, depth)
+        m.quantityAfter = SampleValue.string(4, depth)
+        m.costBasisBefore = SampleValue.string(5, depth)
+        m.costBasisAfter = SampleValue.string(6, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_DiffPositionResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.fromVersion = SampleValue.int64(1, depth)
+        m.toVersion = SampleValue.int64(2, depth)
+        if depth < SampleValue.maxDepth { m.changes = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_FieldChange.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_FieldChange()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_FieldChange.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_FieldChange())] }
+        if depth < SampleValue.maxDepth { m.lots = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotChange.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_LotChange()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_LotChange.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_LotChange())] }
+        if depth < SampleValue.maxDepth { m.events = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Event.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_Event()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_Event.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_Event())] }
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_ListQuarantinedRecordsRequest: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.limit = SampleValue.int32(1, depth)
+        m.qualityOnly = SampleValue.bool(2, depth)
+        m.includeReplayed = SampleValue.bool(3, depth)
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_QuarantinedRecord: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        m.topic = SampleValue.string(1, depth)
+        m.partition = SampleValue.int32(2, depth)
+        m.offset = SampleValue.int64(3, depth)
+        m.eventId = SampleValue.string(4, depth)
+        m.eventType = SampleValue.string(5, depth)
+        m.aggregateId = SampleValue.string(6, depth)
+        m.clientId = SampleValue.string(7, depth)
+        m.reason = SampleValue.string(8, depth)
+        m.failedRules = [SampleValue.string(9, depth), SampleValue.string(1009, depth)]
+        if depth < SampleValue.maxDepth { m.quarantinedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        if depth < SampleValue.maxDepth { m.replayedAt = (depth < SampleValue.maxDepth ? Google_Protobuf_Timestamp.sample(variant: variant, depth: depth + 1) : Google_Protobuf_Timestamp()) }
+        return m
+    }
+}
+
+extension Ultracore_Holdings_V1_ListQuarantinedRecordsResponse: ProtoSample {
+    public static var sampleVariants: Int { 1 }
+
+    public static func sample(variant: Int, depth: Int) -> Self {
+        var m = Self()
+        if depth < SampleValue.maxDepth { m.records = [(depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QuarantinedRecord.sample(variant: variant, depth: depth + 1) : Ultracore_Holdings_V1_QuarantinedRecord()), (depth < SampleValue.maxDepth ? Ultracore_Holdings_V1_QuarantinedRecord.sample(variant: variant + 1, depth: depth + 1) : Ultracore_Holdings_V1_QuarantinedRecord())] }
+        m.openCount = SampleValue.int64(2, depth)
         return m
     }
 }

@@ -523,51 +523,131 @@ public enum HoldingsProtoFiles {
         ),
         ProtoFileDescriptor(
             name: "ultracore/holdings/v1/data_mesh.proto",
-            dependencies: ["google/protobuf/timestamp.proto", "ultracore/holdings/v1/events.proto"],
+            dependencies: ["google/protobuf/timestamp.proto", "ultracore/holdings/v1/common.proto", "ultracore/holdings/v1/events.proto"],
             symbols: [
                 "ultracore.holdings.v1.GetDataQualityRequest",
                 "ultracore.holdings.v1.QualityRule",
+                "ultracore.holdings.v1.QualitySlice",
                 "ultracore.holdings.v1.GetDataQualityResponse",
                 "ultracore.holdings.v1.GetLineageRequest",
                 "ultracore.holdings.v1.LineageNode",
                 "ultracore.holdings.v1.LineageEdge",
+                "ultracore.holdings.v1.LineageOutput",
                 "ultracore.holdings.v1.GetLineageResponse",
                 "ultracore.holdings.v1.ListMaterializedViewsRequest",
                 "ultracore.holdings.v1.MaterializedView",
                 "ultracore.holdings.v1.ListMaterializedViewsResponse",
+                "ultracore.holdings.v1.PartitionLag",
+                "ultracore.holdings.v1.ListDataProductsRequest",
+                "ultracore.holdings.v1.DataProduct",
+                "ultracore.holdings.v1.ListDataProductsResponse",
+                "ultracore.holdings.v1.GetPortfolioAsOfRequest",
+                "ultracore.holdings.v1.GetPortfolioAsOfResponse",
+                "ultracore.holdings.v1.DiffPositionRequest",
+                "ultracore.holdings.v1.FieldChange",
+                "ultracore.holdings.v1.LotChange",
+                "ultracore.holdings.v1.DiffPositionResponse",
+                "ultracore.holdings.v1.ListQuarantinedRecordsRequest",
+                "ultracore.holdings.v1.QuarantinedRecord",
+                "ultracore.holdings.v1.ListQuarantinedRecordsResponse",
+                "ultracore.holdings.v1.QualityRuleName",
+                "ultracore.holdings.v1.DataClassification",
                 "ultracore.holdings.v1.DataMeshService",
                 "ultracore.holdings.v1.DataMeshService.GetDataQuality",
                 "ultracore.holdings.v1.DataMeshService.GetLineage",
                 "ultracore.holdings.v1.DataMeshService.ListMaterializedViews",
+                "ultracore.holdings.v1.DataMeshService.ListDataProducts",
+                "ultracore.holdings.v1.DataMeshService.GetPortfolioAsOf",
+                "ultracore.holdings.v1.DataMeshService.DiffPosition",
+                "ultracore.holdings.v1.DataMeshService.ListQuarantinedRecords",
             ],
             base64: """
             CiV1bHRyYWNvcmUvaG9sZGluZ3MvdjEvZGF0YV9tZXNoLnByb3RvEhV1bHRyYWNvcmUuaG9sZGluZ3MudjEaH2dvb2dsZS9wcm90\
-            b2J1Zi90aW1lc3RhbXAucHJvdG8aInVsdHJhY29yZS9ob2xkaW5ncy92MS9ldmVudHMucHJvdG8iVQoVR2V0RGF0YVF1YWxpdHlS\
-            ZXF1ZXN0EhsKCWNsaWVudF9pZBgBIAEoCVIIY2xpZW50SWQSHwoLcG9zaXRpb25faWQYAiABKAlSCnBvc2l0aW9uSWQivQEKC1F1\
-            YWxpdHlSdWxlEhIKBG5hbWUYASABKAlSBG5hbWUSIAoLZGVzY3JpcHRpb24YAiABKAlSC2Rlc2NyaXB0aW9uEhYKBnBhc3NlZBgD\
-            IAEoCFIGcGFzc2VkEhYKBndlaWdodBgEIAEoBVIGd2VpZ2h0EhgKB2NoZWNrZWQYBSABKANSB2NoZWNrZWQSFgoGZmFpbGVkGAYg\
-            ASgDUgZmYWlsZWQSFgoGZGV0YWlsGAcgASgJUgZkZXRhaWwikQEKFkdldERhdGFRdWFsaXR5UmVzcG9uc2USFAoFc2NvcmUYASAB\
-            KAVSBXNjb3JlEjgKBXJ1bGVzGAIgAygLMiIudWx0cmFjb3JlLmhvbGRpbmdzLnYxLlF1YWxpdHlSdWxlUgVydWxlcxInCg9ldmVu\
-            dHNfZXhhbWluZWQYAyABKANSDmV2ZW50c0V4YW1pbmVkImUKEUdldExpbmVhZ2VSZXF1ZXN0EhkKCGV2ZW50X2lkGAEgASgJUgdl\
-            dmVudElkEh8KC3Bvc2l0aW9uX2lkGAIgASgJUgpwb3NpdGlvbklkEhQKBWRlcHRoGAMgASgFUgVkZXB0aCLYAgoLTGluZWFnZU5v\
-            ZGUSGQoIZXZlbnRfaWQYASABKAlSB2V2ZW50SWQSPwoKZXZlbnRfdHlwZRgCIAEoDjIgLnVsdHJhY29yZS5ob2xkaW5ncy52MS5F\
-            dmVudFR5cGVSCWV2ZW50VHlwZRIhCgxhZ2dyZWdhdGVfaWQYAyABKAlSC2FnZ3JlZ2F0ZUlkEisKEWFnZ3JlZ2F0ZV92ZXJzaW9u\
-            GAQgASgDUhBhZ2dyZWdhdGVWZXJzaW9uEhYKBnNvdXJjZRgFIAEoCVIGc291cmNlEjsKC29jY3VycmVkX2F0GAYgASgLMhouZ29v\
-            Z2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKb2NjdXJyZWRBdBIlCg5jb3JyZWxhdGlvbl9pZBgHIAEoCVINY29ycmVsYXRpb25JZBIh\
-            CgxjYXVzYXRpb25faWQYCCABKAlSC2NhdXNhdGlvbklkIm0KC0xpbmVhZ2VFZGdlEiIKDWZyb21fZXZlbnRfaWQYASABKAlSC2Zy\
-            b21FdmVudElkEh4KC3RvX2V2ZW50X2lkGAIgASgJUgl0b0V2ZW50SWQSGgoIcmVsYXRpb24YAyABKAlSCHJlbGF0aW9uIogBChJH\
-            ZXRMaW5lYWdlUmVzcG9uc2USOAoFbm9kZXMYASADKAsyIi51bHRyYWNvcmUuaG9sZGluZ3MudjEuTGluZWFnZU5vZGVSBW5vZGVz\
-            EjgKBWVkZ2VzGAIgAygLMiIudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkxpbmVhZ2VFZGdlUgVlZGdlcyIeChxMaXN0TWF0ZXJpYWxp\
-            emVkVmlld3NSZXF1ZXN0IukBChBNYXRlcmlhbGl6ZWRWaWV3EhIKBG5hbWUYASABKAlSBG5hbWUSIAoLZGVzY3JpcHRpb24YAiAB\
-            KAlSC2Rlc2NyaXB0aW9uEhsKCXJvd19jb3VudBgDIAEoA1IIcm93Q291bnQSQgoPbGFzdF9hcHBsaWVkX2F0GAQgASgLMhouZ29v\
-            Z2xlLnByb3RvYnVmLlRpbWVzdGFtcFINbGFzdEFwcGxpZWRBdBIdCgpsYWdfZXZlbnRzGAUgASgDUglsYWdFdmVudHMSHwoLbGFn\
-            X3NlY29uZHMYBiABKAFSCmxhZ1NlY29uZHMiXgodTGlzdE1hdGVyaWFsaXplZFZpZXdzUmVzcG9uc2USPQoFdmlld3MYASADKAsy\
-            Jy51bHRyYWNvcmUuaG9sZGluZ3MudjEuTWF0ZXJpYWxpemVkVmlld1IFdmlld3My6AIKD0RhdGFNZXNoU2VydmljZRJtCg5HZXRE\
-            YXRhUXVhbGl0eRIsLnVsdHJhY29yZS5ob2xkaW5ncy52MS5HZXREYXRhUXVhbGl0eVJlcXVlc3QaLS51bHRyYWNvcmUuaG9sZGlu\
-            Z3MudjEuR2V0RGF0YVF1YWxpdHlSZXNwb25zZRJhCgpHZXRMaW5lYWdlEigudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkdldExpbmVh\
-            Z2VSZXF1ZXN0GikudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkdldExpbmVhZ2VSZXNwb25zZRKCAQoVTGlzdE1hdGVyaWFsaXplZFZp\
-            ZXdzEjMudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkxpc3RNYXRlcmlhbGl6ZWRWaWV3c1JlcXVlc3QaNC51bHRyYWNvcmUuaG9sZGlu\
-            Z3MudjEuTGlzdE1hdGVyaWFsaXplZFZpZXdzUmVzcG9uc2ViBnByb3RvMw
+            b2J1Zi90aW1lc3RhbXAucHJvdG8aInVsdHJhY29yZS9ob2xkaW5ncy92MS9jb21tb24ucHJvdG8aInVsdHJhY29yZS9ob2xkaW5n\
+            cy92MS9ldmVudHMucHJvdG8i3AEKFUdldERhdGFRdWFsaXR5UmVxdWVzdBIbCgljbGllbnRfaWQYASABKAlSCGNsaWVudElkEh8K\
+            C3Bvc2l0aW9uX2lkGAIgASgJUgpwb3NpdGlvbklkEiEKDGRhdGFfcHJvZHVjdBgDIAEoCVILZGF0YVByb2R1Y3QSMAoFc2luY2UY\
+            BCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgVzaW5jZRIwCgV1bnRpbBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5U\
+            aW1lc3RhbXBSBXVudGlsIpgCCgtRdWFsaXR5UnVsZRISCgRuYW1lGAEgASgJUgRuYW1lEiAKC2Rlc2NyaXB0aW9uGAIgASgJUgtk\
+            ZXNjcmlwdGlvbhIWCgZwYXNzZWQYAyABKAhSBnBhc3NlZBIWCgZ3ZWlnaHQYBCABKAVSBndlaWdodBIYCgdjaGVja2VkGAUgASgD\
+            UgdjaGVja2VkEhYKBmZhaWxlZBgGIAEoA1IGZmFpbGVkEhYKBmRldGFpbBgHIAEoCVIGZGV0YWlsEhwKCWRpbWVuc2lvbhgIIAEo\
+            CVIJZGltZW5zaW9uEhoKCGNyaXRpY2FsGAkgASgIUghjcml0aWNhbBIfCgtwb2ludHNfbG9zdBgKIAEoAVIKcG9pbnRzTG9zdCJ7\
+            CgxRdWFsaXR5U2xpY2USEgoEbmFtZRgBIAEoCVIEbmFtZRIUCgVzY29yZRgCIAEoBVIFc2NvcmUSFgoGZXZlbnRzGAMgASgDUgZl\
+            dmVudHMSKQoQaW1wZXJmZWN0X2V2ZW50cxgEIAEoA1IPaW1wZXJmZWN0RXZlbnRzIs4CChZHZXREYXRhUXVhbGl0eVJlc3BvbnNl\
+            EhQKBXNjb3JlGAEgASgFUgVzY29yZRI4CgVydWxlcxgCIAMoCzIiLnVsdHJhY29yZS5ob2xkaW5ncy52MS5RdWFsaXR5UnVsZVIF\
+            cnVsZXMSJwoPZXZlbnRzX2V4YW1pbmVkGAMgASgDUg5ldmVudHNFeGFtaW5lZBIfCgtzY29yZV9leGFjdBgEIAEoAVIKc2NvcmVF\
+            eGFjdBI/Cghwcm9kdWN0cxgFIAMoCzIjLnVsdHJhY29yZS5ob2xkaW5ncy52MS5RdWFsaXR5U2xpY2VSCHByb2R1Y3RzEjcKBGRh\
+            eXMYBiADKAsyIy51bHRyYWNvcmUuaG9sZGluZ3MudjEuUXVhbGl0eVNsaWNlUgRkYXlzEiAKC3F1YXJhbnRpbmVkGAcgASgDUgtx\
+            dWFyYW50aW5lZCKCAQoRR2V0TGluZWFnZVJlcXVlc3QSGQoIZXZlbnRfaWQYASABKAlSB2V2ZW50SWQSHwoLcG9zaXRpb25faWQY\
+            AiABKAlSCnBvc2l0aW9uSWQSFAoFZGVwdGgYAyABKAVSBWRlcHRoEhsKCW1heF9ub2RlcxgEIAEoBVIIbWF4Tm9kZXMitgMKC0xp\
+            bmVhZ2VOb2RlEhkKCGV2ZW50X2lkGAEgASgJUgdldmVudElkEj8KCmV2ZW50X3R5cGUYAiABKA4yIC51bHRyYWNvcmUuaG9sZGlu\
+            Z3MudjEuRXZlbnRUeXBlUglldmVudFR5cGUSIQoMYWdncmVnYXRlX2lkGAMgASgJUgthZ2dyZWdhdGVJZBIrChFhZ2dyZWdhdGVf\
+            dmVyc2lvbhgEIAEoA1IQYWdncmVnYXRlVmVyc2lvbhIWCgZzb3VyY2UYBSABKAlSBnNvdXJjZRI7CgtvY2N1cnJlZF9hdBgGIAEo\
+            CzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCm9jY3VycmVkQXQSJQoOY29ycmVsYXRpb25faWQYByABKAlSDWNvcnJlbGF0\
+            aW9uSWQSIQoMY2F1c2F0aW9uX2lkGAggASgJUgtjYXVzYXRpb25JZBIjCg1xdWFsaXR5X3Njb3JlGAkgASgFUgxxdWFsaXR5U2Nv\
+            cmUSGgoIZGlzdGFuY2UYCiABKAVSCGRpc3RhbmNlEhsKCWNsaWVudF9pZBgLIAEoCVIIY2xpZW50SWQibQoLTGluZWFnZUVkZ2US\
+            IgoNZnJvbV9ldmVudF9pZBgBIAEoCVILZnJvbUV2ZW50SWQSHgoLdG9fZXZlbnRfaWQYAiABKAlSCXRvRXZlbnRJZBIaCghyZWxh\
+            dGlvbhgDIAEoCVIIcmVsYXRpb24ibgoNTGluZWFnZU91dHB1dBIZCghldmVudF9pZBgBIAEoCVIHZXZlbnRJZBIYCgdkYXRhc2V0\
+            GAIgASgJUgdkYXRhc2V0EhAKA2tleRgDIAEoCVIDa2V5EhYKBmVmZmVjdBgEIAEoCVIGZWZmZWN0IuYBChJHZXRMaW5lYWdlUmVz\
+            cG9uc2USOAoFbm9kZXMYASADKAsyIi51bHRyYWNvcmUuaG9sZGluZ3MudjEuTGluZWFnZU5vZGVSBW5vZGVzEjgKBWVkZ2VzGAIg\
+            AygLMiIudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkxpbmVhZ2VFZGdlUgVlZGdlcxI+CgdvdXRwdXRzGAMgAygLMiQudWx0cmFjb3Jl\
+            LmhvbGRpbmdzLnYxLkxpbmVhZ2VPdXRwdXRSB291dHB1dHMSHAoJdHJ1bmNhdGVkGAQgASgIUgl0cnVuY2F0ZWQiHgocTGlzdE1h\
+            dGVyaWFsaXplZFZpZXdzUmVxdWVzdCKkAgoQTWF0ZXJpYWxpemVkVmlldxISCgRuYW1lGAEgASgJUgRuYW1lEiAKC2Rlc2NyaXB0\
+            aW9uGAIgASgJUgtkZXNjcmlwdGlvbhIbCglyb3dfY291bnQYAyABKANSCHJvd0NvdW50EkIKD2xhc3RfYXBwbGllZF9hdBgEIAEo\
+            CzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDWxhc3RBcHBsaWVkQXQSHQoKbGFnX2V2ZW50cxgFIAEoA1IJbGFnRXZlbnRz\
+            Eh8KC2xhZ19zZWNvbmRzGAYgASgBUgpsYWdTZWNvbmRzEhQKBW93bmVyGAcgASgJUgVvd25lchIjCg1zb3VyY2VfdG9waWNzGAgg\
+            AygJUgxzb3VyY2VUb3BpY3MiowEKHUxpc3RNYXRlcmlhbGl6ZWRWaWV3c1Jlc3BvbnNlEj0KBXZpZXdzGAEgAygLMicudWx0cmFj\
+            b3JlLmhvbGRpbmdzLnYxLk1hdGVyaWFsaXplZFZpZXdSBXZpZXdzEkMKCnBhcnRpdGlvbnMYAiADKAsyIy51bHRyYWNvcmUuaG9s\
+            ZGluZ3MudjEuUGFydGl0aW9uTGFnUgpwYXJ0aXRpb25zIpQBCgxQYXJ0aXRpb25MYWcSFAoFdG9waWMYASABKAlSBXRvcGljEhwK\
+            CXBhcnRpdGlvbhgCIAEoBVIJcGFydGl0aW9uEiUKDmhpZ2hfd2F0ZXJtYXJrGAMgASgDUg1oaWdoV2F0ZXJtYXJrEikKEHByb2pl\
+            Y3RlZF9vZmZzZXQYBCABKANSD3Byb2plY3RlZE9mZnNldCIZChdMaXN0RGF0YVByb2R1Y3RzUmVxdWVzdCLlAgoLRGF0YVByb2R1\
+            Y3QSEgoEbmFtZRgBIAEoCVIEbmFtZRISCgRraW5kGAIgASgJUgRraW5kEhQKBW93bmVyGAMgASgJUgVvd25lchIgCgtkZXNjcmlw\
+            dGlvbhgEIAEoCVILZGVzY3JpcHRpb24SJQoOc2NoZW1hX3ZlcnNpb24YBSABKAVSDXNjaGVtYVZlcnNpb24SUQoOY2xhc3NpZmlj\
+            YXRpb24YBiABKA4yKS51bHRyYWNvcmUuaG9sZGluZ3MudjEuRGF0YUNsYXNzaWZpY2F0aW9uUg5jbGFzc2lmaWNhdGlvbhIcCgly\
+            ZXRlbnRpb24YByABKAlSCXJldGVudGlvbhJBCgtldmVudF90eXBlcxgIIAMoDjIgLnVsdHJhY29yZS5ob2xkaW5ncy52MS5FdmVu\
+            dFR5cGVSCmV2ZW50VHlwZXMSGwoJc2VydmVkX2J5GAkgAygJUghzZXJ2ZWRCeSKQAQoYTGlzdERhdGFQcm9kdWN0c1Jlc3BvbnNl\
+            Ej4KCHByb2R1Y3RzGAEgAygLMiIudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkRhdGFQcm9kdWN0Ughwcm9kdWN0cxI0ChZzY2hlbWFf\
+            ZXZvbHV0aW9uX3J1bGVzGAIgAygJUhRzY2hlbWFFdm9sdXRpb25SdWxlcyKVAQoXR2V0UG9ydGZvbGlvQXNPZlJlcXVlc3QSGwoJ\
+            Y2xpZW50X2lkGAEgASgJUghjbGllbnRJZBI4Cgphc19vZl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFII\
+            YXNPZlRpbWUSIwoNbWF4X3Bvc2l0aW9ucxgDIAEoBVIMbWF4UG9zaXRpb25zIo4CChhHZXRQb3J0Zm9saW9Bc09mUmVzcG9uc2US\
+            PQoJcG9zaXRpb25zGAEgAygLMh8udWx0cmFjb3JlLmhvbGRpbmdzLnYxLlBvc2l0aW9uUglwb3NpdGlvbnMSIQoMbWFya2V0X3Zh\
+            bHVlGAIgASgJUgttYXJrZXRWYWx1ZRIdCgpjb3N0X2Jhc2lzGAMgASgJUgljb3N0QmFzaXMSIwoNcmVhbGl6ZWRfZ2FpbhgEIAEo\
+            CVIMcmVhbGl6ZWRHYWluEiUKDnBvc2l0aW9uX2NvdW50GAUgASgFUg1wb3NpdGlvbkNvdW50EiUKDmV2ZW50c19hcHBsaWVkGAYg\
+            ASgDUg1ldmVudHNBcHBsaWVkIngKE0RpZmZQb3NpdGlvblJlcXVlc3QSHwoLcG9zaXRpb25faWQYASABKAlSCnBvc2l0aW9uSWQS\
+            IQoMZnJvbV92ZXJzaW9uGAIgASgDUgtmcm9tVmVyc2lvbhIdCgp0b192ZXJzaW9uGAMgASgDUgl0b1ZlcnNpb24iUQoLRmllbGRD\
+            aGFuZ2USFAoFZmllbGQYASABKAlSBWZpZWxkEhYKBmJlZm9yZRgCIAEoCVIGYmVmb3JlEhQKBWFmdGVyGAMgASgJUgVhZnRlciLg\
+            AQoJTG90Q2hhbmdlEhUKBmxvdF9pZBgBIAEoCVIFbG90SWQSFgoGY2hhbmdlGAIgASgJUgZjaGFuZ2USJwoPcXVhbnRpdHlfYmVm\
+            b3JlGAMgASgJUg5xdWFudGl0eUJlZm9yZRIlCg5xdWFudGl0eV9hZnRlchgEIAEoCVINcXVhbnRpdHlBZnRlchIqChFjb3N0X2Jh\
+            c2lzX2JlZm9yZRgFIAEoCVIPY29zdEJhc2lzQmVmb3JlEigKEGNvc3RfYmFzaXNfYWZ0ZXIYBiABKAlSDmNvc3RCYXNpc0FmdGVy\
+            IoICChREaWZmUG9zaXRpb25SZXNwb25zZRIhCgxmcm9tX3ZlcnNpb24YASABKANSC2Zyb21WZXJzaW9uEh0KCnRvX3ZlcnNpb24Y\
+            AiABKANSCXRvVmVyc2lvbhI8CgdjaGFuZ2VzGAMgAygLMiIudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkZpZWxkQ2hhbmdlUgdjaGFu\
+            Z2VzEjQKBGxvdHMYBCADKAsyIC51bHRyYWNvcmUuaG9sZGluZ3MudjEuTG90Q2hhbmdlUgRsb3RzEjQKBmV2ZW50cxgFIAMoCzIc\
+            LnVsdHJhY29yZS5ob2xkaW5ncy52MS5FdmVudFIGZXZlbnRzIoMBCh1MaXN0UXVhcmFudGluZWRSZWNvcmRzUmVxdWVzdBIUCgVs\
+            aW1pdBgBIAEoBVIFbGltaXQSIQoMcXVhbGl0eV9vbmx5GAIgASgIUgtxdWFsaXR5T25seRIpChBpbmNsdWRlX3JlcGxheWVkGAMg\
+            ASgIUg9pbmNsdWRlUmVwbGF5ZWQilAMKEVF1YXJhbnRpbmVkUmVjb3JkEhQKBXRvcGljGAEgASgJUgV0b3BpYxIcCglwYXJ0aXRp\
+            b24YAiABKAVSCXBhcnRpdGlvbhIWCgZvZmZzZXQYAyABKANSBm9mZnNldBIZCghldmVudF9pZBgEIAEoCVIHZXZlbnRJZBIdCgpl\
+            dmVudF90eXBlGAUgASgJUglldmVudFR5cGUSIQoMYWdncmVnYXRlX2lkGAYgASgJUgthZ2dyZWdhdGVJZBIbCgljbGllbnRfaWQY\
+            ByABKAlSCGNsaWVudElkEhYKBnJlYXNvbhgIIAEoCVIGcmVhc29uEiEKDGZhaWxlZF9ydWxlcxgJIAMoCVILZmFpbGVkUnVsZXMS\
+            QQoOcXVhcmFudGluZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUg1xdWFyYW50aW5lZEF0EjsKC3JlcGxh\
+            eWVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKcmVwbGF5ZWRBdCKDAQoeTGlzdFF1YXJhbnRpbmVkUmVj\
+            b3Jkc1Jlc3BvbnNlEkIKB3JlY29yZHMYASADKAsyKC51bHRyYWNvcmUuaG9sZGluZ3MudjEuUXVhcmFudGluZWRSZWNvcmRSB3Jl\
+            Y29yZHMSHQoKb3Blbl9jb3VudBgCIAEoA1IJb3BlbkNvdW50KqQCCg9RdWFsaXR5UnVsZU5hbWUSIQodUVVBTElUWV9SVUxFX05B\
+            TUVfVU5TUEVDSUZJRUQQABIVChFFTlZFTE9QRV9DT01QTEVURRABEhQKEFBBWUxPQURfQ09NUExFVEUQAhIXChNRVUFOVElUSUVT\
+            X1BPU0lUSVZFEAMSEwoPUFJJQ0VTX1BPU0lUSVZFEAQSFQoRSURFTlRJRklFUlNfVkFMSUQQBRITCg9USU1FX05PVF9GVVRVUkUQ\
+            BhIVChFBTU9VTlRTX1JFQ09OQ0lMRRAHEhQKEFZFUlNJT05fU0VRVUVOQ0UQCBIOCgpVTklRVUVfSURTEAkSFQoRSU5HRVNURURf\
+            UFJPTVBUTFkQChITCg9CT09LRURfUFJPTVBUTFkQCypjChJEYXRhQ2xhc3NpZmljYXRpb24SIwofREFUQV9DTEFTU0lGSUNBVElP\
+            Tl9VTlNQRUNJRklFRBAAEhEKDURBVEFfSU5URVJOQUwQARIVChFEQVRBX0NPTkZJREVOVElBTBACMsMGCg9EYXRhTWVzaFNlcnZp\
+            Y2USbQoOR2V0RGF0YVF1YWxpdHkSLC51bHRyYWNvcmUuaG9sZGluZ3MudjEuR2V0RGF0YVF1YWxpdHlSZXF1ZXN0Gi0udWx0cmFj\
+            b3JlLmhvbGRpbmdzLnYxLkdldERhdGFRdWFsaXR5UmVzcG9uc2USYQoKR2V0TGluZWFnZRIoLnVsdHJhY29yZS5ob2xkaW5ncy52\
+            MS5HZXRMaW5lYWdlUmVxdWVzdBopLnVsdHJhY29yZS5ob2xkaW5ncy52MS5HZXRMaW5lYWdlUmVzcG9uc2USggEKFUxpc3RNYXRl\
+            cmlhbGl6ZWRWaWV3cxIzLnVsdHJhY29yZS5ob2xkaW5ncy52MS5MaXN0TWF0ZXJpYWxpemVkVmlld3NSZXF1ZXN0GjQudWx0cmFj\
+            b3JlLmhvbGRpbmdzLnYxLkxpc3RNYXRlcmlhbGl6ZWRWaWV3c1Jlc3BvbnNlEnMKEExpc3REYXRhUHJvZHVjdHMSLi51bHRyYWNv\
+            cmUuaG9sZGluZ3MudjEuTGlzdERhdGFQcm9kdWN0c1JlcXVlc3QaLy51bHRyYWNvcmUuaG9sZGluZ3MudjEuTGlzdERhdGFQcm9k\
+            dWN0c1Jlc3BvbnNlEnMKEEdldFBvcnRmb2xpb0FzT2YSLi51bHRyYWNvcmUuaG9sZGluZ3MudjEuR2V0UG9ydGZvbGlvQXNPZlJl\
+            cXVlc3QaLy51bHRyYWNvcmUuaG9sZGluZ3MudjEuR2V0UG9ydGZvbGlvQXNPZlJlc3BvbnNlEmcKDERpZmZQb3NpdGlvbhIqLnVs\
+            dHJhY29yZS5ob2xkaW5ncy52MS5EaWZmUG9zaXRpb25SZXF1ZXN0GisudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkRpZmZQb3NpdGlv\
+            blJlc3BvbnNlEoUBChZMaXN0UXVhcmFudGluZWRSZWNvcmRzEjQudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkxpc3RRdWFyYW50aW5l\
+            ZFJlY29yZHNSZXF1ZXN0GjUudWx0cmFjb3JlLmhvbGRpbmdzLnYxLkxpc3RRdWFyYW50aW5lZFJlY29yZHNSZXNwb25zZWIGcHJv\
+            dG8z
             """
         ),
         ProtoFileDescriptor(

@@ -5,43 +5,240 @@ import RPCCore
 internal import CProtobufC
 internal import HoldingsProtoC
 
+/// The data-quality rules, their dimension and weight (points out of 100; the weights add
+/// up to 100). Critical rules keep a record out of the read models.
+public enum Ultracore_Holdings_V1_QualityRuleName: ProtoEnum, CaseIterable {
+    case unspecified // QUALITY_RULE_NAME_UNSPECIFIED = 0
+    /// "envelope_complete", completeness, 15, critical: event id (a UUID), aggregate id,
+    /// version >= 1, occurred_at, source, a known event type and schema version 1, the
+    /// payload of that type, and a client id (except POLICY_TRAINED). All event types.
+    case envelopeComplete // ENVELOPE_COMPLETE = 1
+    /// "payload_complete", completeness, 10, critical: the payload's own required fields: ids
+    /// that match the envelope (position id = aggregate id, client id), ticker, lots with an
+    /// id, a source event id (a UUID) and an acquisition time, sale, price and effective
+    /// times. All event types.
+    case payloadComplete // PAYLOAD_COMPLETE = 2
+    /// "quantities_positive", validity, 10, critical: every quantity is a decimal > 0 (a
+    /// valued position's quantity may be 0). Position events and TRADE_EXECUTED.
+    case quantitiesPositive // QUANTITIES_POSITIVE = 3
+    /// "prices_positive", validity, 10, critical: prices and split ratios are decimals > 0;
+    /// fees, costs and cost bases are decimals >= 0. Position events, TRADE_EXECUTED and
+    /// REBALANCING_COMPLETED. (Events carry no currency: every amount is in the client's
+    /// account currency.)
+    case pricesPositive // PRICES_POSITIVE = 4
+    /// "identifiers_valid", validity, 5: tickers are 1–12 characters of A–Z 0–9 . -; ids are
+    /// printable ASCII of at most 128 bytes. All event types.
+    case identifiersValid // IDENTIFIERS_VALID = 5
+    /// "time_not_future", validity, 5, critical: occurred_at and every trade, quote and
+    /// effective time are at most 5 minutes after the ingest time (the Kafka record's
+    /// timestamp; at the write, the time it is produced). All event types.
+    case timeNotFuture // TIME_NOT_FUTURE = 6
+    /// "amounts_reconcile", consistency, 15, critical: a lot's unit_cost × quantity =
+    /// cost_basis within quantity × 10^-10 + 10^-9 (unit_cost has 10 places); a sale's
+    /// realized lots add up to its quantity and Σ proceeds = quantity × price − fees, each
+    /// lot's gain = proceeds − cost basis and the total gain is their sum (within 10^-9);
+    /// market value = quantity × price; a split's lots add up to quantity_after; a trade's lot
+    /// or realized lots match its quantity. Position events and TRADE_EXECUTED.
+    case amountsReconcile // AMOUNTS_RECONCILE = 7
+    /// "version_sequence", consistency, 10, critical: a position starts with POSITION_OPENED
+    /// (or a rebalancing buy) at version 1 and only there; a run is TRIGGERED at 1 and
+    /// COMPLETED or ABORTED at 2. The projector also refuses a version that does not follow
+    /// its aggregate's last (a dead letter that holds back the aggregate). All event types.
+    case versionSequence // VERSION_SEQUENCE = 8
+    /// "unique_ids", uniqueness, 10, critical: no other event has this event id or this
+    /// (aggregate, version). The same record read twice is a replay, not a failure; a write
+    /// retried with a request_id already used answers the first outcome (it never makes a
+    /// second event). All event types.
+    case uniqueIds // UNIQUE_IDS = 9
+    /// "ingested_promptly", timeliness, 5: the log received the event within 60 seconds of
+    /// its occurred_at. All event types.
+    case ingestedPromptly // INGESTED_PROMPTLY = 10
+    /// "booked_promptly", timeliness, 5: a buy, sale or trade is recorded within 24 hours of
+    /// its trade time (a backdated buy loses these points), a valuation within 24 hours of
+    /// its quote time (a stale price). Buys, sales, valuations, TRADE_EXECUTED.
+    case bookedPromptly // BOOKED_PROMPTLY = 11
+    /// A number this build does not know; kept so that it round-trips.
+    case UNRECOGNIZED(Int32)
+
+    public init() { self = .unspecified }
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .envelopeComplete
+            case 2: self = .payloadComplete
+            case 3: self = .quantitiesPositive
+            case 4: self = .pricesPositive
+            case 5: self = .identifiersValid
+            case 6: self = .timeNotFuture
+            case 7: self = .amountsReconcile
+            case 8: self = .versionSequence
+            case 9: self = .uniqueIds
+            case 10: self = .ingestedPromptly
+            case 11: self = .bookedPromptly
+            default: self = .UNRECOGNIZED(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+            case .unspecified: 0
+            case .envelopeComplete: 1
+            case .payloadComplete: 2
+            case .quantitiesPositive: 3
+            case .pricesPositive: 4
+            case .identifiersValid: 5
+            case .timeNotFuture: 6
+            case .amountsReconcile: 7
+            case .versionSequence: 8
+            case .uniqueIds: 9
+            case .ingestedPromptly: 10
+            case .bookedPromptly: 11
+            case .UNRECOGNIZED(let value): value
+        }
+    }
+
+    public var protoName: String? {
+        switch self {
+            case .unspecified: "QUALITY_RULE_NAME_UNSPECIFIED"
+            case .envelopeComplete: "ENVELOPE_COMPLETE"
+            case .payloadComplete: "PAYLOAD_COMPLETE"
+            case .quantitiesPositive: "QUANTITIES_POSITIVE"
+            case .pricesPositive: "PRICES_POSITIVE"
+            case .identifiersValid: "IDENTIFIERS_VALID"
+            case .timeNotFuture: "TIME_NOT_FUTURE"
+            case .amountsReconcile: "AMOUNTS_RECONCILE"
+            case .versionSequence: "VERSION_SEQUENCE"
+            case .uniqueIds: "UNIQUE_IDS"
+            case .ingestedPromptly: "INGESTED_PROMPTLY"
+            case .bookedPromptly: "BOOKED_PROMPTLY"
+            case .UNRECOGNIZED: nil
+        }
+    }
+
+    public static let allCases: [Self] = [.unspecified, .envelopeComplete, .payloadComplete, .quantitiesPositive, .pricesPositive, .identifiersValid, .timeNotFuture, .amountsReconcile, .versionSequence, .uniqueIds, .ingestedPromptly, .bookedPromptly]
+}
+
+/// Sensitivity of a data product's content.
+public enum Ultracore_Holdings_V1_DataClassification: ProtoEnum, CaseIterable {
+    case unspecified // DATA_CLASSIFICATION_UNSPECIFIED = 0
+    /// No client data (settings, descriptors).
+    case dataInternal // DATA_INTERNAL = 1
+    /// Client ids and holdings: readable only under a client's grant or by operators.
+    case dataConfidential // DATA_CONFIDENTIAL = 2
+    /// A number this build does not know; kept so that it round-trips.
+    case UNRECOGNIZED(Int32)
+
+    public init() { self = .unspecified }
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .dataInternal
+            case 2: self = .dataConfidential
+            default: self = .UNRECOGNIZED(rawValue)
+        }
+    }
+
+    public var rawValue: Int32 {
+        switch self {
+            case .unspecified: 0
+            case .dataInternal: 1
+            case .dataConfidential: 2
+            case .UNRECOGNIZED(let value): value
+        }
+    }
+
+    public var protoName: String? {
+        switch self {
+            case .unspecified: "DATA_CLASSIFICATION_UNSPECIFIED"
+            case .dataInternal: "DATA_INTERNAL"
+            case .dataConfidential: "DATA_CONFIDENTIAL"
+            case .UNRECOGNIZED: nil
+        }
+    }
+
+    public static let allCases: [Self] = [.unspecified, .dataInternal, .dataConfidential]
+}
+
 /// Input of DataMeshService.GetDataQuality.
 public struct Ultracore_Holdings_V1_GetDataQualityRequest: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetDataQualityRequest"
 
-    /// Score this client's data; exactly one of client_id and position_id is required.
+    /// Score this client's events; exactly one of client_id and position_id is required.
     public var clientId: String = ""
 
-    /// Score this position's data.
+    /// Score this position's events.
     public var positionId: String = ""
+
+    /// Only events of this data product (a DataProduct name of ListDataProducts whose
+    /// event_types are listed: "positions", "valuations", "trades", "rebalancing", "alerts");
+    /// empty means all. Another name is INVALID_ARGUMENT.
+    public var dataProduct: String = ""
+
+    /// Only events that occurred at or after this time; unset means from the first.
+    public var since: Google_Protobuf_Timestamp? = nil
+
+    /// Only events that occurred before this time; unset means up to now. Not after since.
+    public var until: Google_Protobuf_Timestamp? = nil
 
     public init() {}
 }
 
-/// One data-quality rule and its outcome.
+/// One data-quality rule and its outcome over the examined events.
 public struct Ultracore_Holdings_V1_QualityRule: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.QualityRule"
 
-    /// Rule name, for example "price_positive" or "valuation_fresh".
+    /// Rule name, for example "prices_positive" (QualityRuleName in lower case).
     public var name: String = ""
 
     /// What the rule checks.
     public var description: String = ""
 
-    /// Whether every checked record passed.
+    /// Whether every checked event passed.
     public var passed: Bool = false
 
-    /// Weight of the rule in the score, points out of 100.
+    /// Weight of the rule in an event's score, points out of 100.
     public var weight: Int32 = 0
 
-    /// Records checked.
+    /// Events the rule applies to.
     public var checked: Int64 = 0
 
-    /// Records that failed.
+    /// Events that failed it.
     public var failed: Int64 = 0
 
-    /// Explanation of the failures.
+    /// Up to 5 failing event ids with what failed, "; "-separated; empty when none failed.
     public var detail: String = ""
+
+    /// "completeness", "validity", "consistency", "uniqueness" or "timeliness".
+    public var dimension: String = ""
+
+    /// A failure keeps the record out of the read models.
+    public var critical: Bool = false
+
+    /// Points of the average score this rule lost: the mean over the examined events of
+    /// 100 × weight ÷ (the event's applicable weight) for each event that failed it, 0 for the
+    /// others, 2 places. The losses of all rules add up to 100 − score_exact.
+    public var pointsLost: Double = 0
+
+    public init() {}
+}
+
+/// The quality of one slice of the examined events.
+public struct Ultracore_Holdings_V1_QualitySlice: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.QualitySlice"
+
+    /// The data product name, or the day's start (RFC 3339 date, UTC) for `days`.
+    public var name: String = ""
+
+    /// Average event score, rounded half up.
+    public var score: Int32 = 0
+
+    /// Events in the slice.
+    public var events: Int64 = 0
+
+    /// Events with a score below 100.
+    public var imperfectEvents: Int64 = 0
 
     public init() {}
 }
@@ -50,14 +247,26 @@ public struct Ultracore_Holdings_V1_QualityRule: ProtoMessage {
 public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetDataQualityResponse"
 
-    /// 0 (unusable) to 100 (every rule passed).
+    /// Average of the examined events' scores, rounded half up; 100 when none were examined.
     public var score: Int32 = 0
 
-    /// The rules evaluated.
+    /// Every rule, in QualityRuleName order.
     public var rules: [Ultracore_Holdings_V1_QualityRule] = []
 
-    /// Events examined.
+    /// Events examined (the audit trail; quarantined records are not events of the client).
     public var eventsExamined: Int64 = 0
+
+    /// The average score unrounded (2 places): 100 − Σ rules.points_lost.
+    public var scoreExact: Double = 0
+
+    /// Per data product, in name order.
+    public var products: [Ultracore_Holdings_V1_QualitySlice] = []
+
+    /// Per UTC day of occurred_at, oldest first (at most the last 366 days examined).
+    public var days: [Ultracore_Holdings_V1_QualitySlice] = []
+
+    /// Records quarantined for their quality that claim this client (or position).
+    public var quarantined: Int64 = 0
 
     public init() {}
 }
@@ -72,8 +281,11 @@ public struct Ultracore_Holdings_V1_GetLineageRequest: ProtoMessage {
     /// Lineage of every event of this position.
     public var positionId: String = ""
 
-    /// Levels followed in each direction, 1–10; 0 means 3.
+    /// Levels followed in each direction, 1–10; 0 means 3; anything else is INVALID_ARGUMENT.
     public var depth: Int32 = 0
+
+    /// At most this many nodes (the nearest first); 0 means 500, at most 5,000.
+    public var maxNodes: Int32 = 0
 
     public init() {}
 }
@@ -106,21 +318,53 @@ public struct Ultracore_Holdings_V1_LineageNode: ProtoMessage {
     /// Causation id.
     public var causationId: String = ""
 
+    /// Quality score the projector gave it.
+    public var qualityScore: Int32 = 0
+
+    /// Steps from the start of the graph (0 for the event asked for or the position's events).
+    public var distance: Int32 = 0
+
+    /// Client owning it.
+    public var clientId: String = ""
+
     public init() {}
 }
 
-/// A "caused" relation between two events.
+/// A relation between two events.
 public struct Ultracore_Holdings_V1_LineageEdge: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.LineageEdge"
 
-    /// The cause.
+    /// The earlier event (the cause).
     public var fromEventId: String = ""
 
-    /// The effect.
+    /// The later event (the effect).
     public var toEventId: String = ""
 
-    /// "causation" (causation_id), "correlation" (same request) or "aggregate" (next version).
+    /// "causation" (to's causation_id is from), "correlation" (same correlation id: the same
+    /// request or run; linked to the first event of it), or "aggregate" (to is the next
+    /// version of from's aggregate).
     public var relation: String = ""
+
+    public init() {}
+}
+
+/// A read-model row or derived result that an event of the graph fed.
+public struct Ultracore_Holdings_V1_LineageOutput: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.LineageOutput"
+
+    /// The event.
+    public var eventId: String = ""
+
+    /// Read model (a MaterializedView name): "positions", "lots", "valuations",
+    /// "rebalancing_runs", "agent_alerts", "policies", "wash_sale_losses", "schedules", or
+    /// "realized_gains" (the sale's realized lots, read by GetRealizedGains).
+    public var dataset: String = ""
+
+    /// Key of the row, for example the position id or "<position id>/<lot id>".
+    public var key: String = ""
+
+    /// What the event did to it, in words.
+    public var effect: String = ""
 
     public init() {}
 }
@@ -129,11 +373,17 @@ public struct Ultracore_Holdings_V1_LineageEdge: ProtoMessage {
 public struct Ultracore_Holdings_V1_GetLineageResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetLineageResponse"
 
-    /// Events in the graph.
+    /// Events in the graph, by distance then occurred_at.
     public var nodes: [Ultracore_Holdings_V1_LineageNode] = []
 
     /// Relations between them.
     public var edges: [Ultracore_Holdings_V1_LineageEdge] = []
+
+    /// What the graph's events fed.
+    public var outputs: [Ultracore_Holdings_V1_LineageOutput] = []
+
+    /// True when max_nodes cut the graph.
+    public var truncated: Bool = false
 
     public init() {}
 }
@@ -149,23 +399,31 @@ public struct Ultracore_Holdings_V1_ListMaterializedViewsRequest: ProtoMessage {
 public struct Ultracore_Holdings_V1_MaterializedView: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.MaterializedView"
 
-    /// Table or view name.
+    /// Table name.
     public var name: String = ""
 
     /// What it holds.
     public var description: String = ""
 
-    /// Rows.
+    /// Rows (Postgres' exact count).
     public var rowCount: Int64 = 0
 
-    /// Time of the last event applied to it.
+    /// Occurred-at time of the last event applied to it; unset when none.
     public var lastAppliedAt: Google_Protobuf_Timestamp? = nil
 
-    /// Events on the log not yet applied.
+    /// Records on the topics feeding it that the projector has not applied (Σ over the
+    /// partitions of high watermark − stored next offset).
     public var lagEvents: Int64 = 0
 
-    /// Age of the oldest unapplied event, seconds.
+    /// How long the oldest unapplied record has waited, seconds: now − the occurred_at of the
+    /// next unapplied record; 0 when lag_events is 0.
     public var lagSeconds: Double = 0
+
+    /// Owning team.
+    public var owner: String = ""
+
+    /// Topics it is projected from.
+    public var sourceTopics: [String] = []
 
     public init() {}
 }
@@ -174,8 +432,277 @@ public struct Ultracore_Holdings_V1_MaterializedView: ProtoMessage {
 public struct Ultracore_Holdings_V1_ListMaterializedViewsResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.ListMaterializedViewsResponse"
 
-    /// The views.
+    /// The views, in name order.
     public var views: [Ultracore_Holdings_V1_MaterializedView] = []
+
+    /// Lag of every partition of the event topics.
+    public var partitions: [Ultracore_Holdings_V1_PartitionLag] = []
+
+    public init() {}
+}
+
+/// How far the projector is behind one partition.
+public struct Ultracore_Holdings_V1_PartitionLag: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.PartitionLag"
+
+    /// Topic.
+    public var topic: String = ""
+
+    /// Partition.
+    public var partition: Int32 = 0
+
+    /// Next offset the log will write (high watermark).
+    public var highWatermark: Int64 = 0
+
+    /// Next offset the projector will apply (stored in Postgres with the read models).
+    public var projectedOffset: Int64 = 0
+
+    public init() {}
+}
+
+/// Input of DataMeshService.ListDataProducts.
+public struct Ultracore_Holdings_V1_ListDataProductsRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListDataProductsRequest"
+
+    public init() {}
+}
+
+/// One data product: a read model or a topic.
+public struct Ultracore_Holdings_V1_DataProduct: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.DataProduct"
+
+    /// Name: a table name or a topic name.
+    public var name: String = ""
+
+    /// "read_model" or "topic".
+    public var kind: String = ""
+
+    /// Owning team.
+    public var owner: String = ""
+
+    /// What it holds.
+    public var description: String = ""
+
+    /// Schema version of its records (the Event envelope's schema_version for topics; the
+    /// last migration that changed it for tables).
+    public var schemaVersion: Int32 = 0
+
+    /// Sensitivity.
+    public var classification: Ultracore_Holdings_V1_DataClassification = .init()
+
+    /// How long its records are kept, in words ("forever (system of record)", "7 days", …).
+    public var retention: String = ""
+
+    /// Event types it holds (topics) or is built from (read models).
+    public var eventTypes: [Ultracore_Holdings_V1_EventType] = []
+
+    /// The RPCs that read it.
+    public var servedBy: [String] = []
+
+    public init() {}
+}
+
+/// Result of DataMeshService.ListDataProducts.
+public struct Ultracore_Holdings_V1_ListDataProductsResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListDataProductsResponse"
+
+    /// The products, read models first, each in name order.
+    public var products: [Ultracore_Holdings_V1_DataProduct] = []
+
+    /// The rules events evolve by, one per line: which changes are compatible.
+    public var schemaEvolutionRules: [String] = []
+
+    public init() {}
+}
+
+/// Input of DataMeshService.GetPortfolioAsOf.
+public struct Ultracore_Holdings_V1_GetPortfolioAsOfRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.GetPortfolioAsOfRequest"
+
+    /// Owner; required.
+    public var clientId: String = ""
+
+    /// The time; required, not after now.
+    public var asOfTime: Google_Protobuf_Timestamp? = nil
+
+    /// How many positions the answer lists at most (ticker order); 0 means 1,000, at most 10,000.
+    public var maxPositions: Int32 = 0
+
+    public init() {}
+}
+
+/// Result of DataMeshService.GetPortfolioAsOf.
+public struct Ultracore_Holdings_V1_GetPortfolioAsOfResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.GetPortfolioAsOfResponse"
+
+    /// The positions open at as_of_time, each as ReconstructPosition rebuilds it at that time
+    /// (lots omitted; lot_count set), in ticker order.
+    public var positions: [Ultracore_Holdings_V1_Position] = []
+
+    /// Σ market value of those positions (a position never priced by then at its cost
+    /// basis), in currency units.
+    public var marketValue: String = ""
+
+    /// Σ cost basis of those positions, in currency units.
+    public var costBasis: String = ""
+
+    /// Σ realized gain of every position of the client (open or closed) by then.
+    public var realizedGain: String = ""
+
+    /// Open positions at as_of_time (`positions` may list fewer).
+    public var positionCount: Int32 = 0
+
+    /// Events applied.
+    public var eventsApplied: Int64 = 0
+
+    public init() {}
+}
+
+/// Input of DataMeshService.DiffPosition.
+public struct Ultracore_Holdings_V1_DiffPositionRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.DiffPositionRequest"
+
+    /// Position; required.
+    public var positionId: String = ""
+
+    /// The earlier version, >= 1.
+    public var fromVersion: Int64 = 0
+
+    /// The later version, > from_version; 0 means the latest.
+    public var toVersion: Int64 = 0
+
+    public init() {}
+}
+
+/// One field that differs between two versions.
+public struct Ultracore_Holdings_V1_FieldChange: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.FieldChange"
+
+    /// Position field name ("quantity", "cost_basis", "realized_gain", "last_price", "status", …).
+    public var field: String = ""
+
+    /// Value at from_version ("" when unset).
+    public var before: String = ""
+
+    /// Value at to_version ("" when unset).
+    public var after: String = ""
+
+    public init() {}
+}
+
+/// A lot that differs between two versions.
+public struct Ultracore_Holdings_V1_LotChange: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.LotChange"
+
+    /// Lot id.
+    public var lotId: String = ""
+
+    /// "added", "removed" (sold out) or "changed".
+    public var change: String = ""
+
+    /// Quantity before ("" when added).
+    public var quantityBefore: String = ""
+
+    /// Quantity after ("" when removed).
+    public var quantityAfter: String = ""
+
+    /// Cost basis before ("" when added).
+    public var costBasisBefore: String = ""
+
+    /// Cost basis after ("" when removed).
+    public var costBasisAfter: String = ""
+
+    public init() {}
+}
+
+/// Result of DataMeshService.DiffPosition.
+public struct Ultracore_Holdings_V1_DiffPositionResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.DiffPositionResponse"
+
+    /// The versions compared (to_version resolved when 0 was asked).
+    public var fromVersion: Int64 = 0
+
+    /// The later version.
+    public var toVersion: Int64 = 0
+
+    /// Fields that differ, in Position field order.
+    public var changes: [Ultracore_Holdings_V1_FieldChange] = []
+
+    /// Lots that differ, in lot id order.
+    public var lots: [Ultracore_Holdings_V1_LotChange] = []
+
+    /// The events after from_version up to to_version, in version order (at most 1,000).
+    public var events: [Ultracore_Holdings_V1_Event] = []
+
+    public init() {}
+}
+
+/// Input of DataMeshService.ListQuarantinedRecords.
+public struct Ultracore_Holdings_V1_ListQuarantinedRecordsRequest: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListQuarantinedRecordsRequest"
+
+    /// At most this many records; 0 means 100, at most 1,000.
+    public var limit: Int32 = 0
+
+    /// Only records that failed data-quality rules (not those that do not fit their aggregate).
+    public var qualityOnly: Bool = false
+
+    /// Include records an operator's replay already applied.
+    public var includeReplayed: Bool = false
+
+    public init() {}
+}
+
+/// One record kept out of the read models.
+public struct Ultracore_Holdings_V1_QuarantinedRecord: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.QuarantinedRecord"
+
+    /// Where it is in the log.
+    public var topic: String = ""
+
+    /// Partition.
+    public var partition: Int32 = 0
+
+    /// Offset.
+    public var offset: Int64 = 0
+
+    /// Its event id, when it decodes as an event.
+    public var eventId: String = ""
+
+    /// Its event type name, when it decodes.
+    public var eventType: String = ""
+
+    /// Aggregate it claims.
+    public var aggregateId: String = ""
+
+    /// Client it claims.
+    public var clientId: String = ""
+
+    /// Why it was kept out.
+    public var reason: String = ""
+
+    /// The critical data-quality rules it failed (empty for a record that does not fit its
+    /// aggregate or is not an event).
+    public var failedRules: [String] = []
+
+    /// When it was quarantined.
+    public var quarantinedAt: Google_Protobuf_Timestamp? = nil
+
+    /// When a replay applied it; unset while it waits.
+    public var replayedAt: Google_Protobuf_Timestamp? = nil
+
+    public init() {}
+}
+
+/// Result of DataMeshService.ListQuarantinedRecords.
+public struct Ultracore_Holdings_V1_ListQuarantinedRecordsResponse: ProtoMessage {
+    public static let protoMessageName = "ultracore.holdings.v1.ListQuarantinedRecordsResponse"
+
+    /// Newest first.
+    public var records: [Ultracore_Holdings_V1_QuarantinedRecord] = []
+
+    /// Records waiting (not replayed), all of them.
+    public var openCount: Int64 = 0
 
     public init() {}
 }
@@ -188,6 +715,9 @@ extension Ultracore_Holdings_V1_GetDataQualityRequest {
         self.init()
         self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.GetDataQualityRequest.client_id")
         self.positionId = try ProtobufCRead.string(c.position_id, "ultracore.holdings.v1.GetDataQualityRequest.position_id")
+        self.dataProduct = try ProtobufCRead.string(c.data_product, "ultracore.holdings.v1.GetDataQualityRequest.data_product")
+        self.since = try ProtobufCRead.message(c.since, as: Google_Protobuf_Timestamp.self)
+        self.until = try ProtobufCRead.message(c.until, as: Google_Protobuf_Timestamp.self)
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -195,6 +725,9 @@ extension Ultracore_Holdings_V1_GetDataQualityRequest {
         ultracore__holdings__v1__get_data_quality_request__init(c)
         c.pointee.client_id = arena.string(self.clientId)
         c.pointee.position_id = arena.string(self.positionId)
+        c.pointee.data_product = arena.string(self.dataProduct)
+        c.pointee.since = self.since.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.until = self.until.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
     }
 }
 
@@ -211,6 +744,9 @@ extension Ultracore_Holdings_V1_QualityRule {
         self.checked = c.checked
         self.failed = c.failed
         self.detail = try ProtobufCRead.string(c.detail, "ultracore.holdings.v1.QualityRule.detail")
+        self.dimension = try ProtobufCRead.string(c.dimension, "ultracore.holdings.v1.QualityRule.dimension")
+        self.critical = (c.critical != 0)
+        self.pointsLost = c.points_lost
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -223,6 +759,31 @@ extension Ultracore_Holdings_V1_QualityRule {
         c.pointee.checked = self.checked
         c.pointee.failed = self.failed
         c.pointee.detail = arena.string(self.detail)
+        c.pointee.dimension = arena.string(self.dimension)
+        c.pointee.critical = (self.critical ? 1 : 0)
+        c.pointee.points_lost = self.pointsLost
+    }
+}
+
+extension Ultracore_Holdings_V1_QualitySlice {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__quality_slice__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__QualitySlice.self).pointee
+        self.init()
+        self.name = try ProtobufCRead.string(c.name, "ultracore.holdings.v1.QualitySlice.name")
+        self.score = c.score
+        self.events = c.events
+        self.imperfectEvents = c.imperfect_events
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__QualitySlice.self, capacity: 1)
+        ultracore__holdings__v1__quality_slice__init(c)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.score = self.score
+        c.pointee.events = self.events
+        c.pointee.imperfect_events = self.imperfectEvents
     }
 }
 
@@ -235,6 +796,10 @@ extension Ultracore_Holdings_V1_GetDataQualityResponse {
         self.score = c.score
         self.rules = try ProtobufCRead.repeated(c.n_rules, c.rules) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_QualityRule in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_QualityRule.self) }
         self.eventsExamined = c.events_examined
+        self.scoreExact = c.score_exact
+        self.products = try ProtobufCRead.repeated(c.n_products, c.products) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_QualitySlice in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_QualitySlice.self) }
+        self.days = try ProtobufCRead.repeated(c.n_days, c.days) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_QualitySlice in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_QualitySlice.self) }
+        self.quarantined = c.quarantined
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -244,6 +809,12 @@ extension Ultracore_Holdings_V1_GetDataQualityResponse {
         c.pointee.n_rules = self.rules.count
         c.pointee.rules = arena.messages(self.rules, as: Ultracore__Holdings__V1__QualityRule.self)
         c.pointee.events_examined = self.eventsExamined
+        c.pointee.score_exact = self.scoreExact
+        c.pointee.n_products = self.products.count
+        c.pointee.products = arena.messages(self.products, as: Ultracore__Holdings__V1__QualitySlice.self)
+        c.pointee.n_days = self.days.count
+        c.pointee.days = arena.messages(self.days, as: Ultracore__Holdings__V1__QualitySlice.self)
+        c.pointee.quarantined = self.quarantined
     }
 }
 
@@ -256,6 +827,7 @@ extension Ultracore_Holdings_V1_GetLineageRequest {
         self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.GetLineageRequest.event_id")
         self.positionId = try ProtobufCRead.string(c.position_id, "ultracore.holdings.v1.GetLineageRequest.position_id")
         self.depth = c.depth
+        self.maxNodes = c.max_nodes
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -264,6 +836,7 @@ extension Ultracore_Holdings_V1_GetLineageRequest {
         c.pointee.event_id = arena.string(self.eventId)
         c.pointee.position_id = arena.string(self.positionId)
         c.pointee.depth = self.depth
+        c.pointee.max_nodes = self.maxNodes
     }
 }
 
@@ -281,6 +854,9 @@ extension Ultracore_Holdings_V1_LineageNode {
         self.occurredAt = try ProtobufCRead.message(c.occurred_at, as: Google_Protobuf_Timestamp.self)
         self.correlationId = try ProtobufCRead.string(c.correlation_id, "ultracore.holdings.v1.LineageNode.correlation_id")
         self.causationId = try ProtobufCRead.string(c.causation_id, "ultracore.holdings.v1.LineageNode.causation_id")
+        self.qualityScore = c.quality_score
+        self.distance = c.distance
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.LineageNode.client_id")
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -294,6 +870,9 @@ extension Ultracore_Holdings_V1_LineageNode {
         c.pointee.occurred_at = self.occurredAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.correlation_id = arena.string(self.correlationId)
         c.pointee.causation_id = arena.string(self.causationId)
+        c.pointee.quality_score = self.qualityScore
+        c.pointee.distance = self.distance
+        c.pointee.client_id = arena.string(self.clientId)
     }
 }
 
@@ -317,6 +896,28 @@ extension Ultracore_Holdings_V1_LineageEdge {
     }
 }
 
+extension Ultracore_Holdings_V1_LineageOutput {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__lineage_output__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__LineageOutput.self).pointee
+        self.init()
+        self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.LineageOutput.event_id")
+        self.dataset = try ProtobufCRead.string(c.dataset, "ultracore.holdings.v1.LineageOutput.dataset")
+        self.key = try ProtobufCRead.string(c.key, "ultracore.holdings.v1.LineageOutput.key")
+        self.effect = try ProtobufCRead.string(c.effect, "ultracore.holdings.v1.LineageOutput.effect")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__LineageOutput.self, capacity: 1)
+        ultracore__holdings__v1__lineage_output__init(c)
+        c.pointee.event_id = arena.string(self.eventId)
+        c.pointee.dataset = arena.string(self.dataset)
+        c.pointee.key = arena.string(self.key)
+        c.pointee.effect = arena.string(self.effect)
+    }
+}
+
 extension Ultracore_Holdings_V1_GetLineageResponse {
     public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__get_lineage_response__init)
 
@@ -325,6 +926,8 @@ extension Ultracore_Holdings_V1_GetLineageResponse {
         self.init()
         self.nodes = try ProtobufCRead.repeated(c.n_nodes, c.nodes) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_LineageNode in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_LineageNode.self) }
         self.edges = try ProtobufCRead.repeated(c.n_edges, c.edges) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_LineageEdge in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_LineageEdge.self) }
+        self.outputs = try ProtobufCRead.repeated(c.n_outputs, c.outputs) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_LineageOutput in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_LineageOutput.self) }
+        self.truncated = (c.truncated != 0)
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -334,6 +937,9 @@ extension Ultracore_Holdings_V1_GetLineageResponse {
         c.pointee.nodes = arena.messages(self.nodes, as: Ultracore__Holdings__V1__LineageNode.self)
         c.pointee.n_edges = self.edges.count
         c.pointee.edges = arena.messages(self.edges, as: Ultracore__Holdings__V1__LineageEdge.self)
+        c.pointee.n_outputs = self.outputs.count
+        c.pointee.outputs = arena.messages(self.outputs, as: Ultracore__Holdings__V1__LineageOutput.self)
+        c.pointee.truncated = (self.truncated ? 1 : 0)
     }
 }
 
@@ -364,6 +970,8 @@ extension Ultracore_Holdings_V1_MaterializedView {
         self.lastAppliedAt = try ProtobufCRead.message(c.last_applied_at, as: Google_Protobuf_Timestamp.self)
         self.lagEvents = c.lag_events
         self.lagSeconds = c.lag_seconds
+        self.owner = try ProtobufCRead.string(c.owner, "ultracore.holdings.v1.MaterializedView.owner")
+        self.sourceTopics = try ProtobufCRead.repeated(c.n_source_topics, c.source_topics) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.MaterializedView.source_topics") }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -375,6 +983,9 @@ extension Ultracore_Holdings_V1_MaterializedView {
         c.pointee.last_applied_at = self.lastAppliedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
         c.pointee.lag_events = self.lagEvents
         c.pointee.lag_seconds = self.lagSeconds
+        c.pointee.owner = arena.string(self.owner)
+        c.pointee.n_source_topics = self.sourceTopics.count
+        c.pointee.source_topics = arena.strings(self.sourceTopics)
     }
 }
 
@@ -385,6 +996,7 @@ extension Ultracore_Holdings_V1_ListMaterializedViewsResponse {
         let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListMaterializedViewsResponse.self).pointee
         self.init()
         self.views = try ProtobufCRead.repeated(c.n_views, c.views) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_MaterializedView in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_MaterializedView.self) }
+        self.partitions = try ProtobufCRead.repeated(c.n_partitions, c.partitions) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_PartitionLag in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_PartitionLag.self) }
     }
 
     public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
@@ -392,30 +1004,367 @@ extension Ultracore_Holdings_V1_ListMaterializedViewsResponse {
         ultracore__holdings__v1__list_materialized_views_response__init(c)
         c.pointee.n_views = self.views.count
         c.pointee.views = arena.messages(self.views, as: Ultracore__Holdings__V1__MaterializedView.self)
+        c.pointee.n_partitions = self.partitions.count
+        c.pointee.partitions = arena.messages(self.partitions, as: Ultracore__Holdings__V1__PartitionLag.self)
     }
 }
 
-/// Data products of the service: how good the data is, where it came from, how fresh.
+extension Ultracore_Holdings_V1_PartitionLag {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__partition_lag__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__PartitionLag.self).pointee
+        self.init()
+        self.topic = try ProtobufCRead.string(c.topic, "ultracore.holdings.v1.PartitionLag.topic")
+        self.partition = c.partition
+        self.highWatermark = c.high_watermark
+        self.projectedOffset = c.projected_offset
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__PartitionLag.self, capacity: 1)
+        ultracore__holdings__v1__partition_lag__init(c)
+        c.pointee.topic = arena.string(self.topic)
+        c.pointee.partition = self.partition
+        c.pointee.high_watermark = self.highWatermark
+        c.pointee.projected_offset = self.projectedOffset
+    }
+}
+
+extension Ultracore_Holdings_V1_ListDataProductsRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_data_products_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        _ = message
+        self.init()
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListDataProductsRequest.self, capacity: 1)
+        ultracore__holdings__v1__list_data_products_request__init(c)
+        _ = arena
+    }
+}
+
+extension Ultracore_Holdings_V1_DataProduct {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__data_product__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__DataProduct.self).pointee
+        self.init()
+        self.name = try ProtobufCRead.string(c.name, "ultracore.holdings.v1.DataProduct.name")
+        self.kind = try ProtobufCRead.string(c.kind, "ultracore.holdings.v1.DataProduct.kind")
+        self.owner = try ProtobufCRead.string(c.owner, "ultracore.holdings.v1.DataProduct.owner")
+        self.description = try ProtobufCRead.string(c.description, "ultracore.holdings.v1.DataProduct.description")
+        self.schemaVersion = c.schema_version
+        self.classification = Ultracore_Holdings_V1_DataClassification(rawValue: Int32(truncatingIfNeeded: c.classification.rawValue))
+        self.retention = try ProtobufCRead.string(c.retention, "ultracore.holdings.v1.DataProduct.retention")
+        self.eventTypes = ProtobufCRead.scalars(c.n_event_types, c.event_types).map { Ultracore_Holdings_V1_EventType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.servedBy = try ProtobufCRead.repeated(c.n_served_by, c.served_by) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.DataProduct.served_by") }
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__DataProduct.self, capacity: 1)
+        ultracore__holdings__v1__data_product__init(c)
+        c.pointee.name = arena.string(self.name)
+        c.pointee.kind = arena.string(self.kind)
+        c.pointee.owner = arena.string(self.owner)
+        c.pointee.description = arena.string(self.description)
+        c.pointee.schema_version = self.schemaVersion
+        c.pointee.classification = Ultracore__Holdings__V1__DataClassification(rawValue: .init(truncatingIfNeeded: self.classification.rawValue))
+        c.pointee.retention = arena.string(self.retention)
+        c.pointee.n_event_types = self.eventTypes.count
+        c.pointee.event_types = arena.array(self.eventTypes.map { Ultracore__Holdings__V1__EventType(rawValue: .init(truncatingIfNeeded: $0.rawValue)) })
+        c.pointee.n_served_by = self.servedBy.count
+        c.pointee.served_by = arena.strings(self.servedBy)
+    }
+}
+
+extension Ultracore_Holdings_V1_ListDataProductsResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_data_products_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListDataProductsResponse.self).pointee
+        self.init()
+        self.products = try ProtobufCRead.repeated(c.n_products, c.products) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_DataProduct in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_DataProduct.self) }
+        self.schemaEvolutionRules = try ProtobufCRead.repeated(c.n_schema_evolution_rules, c.schema_evolution_rules) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.ListDataProductsResponse.schema_evolution_rules") }
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListDataProductsResponse.self, capacity: 1)
+        ultracore__holdings__v1__list_data_products_response__init(c)
+        c.pointee.n_products = self.products.count
+        c.pointee.products = arena.messages(self.products, as: Ultracore__Holdings__V1__DataProduct.self)
+        c.pointee.n_schema_evolution_rules = self.schemaEvolutionRules.count
+        c.pointee.schema_evolution_rules = arena.strings(self.schemaEvolutionRules)
+    }
+}
+
+extension Ultracore_Holdings_V1_GetPortfolioAsOfRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__get_portfolio_as_of_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__GetPortfolioAsOfRequest.self).pointee
+        self.init()
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.GetPortfolioAsOfRequest.client_id")
+        self.asOfTime = try ProtobufCRead.message(c.as_of_time, as: Google_Protobuf_Timestamp.self)
+        self.maxPositions = c.max_positions
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__GetPortfolioAsOfRequest.self, capacity: 1)
+        ultracore__holdings__v1__get_portfolio_as_of_request__init(c)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.as_of_time = self.asOfTime.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.max_positions = self.maxPositions
+    }
+}
+
+extension Ultracore_Holdings_V1_GetPortfolioAsOfResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__get_portfolio_as_of_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__GetPortfolioAsOfResponse.self).pointee
+        self.init()
+        self.positions = try ProtobufCRead.repeated(c.n_positions, c.positions) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Position in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Position.self) }
+        self.marketValue = try ProtobufCRead.string(c.market_value, "ultracore.holdings.v1.GetPortfolioAsOfResponse.market_value")
+        self.costBasis = try ProtobufCRead.string(c.cost_basis, "ultracore.holdings.v1.GetPortfolioAsOfResponse.cost_basis")
+        self.realizedGain = try ProtobufCRead.string(c.realized_gain, "ultracore.holdings.v1.GetPortfolioAsOfResponse.realized_gain")
+        self.positionCount = c.position_count
+        self.eventsApplied = c.events_applied
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__GetPortfolioAsOfResponse.self, capacity: 1)
+        ultracore__holdings__v1__get_portfolio_as_of_response__init(c)
+        c.pointee.n_positions = self.positions.count
+        c.pointee.positions = arena.messages(self.positions, as: Ultracore__Holdings__V1__Position.self)
+        c.pointee.market_value = arena.string(self.marketValue)
+        c.pointee.cost_basis = arena.string(self.costBasis)
+        c.pointee.realized_gain = arena.string(self.realizedGain)
+        c.pointee.position_count = self.positionCount
+        c.pointee.events_applied = self.eventsApplied
+    }
+}
+
+extension Ultracore_Holdings_V1_DiffPositionRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__diff_position_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__DiffPositionRequest.self).pointee
+        self.init()
+        self.positionId = try ProtobufCRead.string(c.position_id, "ultracore.holdings.v1.DiffPositionRequest.position_id")
+        self.fromVersion = c.from_version
+        self.toVersion = c.to_version
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__DiffPositionRequest.self, capacity: 1)
+        ultracore__holdings__v1__diff_position_request__init(c)
+        c.pointee.position_id = arena.string(self.positionId)
+        c.pointee.from_version = self.fromVersion
+        c.pointee.to_version = self.toVersion
+    }
+}
+
+extension Ultracore_Holdings_V1_FieldChange {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__field_change__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__FieldChange.self).pointee
+        self.init()
+        self.field = try ProtobufCRead.string(c.field, "ultracore.holdings.v1.FieldChange.field")
+        self.before = try ProtobufCRead.string(c.before, "ultracore.holdings.v1.FieldChange.before")
+        self.after = try ProtobufCRead.string(c.after, "ultracore.holdings.v1.FieldChange.after")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__FieldChange.self, capacity: 1)
+        ultracore__holdings__v1__field_change__init(c)
+        c.pointee.field = arena.string(self.field)
+        c.pointee.before = arena.string(self.before)
+        c.pointee.after = arena.string(self.after)
+    }
+}
+
+extension Ultracore_Holdings_V1_LotChange {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__lot_change__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__LotChange.self).pointee
+        self.init()
+        self.lotId = try ProtobufCRead.string(c.lot_id, "ultracore.holdings.v1.LotChange.lot_id")
+        self.change = try ProtobufCRead.string(c.change, "ultracore.holdings.v1.LotChange.change")
+        self.quantityBefore = try ProtobufCRead.string(c.quantity_before, "ultracore.holdings.v1.LotChange.quantity_before")
+        self.quantityAfter = try ProtobufCRead.string(c.quantity_after, "ultracore.holdings.v1.LotChange.quantity_after")
+        self.costBasisBefore = try ProtobufCRead.string(c.cost_basis_before, "ultracore.holdings.v1.LotChange.cost_basis_before")
+        self.costBasisAfter = try ProtobufCRead.string(c.cost_basis_after, "ultracore.holdings.v1.LotChange.cost_basis_after")
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__LotChange.self, capacity: 1)
+        ultracore__holdings__v1__lot_change__init(c)
+        c.pointee.lot_id = arena.string(self.lotId)
+        c.pointee.change = arena.string(self.change)
+        c.pointee.quantity_before = arena.string(self.quantityBefore)
+        c.pointee.quantity_after = arena.string(self.quantityAfter)
+        c.pointee.cost_basis_before = arena.string(self.costBasisBefore)
+        c.pointee.cost_basis_after = arena.string(self.costBasisAfter)
+    }
+}
+
+extension Ultracore_Holdings_V1_DiffPositionResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__diff_position_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__DiffPositionResponse.self).pointee
+        self.init()
+        self.fromVersion = c.from_version
+        self.toVersion = c.to_version
+        self.changes = try ProtobufCRead.repeated(c.n_changes, c.changes) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_FieldChange in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_FieldChange.self) }
+        self.lots = try ProtobufCRead.repeated(c.n_lots, c.lots) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_LotChange in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_LotChange.self) }
+        self.events = try ProtobufCRead.repeated(c.n_events, c.events) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_Event in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_Event.self) }
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__DiffPositionResponse.self, capacity: 1)
+        ultracore__holdings__v1__diff_position_response__init(c)
+        c.pointee.from_version = self.fromVersion
+        c.pointee.to_version = self.toVersion
+        c.pointee.n_changes = self.changes.count
+        c.pointee.changes = arena.messages(self.changes, as: Ultracore__Holdings__V1__FieldChange.self)
+        c.pointee.n_lots = self.lots.count
+        c.pointee.lots = arena.messages(self.lots, as: Ultracore__Holdings__V1__LotChange.self)
+        c.pointee.n_events = self.events.count
+        c.pointee.events = arena.messages(self.events, as: Ultracore__Holdings__V1__Event.self)
+    }
+}
+
+extension Ultracore_Holdings_V1_ListQuarantinedRecordsRequest {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_quarantined_records_request__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListQuarantinedRecordsRequest.self).pointee
+        self.init()
+        self.limit = c.limit
+        self.qualityOnly = (c.quality_only != 0)
+        self.includeReplayed = (c.include_replayed != 0)
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListQuarantinedRecordsRequest.self, capacity: 1)
+        ultracore__holdings__v1__list_quarantined_records_request__init(c)
+        c.pointee.limit = self.limit
+        c.pointee.quality_only = (self.qualityOnly ? 1 : 0)
+        c.pointee.include_replayed = (self.includeReplayed ? 1 : 0)
+    }
+}
+
+extension Ultracore_Holdings_V1_QuarantinedRecord {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__quarantined_record__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__QuarantinedRecord.self).pointee
+        self.init()
+        self.topic = try ProtobufCRead.string(c.topic, "ultracore.holdings.v1.QuarantinedRecord.topic")
+        self.partition = c.partition
+        self.offset = c.offset
+        self.eventId = try ProtobufCRead.string(c.event_id, "ultracore.holdings.v1.QuarantinedRecord.event_id")
+        self.eventType = try ProtobufCRead.string(c.event_type, "ultracore.holdings.v1.QuarantinedRecord.event_type")
+        self.aggregateId = try ProtobufCRead.string(c.aggregate_id, "ultracore.holdings.v1.QuarantinedRecord.aggregate_id")
+        self.clientId = try ProtobufCRead.string(c.client_id, "ultracore.holdings.v1.QuarantinedRecord.client_id")
+        self.reason = try ProtobufCRead.string(c.reason, "ultracore.holdings.v1.QuarantinedRecord.reason")
+        self.failedRules = try ProtobufCRead.repeated(c.n_failed_rules, c.failed_rules) { (element) throws(ProtoDecodingError) -> String in try ProtobufCRead.string(element, "ultracore.holdings.v1.QuarantinedRecord.failed_rules") }
+        self.quarantinedAt = try ProtobufCRead.message(c.quarantined_at, as: Google_Protobuf_Timestamp.self)
+        self.replayedAt = try ProtobufCRead.message(c.replayed_at, as: Google_Protobuf_Timestamp.self)
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__QuarantinedRecord.self, capacity: 1)
+        ultracore__holdings__v1__quarantined_record__init(c)
+        c.pointee.topic = arena.string(self.topic)
+        c.pointee.partition = self.partition
+        c.pointee.offset = self.offset
+        c.pointee.event_id = arena.string(self.eventId)
+        c.pointee.event_type = arena.string(self.eventType)
+        c.pointee.aggregate_id = arena.string(self.aggregateId)
+        c.pointee.client_id = arena.string(self.clientId)
+        c.pointee.reason = arena.string(self.reason)
+        c.pointee.n_failed_rules = self.failedRules.count
+        c.pointee.failed_rules = arena.strings(self.failedRules)
+        c.pointee.quarantined_at = self.quarantinedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+        c.pointee.replayed_at = self.replayedAt.map { arena.message($0, as: Google__Protobuf__Timestamp.self) }
+    }
+}
+
+extension Ultracore_Holdings_V1_ListQuarantinedRecordsResponse {
+    public static let _protobufC = ProtobufCMessageType(ultracore__holdings__v1__list_quarantined_records_response__init)
+
+    public init(_protobufC message: UnsafeRawPointer) throws(ProtoDecodingError) {
+        let c = message.assumingMemoryBound(to: Ultracore__Holdings__V1__ListQuarantinedRecordsResponse.self).pointee
+        self.init()
+        self.records = try ProtobufCRead.repeated(c.n_records, c.records) { (element) throws(ProtoDecodingError) -> Ultracore_Holdings_V1_QuarantinedRecord in try ProtobufCRead.requiredMessage(element, as: Ultracore_Holdings_V1_QuarantinedRecord.self) }
+        self.openCount = c.open_count
+    }
+
+    public func _protobufCWrite(to message: UnsafeMutableRawPointer, arena: ProtobufCArena) {
+        let c = message.bindMemory(to: Ultracore__Holdings__V1__ListQuarantinedRecordsResponse.self, capacity: 1)
+        ultracore__holdings__v1__list_quarantined_records_response__init(c)
+        c.pointee.n_records = self.records.count
+        c.pointee.records = arena.messages(self.records, as: Ultracore__Holdings__V1__QuarantinedRecord.self)
+        c.pointee.open_count = self.openCount
+    }
+}
+
+/// Data products of the service: how good the data is, where it came from, how it looked
+/// at any version, how fresh the read models are, and who owns what.
+///
+/// Quality. Every event is scored when it is produced (the envelope's quality_score and
+/// failed_quality_rules) and judged again by the projector when it reads it from the log,
+/// with the rules of QualityRuleName. The score of one event is the weighted share of the
+/// rules that apply to its type and pass: round-half-up(100 × Σ weight of the passed
+/// applicable rules ÷ Σ weight of the applicable rules). A record that fails a critical
+/// rule never changes a read model: the API refuses such a request with INVALID_ARGUMENT,
+/// and a record that arrives on the log from elsewhere is quarantined (the dead-letter
+/// table and topic, with the failed rules; ListQuarantinedRecords) while the rest flows.
 public enum Ultracore_Holdings_V1_DataMeshService {
     /// Fully qualified service name.
     public static let name = "ultracore.holdings.v1.DataMeshService"
 
     /// The methods, typed by request and response.
     public enum Method {
-        /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
-        /// Access: clients:read:<client id> of client_id.
+        /// The quality of a client's or a position's events: the average score, every rule's
+        /// checked and failed counts with examples, and the same per data product and per day.
+        /// Access: clients:read:<client id> of client_id (or of the position's client).
         public static let getDataQuality = RPCMethod<Ultracore_Holdings_V1_GetDataQualityRequest, Ultracore_Holdings_V1_GetDataQualityResponse>(service: name, method: "GetDataQuality", kind: .unary)
-        /// For an event or a position: the events it came from and what they caused.
-        /// Access: clients:read:<client id> of client_id.
+        /// For an event or a position: the events it came from and what they caused, and the
+        /// read-model rows and derived results they fed.
+        /// Access: clients:read:<client id> of the event's or the position's client.
         public static let getLineage = RPCMethod<Ultracore_Holdings_V1_GetLineageRequest, Ultracore_Holdings_V1_GetLineageResponse>(service: name, method: "GetLineage", kind: .unary)
-        /// The Postgres read models, their row counts and their lag behind the log.
+        /// The Postgres read models, their row counts and their freshness behind the log.
         /// Access: admin.
         public static let listMaterializedViews = RPCMethod<Ultracore_Holdings_V1_ListMaterializedViewsRequest, Ultracore_Holdings_V1_ListMaterializedViewsResponse>(service: name, method: "ListMaterializedViews", kind: .unary)
+        /// The data products (read models and topics) with owner, description, schema version,
+        /// classification and retention, and the event schema's evolution rules.
+        /// Access: any caller holding a clients:read grant of some client (descriptors hold no
+        /// client data).
+        public static let listDataProducts = RPCMethod<Ultracore_Holdings_V1_ListDataProductsRequest, Ultracore_Holdings_V1_ListDataProductsResponse>(service: name, method: "ListDataProducts", kind: .unary)
+        /// A client's portfolio as it stood at a time: every position rebuilt from the events
+        /// recorded at or before it (ReconstructPosition's rule), valued at its last price then.
+        /// Access: clients:read:<client id> of client_id.
+        public static let getPortfolioAsOf = RPCMethod<Ultracore_Holdings_V1_GetPortfolioAsOfRequest, Ultracore_Holdings_V1_GetPortfolioAsOfResponse>(service: name, method: "GetPortfolioAsOf", kind: .unary)
+        /// What changed in a position between two of its versions.
+        /// Access: clients:read:<client id> of the position's client.
+        public static let diffPosition = RPCMethod<Ultracore_Holdings_V1_DiffPositionRequest, Ultracore_Holdings_V1_DiffPositionResponse>(service: name, method: "DiffPosition", kind: .unary)
+        /// Records of the log kept out of the read models (dead letters), newest first, with the
+        /// reason and the data-quality rules they failed.
+        /// Access: admin.
+        public static let listQuarantinedRecords = RPCMethod<Ultracore_Holdings_V1_ListQuarantinedRecordsRequest, Ultracore_Holdings_V1_ListQuarantinedRecordsResponse>(service: name, method: "ListQuarantinedRecords", kind: .unary)
     }
 
     public static let descriptor = ServiceDescriptor(
         name: name,
-        methods: [Method.getDataQuality.descriptor, Method.getLineage.descriptor, Method.listMaterializedViews.descriptor],
+        methods: [Method.getDataQuality.descriptor, Method.getLineage.descriptor, Method.listMaterializedViews.descriptor, Method.listDataProducts.descriptor, Method.getPortfolioAsOf.descriptor, Method.diffPosition.descriptor, Method.listQuarantinedRecords.descriptor],
         protoFile: "ultracore/holdings/v1/data_mesh.proto")
 
     /// Typed calls to the service over any client transport (a channel).
@@ -424,36 +1373,84 @@ public enum Ultracore_Holdings_V1_DataMeshService {
 
         public init(_ transport: any ClientTransport) { self.transport = transport }
 
-        /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
-        /// Access: clients:read:<client id> of client_id.
+        /// The quality of a client's or a position's events: the average score, every rule's
+        /// checked and failed counts with examples, and the same per data product and per day.
+        /// Access: clients:read:<client id> of client_id (or of the position's client).
         public func getDataQuality(_ request: Ultracore_Holdings_V1_GetDataQualityRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetDataQualityResponse {
             try await ClientCalls.unary(transport, Method.getDataQuality, request, options: options).message
         }
 
-        /// For an event or a position: the events it came from and what they caused.
-        /// Access: clients:read:<client id> of client_id.
+        /// For an event or a position: the events it came from and what they caused, and the
+        /// read-model rows and derived results they fed.
+        /// Access: clients:read:<client id> of the event's or the position's client.
         public func getLineage(_ request: Ultracore_Holdings_V1_GetLineageRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetLineageResponse {
             try await ClientCalls.unary(transport, Method.getLineage, request, options: options).message
         }
 
-        /// The Postgres read models, their row counts and their lag behind the log.
+        /// The Postgres read models, their row counts and their freshness behind the log.
         /// Access: admin.
         public func listMaterializedViews(_ request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse {
             try await ClientCalls.unary(transport, Method.listMaterializedViews, request, options: options).message
+        }
+
+        /// The data products (read models and topics) with owner, description, schema version,
+        /// classification and retention, and the event schema's evolution rules.
+        /// Access: any caller holding a clients:read grant of some client (descriptors hold no
+        /// client data).
+        public func listDataProducts(_ request: Ultracore_Holdings_V1_ListDataProductsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListDataProductsResponse {
+            try await ClientCalls.unary(transport, Method.listDataProducts, request, options: options).message
+        }
+
+        /// A client's portfolio as it stood at a time: every position rebuilt from the events
+        /// recorded at or before it (ReconstructPosition's rule), valued at its last price then.
+        /// Access: clients:read:<client id> of client_id.
+        public func getPortfolioAsOf(_ request: Ultracore_Holdings_V1_GetPortfolioAsOfRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_GetPortfolioAsOfResponse {
+            try await ClientCalls.unary(transport, Method.getPortfolioAsOf, request, options: options).message
+        }
+
+        /// What changed in a position between two of its versions.
+        /// Access: clients:read:<client id> of the position's client.
+        public func diffPosition(_ request: Ultracore_Holdings_V1_DiffPositionRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_DiffPositionResponse {
+            try await ClientCalls.unary(transport, Method.diffPosition, request, options: options).message
+        }
+
+        /// Records of the log kept out of the read models (dead letters), newest first, with the
+        /// reason and the data-quality rules they failed.
+        /// Access: admin.
+        public func listQuarantinedRecords(_ request: Ultracore_Holdings_V1_ListQuarantinedRecordsRequest, options: CallOptions = CallOptions()) async throws -> Ultracore_Holdings_V1_ListQuarantinedRecordsResponse {
+            try await ClientCalls.unary(transport, Method.listQuarantinedRecords, request, options: options).message
         }
     }
 
     /// What an implementation of the service provides; `methodHandlers` comes with it.
     public protocol ServiceProtocol: RPCService {
-        /// Quality score 0–100 of a client's or a position's data, with the rules behind it.
-        /// Access: clients:read:<client id> of client_id.
+        /// The quality of a client's or a position's events: the average score, every rule's
+        /// checked and failed counts with examples, and the same per data product and per day.
+        /// Access: clients:read:<client id> of client_id (or of the position's client).
         func getDataQuality(request: Ultracore_Holdings_V1_GetDataQualityRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetDataQualityResponse
-        /// For an event or a position: the events it came from and what they caused.
-        /// Access: clients:read:<client id> of client_id.
+        /// For an event or a position: the events it came from and what they caused, and the
+        /// read-model rows and derived results they fed.
+        /// Access: clients:read:<client id> of the event's or the position's client.
         func getLineage(request: Ultracore_Holdings_V1_GetLineageRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetLineageResponse
-        /// The Postgres read models, their row counts and their lag behind the log.
+        /// The Postgres read models, their row counts and their freshness behind the log.
         /// Access: admin.
         func listMaterializedViews(request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse
+        /// The data products (read models and topics) with owner, description, schema version,
+        /// classification and retention, and the event schema's evolution rules.
+        /// Access: any caller holding a clients:read grant of some client (descriptors hold no
+        /// client data).
+        func listDataProducts(request: Ultracore_Holdings_V1_ListDataProductsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListDataProductsResponse
+        /// A client's portfolio as it stood at a time: every position rebuilt from the events
+        /// recorded at or before it (ReconstructPosition's rule), valued at its last price then.
+        /// Access: clients:read:<client id> of client_id.
+        func getPortfolioAsOf(request: Ultracore_Holdings_V1_GetPortfolioAsOfRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_GetPortfolioAsOfResponse
+        /// What changed in a position between two of its versions.
+        /// Access: clients:read:<client id> of the position's client.
+        func diffPosition(request: Ultracore_Holdings_V1_DiffPositionRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_DiffPositionResponse
+        /// Records of the log kept out of the read models (dead letters), newest first, with the
+        /// reason and the data-quality rules they failed.
+        /// Access: admin.
+        func listQuarantinedRecords(request: Ultracore_Holdings_V1_ListQuarantinedRecordsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListQuarantinedRecordsResponse
     }
 }
 
@@ -465,6 +1462,10 @@ extension Ultracore_Holdings_V1_DataMeshService.ServiceProtocol {
             .unary(Ultracore_Holdings_V1_DataMeshService.Method.getDataQuality) { try await self.getDataQuality(request: $0, context: $1) },
             .unary(Ultracore_Holdings_V1_DataMeshService.Method.getLineage) { try await self.getLineage(request: $0, context: $1) },
             .unary(Ultracore_Holdings_V1_DataMeshService.Method.listMaterializedViews) { try await self.listMaterializedViews(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_DataMeshService.Method.listDataProducts) { try await self.listDataProducts(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_DataMeshService.Method.getPortfolioAsOf) { try await self.getPortfolioAsOf(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_DataMeshService.Method.diffPosition) { try await self.diffPosition(request: $0, context: $1) },
+            .unary(Ultracore_Holdings_V1_DataMeshService.Method.listQuarantinedRecords) { try await self.listQuarantinedRecords(request: $0, context: $1) },
         ]
     }
 }

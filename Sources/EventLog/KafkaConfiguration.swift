@@ -96,8 +96,13 @@ public struct ConsumedRecord: Sendable {
     public var key: [UInt8]
     public var value: [UInt8]
     public var headers: [String: [UInt8]]
+    /// The record's timestamp (producer create time, or log append time when the topic says
+    /// so), milliseconds since 1970; nil when the record has none.
+    public var timestampMilliseconds: Int64?
 
-    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8], value: [UInt8], headers: [String: [UInt8]]) {
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8], value: [UInt8], headers: [String: [UInt8]],
+                timestampMilliseconds: Int64? = nil) {
+        self.timestampMilliseconds = timestampMilliseconds
         self.topic = topic
         self.partition = partition
         self.offset = offset

@@ -70,6 +70,10 @@ public enum MethodRequirements {
             "GetDataQuality": .clientRead,
             "GetLineage": .clientRead,
             "ListMaterializedViews": .scope(Principal.adminScope),
+            "ListDataProducts": .clientRead,
+            "GetPortfolioAsOf": .clientRead,
+            "DiffPosition": .clientRead,
+            "ListQuarantinedRecords": .scope(Principal.adminScope),
         ],
         "AgentService": [
             "AssessRisk": .clientRead,

@@ -137,6 +137,7 @@ public final class Projector: @unchecked Sendable {
         while let db = connected() {
             do {
                 try replayDeadLetters(on: db)
+                try backfillQuality(on: db)
                 // What stays dead blocks its aggregates; later dead letters are added as they come.
                 gate.quarantine(try ReadModels.quarantinedAggregates(on: db))
                 refreshDeadLetterCount(on: db)
@@ -189,7 +190,7 @@ public final class Projector: @unchecked Sendable {
     /// Stores a batch and tells the gate (quarantined aggregates first, then the offsets reached).
     private func store(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws {
         let (reached, letters) = try apply(records, group: group, on: db)
-        gate.quarantine(letters.compactMap { $0.event?.aggregateId })
+        gate.quarantine(letters.filter(\.blocksAggregate).compactMap { $0.event?.aggregateId })
         for (partition, next) in reached { gate.projected(partition, next: next) }
         if !letters.isEmpty { announce(letters, on: db) }
     }
@@ -225,15 +226,17 @@ public final class Projector: @unchecked Sendable {
     /// Stores one batch in one transaction; returns the next offset of every partition in it.
     private func apply(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws -> (reached: [PartitionKey: Int64], letters: [DeadLetter]) {
         var reached: [PartitionKey: Int64] = [:]
+        var times: [PartitionKey: Int64] = [:]
         for record in records {
             let key = PartitionKey(topic: record.topic, partition: record.partition)
             reached[key] = max(reached[key] ?? 0, record.offset + 1)
+            if let time = record.timestampMilliseconds { times[key] = max(times[key] ?? time, time) }
         }
         let (candidates, dead) = Self.decodeAll(records)
         let letters = try db.transaction {
             let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, cache: cache, on: db))
             try ReadModels.saveDeadLetters(letters, on: db)
-            try ReadModels.saveOffsets(group: group, reached, on: db)
+            try ReadModels.saveOffsets(group: group, reached, times: times, on: db)
             return letters
         }
         return (reached, letters)
@@ -246,7 +249,8 @@ public final class Projector: @unchecked Sendable {
         let open = try ReadModels.openDeadLetters(on: db)
         guard !open.isEmpty else { return }
         var (candidates, undecodable) = Self.decodeAll(open.map {
-            ConsumedRecord(topic: $0.topic, partition: $0.partition, offset: $0.offset, key: [], value: $0.body, headers: [:])
+            ConsumedRecord(topic: $0.topic, partition: $0.partition, offset: $0.offset, key: [], value: $0.body, headers: [:],
+                           timestampMilliseconds: $0.ingestedAt.map { $0.microseconds / 1000 })
         })
         // An aggregate's events in version order (another producer may have written them out of
         // order: version 3 dead-lettered before version 2 arrived); aggregates in log order.
@@ -265,18 +269,38 @@ public final class Projector: @unchecked Sendable {
         Log.info("projector", "dead letters replayed: \(open.count - stillDead.count) of \(open.count) applied; \(stillDead.count) still fail")
     }
 
+    /// Scores the events stored before quality existed (migration 0009), judged as ingested
+    /// when the projector recorded them, and fills their lineage ids from their bodies.
+    private func backfillQuality(on db: PostgresConnection) throws {
+        var total = 0
+        while !isStopping {
+            let rows = try ReadModels.unscoredEvents(limit: 1_000, on: db)
+            guard !rows.isEmpty else { break }
+            try ReadModels.saveBackfill(rows.map { row in
+                guard let event = try? Ultracore_Holdings_V1_Event(serializedBytes: row.body) else {
+                    return (row.id, 0, [DataQuality.envelopeComplete.name], "", "")
+                }
+                let assessment = DataQuality.assess(event, ingestedAt: row.recordedAt)
+                return (row.id, assessment.score, assessment.failed, event.correlationId, event.causationId)
+            }, on: db)
+            total += rows.count
+        }
+        if total > 0 { Log.info("projector", "scored \(total) events stored before data quality existed") }
+    }
+
     /// Records as events to project, and those that are not events as dead letters.
     static func decodeAll(_ records: [ConsumedRecord]) -> (events: [ReadModels.Recorded], dead: [DeadLetter]) {
         var events: [ReadModels.Recorded] = []
         var dead: [DeadLetter] = []
         for record in records {
+            let ingestedAt = record.timestampMilliseconds.map { Instant(microseconds: $0 &* 1000) }
             switch decode(record) {
             case .success(let event):
                 events.append(ReadModels.Recorded(event: event, body: record.value, topic: record.topic,
-                                                  partition: record.partition, offset: record.offset))
+                                                  partition: record.partition, offset: record.offset, ingestedAt: ingestedAt))
             case .failure(let rejection):
                 dead.append(DeadLetter(topic: record.topic, partition: record.partition, offset: record.offset,
-                                       body: record.value, event: nil, reason: rejection.reason))
+                                       body: record.value, event: nil, reason: rejection.reason, ingestedAt: ingestedAt))
             }
         }
         return (events, dead)
@@ -296,6 +320,7 @@ public final class Projector: @unchecked Sendable {
                                                 ("source-partition", Array(String(letter.partition).utf8)),
                                                 ("source-offset", Array(String(letter.offset).utf8))]
             if let event = letter.event { headers.append(("event-id", Array(event.eventId.utf8))) }
+            if !letter.failedRules.isEmpty { headers.append(("failed-quality-rules", Array(letter.failedRules.joined(separator: ",").utf8))) }
             return OutgoingRecord(topic: configuration.topics.deadLetters, partition: -1,
                                   key: Array((letter.event?.aggregateId ?? "").utf8), value: letter.body, headers: headers)
         })
@@ -314,7 +339,16 @@ public final class Projector: @unchecked Sendable {
     static func project(_ candidates: [ReadModels.Recorded], blocked initiallyBlocked: Set<String>,
                         cache: PositionCache = PositionCache(maxWeight: 0), on db: PostgresConnection) throws -> [DeadLetter] {
         let known = try ReadModels.knownEventIds(candidates.map(\.event.eventId), on: db)
-        let fresh = candidates.filter { !known.contains($0.event.eventId) }
+        var fresh: [ReadModels.Recorded] = []
+        var reused: [ReadModels.Recorded] = []
+        for item in candidates {
+            if let digest = known[item.event.eventId] {
+                // The same body again is a replay (skipped); another body under a taken id is not.
+                if digest != Digest.sha256Hex(item.body) { reused.append(item) }
+            } else {
+                fresh.append(item)
+            }
+        }
         var taken = try ReadModels.takenVersions(fresh.map(\.event), on: db)
         var blocked = initiallyBlocked
         let touched = Array(Set(fresh.filter { RebalancingEvents.isPositionEvent($0.event) }.map(\.event.aggregateId)))
@@ -325,11 +359,18 @@ public final class Projector: @unchecked Sendable {
         var pending: [ReadModels.Recorded] = []
         /// Valuations of positions never priced: worth their cost basis (the one valuation rule).
         var atCost: [ReadModels.Valuation] = []
+        /// Per read model, the latest occurred_at of the events applied to it in this batch.
+        var latest: [String: Instant] = [:]
 
-        func deadLetter(_ item: ReadModels.Recorded, _ reason: String) {
-            dead.append(DeadLetter(topic: item.topic, partition: item.partition, offset: item.offset, body: item.body,
-                                   event: item.event, reason: reason))
-            blocked.insert(item.event.aggregateId)
+        func deadLetter(_ item: ReadModels.Recorded, _ reason: String, failedRules: [String] = []) {
+            let letter = DeadLetter(topic: item.topic, partition: item.partition, offset: item.offset, body: item.body,
+                                    event: item.event, reason: reason, failedRules: failedRules, ingestedAt: item.ingestedAt)
+            dead.append(letter)
+            if letter.blocksAggregate { blocked.insert(item.event.aggregateId) }
+        }
+        for item in reused {
+            deadLetter(item, "quarantined: failed data-quality rule unique_ids: event id \(item.event.eventId) is taken by another event",
+                       failedRules: [DataQuality.uniqueIds.name])
         }
         /// Writes the accepted events so far (a run's settlement reads its trades from the trail).
         func flush() throws {
@@ -384,6 +425,12 @@ public final class Projector: @unchecked Sendable {
 
         for item in fresh {
             let event = item.event
+            let critical = item.quality.failedCritical
+            if !critical.isEmpty {
+                deadLetter(item, "quarantined: failed data-quality rules " + critical.joined(separator: ", ") + ": "
+                           + item.quality.details.joined(separator: "; "), failedRules: critical)
+                continue
+            }
             if blocked.contains(event.aggregateId) {
                 deadLetter(item, "follows a dead-lettered event of \(event.aggregateId); replayed with it")
                 continue
@@ -415,6 +462,9 @@ public final class Projector: @unchecked Sendable {
             }
             taken.insert(version)
             pending.append(item)
+            if let at = event.occurredAt.flatMap(Instant.init) {
+                for view in DataProducts.views(fedBy: event.eventType) { latest[view] = max(latest[view] ?? at, at) }
+            }
             switch event.payload {
             case .rebalancingCompleted(let completed)?:
                 try settleRun(completed.rebalancingId, client: event.clientId, expected: Int(completed.tradeCount), event: event)
@@ -434,6 +484,7 @@ public final class Projector: @unchecked Sendable {
         let saved = changed.sorted().compactMap { positions[$0] }
         try ReadModels.savePositions(saved, before: stored, on: db)
         for position in saved { cache.remember(position) }
+        try ReadModels.saveFreshness(latest, on: db)
         return dead
     }
 

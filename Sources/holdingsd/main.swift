@@ -361,8 +361,9 @@ let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerCloc
 scheduler.start()
 let monitor = agentEnabled ? MonitoringAgent(model: running.model!, configuration: backbone.kafka, bootstrap: running.bootstrap) : nil
 monitor?.start()
-let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing, agent] + (reflectionEnabled ? reflection.services : [])
-    + [PendingService(Ultracore_Holdings_V1_DataMeshService.descriptor)]
+let dataMesh = DataMeshService(model: running.model!)
+let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing, agent, dataMesh]
+    + (reflectionEnabled ? reflection.services : [])
 // Fail closed: every served method must have a declared access requirement.
 for service in services {
     for handler in service.methodHandlers where MethodRequirements.byPath[handler.method.path] == nil {

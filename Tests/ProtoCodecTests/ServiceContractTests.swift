@@ -78,6 +78,30 @@ struct ServiceContractTests {
         {
             Ultracore_Holdings_V1_ListMaterializedViewsResponse()
         }
+
+        func listDataProducts(request: Ultracore_Holdings_V1_ListDataProductsRequest, context: ServerContext)
+            async throws -> Ultracore_Holdings_V1_ListDataProductsResponse
+        {
+            Ultracore_Holdings_V1_ListDataProductsResponse()
+        }
+
+        func getPortfolioAsOf(request: Ultracore_Holdings_V1_GetPortfolioAsOfRequest, context: ServerContext)
+            async throws -> Ultracore_Holdings_V1_GetPortfolioAsOfResponse
+        {
+            Ultracore_Holdings_V1_GetPortfolioAsOfResponse()
+        }
+
+        func diffPosition(request: Ultracore_Holdings_V1_DiffPositionRequest, context: ServerContext)
+            async throws -> Ultracore_Holdings_V1_DiffPositionResponse
+        {
+            Ultracore_Holdings_V1_DiffPositionResponse()
+        }
+
+        func listQuarantinedRecords(request: Ultracore_Holdings_V1_ListQuarantinedRecordsRequest, context: ServerContext)
+            async throws -> Ultracore_Holdings_V1_ListQuarantinedRecordsResponse
+        {
+            Ultracore_Holdings_V1_ListQuarantinedRecordsResponse()
+        }
     }
 
     /// Runs a raw handler with the given request messages; returns the response messages.
@@ -97,7 +121,8 @@ struct ServiceContractTests {
     @Test("generated handlers decode requests, call the implementation and encode responses")
     func handlers() async throws {
         let handlers = FixedDataMesh().methodHandlers
-        #expect(handlers.map(\.method.method) == ["GetDataQuality", "GetLineage", "ListMaterializedViews"])
+        #expect(handlers.map(\.method.method) == ["GetDataQuality", "GetLineage", "ListMaterializedViews", "ListDataProducts",
+                                                   "GetPortfolioAsOf", "DiffPosition", "ListQuarantinedRecords"])
         #expect(FixedDataMesh().serviceDescriptor.protoFile == "ultracore/holdings/v1/data_mesh.proto")
         var request = Ultracore_Holdings_V1_GetDataQualityRequest()
         request.clientId = "client-42"

@@ -49,7 +49,13 @@ struct ExecutorFixture {
     static func change(_ client: String, _ amount: Int) -> Tally.Change {
         let context = EventContext(eventId: UUIDText.random(), occurredAt: .now, correlationId: "c", causationId: "c",
                                    source: "test", requestId: "")
-        return Tally.Change(event: context.envelope(aggregateId: "agg-\(client)", version: 1, clientId: client), amount: amount)
+        // A complete event (the recorder scores it and refuses one that fails a critical rule).
+        var event = context.envelope(aggregateId: "agg-\(client)", version: 1, clientId: client)
+        var alert = Ultracore_Holdings_V1_AgentAlert()
+        alert.clientId = client
+        event.eventType = .agentAlert
+        event.payload = .agentAlert(alert)
+        return Tally.Change(event: event, amount: amount)
     }
 }
 

@@ -238,17 +238,31 @@ def test_a_token_for_client_a_never_reaches_client_b(secured):
     holdings, costs, rebalancing = secured.stubs(a_channel)
     mine = holdings.OpenPosition(pb.OpenPositionRequest(client_id=a, ticker="AAPL", quantity="1", price="10"), timeout=10)
     before = event_count(secured, b)
+    admin_holdings, _, _ = secured.admin()
+    b_event = admin_holdings.ListEvents(pb.ListEventsRequest(client_id=b, page_size=1), timeout=10).events[0].event_id
 
     # Every method aimed at B's client id, position id, plan id: denied or not found, never OK.
     for path, request_class, response_class, streaming in every_method():
-        if path.endswith(("/PublishPrices", "/ApplyCorporateAction", "/ListMaterializedViews", "/TrainPolicy")):
+        if path.endswith(("/PublishPrices", "/ApplyCorporateAction", "/ListMaterializedViews", "/TrainPolicy",
+                          "/ListQuarantinedRecords")):
             continue  # scope methods: tested below
+        if path.endswith("/ListDataProducts"):
+            continue  # descriptors only, no client data: any reader may list them
         request = aimed_at(request_class, b, position, plan)
         code, details = code_of(call(a_channel, path, request, response_class, streaming))
         if path.endswith("/ListEvents") or path.endswith("/WatchEvents"):
             assert code == DENIED and f"clients:read:{b}" in details, (path, code, details)
-        elif path.split("/")[1].endswith("DataMeshService"):
-            assert code in (DENIED, grpc.StatusCode.UNIMPLEMENTED), (path, code, details)
+        elif path.endswith(("/GetDataQuality", "/GetLineage")):
+            # Exactly one id: by client (denied) and by position or event (not found, as if unknown).
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, (path, code, details)
+            for field, value, expected in (("client_id", b, DENIED), ("position_id", position, grpc.StatusCode.NOT_FOUND),
+                                           ("event_id", b_event, grpc.StatusCode.NOT_FOUND)):
+                if field not in request_class.DESCRIPTOR.fields_by_name:
+                    continue
+                code, details = code_of(call(a_channel, path, request_class(**{field: value}), response_class, streaming))
+                assert code == expected, (path, field, code, details)
+                if expected == DENIED:
+                    assert f"clients:read:{b}" in details, details
         elif "position_id" in request.DESCRIPTOR.fields_by_name and "client_id" not in request.DESCRIPTOR.fields_by_name:
             assert code == grpc.StatusCode.NOT_FOUND, (path, code, details)
         elif path.split("/")[1].endswith("AnalyticsService"):

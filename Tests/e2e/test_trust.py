@@ -173,9 +173,6 @@ def test_a_string_holding_u0000_is_refused_in_every_method(server):
                 result = call(request, timeout=10)
                 if streaming:
                     list(result)
-            if service.endswith("DataMeshService"):  # not built yet: the request is never read
-                assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-                continue
             assert raised.value.code() == INVALID, (method, field.name, raised.value.details())
             assert "U+0000" in raised.value.details() and field.name in raised.value.details(), raised.value.details()
             checked += 1
@@ -411,7 +408,8 @@ def test_a_record_the_projection_cannot_apply_is_dead_lettered_and_replayed_afte
                              aggregate_version=version, client_id=client, source="elsewhere", schema_version=1)
             event.occurred_at.CopyFrom(ts("2025-02-01T00:00:00"))
             event.position_valued.CopyFrom(ev.PositionValued(position_id=position.position_id, client_id=client, ticker="DLT",
-                                                             price=price, quantity="10", priced_at=ts("2025-02-01T00:00:00")))
+                                                             price=price, quantity="10", priced_at=ts("2025-02-01T00:00:00"),
+                                                             market_value=str(10 * int(price))))
             return event
 
         produce(bootstrap, valued(3, "7").SerializeToString(), key=position.position_id)

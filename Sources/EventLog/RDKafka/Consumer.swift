@@ -105,7 +105,10 @@ public final class EventConsumer {
                     index += 1
                 }
             }
-            records.append(ConsumedRecord(topic: topic, partition: m.partition, offset: m.offset, key: key, value: value, headers: headers))
+            var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+            records.append(ConsumedRecord(topic: topic, partition: m.partition, offset: m.offset, key: key, value: value, headers: headers,
+                                          timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 ? nil : timestamp))
         }
         return records
     }

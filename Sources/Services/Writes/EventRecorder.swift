@@ -1,3 +1,4 @@
+import Domain
 import EventLog
 import HoldingsProto
 import RPCCore
@@ -36,13 +37,27 @@ final class EventRecorder: Sendable {
     }
 
     /// Produces the events of one client and waits for the broker (and, embedded, Postgres).
-    /// Events whose partition is too far behind the projection are not produced (UNAVAILABLE).
+    /// Each is scored first (DataQuality: the score and failed rules travel in its envelope);
+    /// one that fails a critical rule is a defect of the write path and is not produced
+    /// (INTERNAL). Events whose partition is too far behind the projection are not produced
+    /// (UNAVAILABLE).
     func record(_ events: [Ultracore_Holdings_V1_Event], client: String) async -> Outcome {
+        var events = events
         var results: [(any Error)?] = Array(repeating: nil, count: events.count)
         var records: [OutgoingRecord] = []
         var sent: [Int] = []
         let target = partition(of: client)
-        for (index, event) in events.enumerated() {
+        let now = Instant.now
+        for index in events.indices {
+            let assessment = DataQuality.stamp(&events[index], ingestedAt: now)
+            let event = events[index]
+            if !assessment.failedCritical.isEmpty {
+                Log.error("event-recorder", "REFUSED event \(event.eventId) (\(event.eventType.protoName ?? "?") of \(event.aggregateId)): "
+                          + assessment.details.joined(separator: "; "))
+                results[index] = RPCError(.internal, "the service built an event that fails the data-quality rules "
+                    + assessment.failedCritical.joined(separator: ", ") + "; nothing was recorded: " + assessment.details.joined(separator: "; "))
+                continue
+            }
             if let lag = gate.reserve(target) {
                 results[index] = RPCError(.unavailable,
                     "the projection is \(lag.events) events behind on \(target) (limit \(gate.maxLag)); write refused, retry later")

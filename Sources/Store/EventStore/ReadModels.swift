@@ -13,9 +13,16 @@ public enum ReadModels {
         public var topic: String
         public var partition: Int32
         public var offset: Int64
+        /// When the log received the record (its timestamp), or nil when unknown.
+        public var ingestedAt: Instant?
+        /// The event's quality as the projector judges it (DataQuality.assess).
+        public var quality: DataQuality.Assessment
 
-        public init(event: Ultracore_Holdings_V1_Event, body: [UInt8], topic: String, partition: Int32, offset: Int64) {
+        public init(event: Ultracore_Holdings_V1_Event, body: [UInt8], topic: String, partition: Int32, offset: Int64,
+                    ingestedAt: Instant? = nil) {
             (self.event, self.body, self.topic, self.partition, self.offset) = (event, body, topic, partition, offset)
+            self.ingestedAt = ingestedAt
+            quality = DataQuality.assess(event, ingestedAt: ingestedAt ?? event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0))
         }
     }
 
@@ -29,8 +36,14 @@ public enum ReadModels {
         var ids: [String?] = [], aggregates: [String?] = [], versions: [String?] = [], types: [String?] = []
         var clients: [String?] = [], occurred: [String?] = [], requests: [String?] = [], digests: [String?] = []
         var bodies: [String?] = [], topics: [String?] = [], partitions: [String?] = [], offsets: [String?] = []
-        var runs: [String?] = []
+        var runs: [String?] = [], scores: [String?] = [], failed: [String?] = [], ingested: [String?] = []
+        var correlations: [String?] = [], causations: [String?] = []
         for recorded in events {
+            scores.append(String(recorded.quality.score))
+            failed.append(recorded.quality.failed.joined(separator: ","))
+            ingested.append(recorded.ingestedAt.map { String($0.microseconds) })
+            correlations.append(recorded.event.correlationId)
+            causations.append(recorded.event.causationId)
             runs.append(RebalancingEvents.runId(of: recorded.event))
             let event = recorded.event
             ids.append(event.eventId)
@@ -48,16 +61,21 @@ public enum ReadModels {
         }
         let rows = try connection.execute("""
             INSERT INTO events (event_id, aggregate_id, aggregate_version, event_type, client_id, occurred_at,
-                                request_id, request_digest, body, topic, kafka_partition, kafka_offset, rebalancing_id)
+                                request_id, request_digest, body, topic, kafka_partition, kafka_offset, rebalancing_id,
+                                quality_score, failed_rules, ingested_at, correlation_id, causation_id)
             SELECT e.id::uuid, e.aggregate, e.version, e.type, e.client, to_timestamp(e.micros::float8 / 1e6),
-                   e.request, e.digest, e.body, e.topic, e.part, e.off, e.run
+                   e.request, e.digest, e.body, e.topic, e.part, e.off, e.run,
+                   e.score, string_to_array(e.failed, ','), to_timestamp(e.ingested::float8 / 1e6), e.correlation, e.causation
             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[],
-                        $9::bytea[], $10::text[], $11::int4[], $12::int8[], $13::text[])
-                 AS e(id, aggregate, version, type, client, micros, request, digest, body, topic, part, off, run)
+                        $9::bytea[], $10::text[], $11::int4[], $12::int8[], $13::text[], $14::int2[], $15::text[], $16::int8[],
+                        $17::text[], $18::text[])
+                 AS e(id, aggregate, version, type, client, micros, request, digest, body, topic, part, off, run,
+                      score, failed, ingested, correlation, causation)
             ON CONFLICT DO NOTHING
             RETURNING event_id::text
             """,
-            [ids, aggregates, versions, types, clients, occurred, requests, digests, bodies, topics, partitions, offsets, runs]
+            [ids, aggregates, versions, types, clients, occurred, requests, digests, bodies, topics, partitions, offsets, runs,
+             scores, failed, ingested, correlations, causations]
                 .map { .text(postgresArrayLiteral($0)) })
         let inserted = Set(rows.rows.compactMap { $0[0] })
         return events.filter { inserted.contains($0.event.eventId) }
@@ -210,16 +228,34 @@ public enum ReadModels {
     }
 
     /// Stores the next offset to read of each partition.
-    public static func saveOffsets(group: String, _ offsets: [PartitionKey: Int64], on connection: PostgresConnection) throws {
+    /// Stores the next offset of each partition, and the log timestamp (ms) of the last
+    /// record applied where `times` has it (the time lag of ListMaterializedViews).
+    public static func saveOffsets(group: String, _ offsets: [PartitionKey: Int64], times: [PartitionKey: Int64] = [:],
+                                   on connection: PostgresConnection) throws {
         guard !offsets.isEmpty else { return }
         let sorted = offsets.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
         try connection.execute("""
-            INSERT INTO consumer_offsets (consumer_group, topic, kafka_partition, next_offset)
-            SELECT $1, t, p, o FROM unnest($2::text[], $3::int4[], $4::int8[]) AS x(t, p, o)
-            ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset
+            INSERT INTO consumer_offsets (consumer_group, topic, kafka_partition, next_offset, last_record_at)
+            SELECT $1, t, p, o, to_timestamp(ms::float8 / 1e3) FROM unnest($2::text[], $3::int4[], $4::int8[], $5::int8[]) AS x(t, p, o, ms)
+            ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset,
+                last_record_at = COALESCE(excluded.last_record_at, consumer_offsets.last_record_at)
             """, [.text(group), .text(postgresArrayLiteral(sorted.map { $0.key.topic })),
                   .text(postgresArrayLiteral(sorted.map { String($0.key.partition) })),
-                  .text(postgresArrayLiteral(sorted.map { String($0.value) }))])
+                  .text(postgresArrayLiteral(sorted.map { String($0.value) })),
+                  .text(postgresArrayLiteral(sorted.map { times[$0.key].map { String($0) } }))])
+    }
+
+    /// Records when the projector applied events to each read model: the latest occurred_at
+    /// per view (kept when an older event arrives) and the commit time.
+    public static func saveFreshness(_ latest: [String: Instant], on connection: PostgresConnection) throws {
+        guard !latest.isEmpty else { return }
+        let sorted = latest.sorted { $0.key < $1.key }
+        try connection.execute("""
+            INSERT INTO view_freshness (view_name, last_event_at, last_applied_at)
+            SELECT v, to_timestamp(us::float8 / 1e6), clock_timestamp() FROM unnest($1::text[], $2::int8[]) AS x(v, us)
+            ON CONFLICT (view_name) DO UPDATE SET last_event_at = greatest(view_freshness.last_event_at, excluded.last_event_at),
+                last_applied_at = excluded.last_applied_at
+            """, [.text(postgresArrayLiteral(sorted.map(\.key))), .text(postgresArrayLiteral(sorted.map { String($0.value.microseconds) }))])
     }
 
     public static func loadOffsets(group: String, on connection: PostgresConnection) throws -> [PartitionKey: Int64] {

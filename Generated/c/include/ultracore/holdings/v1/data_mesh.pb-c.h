@@ -15,22 +15,131 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "ultracore/holdings/v1/common.pb-c.h"
 #include "ultracore/holdings/v1/events.pb-c.h"
 
 typedef struct Ultracore__Holdings__V1__GetDataQualityRequest Ultracore__Holdings__V1__GetDataQualityRequest;
 typedef struct Ultracore__Holdings__V1__QualityRule Ultracore__Holdings__V1__QualityRule;
+typedef struct Ultracore__Holdings__V1__QualitySlice Ultracore__Holdings__V1__QualitySlice;
 typedef struct Ultracore__Holdings__V1__GetDataQualityResponse Ultracore__Holdings__V1__GetDataQualityResponse;
 typedef struct Ultracore__Holdings__V1__GetLineageRequest Ultracore__Holdings__V1__GetLineageRequest;
 typedef struct Ultracore__Holdings__V1__LineageNode Ultracore__Holdings__V1__LineageNode;
 typedef struct Ultracore__Holdings__V1__LineageEdge Ultracore__Holdings__V1__LineageEdge;
+typedef struct Ultracore__Holdings__V1__LineageOutput Ultracore__Holdings__V1__LineageOutput;
 typedef struct Ultracore__Holdings__V1__GetLineageResponse Ultracore__Holdings__V1__GetLineageResponse;
 typedef struct Ultracore__Holdings__V1__ListMaterializedViewsRequest Ultracore__Holdings__V1__ListMaterializedViewsRequest;
 typedef struct Ultracore__Holdings__V1__MaterializedView Ultracore__Holdings__V1__MaterializedView;
 typedef struct Ultracore__Holdings__V1__ListMaterializedViewsResponse Ultracore__Holdings__V1__ListMaterializedViewsResponse;
+typedef struct Ultracore__Holdings__V1__PartitionLag Ultracore__Holdings__V1__PartitionLag;
+typedef struct Ultracore__Holdings__V1__ListDataProductsRequest Ultracore__Holdings__V1__ListDataProductsRequest;
+typedef struct Ultracore__Holdings__V1__DataProduct Ultracore__Holdings__V1__DataProduct;
+typedef struct Ultracore__Holdings__V1__ListDataProductsResponse Ultracore__Holdings__V1__ListDataProductsResponse;
+typedef struct Ultracore__Holdings__V1__GetPortfolioAsOfRequest Ultracore__Holdings__V1__GetPortfolioAsOfRequest;
+typedef struct Ultracore__Holdings__V1__GetPortfolioAsOfResponse Ultracore__Holdings__V1__GetPortfolioAsOfResponse;
+typedef struct Ultracore__Holdings__V1__DiffPositionRequest Ultracore__Holdings__V1__DiffPositionRequest;
+typedef struct Ultracore__Holdings__V1__FieldChange Ultracore__Holdings__V1__FieldChange;
+typedef struct Ultracore__Holdings__V1__LotChange Ultracore__Holdings__V1__LotChange;
+typedef struct Ultracore__Holdings__V1__DiffPositionResponse Ultracore__Holdings__V1__DiffPositionResponse;
+typedef struct Ultracore__Holdings__V1__ListQuarantinedRecordsRequest Ultracore__Holdings__V1__ListQuarantinedRecordsRequest;
+typedef struct Ultracore__Holdings__V1__QuarantinedRecord Ultracore__Holdings__V1__QuarantinedRecord;
+typedef struct Ultracore__Holdings__V1__ListQuarantinedRecordsResponse Ultracore__Holdings__V1__ListQuarantinedRecordsResponse;
 
 
 /* --- enums --- */
 
+/*
+ * The data-quality rules, their dimension and weight (points out of 100; the weights add
+ * up to 100). Critical rules keep a record out of the read models.
+ */
+typedef enum _Ultracore__Holdings__V1__QualityRuleName {
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__QUALITY_RULE_NAME_UNSPECIFIED = 0,
+  /*
+   * "envelope_complete", completeness, 15, critical: event id (a UUID), aggregate id,
+   * version >= 1, occurred_at, source, a known event type and schema version 1, the
+   * payload of that type, and a client id (except POLICY_TRAINED). All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__ENVELOPE_COMPLETE = 1,
+  /*
+   * "payload_complete", completeness, 10, critical: the payload's own required fields: ids
+   * that match the envelope (position id = aggregate id, client id), ticker, lots with an
+   * id, a source event id (a UUID) and an acquisition time, sale, price and effective
+   * times. All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__PAYLOAD_COMPLETE = 2,
+  /*
+   * "quantities_positive", validity, 10, critical: every quantity is a decimal > 0 (a
+   * valued position's quantity may be 0). Position events and TRADE_EXECUTED.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__QUANTITIES_POSITIVE = 3,
+  /*
+   * "prices_positive", validity, 10, critical: prices and split ratios are decimals > 0;
+   * fees, costs and cost bases are decimals >= 0. Position events, TRADE_EXECUTED and
+   * REBALANCING_COMPLETED. (Events carry no currency: every amount is in the client's
+   * account currency.)
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__PRICES_POSITIVE = 4,
+  /*
+   * "identifiers_valid", validity, 5: tickers are 1–12 characters of A–Z 0–9 . -; ids are
+   * printable ASCII of at most 128 bytes. All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__IDENTIFIERS_VALID = 5,
+  /*
+   * "time_not_future", validity, 5, critical: occurred_at and every trade, quote and
+   * effective time are at most 5 minutes after the ingest time (the Kafka record's
+   * timestamp; at the write, the time it is produced). All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__TIME_NOT_FUTURE = 6,
+  /*
+   * "amounts_reconcile", consistency, 15, critical: a lot's unit_cost × quantity =
+   * cost_basis within quantity × 10^-10 + 10^-9 (unit_cost has 10 places); a sale's
+   * realized lots add up to its quantity and Σ proceeds = quantity × price − fees, each
+   * lot's gain = proceeds − cost basis and the total gain is their sum (within 10^-9);
+   * market value = quantity × price; a split's lots add up to quantity_after; a trade's lot
+   * or realized lots match its quantity. Position events and TRADE_EXECUTED.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__AMOUNTS_RECONCILE = 7,
+  /*
+   * "version_sequence", consistency, 10, critical: a position starts with POSITION_OPENED
+   * (or a rebalancing buy) at version 1 and only there; a run is TRIGGERED at 1 and
+   * COMPLETED or ABORTED at 2. The projector also refuses a version that does not follow
+   * its aggregate's last (a dead letter that holds back the aggregate). All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__VERSION_SEQUENCE = 8,
+  /*
+   * "unique_ids", uniqueness, 10, critical: no other event has this event id or this
+   * (aggregate, version). The same record read twice is a replay, not a failure; a write
+   * retried with a request_id already used answers the first outcome (it never makes a
+   * second event). All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__UNIQUE_IDS = 9,
+  /*
+   * "ingested_promptly", timeliness, 5: the log received the event within 60 seconds of
+   * its occurred_at. All event types.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__INGESTED_PROMPTLY = 10,
+  /*
+   * "booked_promptly", timeliness, 5: a buy, sale or trade is recorded within 24 hours of
+   * its trade time (a backdated buy loses these points), a valuation within 24 hours of
+   * its quote time (a stale price). Buys, sales, valuations, TRADE_EXECUTED.
+   */
+  ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__BOOKED_PROMPTLY = 11
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME)
+} Ultracore__Holdings__V1__QualityRuleName;
+/*
+ * Sensitivity of a data product's content.
+ */
+typedef enum _Ultracore__Holdings__V1__DataClassification {
+  ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_CLASSIFICATION_UNSPECIFIED = 0,
+  /*
+   * No client data (settings, descriptors).
+   */
+  ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_INTERNAL = 1,
+  /*
+   * Client ids and holdings: readable only under a client's grant or by operators.
+   */
+  ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_CONFIDENTIAL = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION)
+} Ultracore__Holdings__V1__DataClassification;
 
 /* --- messages --- */
 
@@ -41,27 +150,41 @@ struct  Ultracore__Holdings__V1__GetDataQualityRequest
 {
   ProtobufCMessage base;
   /*
-   * Score this client's data; exactly one of client_id and position_id is required.
+   * Score this client's events; exactly one of client_id and position_id is required.
    */
   char *client_id;
   /*
-   * Score this position's data.
+   * Score this position's events.
    */
   char *position_id;
+  /*
+   * Only events of this data product (a DataProduct name of ListDataProducts whose
+   * event_types are listed: "positions", "valuations", "trades", "rebalancing", "alerts");
+   * empty means all. Another name is INVALID_ARGUMENT.
+   */
+  char *data_product;
+  /*
+   * Only events that occurred at or after this time; unset means from the first.
+   */
+  Google__Protobuf__Timestamp *since;
+  /*
+   * Only events that occurred before this time; unset means up to now. Not after since.
+   */
+  Google__Protobuf__Timestamp *until;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_DATA_QUALITY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_data_quality_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL }
 
 
 /*
- * One data-quality rule and its outcome.
+ * One data-quality rule and its outcome over the examined events.
  */
 struct  Ultracore__Holdings__V1__QualityRule
 {
   ProtobufCMessage base;
   /*
-   * Rule name, for example "price_positive" or "valuation_fresh".
+   * Rule name, for example "prices_positive" (QualityRuleName in lower case).
    */
   char *name;
   /*
@@ -69,29 +192,71 @@ struct  Ultracore__Holdings__V1__QualityRule
    */
   char *description;
   /*
-   * Whether every checked record passed.
+   * Whether every checked event passed.
    */
   protobuf_c_boolean passed;
   /*
-   * Weight of the rule in the score, points out of 100.
+   * Weight of the rule in an event's score, points out of 100.
    */
   int32_t weight;
   /*
-   * Records checked.
+   * Events the rule applies to.
    */
   int64_t checked;
   /*
-   * Records that failed.
+   * Events that failed it.
    */
   int64_t failed;
   /*
-   * Explanation of the failures.
+   * Up to 5 failing event ids with what failed, "; "-separated; empty when none failed.
    */
   char *detail;
+  /*
+   * "completeness", "validity", "consistency", "uniqueness" or "timeliness".
+   */
+  char *dimension;
+  /*
+   * A failure keeps the record out of the read models.
+   */
+  protobuf_c_boolean critical;
+  /*
+   * Points of the average score this rule lost: the mean over the examined events of
+   * 100 × weight ÷ (the event's applicable weight) for each event that failed it, 0 for the
+   * others, 2 places. The losses of all rules add up to 100 − score_exact.
+   */
+  double points_lost;
 };
 #define ULTRACORE__HOLDINGS__V1__QUALITY_RULE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__quality_rule__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * The quality of one slice of the examined events.
+ */
+struct  Ultracore__Holdings__V1__QualitySlice
+{
+  ProtobufCMessage base;
+  /*
+   * The data product name, or the day's start (RFC 3339 date, UTC) for `days`.
+   */
+  char *name;
+  /*
+   * Average event score, rounded half up.
+   */
+  int32_t score;
+  /*
+   * Events in the slice.
+   */
+  int64_t events;
+  /*
+   * Events with a score below 100.
+   */
+  int64_t imperfect_events;
+};
+#define ULTRACORE__HOLDINGS__V1__QUALITY_SLICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__quality_slice__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /*
@@ -101,22 +266,40 @@ struct  Ultracore__Holdings__V1__GetDataQualityResponse
 {
   ProtobufCMessage base;
   /*
-   * 0 (unusable) to 100 (every rule passed).
+   * Average of the examined events' scores, rounded half up; 100 when none were examined.
    */
   int32_t score;
   /*
-   * The rules evaluated.
+   * Every rule, in QualityRuleName order.
    */
   size_t n_rules;
   Ultracore__Holdings__V1__QualityRule **rules;
   /*
-   * Events examined.
+   * Events examined (the audit trail; quarantined records are not events of the client).
    */
   int64_t events_examined;
+  /*
+   * The average score unrounded (2 places): 100 − Σ rules.points_lost.
+   */
+  double score_exact;
+  /*
+   * Per data product, in name order.
+   */
+  size_t n_products;
+  Ultracore__Holdings__V1__QualitySlice **products;
+  /*
+   * Per UTC day of occurred_at, oldest first (at most the last 366 days examined).
+   */
+  size_t n_days;
+  Ultracore__Holdings__V1__QualitySlice **days;
+  /*
+   * Records quarantined for their quality that claim this client (or position).
+   */
+  int64_t quarantined;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_DATA_QUALITY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_data_quality_response__descriptor) \
-    , 0, 0,NULL, 0 }
+    , 0, 0,NULL, 0, 0, 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -134,13 +317,17 @@ struct  Ultracore__Holdings__V1__GetLineageRequest
    */
   char *position_id;
   /*
-   * Levels followed in each direction, 1–10; 0 means 3.
+   * Levels followed in each direction, 1–10; 0 means 3; anything else is INVALID_ARGUMENT.
    */
   int32_t depth;
+  /*
+   * At most this many nodes (the nearest first); 0 means 500, at most 5,000.
+   */
+  int32_t max_nodes;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_LINEAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_lineage_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*
@@ -181,28 +368,42 @@ struct  Ultracore__Holdings__V1__LineageNode
    * Causation id.
    */
   char *causation_id;
+  /*
+   * Quality score the projector gave it.
+   */
+  int32_t quality_score;
+  /*
+   * Steps from the start of the graph (0 for the event asked for or the position's events).
+   */
+  int32_t distance;
+  /*
+   * Client owning it.
+   */
+  char *client_id;
 };
 #define ULTRACORE__HOLDINGS__V1__LINEAGE_NODE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lineage_node__descriptor) \
-    , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, ULTRACORE__HOLDINGS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
- * A "caused" relation between two events.
+ * A relation between two events.
  */
 struct  Ultracore__Holdings__V1__LineageEdge
 {
   ProtobufCMessage base;
   /*
-   * The cause.
+   * The earlier event (the cause).
    */
   char *from_event_id;
   /*
-   * The effect.
+   * The later event (the effect).
    */
   char *to_event_id;
   /*
-   * "causation" (causation_id), "correlation" (same request) or "aggregate" (next version).
+   * "causation" (to's causation_id is from), "correlation" (same correlation id: the same
+   * request or run; linked to the first event of it), or "aggregate" (to is the next
+   * version of from's aggregate).
    */
   char *relation;
 };
@@ -212,13 +413,43 @@ struct  Ultracore__Holdings__V1__LineageEdge
 
 
 /*
+ * A read-model row or derived result that an event of the graph fed.
+ */
+struct  Ultracore__Holdings__V1__LineageOutput
+{
+  ProtobufCMessage base;
+  /*
+   * The event.
+   */
+  char *event_id;
+  /*
+   * Read model (a MaterializedView name): "positions", "lots", "valuations",
+   * "rebalancing_runs", "agent_alerts", "policies", "wash_sale_losses", "schedules", or
+   * "realized_gains" (the sale's realized lots, read by GetRealizedGains).
+   */
+  char *dataset;
+  /*
+   * Key of the row, for example the position id or "<position id>/<lot id>".
+   */
+  char *key;
+  /*
+   * What the event did to it, in words.
+   */
+  char *effect;
+};
+#define ULTRACORE__HOLDINGS__V1__LINEAGE_OUTPUT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lineage_output__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
  * Result of DataMeshService.GetLineage.
  */
 struct  Ultracore__Holdings__V1__GetLineageResponse
 {
   ProtobufCMessage base;
   /*
-   * Events in the graph.
+   * Events in the graph, by distance then occurred_at.
    */
   size_t n_nodes;
   Ultracore__Holdings__V1__LineageNode **nodes;
@@ -227,10 +458,19 @@ struct  Ultracore__Holdings__V1__GetLineageResponse
    */
   size_t n_edges;
   Ultracore__Holdings__V1__LineageEdge **edges;
+  /*
+   * What the graph's events fed.
+   */
+  size_t n_outputs;
+  Ultracore__Holdings__V1__LineageOutput **outputs;
+  /*
+   * True when max_nodes cut the graph.
+   */
+  protobuf_c_boolean truncated;
 };
 #define ULTRACORE__HOLDINGS__V1__GET_LINEAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_lineage_response__descriptor) \
-    , 0,NULL, 0,NULL }
+    , 0,NULL, 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -252,7 +492,7 @@ struct  Ultracore__Holdings__V1__MaterializedView
 {
   ProtobufCMessage base;
   /*
-   * Table or view name.
+   * Table name.
    */
   char *name;
   /*
@@ -260,25 +500,36 @@ struct  Ultracore__Holdings__V1__MaterializedView
    */
   char *description;
   /*
-   * Rows.
+   * Rows (Postgres' exact count).
    */
   int64_t row_count;
   /*
-   * Time of the last event applied to it.
+   * Occurred-at time of the last event applied to it; unset when none.
    */
   Google__Protobuf__Timestamp *last_applied_at;
   /*
-   * Events on the log not yet applied.
+   * Records on the topics feeding it that the projector has not applied (Σ over the
+   * partitions of high watermark − stored next offset).
    */
   int64_t lag_events;
   /*
-   * Age of the oldest unapplied event, seconds.
+   * How long the oldest unapplied record has waited, seconds: now − the occurred_at of the
+   * next unapplied record; 0 when lag_events is 0.
    */
   double lag_seconds;
+  /*
+   * Owning team.
+   */
+  char *owner;
+  /*
+   * Topics it is projected from.
+   */
+  size_t n_source_topics;
+  char **source_topics;
 };
 #define ULTRACORE__HOLDINGS__V1__MATERIALIZED_VIEW__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__materialized_view__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -288,14 +539,417 @@ struct  Ultracore__Holdings__V1__ListMaterializedViewsResponse
 {
   ProtobufCMessage base;
   /*
-   * The views.
+   * The views, in name order.
    */
   size_t n_views;
   Ultracore__Holdings__V1__MaterializedView **views;
+  /*
+   * Lag of every partition of the event topics.
+   */
+  size_t n_partitions;
+  Ultracore__Holdings__V1__PartitionLag **partitions;
 };
 #define ULTRACORE__HOLDINGS__V1__LIST_MATERIALIZED_VIEWS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_materialized_views_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, 0,NULL }
+
+
+/*
+ * How far the projector is behind one partition.
+ */
+struct  Ultracore__Holdings__V1__PartitionLag
+{
+  ProtobufCMessage base;
+  /*
+   * Topic.
+   */
+  char *topic;
+  /*
+   * Partition.
+   */
+  int32_t partition;
+  /*
+   * Next offset the log will write (high watermark).
+   */
+  int64_t high_watermark;
+  /*
+   * Next offset the projector will apply (stored in Postgres with the read models).
+   */
+  int64_t projected_offset;
+};
+#define ULTRACORE__HOLDINGS__V1__PARTITION_LAG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__partition_lag__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+/*
+ * Input of DataMeshService.ListDataProducts.
+ */
+struct  Ultracore__Holdings__V1__ListDataProductsRequest
+{
+  ProtobufCMessage base;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_DATA_PRODUCTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_data_products_request__descriptor) \
+     }
+
+
+/*
+ * One data product: a read model or a topic.
+ */
+struct  Ultracore__Holdings__V1__DataProduct
+{
+  ProtobufCMessage base;
+  /*
+   * Name: a table name or a topic name.
+   */
+  char *name;
+  /*
+   * "read_model" or "topic".
+   */
+  char *kind;
+  /*
+   * Owning team.
+   */
+  char *owner;
+  /*
+   * What it holds.
+   */
+  char *description;
+  /*
+   * Schema version of its records (the Event envelope's schema_version for topics; the
+   * last migration that changed it for tables).
+   */
+  int32_t schema_version;
+  /*
+   * Sensitivity.
+   */
+  Ultracore__Holdings__V1__DataClassification classification;
+  /*
+   * How long its records are kept, in words ("forever (system of record)", "7 days", …).
+   */
+  char *retention;
+  /*
+   * Event types it holds (topics) or is built from (read models).
+   */
+  size_t n_event_types;
+  Ultracore__Holdings__V1__EventType *event_types;
+  /*
+   * The RPCs that read it.
+   */
+  size_t n_served_by;
+  char **served_by;
+};
+#define ULTRACORE__HOLDINGS__V1__DATA_PRODUCT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__data_product__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_CLASSIFICATION_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+
+
+/*
+ * Result of DataMeshService.ListDataProducts.
+ */
+struct  Ultracore__Holdings__V1__ListDataProductsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The products, read models first, each in name order.
+   */
+  size_t n_products;
+  Ultracore__Holdings__V1__DataProduct **products;
+  /*
+   * The rules events evolve by, one per line: which changes are compatible.
+   */
+  size_t n_schema_evolution_rules;
+  char **schema_evolution_rules;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_DATA_PRODUCTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_data_products_response__descriptor) \
+    , 0,NULL, 0,NULL }
+
+
+/*
+ * Input of DataMeshService.GetPortfolioAsOf.
+ */
+struct  Ultracore__Holdings__V1__GetPortfolioAsOfRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Owner; required.
+   */
+  char *client_id;
+  /*
+   * The time; required, not after now.
+   */
+  Google__Protobuf__Timestamp *as_of_time;
+  /*
+   * How many positions the answer lists at most (ticker order); 0 means 1,000, at most 10,000.
+   */
+  int32_t max_positions;
+};
+#define ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_AS_OF_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_portfolio_as_of_request__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0 }
+
+
+/*
+ * Result of DataMeshService.GetPortfolioAsOf.
+ */
+struct  Ultracore__Holdings__V1__GetPortfolioAsOfResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The positions open at as_of_time, each as ReconstructPosition rebuilds it at that time
+   * (lots omitted; lot_count set), in ticker order.
+   */
+  size_t n_positions;
+  Ultracore__Holdings__V1__Position **positions;
+  /*
+   * Σ market value of those positions (a position never priced by then at its cost
+   * basis), in currency units.
+   */
+  char *market_value;
+  /*
+   * Σ cost basis of those positions, in currency units.
+   */
+  char *cost_basis;
+  /*
+   * Σ realized gain of every position of the client (open or closed) by then.
+   */
+  char *realized_gain;
+  /*
+   * Open positions at as_of_time (`positions` may list fewer).
+   */
+  int32_t position_count;
+  /*
+   * Events applied.
+   */
+  int64_t events_applied;
+};
+#define ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_AS_OF_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__get_portfolio_as_of_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * Input of DataMeshService.DiffPosition.
+ */
+struct  Ultracore__Holdings__V1__DiffPositionRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Position; required.
+   */
+  char *position_id;
+  /*
+   * The earlier version, >= 1.
+   */
+  int64_t from_version;
+  /*
+   * The later version, > from_version; 0 means the latest.
+   */
+  int64_t to_version;
+};
+#define ULTRACORE__HOLDINGS__V1__DIFF_POSITION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__diff_position_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * One field that differs between two versions.
+ */
+struct  Ultracore__Holdings__V1__FieldChange
+{
+  ProtobufCMessage base;
+  /*
+   * Position field name ("quantity", "cost_basis", "realized_gain", "last_price", "status", …).
+   */
+  char *field;
+  /*
+   * Value at from_version ("" when unset).
+   */
+  char *before;
+  /*
+   * Value at to_version ("" when unset).
+   */
+  char *after;
+};
+#define ULTRACORE__HOLDINGS__V1__FIELD_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__field_change__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A lot that differs between two versions.
+ */
+struct  Ultracore__Holdings__V1__LotChange
+{
+  ProtobufCMessage base;
+  /*
+   * Lot id.
+   */
+  char *lot_id;
+  /*
+   * "added", "removed" (sold out) or "changed".
+   */
+  char *change;
+  /*
+   * Quantity before ("" when added).
+   */
+  char *quantity_before;
+  /*
+   * Quantity after ("" when removed).
+   */
+  char *quantity_after;
+  /*
+   * Cost basis before ("" when added).
+   */
+  char *cost_basis_before;
+  /*
+   * Cost basis after ("" when removed).
+   */
+  char *cost_basis_after;
+};
+#define ULTRACORE__HOLDINGS__V1__LOT_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__lot_change__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Result of DataMeshService.DiffPosition.
+ */
+struct  Ultracore__Holdings__V1__DiffPositionResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The versions compared (to_version resolved when 0 was asked).
+   */
+  int64_t from_version;
+  /*
+   * The later version.
+   */
+  int64_t to_version;
+  /*
+   * Fields that differ, in Position field order.
+   */
+  size_t n_changes;
+  Ultracore__Holdings__V1__FieldChange **changes;
+  /*
+   * Lots that differ, in lot id order.
+   */
+  size_t n_lots;
+  Ultracore__Holdings__V1__LotChange **lots;
+  /*
+   * The events after from_version up to to_version, in version order (at most 1,000).
+   */
+  size_t n_events;
+  Ultracore__Holdings__V1__Event **events;
+};
+#define ULTRACORE__HOLDINGS__V1__DIFF_POSITION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__diff_position_response__descriptor) \
+    , 0, 0, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * Input of DataMeshService.ListQuarantinedRecords.
+ */
+struct  Ultracore__Holdings__V1__ListQuarantinedRecordsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At most this many records; 0 means 100, at most 1,000.
+   */
+  int32_t limit;
+  /*
+   * Only records that failed data-quality rules (not those that do not fit their aggregate).
+   */
+  protobuf_c_boolean quality_only;
+  /*
+   * Include records an operator's replay already applied.
+   */
+  protobuf_c_boolean include_replayed;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_QUARANTINED_RECORDS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_quarantined_records_request__descriptor) \
+    , 0, 0, 0 }
+
+
+/*
+ * One record kept out of the read models.
+ */
+struct  Ultracore__Holdings__V1__QuarantinedRecord
+{
+  ProtobufCMessage base;
+  /*
+   * Where it is in the log.
+   */
+  char *topic;
+  /*
+   * Partition.
+   */
+  int32_t partition;
+  /*
+   * Offset.
+   */
+  int64_t offset;
+  /*
+   * Its event id, when it decodes as an event.
+   */
+  char *event_id;
+  /*
+   * Its event type name, when it decodes.
+   */
+  char *event_type;
+  /*
+   * Aggregate it claims.
+   */
+  char *aggregate_id;
+  /*
+   * Client it claims.
+   */
+  char *client_id;
+  /*
+   * Why it was kept out.
+   */
+  char *reason;
+  /*
+   * The critical data-quality rules it failed (empty for a record that does not fit its
+   * aggregate or is not an event).
+   */
+  size_t n_failed_rules;
+  char **failed_rules;
+  /*
+   * When it was quarantined.
+   */
+  Google__Protobuf__Timestamp *quarantined_at;
+  /*
+   * When a replay applied it; unset while it waits.
+   */
+  Google__Protobuf__Timestamp *replayed_at;
+};
+#define ULTRACORE__HOLDINGS__V1__QUARANTINED_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__quarantined_record__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, NULL }
+
+
+/*
+ * Result of DataMeshService.ListQuarantinedRecords.
+ */
+struct  Ultracore__Holdings__V1__ListQuarantinedRecordsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Newest first.
+   */
+  size_t n_records;
+  Ultracore__Holdings__V1__QuarantinedRecord **records;
+  /*
+   * Records waiting (not replayed), all of them.
+   */
+  int64_t open_count;
+};
+#define ULTRACORE__HOLDINGS__V1__LIST_QUARANTINED_RECORDS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&ultracore__holdings__v1__list_quarantined_records_response__descriptor) \
+    , 0,NULL, 0 }
 
 
 /* Ultracore__Holdings__V1__GetDataQualityRequest methods */
@@ -335,6 +989,25 @@ Ultracore__Holdings__V1__QualityRule *
                       const uint8_t       *data);
 void   ultracore__holdings__v1__quality_rule__free_unpacked
                      (Ultracore__Holdings__V1__QualityRule *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__QualitySlice methods */
+void   ultracore__holdings__v1__quality_slice__init
+                     (Ultracore__Holdings__V1__QualitySlice         *message);
+size_t ultracore__holdings__v1__quality_slice__get_packed_size
+                     (const Ultracore__Holdings__V1__QualitySlice   *message);
+size_t ultracore__holdings__v1__quality_slice__pack
+                     (const Ultracore__Holdings__V1__QualitySlice   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__quality_slice__pack_to_buffer
+                     (const Ultracore__Holdings__V1__QualitySlice   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__QualitySlice *
+       ultracore__holdings__v1__quality_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__quality_slice__free_unpacked
+                     (Ultracore__Holdings__V1__QualitySlice *message,
                       ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__GetDataQualityResponse methods */
 void   ultracore__holdings__v1__get_data_quality_response__init
@@ -412,6 +1085,25 @@ Ultracore__Holdings__V1__LineageEdge *
 void   ultracore__holdings__v1__lineage_edge__free_unpacked
                      (Ultracore__Holdings__V1__LineageEdge *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__LineageOutput methods */
+void   ultracore__holdings__v1__lineage_output__init
+                     (Ultracore__Holdings__V1__LineageOutput         *message);
+size_t ultracore__holdings__v1__lineage_output__get_packed_size
+                     (const Ultracore__Holdings__V1__LineageOutput   *message);
+size_t ultracore__holdings__v1__lineage_output__pack
+                     (const Ultracore__Holdings__V1__LineageOutput   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__lineage_output__pack_to_buffer
+                     (const Ultracore__Holdings__V1__LineageOutput   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__LineageOutput *
+       ultracore__holdings__v1__lineage_output__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__lineage_output__free_unpacked
+                     (Ultracore__Holdings__V1__LineageOutput *message,
+                      ProtobufCAllocator *allocator);
 /* Ultracore__Holdings__V1__GetLineageResponse methods */
 void   ultracore__holdings__v1__get_lineage_response__init
                      (Ultracore__Holdings__V1__GetLineageResponse         *message);
@@ -488,6 +1180,253 @@ Ultracore__Holdings__V1__ListMaterializedViewsResponse *
 void   ultracore__holdings__v1__list_materialized_views_response__free_unpacked
                      (Ultracore__Holdings__V1__ListMaterializedViewsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__PartitionLag methods */
+void   ultracore__holdings__v1__partition_lag__init
+                     (Ultracore__Holdings__V1__PartitionLag         *message);
+size_t ultracore__holdings__v1__partition_lag__get_packed_size
+                     (const Ultracore__Holdings__V1__PartitionLag   *message);
+size_t ultracore__holdings__v1__partition_lag__pack
+                     (const Ultracore__Holdings__V1__PartitionLag   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__partition_lag__pack_to_buffer
+                     (const Ultracore__Holdings__V1__PartitionLag   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__PartitionLag *
+       ultracore__holdings__v1__partition_lag__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__partition_lag__free_unpacked
+                     (Ultracore__Holdings__V1__PartitionLag *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__ListDataProductsRequest methods */
+void   ultracore__holdings__v1__list_data_products_request__init
+                     (Ultracore__Holdings__V1__ListDataProductsRequest         *message);
+size_t ultracore__holdings__v1__list_data_products_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest   *message);
+size_t ultracore__holdings__v1__list_data_products_request__pack
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_data_products_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListDataProductsRequest *
+       ultracore__holdings__v1__list_data_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_data_products_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListDataProductsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__DataProduct methods */
+void   ultracore__holdings__v1__data_product__init
+                     (Ultracore__Holdings__V1__DataProduct         *message);
+size_t ultracore__holdings__v1__data_product__get_packed_size
+                     (const Ultracore__Holdings__V1__DataProduct   *message);
+size_t ultracore__holdings__v1__data_product__pack
+                     (const Ultracore__Holdings__V1__DataProduct   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__data_product__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DataProduct   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__DataProduct *
+       ultracore__holdings__v1__data_product__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__data_product__free_unpacked
+                     (Ultracore__Holdings__V1__DataProduct *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__ListDataProductsResponse methods */
+void   ultracore__holdings__v1__list_data_products_response__init
+                     (Ultracore__Holdings__V1__ListDataProductsResponse         *message);
+size_t ultracore__holdings__v1__list_data_products_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse   *message);
+size_t ultracore__holdings__v1__list_data_products_response__pack
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_data_products_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListDataProductsResponse *
+       ultracore__holdings__v1__list_data_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_data_products_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListDataProductsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__GetPortfolioAsOfRequest methods */
+void   ultracore__holdings__v1__get_portfolio_as_of_request__init
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfRequest         *message);
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__get_packed_size
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest   *message);
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__pack
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__GetPortfolioAsOfRequest *
+       ultracore__holdings__v1__get_portfolio_as_of_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__get_portfolio_as_of_request__free_unpacked
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__GetPortfolioAsOfResponse methods */
+void   ultracore__holdings__v1__get_portfolio_as_of_response__init
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfResponse         *message);
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__get_packed_size
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse   *message);
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__pack
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__GetPortfolioAsOfResponse *
+       ultracore__holdings__v1__get_portfolio_as_of_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__get_portfolio_as_of_response__free_unpacked
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__DiffPositionRequest methods */
+void   ultracore__holdings__v1__diff_position_request__init
+                     (Ultracore__Holdings__V1__DiffPositionRequest         *message);
+size_t ultracore__holdings__v1__diff_position_request__get_packed_size
+                     (const Ultracore__Holdings__V1__DiffPositionRequest   *message);
+size_t ultracore__holdings__v1__diff_position_request__pack
+                     (const Ultracore__Holdings__V1__DiffPositionRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__diff_position_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DiffPositionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__DiffPositionRequest *
+       ultracore__holdings__v1__diff_position_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__diff_position_request__free_unpacked
+                     (Ultracore__Holdings__V1__DiffPositionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__FieldChange methods */
+void   ultracore__holdings__v1__field_change__init
+                     (Ultracore__Holdings__V1__FieldChange         *message);
+size_t ultracore__holdings__v1__field_change__get_packed_size
+                     (const Ultracore__Holdings__V1__FieldChange   *message);
+size_t ultracore__holdings__v1__field_change__pack
+                     (const Ultracore__Holdings__V1__FieldChange   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__field_change__pack_to_buffer
+                     (const Ultracore__Holdings__V1__FieldChange   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__FieldChange *
+       ultracore__holdings__v1__field_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__field_change__free_unpacked
+                     (Ultracore__Holdings__V1__FieldChange *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__LotChange methods */
+void   ultracore__holdings__v1__lot_change__init
+                     (Ultracore__Holdings__V1__LotChange         *message);
+size_t ultracore__holdings__v1__lot_change__get_packed_size
+                     (const Ultracore__Holdings__V1__LotChange   *message);
+size_t ultracore__holdings__v1__lot_change__pack
+                     (const Ultracore__Holdings__V1__LotChange   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__lot_change__pack_to_buffer
+                     (const Ultracore__Holdings__V1__LotChange   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__LotChange *
+       ultracore__holdings__v1__lot_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__lot_change__free_unpacked
+                     (Ultracore__Holdings__V1__LotChange *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__DiffPositionResponse methods */
+void   ultracore__holdings__v1__diff_position_response__init
+                     (Ultracore__Holdings__V1__DiffPositionResponse         *message);
+size_t ultracore__holdings__v1__diff_position_response__get_packed_size
+                     (const Ultracore__Holdings__V1__DiffPositionResponse   *message);
+size_t ultracore__holdings__v1__diff_position_response__pack
+                     (const Ultracore__Holdings__V1__DiffPositionResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__diff_position_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DiffPositionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__DiffPositionResponse *
+       ultracore__holdings__v1__diff_position_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__diff_position_response__free_unpacked
+                     (Ultracore__Holdings__V1__DiffPositionResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__ListQuarantinedRecordsRequest methods */
+void   ultracore__holdings__v1__list_quarantined_records_request__init
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsRequest         *message);
+size_t ultracore__holdings__v1__list_quarantined_records_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest   *message);
+size_t ultracore__holdings__v1__list_quarantined_records_request__pack
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_quarantined_records_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *
+       ultracore__holdings__v1__list_quarantined_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_quarantined_records_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__QuarantinedRecord methods */
+void   ultracore__holdings__v1__quarantined_record__init
+                     (Ultracore__Holdings__V1__QuarantinedRecord         *message);
+size_t ultracore__holdings__v1__quarantined_record__get_packed_size
+                     (const Ultracore__Holdings__V1__QuarantinedRecord   *message);
+size_t ultracore__holdings__v1__quarantined_record__pack
+                     (const Ultracore__Holdings__V1__QuarantinedRecord   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__quarantined_record__pack_to_buffer
+                     (const Ultracore__Holdings__V1__QuarantinedRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__QuarantinedRecord *
+       ultracore__holdings__v1__quarantined_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__quarantined_record__free_unpacked
+                     (Ultracore__Holdings__V1__QuarantinedRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Ultracore__Holdings__V1__ListQuarantinedRecordsResponse methods */
+void   ultracore__holdings__v1__list_quarantined_records_response__init
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsResponse         *message);
+size_t ultracore__holdings__v1__list_quarantined_records_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse   *message);
+size_t ultracore__holdings__v1__list_quarantined_records_response__pack
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse   *message,
+                      uint8_t             *out);
+size_t ultracore__holdings__v1__list_quarantined_records_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *
+       ultracore__holdings__v1__list_quarantined_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   ultracore__holdings__v1__list_quarantined_records_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Ultracore__Holdings__V1__GetDataQualityRequest_Closure)
@@ -495,6 +1434,9 @@ typedef void (*Ultracore__Holdings__V1__GetDataQualityRequest_Closure)
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__QualityRule_Closure)
                  (const Ultracore__Holdings__V1__QualityRule *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__QualitySlice_Closure)
+                 (const Ultracore__Holdings__V1__QualitySlice *message,
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__GetDataQualityResponse_Closure)
                  (const Ultracore__Holdings__V1__GetDataQualityResponse *message,
@@ -508,6 +1450,9 @@ typedef void (*Ultracore__Holdings__V1__LineageNode_Closure)
 typedef void (*Ultracore__Holdings__V1__LineageEdge_Closure)
                  (const Ultracore__Holdings__V1__LineageEdge *message,
                   void *closure_data);
+typedef void (*Ultracore__Holdings__V1__LineageOutput_Closure)
+                 (const Ultracore__Holdings__V1__LineageOutput *message,
+                  void *closure_data);
 typedef void (*Ultracore__Holdings__V1__GetLineageResponse_Closure)
                  (const Ultracore__Holdings__V1__GetLineageResponse *message,
                   void *closure_data);
@@ -519,6 +1464,45 @@ typedef void (*Ultracore__Holdings__V1__MaterializedView_Closure)
                   void *closure_data);
 typedef void (*Ultracore__Holdings__V1__ListMaterializedViewsResponse_Closure)
                  (const Ultracore__Holdings__V1__ListMaterializedViewsResponse *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__PartitionLag_Closure)
+                 (const Ultracore__Holdings__V1__PartitionLag *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__ListDataProductsRequest_Closure)
+                 (const Ultracore__Holdings__V1__ListDataProductsRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__DataProduct_Closure)
+                 (const Ultracore__Holdings__V1__DataProduct *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__ListDataProductsResponse_Closure)
+                 (const Ultracore__Holdings__V1__ListDataProductsResponse *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__GetPortfolioAsOfRequest_Closure)
+                 (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__GetPortfolioAsOfResponse_Closure)
+                 (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__DiffPositionRequest_Closure)
+                 (const Ultracore__Holdings__V1__DiffPositionRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__FieldChange_Closure)
+                 (const Ultracore__Holdings__V1__FieldChange *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__LotChange_Closure)
+                 (const Ultracore__Holdings__V1__LotChange *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__DiffPositionResponse_Closure)
+                 (const Ultracore__Holdings__V1__DiffPositionResponse *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__ListQuarantinedRecordsRequest_Closure)
+                 (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__QuarantinedRecord_Closure)
+                 (const Ultracore__Holdings__V1__QuarantinedRecord *message,
+                  void *closure_data);
+typedef void (*Ultracore__Holdings__V1__ListQuarantinedRecordsResponse_Closure)
+                 (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -539,6 +1523,22 @@ struct Ultracore__Holdings__V1__DataMeshService_Service
                                   const Ultracore__Holdings__V1__ListMaterializedViewsRequest *input,
                                   Ultracore__Holdings__V1__ListMaterializedViewsResponse_Closure closure,
                                   void *closure_data);
+  void (*list_data_products)(Ultracore__Holdings__V1__DataMeshService_Service *service,
+                             const Ultracore__Holdings__V1__ListDataProductsRequest *input,
+                             Ultracore__Holdings__V1__ListDataProductsResponse_Closure closure,
+                             void *closure_data);
+  void (*get_portfolio_as_of)(Ultracore__Holdings__V1__DataMeshService_Service *service,
+                              const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *input,
+                              Ultracore__Holdings__V1__GetPortfolioAsOfResponse_Closure closure,
+                              void *closure_data);
+  void (*diff_position)(Ultracore__Holdings__V1__DataMeshService_Service *service,
+                        const Ultracore__Holdings__V1__DiffPositionRequest *input,
+                        Ultracore__Holdings__V1__DiffPositionResponse_Closure closure,
+                        void *closure_data);
+  void (*list_quarantined_records)(Ultracore__Holdings__V1__DataMeshService_Service *service,
+                                   const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *input,
+                                   Ultracore__Holdings__V1__ListQuarantinedRecordsResponse_Closure closure,
+                                   void *closure_data);
 };
 typedef void (*Ultracore__Holdings__V1__DataMeshService_ServiceDestroy)(Ultracore__Holdings__V1__DataMeshService_Service *);
 void ultracore__holdings__v1__data_mesh_service__init (Ultracore__Holdings__V1__DataMeshService_Service *service,
@@ -549,7 +1549,11 @@ void ultracore__holdings__v1__data_mesh_service__init (Ultracore__Holdings__V1__
     { ULTRACORE__HOLDINGS__V1__DATA_MESH_SERVICE__BASE_INIT,\
       function_prefix__ ## get_data_quality,\
       function_prefix__ ## get_lineage,\
-      function_prefix__ ## list_materialized_views  }
+      function_prefix__ ## list_materialized_views,\
+      function_prefix__ ## list_data_products,\
+      function_prefix__ ## get_portfolio_as_of,\
+      function_prefix__ ## diff_position,\
+      function_prefix__ ## list_quarantined_records  }
 void ultracore__holdings__v1__data_mesh_service__get_data_quality(ProtobufCService *service,
                                                                   const Ultracore__Holdings__V1__GetDataQualityRequest *input,
                                                                   Ultracore__Holdings__V1__GetDataQualityResponse_Closure closure,
@@ -562,19 +1566,52 @@ void ultracore__holdings__v1__data_mesh_service__list_materialized_views(Protobu
                                                                          const Ultracore__Holdings__V1__ListMaterializedViewsRequest *input,
                                                                          Ultracore__Holdings__V1__ListMaterializedViewsResponse_Closure closure,
                                                                          void *closure_data);
+void ultracore__holdings__v1__data_mesh_service__list_data_products(ProtobufCService *service,
+                                                                    const Ultracore__Holdings__V1__ListDataProductsRequest *input,
+                                                                    Ultracore__Holdings__V1__ListDataProductsResponse_Closure closure,
+                                                                    void *closure_data);
+void ultracore__holdings__v1__data_mesh_service__get_portfolio_as_of(ProtobufCService *service,
+                                                                     const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *input,
+                                                                     Ultracore__Holdings__V1__GetPortfolioAsOfResponse_Closure closure,
+                                                                     void *closure_data);
+void ultracore__holdings__v1__data_mesh_service__diff_position(ProtobufCService *service,
+                                                               const Ultracore__Holdings__V1__DiffPositionRequest *input,
+                                                               Ultracore__Holdings__V1__DiffPositionResponse_Closure closure,
+                                                               void *closure_data);
+void ultracore__holdings__v1__data_mesh_service__list_quarantined_records(ProtobufCService *service,
+                                                                          const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *input,
+                                                                          Ultracore__Holdings__V1__ListQuarantinedRecordsResponse_Closure closure,
+                                                                          void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__quality_rule_name__descriptor;
+extern const ProtobufCEnumDescriptor    ultracore__holdings__v1__data_classification__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__quality_rule__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__quality_slice__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_node__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_edge__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_output__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_response__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_materialized_views_request__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__materialized_view__descriptor;
 extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_materialized_views_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__partition_lag__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_data_products_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__data_product__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_data_products_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_as_of_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_as_of_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__diff_position_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__field_change__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_change__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__diff_position_response__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_quarantined_records_request__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__quarantined_record__descriptor;
+extern const ProtobufCMessageDescriptor ultracore__holdings__v1__list_quarantined_records_response__descriptor;
 extern const ProtobufCServiceDescriptor ultracore__holdings__v1__data_mesh_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -97,6 +97,51 @@ void   ultracore__holdings__v1__quality_rule__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__quality_rule__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ultracore__holdings__v1__quality_slice__init
+                     (Ultracore__Holdings__V1__QualitySlice         *message)
+{
+  static const Ultracore__Holdings__V1__QualitySlice init_value = ULTRACORE__HOLDINGS__V1__QUALITY_SLICE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__quality_slice__get_packed_size
+                     (const Ultracore__Holdings__V1__QualitySlice *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quality_slice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__quality_slice__pack
+                     (const Ultracore__Holdings__V1__QualitySlice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quality_slice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__quality_slice__pack_to_buffer
+                     (const Ultracore__Holdings__V1__QualitySlice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quality_slice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__QualitySlice *
+       ultracore__holdings__v1__quality_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__QualitySlice *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__quality_slice__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__quality_slice__free_unpacked
+                     (Ultracore__Holdings__V1__QualitySlice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__quality_slice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   ultracore__holdings__v1__get_data_quality_response__init
                      (Ultracore__Holdings__V1__GetDataQualityResponse         *message)
 {
@@ -275,6 +320,51 @@ void   ultracore__holdings__v1__lineage_edge__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &ultracore__holdings__v1__lineage_edge__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__lineage_output__init
+                     (Ultracore__Holdings__V1__LineageOutput         *message)
+{
+  static const Ultracore__Holdings__V1__LineageOutput init_value = ULTRACORE__HOLDINGS__V1__LINEAGE_OUTPUT__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__lineage_output__get_packed_size
+                     (const Ultracore__Holdings__V1__LineageOutput *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lineage_output__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__lineage_output__pack
+                     (const Ultracore__Holdings__V1__LineageOutput *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lineage_output__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__lineage_output__pack_to_buffer
+                     (const Ultracore__Holdings__V1__LineageOutput *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lineage_output__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__LineageOutput *
+       ultracore__holdings__v1__lineage_output__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__LineageOutput *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__lineage_output__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__lineage_output__free_unpacked
+                     (Ultracore__Holdings__V1__LineageOutput *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__lineage_output__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   ultracore__holdings__v1__get_lineage_response__init
@@ -457,7 +547,592 @@ void   ultracore__holdings__v1__list_materialized_views_response__free_unpacked
   assert(message->base.descriptor == &ultracore__holdings__v1__list_materialized_views_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_request__field_descriptors[2] =
+void   ultracore__holdings__v1__partition_lag__init
+                     (Ultracore__Holdings__V1__PartitionLag         *message)
+{
+  static const Ultracore__Holdings__V1__PartitionLag init_value = ULTRACORE__HOLDINGS__V1__PARTITION_LAG__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__partition_lag__get_packed_size
+                     (const Ultracore__Holdings__V1__PartitionLag *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__partition_lag__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__partition_lag__pack
+                     (const Ultracore__Holdings__V1__PartitionLag *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__partition_lag__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__partition_lag__pack_to_buffer
+                     (const Ultracore__Holdings__V1__PartitionLag *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__partition_lag__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__PartitionLag *
+       ultracore__holdings__v1__partition_lag__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__PartitionLag *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__partition_lag__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__partition_lag__free_unpacked
+                     (Ultracore__Holdings__V1__PartitionLag *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__partition_lag__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__list_data_products_request__init
+                     (Ultracore__Holdings__V1__ListDataProductsRequest         *message)
+{
+  static const Ultracore__Holdings__V1__ListDataProductsRequest init_value = ULTRACORE__HOLDINGS__V1__LIST_DATA_PRODUCTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_data_products_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_data_products_request__pack
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_data_products_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListDataProductsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListDataProductsRequest *
+       ultracore__holdings__v1__list_data_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListDataProductsRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_data_products_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_data_products_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListDataProductsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__data_product__init
+                     (Ultracore__Holdings__V1__DataProduct         *message)
+{
+  static const Ultracore__Holdings__V1__DataProduct init_value = ULTRACORE__HOLDINGS__V1__DATA_PRODUCT__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__data_product__get_packed_size
+                     (const Ultracore__Holdings__V1__DataProduct *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__data_product__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__data_product__pack
+                     (const Ultracore__Holdings__V1__DataProduct *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__data_product__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__data_product__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DataProduct *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__data_product__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__DataProduct *
+       ultracore__holdings__v1__data_product__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__DataProduct *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__data_product__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__data_product__free_unpacked
+                     (Ultracore__Holdings__V1__DataProduct *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__data_product__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__list_data_products_response__init
+                     (Ultracore__Holdings__V1__ListDataProductsResponse         *message)
+{
+  static const Ultracore__Holdings__V1__ListDataProductsResponse init_value = ULTRACORE__HOLDINGS__V1__LIST_DATA_PRODUCTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_data_products_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_data_products_response__pack
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_data_products_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListDataProductsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListDataProductsResponse *
+       ultracore__holdings__v1__list_data_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListDataProductsResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_data_products_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_data_products_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListDataProductsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_data_products_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__get_portfolio_as_of_request__init
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfRequest         *message)
+{
+  static const Ultracore__Holdings__V1__GetPortfolioAsOfRequest init_value = ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_AS_OF_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__get_packed_size
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__pack
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__GetPortfolioAsOfRequest *
+       ultracore__holdings__v1__get_portfolio_as_of_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__GetPortfolioAsOfRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__get_portfolio_as_of_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__get_portfolio_as_of_request__free_unpacked
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__get_portfolio_as_of_response__init
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfResponse         *message)
+{
+  static const Ultracore__Holdings__V1__GetPortfolioAsOfResponse init_value = ULTRACORE__HOLDINGS__V1__GET_PORTFOLIO_AS_OF_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__get_packed_size
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__pack
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__get_portfolio_as_of_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__GetPortfolioAsOfResponse *
+       ultracore__holdings__v1__get_portfolio_as_of_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__GetPortfolioAsOfResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__get_portfolio_as_of_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__get_portfolio_as_of_response__free_unpacked
+                     (Ultracore__Holdings__V1__GetPortfolioAsOfResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__get_portfolio_as_of_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__diff_position_request__init
+                     (Ultracore__Holdings__V1__DiffPositionRequest         *message)
+{
+  static const Ultracore__Holdings__V1__DiffPositionRequest init_value = ULTRACORE__HOLDINGS__V1__DIFF_POSITION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__diff_position_request__get_packed_size
+                     (const Ultracore__Holdings__V1__DiffPositionRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__diff_position_request__pack
+                     (const Ultracore__Holdings__V1__DiffPositionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__diff_position_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DiffPositionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__DiffPositionRequest *
+       ultracore__holdings__v1__diff_position_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__DiffPositionRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__diff_position_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__diff_position_request__free_unpacked
+                     (Ultracore__Holdings__V1__DiffPositionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__field_change__init
+                     (Ultracore__Holdings__V1__FieldChange         *message)
+{
+  static const Ultracore__Holdings__V1__FieldChange init_value = ULTRACORE__HOLDINGS__V1__FIELD_CHANGE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__field_change__get_packed_size
+                     (const Ultracore__Holdings__V1__FieldChange *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__field_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__field_change__pack
+                     (const Ultracore__Holdings__V1__FieldChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__field_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__field_change__pack_to_buffer
+                     (const Ultracore__Holdings__V1__FieldChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__field_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__FieldChange *
+       ultracore__holdings__v1__field_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__FieldChange *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__field_change__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__field_change__free_unpacked
+                     (Ultracore__Holdings__V1__FieldChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__field_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__lot_change__init
+                     (Ultracore__Holdings__V1__LotChange         *message)
+{
+  static const Ultracore__Holdings__V1__LotChange init_value = ULTRACORE__HOLDINGS__V1__LOT_CHANGE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__lot_change__get_packed_size
+                     (const Ultracore__Holdings__V1__LotChange *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lot_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__lot_change__pack
+                     (const Ultracore__Holdings__V1__LotChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lot_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__lot_change__pack_to_buffer
+                     (const Ultracore__Holdings__V1__LotChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__lot_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__LotChange *
+       ultracore__holdings__v1__lot_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__LotChange *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__lot_change__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__lot_change__free_unpacked
+                     (Ultracore__Holdings__V1__LotChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__lot_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__diff_position_response__init
+                     (Ultracore__Holdings__V1__DiffPositionResponse         *message)
+{
+  static const Ultracore__Holdings__V1__DiffPositionResponse init_value = ULTRACORE__HOLDINGS__V1__DIFF_POSITION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__diff_position_response__get_packed_size
+                     (const Ultracore__Holdings__V1__DiffPositionResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__diff_position_response__pack
+                     (const Ultracore__Holdings__V1__DiffPositionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__diff_position_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__DiffPositionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__DiffPositionResponse *
+       ultracore__holdings__v1__diff_position_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__DiffPositionResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__diff_position_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__diff_position_response__free_unpacked
+                     (Ultracore__Holdings__V1__DiffPositionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__diff_position_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__list_quarantined_records_request__init
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsRequest         *message)
+{
+  static const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest init_value = ULTRACORE__HOLDINGS__V1__LIST_QUARANTINED_RECORDS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_quarantined_records_request__get_packed_size
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_quarantined_records_request__pack
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_quarantined_records_request__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *
+       ultracore__holdings__v1__list_quarantined_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_quarantined_records_request__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_quarantined_records_request__free_unpacked
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__quarantined_record__init
+                     (Ultracore__Holdings__V1__QuarantinedRecord         *message)
+{
+  static const Ultracore__Holdings__V1__QuarantinedRecord init_value = ULTRACORE__HOLDINGS__V1__QUARANTINED_RECORD__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__quarantined_record__get_packed_size
+                     (const Ultracore__Holdings__V1__QuarantinedRecord *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quarantined_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__quarantined_record__pack
+                     (const Ultracore__Holdings__V1__QuarantinedRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quarantined_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__quarantined_record__pack_to_buffer
+                     (const Ultracore__Holdings__V1__QuarantinedRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__quarantined_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__QuarantinedRecord *
+       ultracore__holdings__v1__quarantined_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__QuarantinedRecord *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__quarantined_record__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__quarantined_record__free_unpacked
+                     (Ultracore__Holdings__V1__QuarantinedRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__quarantined_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ultracore__holdings__v1__list_quarantined_records_response__init
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsResponse         *message)
+{
+  static const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse init_value = ULTRACORE__HOLDINGS__V1__LIST_QUARANTINED_RECORDS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ultracore__holdings__v1__list_quarantined_records_response__get_packed_size
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ultracore__holdings__v1__list_quarantined_records_response__pack
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ultracore__holdings__v1__list_quarantined_records_response__pack_to_buffer
+                     (const Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *
+       ultracore__holdings__v1__list_quarantined_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *)
+     protobuf_c_message_unpack (&ultracore__holdings__v1__list_quarantined_records_response__descriptor,
+                                allocator, len, data);
+}
+void   ultracore__holdings__v1__list_quarantined_records_response__free_unpacked
+                     (Ultracore__Holdings__V1__ListQuarantinedRecordsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ultracore__holdings__v1__list_quarantined_records_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_request__field_descriptors[5] =
 {
   {
     "client_id",
@@ -483,15 +1158,54 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "data_product",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetDataQualityRequest, data_product),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetDataQualityRequest, since),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "until",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetDataQualityRequest, until),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_data_quality_request__field_indices_by_name[] = {
   0,   /* field[0] = client_id */
+  2,   /* field[2] = data_product */
   1,   /* field[1] = position_id */
+  3,   /* field[3] = since */
+  4,   /* field[4] = until */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_data_quality_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_request__descriptor =
 {
@@ -501,14 +1215,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_reque
   "Ultracore__Holdings__V1__GetDataQualityRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetDataQualityRequest),
-  2,
+  5,
   ultracore__holdings__v1__get_data_quality_request__field_descriptors,
   ultracore__holdings__v1__get_data_quality_request__field_indices_by_name,
   1,  ultracore__holdings__v1__get_data_quality_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__get_data_quality_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__quality_rule__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__quality_rule__field_descriptors[10] =
 {
   {
     "name",
@@ -594,20 +1308,59 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__quality_rule__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dimension",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualityRule, dimension),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "critical",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualityRule, critical),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "points_lost",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualityRule, points_lost),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__quality_rule__field_indices_by_name[] = {
   4,   /* field[4] = checked */
+  8,   /* field[8] = critical */
   1,   /* field[1] = description */
   6,   /* field[6] = detail */
+  7,   /* field[7] = dimension */
   5,   /* field[5] = failed */
   0,   /* field[0] = name */
   2,   /* field[2] = passed */
+  9,   /* field[9] = points_lost */
   3,   /* field[3] = weight */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__quality_rule__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__quality_rule__descriptor =
 {
@@ -617,14 +1370,91 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__quality_rule__descript
   "Ultracore__Holdings__V1__QualityRule",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__QualityRule),
-  7,
+  10,
   ultracore__holdings__v1__quality_rule__field_descriptors,
   ultracore__holdings__v1__quality_rule__field_indices_by_name,
   1,  ultracore__holdings__v1__quality_rule__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__quality_rule__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__quality_slice__field_descriptors[4] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualitySlice, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "score",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualitySlice, score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualitySlice, events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "imperfect_events",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QualitySlice, imperfect_events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__quality_slice__field_indices_by_name[] = {
+  2,   /* field[2] = events */
+  3,   /* field[3] = imperfect_events */
+  0,   /* field[0] = name */
+  1,   /* field[1] = score */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__quality_slice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__quality_slice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.QualitySlice",
+  "QualitySlice",
+  "Ultracore__Holdings__V1__QualitySlice",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__QualitySlice),
+  4,
+  ultracore__holdings__v1__quality_slice__field_descriptors,
+  ultracore__holdings__v1__quality_slice__field_indices_by_name,
+  1,  ultracore__holdings__v1__quality_slice__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__quality_slice__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_response__field_descriptors[7] =
 {
   {
     "score",
@@ -662,16 +1492,68 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_data_quality_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "score_exact",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, score_exact),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "products",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, n_products),
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, products),
+    &ultracore__holdings__v1__quality_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, n_days),
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, days),
+    &ultracore__holdings__v1__quality_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quarantined",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetDataQualityResponse, quarantined),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_data_quality_response__field_indices_by_name[] = {
+  5,   /* field[5] = days */
   2,   /* field[2] = events_examined */
+  4,   /* field[4] = products */
+  6,   /* field[6] = quarantined */
   1,   /* field[1] = rules */
   0,   /* field[0] = score */
+  3,   /* field[3] = score_exact */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_data_quality_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_response__descriptor =
 {
@@ -681,14 +1563,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_data_quality_respo
   "Ultracore__Holdings__V1__GetDataQualityResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetDataQualityResponse),
-  3,
+  7,
   ultracore__holdings__v1__get_data_quality_response__field_descriptors,
   ultracore__holdings__v1__get_data_quality_response__field_indices_by_name,
   1,  ultracore__holdings__v1__get_data_quality_response__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__get_data_quality_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_request__field_descriptors[4] =
 {
   {
     "event_id",
@@ -726,16 +1608,29 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_nodes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetLineageRequest, max_nodes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_lineage_request__field_indices_by_name[] = {
   2,   /* field[2] = depth */
   0,   /* field[0] = event_id */
+  3,   /* field[3] = max_nodes */
   1,   /* field[1] = position_id */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_lineage_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_request__descriptor =
 {
@@ -745,14 +1640,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_request__d
   "Ultracore__Holdings__V1__GetLineageRequest",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetLineageRequest),
-  3,
+  4,
   ultracore__holdings__v1__get_lineage_request__field_descriptors,
   ultracore__holdings__v1__get_lineage_request__field_indices_by_name,
   1,  ultracore__holdings__v1__get_lineage_request__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__get_lineage_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__lineage_node__field_descriptors[8] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lineage_node__field_descriptors[11] =
 {
   {
     "event_id",
@@ -850,21 +1745,60 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__lineage_node__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "quality_score",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageNode, quality_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "distance",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageNode, distance),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageNode, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__lineage_node__field_indices_by_name[] = {
   2,   /* field[2] = aggregate_id */
   3,   /* field[3] = aggregate_version */
   7,   /* field[7] = causation_id */
+  10,   /* field[10] = client_id */
   6,   /* field[6] = correlation_id */
+  9,   /* field[9] = distance */
   0,   /* field[0] = event_id */
   1,   /* field[1] = event_type */
   5,   /* field[5] = occurred_at */
+  8,   /* field[8] = quality_score */
   4,   /* field[4] = source */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__lineage_node__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_node__descriptor =
 {
@@ -874,7 +1808,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_node__descript
   "Ultracore__Holdings__V1__LineageNode",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__LineageNode),
-  8,
+  11,
   ultracore__holdings__v1__lineage_node__field_descriptors,
   ultracore__holdings__v1__lineage_node__field_indices_by_name,
   1,  ultracore__holdings__v1__lineage_node__number_ranges,
@@ -945,7 +1879,84 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_edge__descript
   (ProtobufCMessageInit) ultracore__holdings__v1__lineage_edge__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lineage_output__field_descriptors[4] =
+{
+  {
+    "event_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageOutput, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dataset",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageOutput, dataset),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageOutput, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effect",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LineageOutput, effect),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__lineage_output__field_indices_by_name[] = {
+  1,   /* field[1] = dataset */
+  3,   /* field[3] = effect */
+  0,   /* field[0] = event_id */
+  2,   /* field[2] = key */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__lineage_output__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__lineage_output__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.LineageOutput",
+  "LineageOutput",
+  "Ultracore__Holdings__V1__LineageOutput",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__LineageOutput),
+  4,
+  ultracore__holdings__v1__lineage_output__field_descriptors,
+  ultracore__holdings__v1__lineage_output__field_indices_by_name,
+  1,  ultracore__holdings__v1__lineage_output__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__lineage_output__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_response__field_descriptors[4] =
 {
   {
     "nodes",
@@ -971,15 +1982,41 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_lineage_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "outputs",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__GetLineageResponse, n_outputs),
+    offsetof(Ultracore__Holdings__V1__GetLineageResponse, outputs),
+    &ultracore__holdings__v1__lineage_output__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "truncated",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetLineageResponse, truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__get_lineage_response__field_indices_by_name[] = {
   1,   /* field[1] = edges */
   0,   /* field[0] = nodes */
+  2,   /* field[2] = outputs */
+  3,   /* field[3] = truncated */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__get_lineage_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_response__descriptor =
 {
@@ -989,7 +2026,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__get_lineage_response__
   "Ultracore__Holdings__V1__GetLineageResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__GetLineageResponse),
-  2,
+  4,
   ultracore__holdings__v1__get_lineage_response__field_descriptors,
   ultracore__holdings__v1__get_lineage_response__field_indices_by_name,
   1,  ultracore__holdings__v1__get_lineage_response__number_ranges,
@@ -1014,7 +2051,7 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__list_materialized_view
   (ProtobufCMessageInit) ultracore__holdings__v1__list_materialized_views_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__materialized_view__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__materialized_view__field_descriptors[8] =
 {
   {
     "name",
@@ -1088,6 +2125,30 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__materialized_view
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "owner",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__MaterializedView, owner),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source_topics",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__MaterializedView, n_source_topics),
+    offsetof(Ultracore__Holdings__V1__MaterializedView, source_topics),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__materialized_view__field_indices_by_name[] = {
   1,   /* field[1] = description */
@@ -1095,12 +2156,14 @@ static const unsigned ultracore__holdings__v1__materialized_view__field_indices_
   5,   /* field[5] = lag_seconds */
   3,   /* field[3] = last_applied_at */
   0,   /* field[0] = name */
+  6,   /* field[6] = owner */
   2,   /* field[2] = row_count */
+  7,   /* field[7] = source_topics */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__materialized_view__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__materialized_view__descriptor =
 {
@@ -1110,14 +2173,14 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__materialized_view__des
   "Ultracore__Holdings__V1__MaterializedView",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__MaterializedView),
-  6,
+  8,
   ultracore__holdings__v1__materialized_view__field_descriptors,
   ultracore__holdings__v1__materialized_view__field_indices_by_name,
   1,  ultracore__holdings__v1__materialized_view__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__materialized_view__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_materialized_views_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_materialized_views_response__field_descriptors[2] =
 {
   {
     "views",
@@ -1131,14 +2194,27 @@ static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_materialized
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "partitions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__ListMaterializedViewsResponse, n_partitions),
+    offsetof(Ultracore__Holdings__V1__ListMaterializedViewsResponse, partitions),
+    &ultracore__holdings__v1__partition_lag__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ultracore__holdings__v1__list_materialized_views_response__field_indices_by_name[] = {
+  1,   /* field[1] = partitions */
   0,   /* field[0] = views */
 };
 static const ProtobufCIntRange ultracore__holdings__v1__list_materialized_views_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor ultracore__holdings__v1__list_materialized_views_response__descriptor =
 {
@@ -1148,23 +2224,1168 @@ const ProtobufCMessageDescriptor ultracore__holdings__v1__list_materialized_view
   "Ultracore__Holdings__V1__ListMaterializedViewsResponse",
   "ultracore.holdings.v1",
   sizeof(Ultracore__Holdings__V1__ListMaterializedViewsResponse),
-  1,
+  2,
   ultracore__holdings__v1__list_materialized_views_response__field_descriptors,
   ultracore__holdings__v1__list_materialized_views_response__field_indices_by_name,
   1,  ultracore__holdings__v1__list_materialized_views_response__number_ranges,
   (ProtobufCMessageInit) ultracore__holdings__v1__list_materialized_views_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor ultracore__holdings__v1__data_mesh_service__method_descriptors[3] =
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__partition_lag__field_descriptors[4] =
+{
+  {
+    "topic",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PartitionLag, topic),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PartitionLag, partition),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "high_watermark",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PartitionLag, high_watermark),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "projected_offset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__PartitionLag, projected_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__partition_lag__field_indices_by_name[] = {
+  2,   /* field[2] = high_watermark */
+  1,   /* field[1] = partition */
+  3,   /* field[3] = projected_offset */
+  0,   /* field[0] = topic */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__partition_lag__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__partition_lag__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.PartitionLag",
+  "PartitionLag",
+  "Ultracore__Holdings__V1__PartitionLag",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__PartitionLag),
+  4,
+  ultracore__holdings__v1__partition_lag__field_descriptors,
+  ultracore__holdings__v1__partition_lag__field_indices_by_name,
+  1,  ultracore__holdings__v1__partition_lag__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__partition_lag__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define ultracore__holdings__v1__list_data_products_request__field_descriptors NULL
+#define ultracore__holdings__v1__list_data_products_request__field_indices_by_name NULL
+#define ultracore__holdings__v1__list_data_products_request__number_ranges NULL
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_data_products_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListDataProductsRequest",
+  "ListDataProductsRequest",
+  "Ultracore__Holdings__V1__ListDataProductsRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListDataProductsRequest),
+  0,
+  ultracore__holdings__v1__list_data_products_request__field_descriptors,
+  ultracore__holdings__v1__list_data_products_request__field_indices_by_name,
+  0,  ultracore__holdings__v1__list_data_products_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_data_products_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__data_product__field_descriptors[9] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, owner),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schema_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, schema_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "classification",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, classification),
+    &ultracore__holdings__v1__data_classification__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retention",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DataProduct, retention),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_types",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Ultracore__Holdings__V1__DataProduct, n_event_types),
+    offsetof(Ultracore__Holdings__V1__DataProduct, event_types),
+    &ultracore__holdings__v1__event_type__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "served_by",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__DataProduct, n_served_by),
+    offsetof(Ultracore__Holdings__V1__DataProduct, served_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__data_product__field_indices_by_name[] = {
+  5,   /* field[5] = classification */
+  3,   /* field[3] = description */
+  7,   /* field[7] = event_types */
+  1,   /* field[1] = kind */
+  0,   /* field[0] = name */
+  2,   /* field[2] = owner */
+  6,   /* field[6] = retention */
+  4,   /* field[4] = schema_version */
+  8,   /* field[8] = served_by */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__data_product__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__data_product__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.DataProduct",
+  "DataProduct",
+  "Ultracore__Holdings__V1__DataProduct",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__DataProduct),
+  9,
+  ultracore__holdings__v1__data_product__field_descriptors,
+  ultracore__holdings__v1__data_product__field_indices_by_name,
+  1,  ultracore__holdings__v1__data_product__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__data_product__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_data_products_response__field_descriptors[2] =
+{
+  {
+    "products",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__ListDataProductsResponse, n_products),
+    offsetof(Ultracore__Holdings__V1__ListDataProductsResponse, products),
+    &ultracore__holdings__v1__data_product__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schema_evolution_rules",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__ListDataProductsResponse, n_schema_evolution_rules),
+    offsetof(Ultracore__Holdings__V1__ListDataProductsResponse, schema_evolution_rules),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__list_data_products_response__field_indices_by_name[] = {
+  0,   /* field[0] = products */
+  1,   /* field[1] = schema_evolution_rules */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__list_data_products_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_data_products_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListDataProductsResponse",
+  "ListDataProductsResponse",
+  "Ultracore__Holdings__V1__ListDataProductsResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListDataProductsResponse),
+  2,
+  ultracore__holdings__v1__list_data_products_response__field_descriptors,
+  ultracore__holdings__v1__list_data_products_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__list_data_products_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_data_products_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_as_of_request__field_descriptors[3] =
+{
+  {
+    "client_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfRequest, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "as_of_time",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfRequest, as_of_time),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_positions",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfRequest, max_positions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__get_portfolio_as_of_request__field_indices_by_name[] = {
+  1,   /* field[1] = as_of_time */
+  0,   /* field[0] = client_id */
+  2,   /* field[2] = max_positions */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__get_portfolio_as_of_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_as_of_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.GetPortfolioAsOfRequest",
+  "GetPortfolioAsOfRequest",
+  "Ultracore__Holdings__V1__GetPortfolioAsOfRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__GetPortfolioAsOfRequest),
+  3,
+  ultracore__holdings__v1__get_portfolio_as_of_request__field_descriptors,
+  ultracore__holdings__v1__get_portfolio_as_of_request__field_indices_by_name,
+  1,  ultracore__holdings__v1__get_portfolio_as_of_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__get_portfolio_as_of_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__get_portfolio_as_of_response__field_descriptors[6] =
+{
+  {
+    "positions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, n_positions),
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, positions),
+    &ultracore__holdings__v1__position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "market_value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, market_value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_basis",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, cost_basis),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "realized_gain",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, realized_gain),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, position_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events_applied",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse, events_applied),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__get_portfolio_as_of_response__field_indices_by_name[] = {
+  2,   /* field[2] = cost_basis */
+  5,   /* field[5] = events_applied */
+  1,   /* field[1] = market_value */
+  4,   /* field[4] = position_count */
+  0,   /* field[0] = positions */
+  3,   /* field[3] = realized_gain */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__get_portfolio_as_of_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__get_portfolio_as_of_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.GetPortfolioAsOfResponse",
+  "GetPortfolioAsOfResponse",
+  "Ultracore__Holdings__V1__GetPortfolioAsOfResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__GetPortfolioAsOfResponse),
+  6,
+  ultracore__holdings__v1__get_portfolio_as_of_response__field_descriptors,
+  ultracore__holdings__v1__get_portfolio_as_of_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__get_portfolio_as_of_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__get_portfolio_as_of_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__diff_position_request__field_descriptors[3] =
+{
+  {
+    "position_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DiffPositionRequest, position_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DiffPositionRequest, from_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DiffPositionRequest, to_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__diff_position_request__field_indices_by_name[] = {
+  1,   /* field[1] = from_version */
+  0,   /* field[0] = position_id */
+  2,   /* field[2] = to_version */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__diff_position_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__diff_position_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.DiffPositionRequest",
+  "DiffPositionRequest",
+  "Ultracore__Holdings__V1__DiffPositionRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__DiffPositionRequest),
+  3,
+  ultracore__holdings__v1__diff_position_request__field_descriptors,
+  ultracore__holdings__v1__diff_position_request__field_indices_by_name,
+  1,  ultracore__holdings__v1__diff_position_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__diff_position_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__field_change__field_descriptors[3] =
+{
+  {
+    "field",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__FieldChange, field),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__FieldChange, before),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__FieldChange, after),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__field_change__field_indices_by_name[] = {
+  2,   /* field[2] = after */
+  1,   /* field[1] = before */
+  0,   /* field[0] = field */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__field_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__field_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.FieldChange",
+  "FieldChange",
+  "Ultracore__Holdings__V1__FieldChange",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__FieldChange),
+  3,
+  ultracore__holdings__v1__field_change__field_descriptors,
+  ultracore__holdings__v1__field_change__field_indices_by_name,
+  1,  ultracore__holdings__v1__field_change__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__field_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__lot_change__field_descriptors[6] =
+{
+  {
+    "lot_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, lot_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "change",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, change),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity_before",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, quantity_before),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantity_after",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, quantity_after),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_basis_before",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, cost_basis_before),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_basis_after",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__LotChange, cost_basis_after),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__lot_change__field_indices_by_name[] = {
+  1,   /* field[1] = change */
+  5,   /* field[5] = cost_basis_after */
+  4,   /* field[4] = cost_basis_before */
+  0,   /* field[0] = lot_id */
+  3,   /* field[3] = quantity_after */
+  2,   /* field[2] = quantity_before */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__lot_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__lot_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.LotChange",
+  "LotChange",
+  "Ultracore__Holdings__V1__LotChange",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__LotChange),
+  6,
+  ultracore__holdings__v1__lot_change__field_descriptors,
+  ultracore__holdings__v1__lot_change__field_indices_by_name,
+  1,  ultracore__holdings__v1__lot_change__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__lot_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__diff_position_response__field_descriptors[5] =
+{
+  {
+    "from_version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, from_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, to_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "changes",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, n_changes),
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, changes),
+    &ultracore__holdings__v1__field_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lots",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, n_lots),
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, lots),
+    &ultracore__holdings__v1__lot_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, n_events),
+    offsetof(Ultracore__Holdings__V1__DiffPositionResponse, events),
+    &ultracore__holdings__v1__event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__diff_position_response__field_indices_by_name[] = {
+  2,   /* field[2] = changes */
+  4,   /* field[4] = events */
+  0,   /* field[0] = from_version */
+  3,   /* field[3] = lots */
+  1,   /* field[1] = to_version */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__diff_position_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__diff_position_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.DiffPositionResponse",
+  "DiffPositionResponse",
+  "Ultracore__Holdings__V1__DiffPositionResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__DiffPositionResponse),
+  5,
+  ultracore__holdings__v1__diff_position_response__field_descriptors,
+  ultracore__holdings__v1__diff_position_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__diff_position_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__diff_position_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_quarantined_records_request__field_descriptors[3] =
+{
+  {
+    "limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quality_only",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsRequest, quality_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "include_replayed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsRequest, include_replayed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__list_quarantined_records_request__field_indices_by_name[] = {
+  2,   /* field[2] = include_replayed */
+  0,   /* field[0] = limit */
+  1,   /* field[1] = quality_only */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__list_quarantined_records_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_quarantined_records_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListQuarantinedRecordsRequest",
+  "ListQuarantinedRecordsRequest",
+  "Ultracore__Holdings__V1__ListQuarantinedRecordsRequest",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListQuarantinedRecordsRequest),
+  3,
+  ultracore__holdings__v1__list_quarantined_records_request__field_descriptors,
+  ultracore__holdings__v1__list_quarantined_records_request__field_indices_by_name,
+  1,  ultracore__holdings__v1__list_quarantined_records_request__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_quarantined_records_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__quarantined_record__field_descriptors[11] =
+{
+  {
+    "topic",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, topic),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, partition),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_type",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, event_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "aggregate_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, aggregate_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failed_rules",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, n_failed_rules),
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, failed_rules),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quarantined_at",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, quarantined_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replayed_at",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__QuarantinedRecord, replayed_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__quarantined_record__field_indices_by_name[] = {
+  5,   /* field[5] = aggregate_id */
+  6,   /* field[6] = client_id */
+  3,   /* field[3] = event_id */
+  4,   /* field[4] = event_type */
+  8,   /* field[8] = failed_rules */
+  2,   /* field[2] = offset */
+  1,   /* field[1] = partition */
+  9,   /* field[9] = quarantined_at */
+  7,   /* field[7] = reason */
+  10,   /* field[10] = replayed_at */
+  0,   /* field[0] = topic */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__quarantined_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__quarantined_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.QuarantinedRecord",
+  "QuarantinedRecord",
+  "Ultracore__Holdings__V1__QuarantinedRecord",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__QuarantinedRecord),
+  11,
+  ultracore__holdings__v1__quarantined_record__field_descriptors,
+  ultracore__holdings__v1__quarantined_record__field_indices_by_name,
+  1,  ultracore__holdings__v1__quarantined_record__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__quarantined_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ultracore__holdings__v1__list_quarantined_records_response__field_descriptors[2] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsResponse, n_records),
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsResponse, records),
+    &ultracore__holdings__v1__quarantined_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ultracore__Holdings__V1__ListQuarantinedRecordsResponse, open_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ultracore__holdings__v1__list_quarantined_records_response__field_indices_by_name[] = {
+  1,   /* field[1] = open_count */
+  0,   /* field[0] = records */
+};
+static const ProtobufCIntRange ultracore__holdings__v1__list_quarantined_records_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor ultracore__holdings__v1__list_quarantined_records_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.ListQuarantinedRecordsResponse",
+  "ListQuarantinedRecordsResponse",
+  "Ultracore__Holdings__V1__ListQuarantinedRecordsResponse",
+  "ultracore.holdings.v1",
+  sizeof(Ultracore__Holdings__V1__ListQuarantinedRecordsResponse),
+  2,
+  ultracore__holdings__v1__list_quarantined_records_response__field_descriptors,
+  ultracore__holdings__v1__list_quarantined_records_response__field_indices_by_name,
+  1,  ultracore__holdings__v1__list_quarantined_records_response__number_ranges,
+  (ProtobufCMessageInit) ultracore__holdings__v1__list_quarantined_records_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue ultracore__holdings__v1__quality_rule_name__enum_values_by_number[12] =
+{
+  { "QUALITY_RULE_NAME_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__QUALITY_RULE_NAME_UNSPECIFIED", 0 },
+  { "ENVELOPE_COMPLETE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__ENVELOPE_COMPLETE", 1 },
+  { "PAYLOAD_COMPLETE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__PAYLOAD_COMPLETE", 2 },
+  { "QUANTITIES_POSITIVE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__QUANTITIES_POSITIVE", 3 },
+  { "PRICES_POSITIVE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__PRICES_POSITIVE", 4 },
+  { "IDENTIFIERS_VALID", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__IDENTIFIERS_VALID", 5 },
+  { "TIME_NOT_FUTURE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__TIME_NOT_FUTURE", 6 },
+  { "AMOUNTS_RECONCILE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__AMOUNTS_RECONCILE", 7 },
+  { "VERSION_SEQUENCE", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__VERSION_SEQUENCE", 8 },
+  { "UNIQUE_IDS", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__UNIQUE_IDS", 9 },
+  { "INGESTED_PROMPTLY", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__INGESTED_PROMPTLY", 10 },
+  { "BOOKED_PROMPTLY", "ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__BOOKED_PROMPTLY", 11 },
+};
+static const ProtobufCIntRange ultracore__holdings__v1__quality_rule_name__value_ranges[] = {
+{0, 0},{0, 12}
+};
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__quality_rule_name__enum_values_by_name[12] =
+{
+  { "AMOUNTS_RECONCILE", 7 },
+  { "BOOKED_PROMPTLY", 11 },
+  { "ENVELOPE_COMPLETE", 1 },
+  { "IDENTIFIERS_VALID", 5 },
+  { "INGESTED_PROMPTLY", 10 },
+  { "PAYLOAD_COMPLETE", 2 },
+  { "PRICES_POSITIVE", 4 },
+  { "QUALITY_RULE_NAME_UNSPECIFIED", 0 },
+  { "QUANTITIES_POSITIVE", 3 },
+  { "TIME_NOT_FUTURE", 6 },
+  { "UNIQUE_IDS", 9 },
+  { "VERSION_SEQUENCE", 8 },
+};
+const ProtobufCEnumDescriptor ultracore__holdings__v1__quality_rule_name__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.QualityRuleName",
+  "QualityRuleName",
+  "Ultracore__Holdings__V1__QualityRuleName",
+  "ultracore.holdings.v1",
+  12,
+  ultracore__holdings__v1__quality_rule_name__enum_values_by_number,
+  12,
+  ultracore__holdings__v1__quality_rule_name__enum_values_by_name,
+  1,
+  ultracore__holdings__v1__quality_rule_name__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue ultracore__holdings__v1__data_classification__enum_values_by_number[3] =
+{
+  { "DATA_CLASSIFICATION_UNSPECIFIED", "ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_CLASSIFICATION_UNSPECIFIED", 0 },
+  { "DATA_INTERNAL", "ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_INTERNAL", 1 },
+  { "DATA_CONFIDENTIAL", "ULTRACORE__HOLDINGS__V1__DATA_CLASSIFICATION__DATA_CONFIDENTIAL", 2 },
+};
+static const ProtobufCIntRange ultracore__holdings__v1__data_classification__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex ultracore__holdings__v1__data_classification__enum_values_by_name[3] =
+{
+  { "DATA_CLASSIFICATION_UNSPECIFIED", 0 },
+  { "DATA_CONFIDENTIAL", 2 },
+  { "DATA_INTERNAL", 1 },
+};
+const ProtobufCEnumDescriptor ultracore__holdings__v1__data_classification__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "ultracore.holdings.v1.DataClassification",
+  "DataClassification",
+  "Ultracore__Holdings__V1__DataClassification",
+  "ultracore.holdings.v1",
+  3,
+  ultracore__holdings__v1__data_classification__enum_values_by_number,
+  3,
+  ultracore__holdings__v1__data_classification__enum_values_by_name,
+  1,
+  ultracore__holdings__v1__data_classification__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor ultracore__holdings__v1__data_mesh_service__method_descriptors[7] =
 {
   { "GetDataQuality", &ultracore__holdings__v1__get_data_quality_request__descriptor, &ultracore__holdings__v1__get_data_quality_response__descriptor },
   { "GetLineage", &ultracore__holdings__v1__get_lineage_request__descriptor, &ultracore__holdings__v1__get_lineage_response__descriptor },
   { "ListMaterializedViews", &ultracore__holdings__v1__list_materialized_views_request__descriptor, &ultracore__holdings__v1__list_materialized_views_response__descriptor },
+  { "ListDataProducts", &ultracore__holdings__v1__list_data_products_request__descriptor, &ultracore__holdings__v1__list_data_products_response__descriptor },
+  { "GetPortfolioAsOf", &ultracore__holdings__v1__get_portfolio_as_of_request__descriptor, &ultracore__holdings__v1__get_portfolio_as_of_response__descriptor },
+  { "DiffPosition", &ultracore__holdings__v1__diff_position_request__descriptor, &ultracore__holdings__v1__diff_position_response__descriptor },
+  { "ListQuarantinedRecords", &ultracore__holdings__v1__list_quarantined_records_request__descriptor, &ultracore__holdings__v1__list_quarantined_records_response__descriptor },
 };
 const unsigned ultracore__holdings__v1__data_mesh_service__method_indices_by_name[] = {
+  5,        /* DiffPosition */
   0,        /* GetDataQuality */
   1,        /* GetLineage */
-  2         /* ListMaterializedViews */
+  4,        /* GetPortfolioAsOf */
+  3,        /* ListDataProducts */
+  2,        /* ListMaterializedViews */
+  6         /* ListQuarantinedRecords */
 };
 const ProtobufCServiceDescriptor ultracore__holdings__v1__data_mesh_service__descriptor =
 {
@@ -1173,7 +3394,7 @@ const ProtobufCServiceDescriptor ultracore__holdings__v1__data_mesh_service__des
   "DataMeshService",
   "Ultracore__Holdings__V1__DataMeshService",
   "ultracore.holdings.v1",
-  3,
+  7,
   ultracore__holdings__v1__data_mesh_service__method_descriptors,
   ultracore__holdings__v1__data_mesh_service__method_indices_by_name
 };
@@ -1200,6 +3421,38 @@ void ultracore__holdings__v1__data_mesh_service__list_materialized_views(Protobu
 {
   assert(service->descriptor == &ultracore__holdings__v1__data_mesh_service__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__data_mesh_service__list_data_products(ProtobufCService *service,
+                                                                    const Ultracore__Holdings__V1__ListDataProductsRequest *input,
+                                                                    Ultracore__Holdings__V1__ListDataProductsResponse_Closure closure,
+                                                                    void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__data_mesh_service__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__data_mesh_service__get_portfolio_as_of(ProtobufCService *service,
+                                                                     const Ultracore__Holdings__V1__GetPortfolioAsOfRequest *input,
+                                                                     Ultracore__Holdings__V1__GetPortfolioAsOfResponse_Closure closure,
+                                                                     void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__data_mesh_service__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__data_mesh_service__diff_position(ProtobufCService *service,
+                                                               const Ultracore__Holdings__V1__DiffPositionRequest *input,
+                                                               Ultracore__Holdings__V1__DiffPositionResponse_Closure closure,
+                                                               void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__data_mesh_service__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void ultracore__holdings__v1__data_mesh_service__list_quarantined_records(ProtobufCService *service,
+                                                                          const Ultracore__Holdings__V1__ListQuarantinedRecordsRequest *input,
+                                                                          Ultracore__Holdings__V1__ListQuarantinedRecordsResponse_Closure closure,
+                                                                          void *closure_data)
+{
+  assert(service->descriptor == &ultracore__holdings__v1__data_mesh_service__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void ultracore__holdings__v1__data_mesh_service__init (Ultracore__Holdings__V1__DataMeshService_Service *service,
                                                        Ultracore__Holdings__V1__DataMeshService_ServiceDestroy destroy)
