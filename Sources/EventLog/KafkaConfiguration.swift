@@ -37,6 +37,9 @@ public struct KafkaConfiguration: Sendable {
         public var agentAlerts = "holdings.agent-alerts"
         /// Records the projector could not apply (not one of `all`: nobody projects it).
         public var deadLetters = "holdings.dead-letters"
+        /// OpenLineage run events of the projector and of rebalancing runs, as JSON (not one
+        /// of `all`: nobody projects it).
+        public var lineage = "holdings.lineage"
 
         public init() {}
 

@@ -69,7 +69,7 @@ public final class Backbone: Sendable {
 
         var kafka = configuration.kafka
         if kafka.brokers.isEmpty {
-            let broker = try EmbeddedBroker(brokers: 3, topics: kafka.topics.all + [kafka.topics.deadLetters],
+            let broker = try EmbeddedBroker(brokers: 3, topics: kafka.topics.all + [kafka.topics.deadLetters, kafka.topics.lineage],
                                             partitions: configuration.embeddedPartitions)
             embeddedBroker = broker
             kafka.brokers = broker.bootstrap
@@ -85,19 +85,19 @@ public final class Backbone: Sendable {
             throw RPCError(.failedPrecondition, "--role agent needs --kafka-brokers: it follows the log an API process writes, not a log of its own")
         }
         if configuration.role == .all || configuration.role == .projector {
-            // Dead letters go to their topic through a producer of their own (best effort: the
-            // dead_letters table is the record, the topic the notice).
+            // Dead letters and lineage go to their topics through a producer of their own (best
+            // effort: the dead_letters table is the record, the topics are notices).
             let deadLetterProducer = try? EventProducer(configuration: kafka, bootstrap: kafka.brokers)
             let sink: @Sendable ([OutgoingRecord]) -> Void = { records in
                 guard let deadLetterProducer else { return }
                 Task.detached {
                     for case .failure(let error) in await deadLetterProducer.send(records) {
-                        Log.error("projector", "dead letter not copied to its topic: \(error)")
+                        Log.error("projector", "notice not copied to its topic: \(error)")
                     }
                 }
             }
             let projector = Projector(configuration: kafka, bootstrap: kafka.brokers, databaseURL: url, gate: gate,
-                                      deadLetterSink: sink)
+                                      noticeSink: sink)
             projector.start()
             self.projector = projector
         } else {

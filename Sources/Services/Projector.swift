@@ -31,12 +31,15 @@ public final class Projector: @unchecked Sendable {
     private var started = false
     /// The positions this projector last wrote (its thread only).
     private let cache = PositionCache()
-    /// Receives the dead letters of each batch after its commit, for the dead-letter topic.
-    private let deadLetterSink: (@Sendable ([OutgoingRecord]) -> Void)?
+    /// Receives, after each batch's commit, its dead letters (for the dead-letter topic) and
+    /// its OpenLineage run events (for the lineage topic).
+    private let noticeSink: (@Sendable ([OutgoingRecord]) -> Void)?
+    private let namespaces: OpenLineage.Namespaces
 
     public init(configuration: KafkaConfiguration, bootstrap: String, databaseURL: String, gate: ProjectionGate,
-                deadLetterSink: (@Sendable ([OutgoingRecord]) -> Void)? = nil) {
-        self.deadLetterSink = deadLetterSink
+                noticeSink: (@Sendable ([OutgoingRecord]) -> Void)? = nil) {
+        self.noticeSink = noticeSink
+        namespaces = OpenLineage.Namespaces(bootstrap: bootstrap, databaseURL: databaseURL)
         self.configuration = configuration
         self.bootstrap = bootstrap
         self.databaseURL = databaseURL
@@ -189,7 +192,11 @@ public final class Projector: @unchecked Sendable {
 
     /// Stores a batch and tells the gate (quarantined aggregates first, then the offsets reached).
     private func store(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws {
-        let (reached, letters) = try apply(records, group: group, on: db)
+        let started = Instant.now
+        let report = ProjectionReport()
+        let (reached, letters) = try apply(records, group: group, report: report, on: db)
+        noticeSink?(OpenLineage.records(batchStarted: started, committed: .now, topic: configuration.topics.lineage,
+                                        sourceTopics: configuration.topics.all, namespaces: namespaces, report: report))
         gate.quarantine(letters.filter(\.blocksAggregate).compactMap { $0.event?.aggregateId })
         for (partition, next) in reached { gate.projected(partition, next: next) }
         if !letters.isEmpty { announce(letters, on: db) }
@@ -224,7 +231,8 @@ public final class Projector: @unchecked Sendable {
     }
 
     /// Stores one batch in one transaction; returns the next offset of every partition in it.
-    private func apply(_ records: [ConsumedRecord], group: String, on db: PostgresConnection) throws -> (reached: [PartitionKey: Int64], letters: [DeadLetter]) {
+    private func apply(_ records: [ConsumedRecord], group: String, report: ProjectionReport,
+                       on db: PostgresConnection) throws -> (reached: [PartitionKey: Int64], letters: [DeadLetter]) {
         var reached: [PartitionKey: Int64] = [:]
         var times: [PartitionKey: Int64] = [:]
         for record in records {
@@ -234,7 +242,9 @@ public final class Projector: @unchecked Sendable {
         }
         let (candidates, dead) = Self.decodeAll(records)
         let letters = try db.transaction {
-            let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, cache: cache, on: db))
+            report.accepted = []
+            let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, cache: cache, report: report, on: db))
+            report.keptOut = letters
             try ReadModels.saveDeadLetters(letters, on: db)
             try ReadModels.saveOffsets(group: group, reached, times: times, on: db)
             return letters
@@ -314,7 +324,7 @@ public final class Projector: @unchecked Sendable {
                       + "\(letter.event.map { "event \($0.eventId) (\($0.aggregateId) v\($0.aggregateVersion))" } ?? "record"): \(letter.reason)")
         }
         refreshDeadLetterCount(on: db)
-        deadLetterSink?(letters.map { letter in
+        noticeSink?(letters.map { letter in
             var headers: [(String, [UInt8])] = [("dead-letter-reason", Array(letter.reason.utf8)),
                                                 ("source-topic", Array(letter.topic.utf8)),
                                                 ("source-partition", Array(String(letter.partition).utf8)),
@@ -337,7 +347,8 @@ public final class Projector: @unchecked Sendable {
     /// does not fit its aggregate (``PositionState/next(_:_:)``, the write model's function),
     /// and every later event of an aggregate `blocked` by an earlier dead letter.
     static func project(_ candidates: [ReadModels.Recorded], blocked initiallyBlocked: Set<String>,
-                        cache: PositionCache = PositionCache(maxWeight: 0), on db: PostgresConnection) throws -> [DeadLetter] {
+                        cache: PositionCache = PositionCache(maxWeight: 0), report: ProjectionReport? = nil,
+                        on db: PostgresConnection) throws -> [DeadLetter] {
         let known = try ReadModels.knownEventIds(candidates.map(\.event.eventId), on: db)
         var fresh: [ReadModels.Recorded] = []
         var reused: [ReadModels.Recorded] = []
@@ -462,6 +473,7 @@ public final class Projector: @unchecked Sendable {
             }
             taken.insert(version)
             pending.append(item)
+            report?.accepted.append(item)
             if let at = event.occurredAt.flatMap(Instant.init) {
                 for view in DataProducts.views(fedBy: event.eventType) { latest[view] = max(latest[view] ?? at, at) }
             }

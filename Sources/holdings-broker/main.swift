@@ -18,13 +18,14 @@ func usage() -> String {
     usage: holdings-broker [--brokers N] [--partitions N] [--topics a,b,...] [--exit-on-eof]
       --brokers N       brokers in the cluster (default 3; replication factor min(3, N))
       --partitions N    partitions per topic (default 16)
-      --topics LIST     topics to create (default: the five holdings.* topics and holdings.dead-letters)
+      --topics LIST     topics to create (default: holdings.positions, holdings.agent-alerts,
+                        holdings.dead-letters and holdings.lineage)
     """
 }
 
 var brokers: Int32 = 3
 var partitions: Int32 = 16
-var topics = KafkaConfiguration.Topics().all + [KafkaConfiguration.Topics().deadLetters]
+var topics = KafkaConfiguration.Topics().all + [KafkaConfiguration.Topics().deadLetters, KafkaConfiguration.Topics().lineage]
 var exitOnEOF = false
 var arguments = CommandLine.arguments.dropFirst()
 func fail(_ message: String) -> Never {

@@ -82,7 +82,8 @@ func usage() -> String {
                                 secrets only in the environment (refused here: ps shows them)
       --topic ROLE=NAME         topic name for positions (the log of record: every event, a
                                 client's in one partition), agent-alerts (the monitoring agent's
-                                alerts) or dead-letters (defaults holdings.<role>)
+                                alerts), dead-letters or lineage (OpenLineage run events, JSON)
+                                (defaults holdings.<role>)
       --partitions N            partitions per topic of the embedded broker (default 16)
       --max-projection-lag N    unprojected events per partition before writes are refused
                                 with UNAVAILABLE (default 5000)
@@ -217,7 +218,8 @@ while let argument = arguments.popFirst() {
         case "positions": backbone.kafka.topics.positions = pair[1]
         case "dead-letters": backbone.kafka.topics.deadLetters = pair[1]
         case "agent-alerts": backbone.kafka.topics.agentAlerts = pair[1]
-        default: fail("--topic role is positions (the log of record: every event), agent-alerts or dead-letters, not '\(pair[0])'")
+        case "lineage": backbone.kafka.topics.lineage = pair[1]
+        default: fail("--topic role is positions (the log of record: every event), agent-alerts, dead-letters or lineage, not '\(pair[0])'")
         }
     case "--partitions": backbone.embeddedPartitions = max(1, number(argument, Int32.self))
     case "--max-projection-lag": backbone.maxProjectionLag = max(1, number(argument, Int.self))

@@ -4,6 +4,7 @@ produced straight to the topic by another producer (kcat) while good ones flow; 
 a rebalancing run and of a split; freshness moving with a stalled projector and back to
 zero; as-of portfolio reads and position diffs against an independent replay; the data
 product descriptors against the database; bad input for each method."""
+import json
 import re
 import subprocess
 import time
@@ -272,9 +273,11 @@ def test_bad_records_from_another_producer_are_quarantined_with_their_rules_and_
     s.holdings.UpdatePositionValue(pb.UpdatePositionValueRequest(position_id=own, price="22", priced_at=ts(NOW)), timeout=10)
     assert s.holdings.GetPosition(pb.GetPositionRequest(position_id=own), timeout=10).position.version == 2
     # The dead-letter topic carries them with the failed rules in a header.
-    dump = subprocess.run(["kcat", "-C", "-b", mesh["bootstrap"], "-t", "holdings.dead-letters", "-e", "-q", "-f", "%h\n"],
-                          capture_output=True, timeout=30).stdout.decode(errors="replace")
-    assert "failed-quality-rules=amounts_reconcile" in dump and "failed-quality-rules=unique_ids" in dump
+    def headers():
+        return subprocess.run(["kcat", "-C", "-b", mesh["bootstrap"], "-t", "holdings.dead-letters", "-e", "-q", "-f", "%h\n"],
+                              capture_output=True, timeout=30).stdout.decode(errors="replace")
+    wait_for(lambda: "failed-quality-rules=amounts_reconcile" in headers() and "failed-quality-rules=unique_ids" in headers(),
+             lambda: headers()[-2000:])
     assert any("QUARANTINED" in line or "DEAD LETTER" in line for line in mesh["process"].output)
     quality = s.mesh.GetDataQuality(dm.GetDataQualityRequest(client_id=client), timeout=10)
     assert quality.quarantined >= 5
@@ -509,3 +512,124 @@ def test_as_of_portfolio_and_position_diff_against_an_independent_replay(mesh):
     expect_status(INVALID, lambda: p(dm.GetPortfolioAsOfRequest(as_of_time=ts(NOW)), timeout=10), "client_id")
     expect_status(INVALID, lambda: p(dm.GetPortfolioAsOfRequest(client_id=client, as_of_time=ts(NOW), max_positions=-1),
                                      timeout=10), "max_positions")
+
+
+# OpenLineage ------------------------------------------------------------------------------
+
+def lineage_events(mesh):
+    dump = subprocess.run(["kcat", "-C", "-b", mesh["bootstrap"], "-t", "holdings.lineage", "-e", "-q", "-f", "%s\n"],
+                          capture_output=True, timeout=60, check=True).stdout.decode()
+    return [json.loads(line) for line in dump.splitlines() if line.strip()]
+
+
+def official(event):
+    """The event rebuilt with openlineage-python's models (each facet's class names its fields:
+    an unknown or missing field raises), serialized back by its Serde."""
+    from openlineage.client import event_v2 as ol
+    from openlineage.client.generated import column_lineage_dataset as cl
+    from openlineage.client.generated import data_quality_assertions_dataset as dqa
+    from openlineage.client.generated import data_quality_metrics_input_dataset as dqm
+    from openlineage.client.generated import output_statistics_output_dataset as stats
+    from openlineage.client.generated import parent_run as parent
+
+    def base(facet):
+        return {"producer": facet["_producer"]}
+
+    def fields(facet):
+        return {k: v for k, v in facet.items() if not k.startswith("_")}
+
+    def input_facet(name, facet):
+        if name == "dataQualityMetrics":
+            body = fields(facet)
+            metrics = {column: dqm.ColumnMetrics(**values) for column, values in body.pop("columnMetrics").items()}
+            return dqm.DataQualityMetricsInputDatasetFacet(columnMetrics=metrics, **body, **base(facet))
+        if name == "dataQualityAssertions":
+            return dqa.DataQualityAssertionsDatasetFacet(assertions=[dqa.Assertion(**a) for a in facet["assertions"]], **base(facet))
+        raise AssertionError(f"unexpected input facet {name}")
+
+    def dataset_facet(name, facet):
+        assert name == "columnLineage", name
+        return cl.ColumnLineageDatasetFacet(fields={
+            column: cl.Fields(inputFields=[cl.InputField(**{**f, "transformations": [cl.Transformation(**t) for t in f["transformations"]]})
+                                           for f in body["inputFields"]])
+            for column, body in facet["fields"].items()}, **base(facet))
+
+    def run_facet(name, facet):
+        assert name == "parent", name
+        return parent.ParentRunFacet(run=parent.Run(**facet["run"]), job=parent.Job(**facet["job"]), **base(facet))
+
+    inputs = [ol.InputDataset(namespace=d["namespace"], name=d["name"],
+                              facets={k: dataset_facet(k, v) for k, v in d.get("facets", {}).items()},
+                              inputFacets={k: input_facet(k, v) for k, v in d.get("inputFacets", {}).items()})
+              for d in event["inputs"]]
+    outputs = [ol.OutputDataset(namespace=d["namespace"], name=d["name"],
+                                facets={k: dataset_facet(k, v) for k, v in d.get("facets", {}).items()},
+                                outputFacets={k: stats.OutputStatisticsOutputDatasetFacet(**fields(v), **base(v))
+                                              for k, v in d.get("outputFacets", {}).items()})
+               for d in event["outputs"]]
+    model = ol.RunEvent(eventType=ol.RunState(event["eventType"]), eventTime=event["eventTime"], producer=event["producer"],
+                        run=ol.Run(runId=event["run"]["runId"], facets={k: run_facet(k, v) for k, v in event["run"].get("facets", {}).items()}),
+                        job=ol.Job(namespace=event["job"]["namespace"], name=event["job"]["name"]), inputs=inputs, outputs=outputs)
+    from openlineage.client.serde import Serde
+    return Serde.to_dict(model)
+
+
+def pruned(value):
+    """Without empty objects and lists (the models write some defaults as {} or [])."""
+    if isinstance(value, dict):
+        value = {k: pruned(v) for k, v in value.items()}
+        return {k: v for k, v in value.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [pruned(v) for v in value]
+    return value
+
+
+def test_openlineage_run_events_of_batches_and_rebalancing_runs_are_valid(mesh):
+    import jsonschema
+    s = mesh["admin"]
+    client = "ol-" + uuid.uuid4().hex[:8]
+    a, b = "OA" + uuid.uuid4().hex[:4].upper(), "OB" + uuid.uuid4().hex[:4].upper()
+    s.buy(client, a, 30, 100)
+    s.buy(client, b, 5, 100)
+    plan = s.rebalancing.PlanRebalancing(rb.PlanRebalancingRequest(client_id=client, target_weights={a: "0.5", b: "0.5"},
+                                                                   strategy=ev.THRESHOLD, band=ev.DriftBand(absolute="0.01")), timeout=10)
+    done = s.rebalancing.ExecuteRebalancing(rb.ExecuteRebalancingRequest(client_id=client, plan_id=plan.plan_id,
+                                                                         request_id=uuid.uuid4().hex), timeout=10)
+    # A bad record from elsewhere: its batch's assertions fail its rule.
+    bad = opened("pos-olbad-" + uuid.uuid4().hex[:6], client, "OLC", unit_cost="5", basis="70")
+    produce(mesh, bad.SerializeToString(), key=bad.aggregate_id)
+    wait_for(lambda: any(r.event_id == bad.event_id for r in s.mesh.ListQuarantinedRecords(
+        dm.ListQuarantinedRecordsRequest(), timeout=10).records))
+    with open(__file__.replace("test_data_mesh.py", "openlineage_run_event.schema.json")) as file:
+        schema = json.load(file)
+    wait_for(lambda: any(e["job"]["name"] == "holdings.rebalancing" and e["eventType"] == "COMPLETE" for e in lineage_events(mesh)))
+    events = lineage_events(mesh)
+    assert len(events) >= 6
+    for event in events:
+        jsonschema.validate(event, schema)
+        assert pruned(official(event)) == pruned(event), event
+    batches = [e for e in events if e["job"]["name"] == "holdings.projector"]
+    starts = {e["run"]["runId"]: e for e in batches if e["eventType"] == "START"}
+    completes = {e["run"]["runId"]: e for e in batches if e["eventType"] == "COMPLETE"}
+    assert set(starts) == set(completes) and starts  # every batch run started and completed
+    for run, complete in completes.items():
+        assert starts[run]["eventTime"] <= complete["eventTime"]
+        metrics = complete["inputs"][0]["inputFacets"]["dataQualityMetrics"]
+        assertions = complete["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+        assert [x["assertion"] for x in assertions] == list(RULES) and metrics["rowCount"] >= 1
+    quarantining = [e for e in completes.values() if any(o["name"] == "public.dead_letters" for o in e["outputs"])]
+    assert any(not {x["assertion"]: x["success"] for x in e["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]}
+               ["amounts_reconcile"] for e in quarantining)
+    applied = [e for e in completes.values() if any(o["name"] == "public.positions" for o in e["outputs"])]
+    lineage = [o for e in applied for o in e["outputs"] if o["name"] == "public.positions"][0]["facets"]["columnLineage"]["fields"]
+    assert {f["name"] for f in lineage["quantity"]["inputFields"]} == {"holdings.positions"}
+    # The rebalancing run: one run id from START to COMPLETE, a child of the batch that applied it.
+    runs = [e for e in events if e["job"]["name"] == "holdings.rebalancing"]
+    mine = {}
+    for e in runs:
+        mine.setdefault(e["run"]["runId"], []).append(e["eventType"])
+    assert ["START", "COMPLETE"] in mine.values()
+    complete = [e for e in runs if e["eventType"] == "COMPLETE"][-1]
+    assert {o["name"] for o in complete["outputs"]} == {"public.rebalancing_runs", "public.positions", "public.lots"}
+    assert complete["run"]["facets"]["parent"]["run"]["runId"] in completes
+    assert done.rebalancing_id
