@@ -13,14 +13,15 @@ import PackageDescription
 //   HTTP2                 nghttp2 sessions (server and client), manual flow control
 //   GRPCTransport         epoll loops, sockets and TLS (OpenSSL), gRPC framing, gzip (zlib)
 //   GRPCServer/GRPCClient the gRPC server and the client channel
-//   StandardServices      grpc.health.v1, grpc.reflection v1/v1alpha, placeholders for services not built yet
+//   StandardServices      grpc.health.v1, grpc.reflection v1/v1alpha
 //   GRPCTestingProto      grpc.testing interop protos; InteropService implements TestService
 //   Domain                pure domain: exact decimals, positions and lots, command decisions
 //   Learning              the DQN portfolio policy, bit-reproducible by seed (pure Swift, no ML framework)
 //   EventLog              librdkafka: idempotent producer, projector consumer, embedded mock broker
 //   Store                 libpq: connection, versioned SQL migrations, and the event store (EventStore/): every
 //                         statement of the audit trail, read models, offsets, dead letters and request records
-//   Services              RPC handlers over the write model, the projector, backpressure
+//   Services              RPC handlers over the write model, the projector, backpressure, metrics
+//   MetricsServer         GET /metrics over HTTP/1.1 (Hummingbird)
 
 let package = Package(
     name: "UltraCoreHoldings",
@@ -43,6 +44,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", .upToNextMinor(from: "5.7.1")),
         // X.509 parsing of a verified client certificate (SAN URI, subject CN).
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        // Prometheus text exposition of the service's metrics (counters, gauges, histograms).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The HTTP/1.1 server of the metrics endpoint (and of the REST front to come): we do
+        // not write an HTTP/1.1 parser.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Hummingbird's logger (already in its graph): quieted so its lines stay out of ours.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The five C libraries of the shape.
@@ -104,7 +112,11 @@ let package = Package(
         .target(name: "Learning"),
         .target(name: "EventLog", dependencies: ["CRDKafka"]),
         .target(name: "Store", dependencies: ["CLibPQ", "Domain", "HoldingsProto", "EventLog", "RPCCore"], resources: [.copy("Migrations")]),
-        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL", "GRPCClient"]),
+        .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL", "GRPCClient",
+                                                 .product(name: "Prometheus", package: "swift-prometheus")]),
+        // The HTTP/1.1 side door: GET /metrics in Prometheus text format (Hummingbird).
+        .target(name: "MetricsServer", dependencies: ["Services", .product(name: "Hummingbird", package: "hummingbird"),
+                                                      .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
@@ -114,7 +126,8 @@ let package = Package(
         .executableTarget(name: "holdings-protogen", dependencies: ["CProtoDescriptor", "CProtobufC"]),
         .executableTarget(
             name: "holdingsd",
-            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCClient", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security"]),
+            dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCClient", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security",
+                           "MetricsServer"]),
 
         .testTarget(
             name: "ProtoCodecTests",

@@ -41,6 +41,8 @@ public struct ServerConfiguration: Sendable {
     public var limits = ConnectionLimits()
     /// Authenticates and authorizes each call before its handler runs; nil admits all.
     public var callGuard: (any CallGuard)?
+    /// Told when each routed call starts and ends (metrics); nil observes nothing.
+    public var callObserver: (any CallObserver)?
     /// Where the server reports connections it closed for a limit.
     public var log: (@Sendable (String) -> Void)?
 

@@ -194,6 +194,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             method: handler.method, metadata: head.metadata, deadline: deadline, peer: peer,
             response: call.response, request: requestInfo, peerCertificate: peerCertificate)
         let callGuard = configuration.callGuard
+        let observer = configuration.callObserver
+        let startedAt = ContinuousClock.now
+        observer?.started(handler.method)
 
         let loop = self.loop
         let inbound = InboundMessages(info: requestInfo) { [self] size in loop.execute { [self] in messageRead(streamID, size) } }
@@ -228,6 +231,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             }
             let finalStatus = status
             callGuard?.finished(context, status: finalStatus)
+            observer?.finished(context.method, status: finalStatus.code, duration: ContinuousClock.now - startedAt)
             loop.execute { [self] in finishCall(streamID, finalStatus) }
         }
         if let deadline {

@@ -126,3 +126,10 @@ public enum PeerCertificate: Sendable, Equatable {
     /// Presented but not trusted (another CA, expired, ...): why.
     case untrusted(String)
 }
+
+/// Watches every call the server routes to a handler (metrics): when it starts and how it
+/// ended. Called on the call's task; must not block.
+public protocol CallObserver: Sendable {
+    func started(_ method: MethodDescriptor)
+    func finished(_ method: MethodDescriptor, status: StatusCode, duration: Duration)
+}

@@ -195,6 +195,7 @@ public final class Projector: @unchecked Sendable {
         let started = Instant.now
         let report = ProjectionReport()
         let (reached, letters) = try apply(records, group: group, report: report, on: db)
+        HoldingsMetrics.shared.projected(report.accepted, keptOut: letters)
         noticeSink?(OpenLineage.records(batchStarted: started, committed: .now, topic: configuration.topics.lineage,
                                         sourceTopics: configuration.topics.all, namespaces: namespaces, report: report))
         gate.quarantine(letters.filter(\.blocksAggregate).compactMap { $0.event?.aggregateId })
@@ -218,6 +219,7 @@ public final class Projector: @unchecked Sendable {
             }
             gate.quarantine([event?.aggregateId].compactMap { $0 })
             gate.projected(key, next: record.offset + 1)
+            HoldingsMetrics.shared.projected([], keptOut: [letter])
             announce([letter], on: db)
         }
     }
@@ -337,7 +339,10 @@ public final class Projector: @unchecked Sendable {
     }
 
     private func refreshDeadLetterCount(on db: PostgresConnection) {
-        if let count = try? ReadModels.openDeadLetterCount(on: db) { openDeadLetters.store(count, ordering: .relaxed) }
+        if let count = try? ReadModels.openDeadLetterCount(on: db) {
+            openDeadLetters.store(count, ordering: .relaxed)
+            HoldingsMetrics.shared.deadLetters(open: count)
+        }
     }
 
     /// Applies decoded events in log order inside the caller's transaction: the audit trail,

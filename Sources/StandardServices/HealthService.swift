@@ -47,21 +47,3 @@ public final class HealthService: Grpc_Health_V1_Health.ServiceProtocol {
         }
     }
 }
-
-/// A service of the contract whose methods are not built yet: every call answers
-/// UNIMPLEMENTED with a message saying so.
-public struct PendingService: RPCService {
-    public let serviceDescriptor: ServiceDescriptor
-
-    public init(_ descriptor: ServiceDescriptor) {
-        serviceDescriptor = descriptor
-    }
-
-    public var methodHandlers: [ServerMethodHandler] {
-        serviceDescriptor.methods.map { method in
-            ServerMethodHandler(method: method) { _, _, _ in
-                throw RPCError(.unimplemented, "\(method.service)/\(method.method) is not implemented yet")
-            }
-        }
-    }
-}

@@ -7,6 +7,7 @@ import HoldingsProto
 import NativeLibraries
 import RPCCore
 import Security
+import MetricsServer
 import Services
 import StandardServices
 
@@ -29,6 +30,7 @@ func usage() -> String {
                      [--kafka-property KEY=VALUE]... [--topic ROLE=NAME]... [--partitions N]
                      [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
                      [--scheduler-interval-ms N] [--scheduler-clock-file FILE]
+                     [--metrics-port N] [--metrics-host ADDR]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -54,6 +56,10 @@ func usage() -> String {
       --jwt-clock-skew SECONDS  tolerance on exp and nbf (default 30)
       --reflection              serve gRPC server reflection (off by default)
       --no-agent                do not run the monitoring agent (roles all and api run it)
+      --metrics-port N          serve GET /metrics (Prometheus text format, HTTP/1.1) on this
+                                port, 0 for any free one; off unless given. No client data:
+                                labels are methods, statuses, event types, topics and tables
+      --metrics-host ADDR       address of the metrics endpoint (default 127.0.0.1)
       --handshake-timeout S     TLS handshake + HTTP/2 preface + SETTINGS within S (default 10)
       --idle-timeout S          close connections without a call for S, with GOAWAY (default 300)
       --keepalive-interval S    PING a client silent for S (default 60)
@@ -112,6 +118,8 @@ var clientPrincipals: String?
 var tokenSettings = AccessTokenSettings()
 var reflectionEnabled = false
 var agentEnabled = true
+var metricsPort: Int?
+var metricsHost = "127.0.0.1"
 var apiAddress: String?
 var apiTokenFile: String?
 var apiCAFile: String?
@@ -181,6 +189,8 @@ while let argument = arguments.popFirst() {
     case "--jwt-clock-skew": tokenSettings.clockSkew = .seconds(number(argument, UInt16.self))
     case "--reflection": reflectionEnabled = true
     case "--no-agent": agentEnabled = false
+    case "--metrics-port": metricsPort = Int(number(argument, UInt16.self))
+    case "--metrics-host": metricsHost = value(argument)
     case "--api-address": apiAddress = value(argument)
     case "--api-token-file": apiTokenFile = value(argument)
     case "--api-ca-file": apiCAFile = value(argument)
@@ -295,12 +305,20 @@ if backbone.role != .projector && backbone.role != .agent {
     configuration.log = { Log.info("server", $0) }
 }
 ResourceLimits.raiseOpenFiles()
+configuration.callObserver = HoldingsMetrics.shared
 
 let running: Backbone
 do {
     running = try Backbone.startBlocking(configuration: backbone)
 } catch {
     fail("cannot start: \(error)", status: 1)
+}
+if let metricsPort {
+    if let model = running.model { HoldingsMetrics.shared.observeFreshness(of: model) }
+    let host = metricsHost
+    MetricsServer.start(host: host, port: metricsPort, metrics: HoldingsMetrics.shared) { port in
+        FileHandle.standardOutput.write(Data("holdingsd metrics on http://\(host):\(port)/metrics\n".utf8))
+    }
 }
 if backbone.role == .projector {
     FileHandle.standardOutput.write(Data("holdingsd \(version) projector running (brokers \(running.bootstrap))\n".utf8))

@@ -83,10 +83,13 @@ class Service:
 def mesh(postgres):
     """holdingsd of its own (its database is read directly) with the embedded broker."""
     url = postgres.new_database()
-    process, address = start(holdingsd_command(url, "--no-agent"))
+    process, address = start(holdingsd_command(url, "--no-agent", "--metrics-port", "0"))
     bootstrap = re.search(r"brokers (\S+)\)", "".join(process.output)).group(1)
     admin = Service(address, token("admin"))
-    yield {"url": url, "process": process, "address": address, "bootstrap": bootstrap, "admin": admin, "postgres": postgres}
+    wait_for(lambda: "metrics on http://" in "".join(process.output))
+    metrics = re.search(r"metrics on (http://\S+)", "".join(process.output)).group(1)
+    yield {"url": url, "process": process, "address": address, "bootstrap": bootstrap, "admin": admin, "postgres": postgres,
+           "metrics": metrics}
     stop(process)
 
 
@@ -633,3 +636,72 @@ def test_openlineage_run_events_of_batches_and_rebalancing_runs_are_valid(mesh):
     assert {o["name"] for o in complete["outputs"]} == {"public.rebalancing_runs", "public.positions", "public.lots"}
     assert complete["run"]["facets"]["parent"]["run"]["runId"] in completes
     assert done.rebalancing_id
+
+
+# Metrics ----------------------------------------------------------------------------------
+
+def scrape(mesh):
+    """The exposition, parsed by the Prometheus client library: {(name, labels): value}."""
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(mesh["metrics"], timeout=10) as answer:
+        assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def test_metrics_endpoint_counts_calls_events_quality_and_lag(mesh):
+    import socket
+    import urllib.error
+    import urllib.request
+    s = mesh["admin"]
+    open_method = "ultracore.holdings.v1.HoldingsService/OpenPosition"
+    before = scrape(mesh)
+    client = "mx-" + uuid.uuid4().hex[:8]
+    for i in range(5):
+        s.buy(client, f"MX{i}", 1, 10)
+    s.buy(client, "MX0", 1, 10, when=NOW - timedelta(days=2))  # a LOT_ADDED booked late: bucket 95-99
+    expect_status(INVALID, lambda: s.buy(client, "mx-bad", 1, 10), "ticker")
+    bad = opened("pos-mxbad-" + uuid.uuid4().hex[:6], client, "MXB", unit_cost="5", basis="70")
+    produce(mesh, bad.SerializeToString(), key=bad.aggregate_id)
+    wait_for(lambda: value(scrape(mesh), "holdings_records_kept_out_total", cause="quality")
+             == value(before, "holdings_records_kept_out_total", cause="quality") + 1)
+    after = scrape(mesh)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+    assert delta("grpc_server_call_started_total", grpc_method=open_method) == 7
+    assert delta("grpc_server_call_duration_seconds_count", grpc_method=open_method, grpc_status="OK") == 6
+    assert delta("grpc_server_call_duration_seconds_count", grpc_method=open_method, grpc_status="INVALID_ARGUMENT") == 1
+    assert value(after, "grpc_server_call_duration_seconds_bucket", grpc_method=open_method, grpc_status="OK", le="+Inf") \
+        == value(after, "grpc_server_call_duration_seconds_count", grpc_method=open_method, grpc_status="OK")
+    assert delta("grpc_server_call_duration_seconds_sum", grpc_method=open_method, grpc_status="OK") > 0
+    assert delta("holdings_events_projected_total", event_type="POSITION_OPENED", quality_bucket="100") == 5
+    assert delta("holdings_events_projected_total", event_type="LOT_ADDED", quality_bucket="95-99") == 1
+    assert value(after, "holdings_dead_letters_open_records") >= 1
+    # Lag per partition of both event topics, 0 once idle; the read models' last event times.
+    wait_for(lambda: sum(v for (n, _), v in scrape(mesh).items() if n == "holdings_projector_lag_events") == 0)
+    idle = scrape(mesh)
+    partitions = [dict(labels) for (n, labels), _ in idle.items() if n == "holdings_projector_lag_events"]
+    assert {p["topic"] for p in partitions} == {"holdings.positions", "holdings.agent-alerts"} and len(partitions) >= 2
+    assert all(v == 0 for (n, _), v in idle.items() if n == "holdings_projector_lag_seconds")
+    assert value(idle, "holdings_view_last_event_timestamp_seconds", view="positions") > NOW.timestamp() - 600
+    # Only /metrics is served; a malformed request is refused and the endpoint keeps serving.
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(mesh["metrics"].replace("/metrics", "/nope"), timeout=10)
+    assert missing.value.code == 404
+    host, port = re.search(r"http://([^:]+):(\d+)/", mesh["metrics"]).groups()
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01 this is not HTTP\r\n\r\n")
+        raw.settimeout(10)
+        reply = raw.recv(200)
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 4")
+    assert value(scrape(mesh), "holdings_dead_letters_open_records") >= 1

@@ -332,7 +332,8 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
 
     public func listMaterializedViews(request: Ultracore_Holdings_V1_ListMaterializedViewsRequest, context: ServerContext) async throws -> Ultracore_Holdings_V1_ListMaterializedViewsResponse {
         try await ServiceError.mapping {
-            let freshness = try await model.freshness()
+            let freshness = try await model.partitionFreshness()
+            let counts = try await model.pool.withConnection { try ReadModels.rowCounts(DataProducts.views.map(\.name), on: $0) }
             var response = Ultracore_Holdings_V1_ListMaterializedViewsResponse()
             let now = Instant.now
             for view in DataProducts.views {
@@ -343,12 +344,12 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
                 item.description = view.description
                 item.owner = view.owner
                 item.sourceTopics = topics.sorted()
-                let figures = freshness.views[view.name]
-                item.rowCount = figures?.rows ?? 0
-                if let last = figures?.lastEventAt { item.lastAppliedAt = last.timestamp }
+                let lastEvent = freshness.lastEvents[view.name]
+                item.rowCount = counts[view.name] ?? 0
+                if let last = lastEvent { item.lastAppliedAt = last.timestamp }
                 item.lagEvents = partitions.values.reduce(0) { $0 + max(0, $1.high - $1.next) }
                 let waiting = partitions.values.filter { $0.high > $0.next }
-                let oldest = waiting.map { ($0.lastRecordAt ?? figures?.lastEventAt ?? now).microseconds }.min()
+                let oldest = waiting.map { ($0.lastRecordAt ?? lastEvent ?? now).microseconds }.min()
                 item.lagSeconds = oldest.map { Double(max(0, now.microseconds - $0)) / 1_000_000 } ?? 0
                 response.views.append(item)
             }

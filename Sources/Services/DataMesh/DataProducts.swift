@@ -155,13 +155,13 @@ extension KafkaConfiguration.Topics {
 
 extension WriteModel {
     struct Freshness {
-        var views: [String: ReadModels.ViewFigures]
         var partitions: [PartitionKey: (next: Int64, high: Int64, lastRecordAt: Instant?)]
+        var lastEvents: [String: Instant]
     }
 
-    /// The read models' figures and every event partition's high watermark next to the
-    /// projector's stored offset.
-    func freshness() async throws -> Freshness {
+    /// Every event partition's high watermark next to the projector's stored offset, and
+    /// the last event applied to each read model.
+    func partitionFreshness() async throws -> Freshness {
         let producer = recorder.producer
         let topics = self.topics
         let (marks, cluster) = try await Blocking.run {
@@ -174,15 +174,15 @@ extension WriteModel {
             return (marks, try producer.clusterId())
         }
         let key = OffsetsKey.of(group: projectorGroup, clusterId: cluster)
-        let (views, stored) = try await pool.withConnection {
-            (try ReadModels.viewFigures(DataProducts.views.map(\.name), on: $0), try ReadModels.projectorOffsets(group: key, on: $0))
+        let (lastEvents, stored) = try await pool.withConnection {
+            (try ReadModels.viewLastEvents(on: $0), try ReadModels.projectorOffsets(group: key, on: $0))
         }
         var partitions: [PartitionKey: (next: Int64, high: Int64, lastRecordAt: Instant?)] = [:]
         for (partition, high) in marks {
             let position = stored[partition]
             partitions[partition] = (position?.next ?? 0, high, position?.lastRecordAt)
         }
-        return Freshness(views: views, partitions: partitions)
+        return Freshness(partitions: partitions, lastEvents: lastEvents)
     }
 }
 

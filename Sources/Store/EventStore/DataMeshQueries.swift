@@ -199,22 +199,23 @@ extension ReadModels {
 
     // MARK: freshness
 
-    public struct ViewFigures: Sendable {
-        public var rows: Int64
-        public var lastEventAt: Instant?
+    /// Exact row counts of the tables in `names` (names from the DataProducts catalog, never
+    /// from a request).
+    public static func rowCounts(_ names: [String], on connection: PostgresConnection) throws -> [String: Int64] {
+        var counts: [String: Int64] = [:]
+        for name in names {
+            counts[name] = try connection.execute("SELECT count(*) FROM \(name)").rows.first?[0].flatMap { Int64($0) } ?? 0
+        }
+        return counts
     }
 
-    /// Row counts and the last event applied, per table in `names`.
-    public static func viewFigures(_ names: [String], on connection: PostgresConnection) throws -> [String: ViewFigures] {
-        var figures: [String: ViewFigures] = [:]
-        let fresh = try connection.execute("SELECT view_name, (extract(epoch FROM last_event_at) * 1000000)::int8 FROM view_freshness")
-        let last = Dictionary(fresh.rows.compactMap { row in row[0].map { ($0, row[1].flatMap { Int64($0) }) } }, uniquingKeysWith: { a, _ in a })
-        for name in names {
-            // The names come from the DataProducts catalog, never from a request.
-            let count = try connection.execute("SELECT count(*) FROM \(name)").rows.first?[0].flatMap { Int64($0) } ?? 0
-            figures[name] = ViewFigures(rows: count, lastEventAt: last[name]?.map(Instant.init(microseconds:)))
-        }
-        return figures
+    /// The occurred_at of the last event the projector applied to each read model.
+    public static func viewLastEvents(on connection: PostgresConnection) throws -> [String: Instant] {
+        let rows = try connection.execute("SELECT view_name, (extract(epoch FROM last_event_at) * 1000000)::int8 FROM view_freshness")
+        return Dictionary(rows.rows.compactMap { row in
+            guard let name = row[0], let micros = row[1].flatMap({ Int64($0) }) else { return nil }
+            return (name, Instant(microseconds: micros))
+        }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The projector's stored position per partition (its group key is "<group>@<cluster>"):
