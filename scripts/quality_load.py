@@ -75,7 +75,7 @@ def main():
                                                                  request_id=uuid.uuid4().hex), metadata=metadata, timeout=120)
     for client in names[:clients // 10]:
         positions = holdings.ListPositions(pb.ListPositionsRequest(client_id=client), metadata=metadata, timeout=10).positions
-        held = sorted({p.ticker for p in positions if p.status == common.OPEN})
+        held = sorted({p.ticker for p in positions if p.status == common.POSITION_STATUS_OPEN})
         if len(held) < 2:
             continue
         targets = {t: f"{1 / len(held):.6f}" for t in held[:-1]}
