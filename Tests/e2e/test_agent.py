@@ -688,6 +688,7 @@ def test_drift_after_a_price_runs_the_rebalancing_end_to_end_with_causation_ids(
     [drift] = wait_for(drift_cleared, "the drift alert to clear")
     raised = [e for e in events_of(stubs, client, ev.AGENT_ALERT) if e.aggregate_id == drift.alert.alert_id]
     assert [e.aggregate_version for e in raised] == [1, 2]
+    assert all(e.quality_score == 100 and not e.failed_quality_rules for e in raised)  # scored at the write
     assert raised[0].agent_alert.rebalancing_id == trigger.aggregate_id and raised[0].agent_alert.state == ev.RAISED
     assert raised[0].agent_alert.cause_event_ids[0] == valued.event_id and raised[0].causation_id == valued.event_id
     assert raised[0].agent_alert.figures["ticker"] == a and raised[0].agent_alert.figures["auto_execute"] == "true"
@@ -742,6 +743,7 @@ def test_drift_without_auto_execute_recommends_once_and_concentration_is_acknowl
         client_id="someone-else", alert_id=concentration.alert.alert_id), timeout=10), "not found")
     [acked] = [e for e in events_of(stubs, client, ev.ALERT_ACKNOWLEDGED)]
     assert acked.alert_acknowledged.alert_id == concentration.alert.alert_id and acked.event_id == ack.event_id
+    assert acked.quality_score == 100 and not acked.failed_quality_rules
     for request, needle in ((ag.AcknowledgeAlertRequest(client_id=client), "alert_id"),
                             (ag.AcknowledgeAlertRequest(alert_id="x"), "client_id"),
                             (ag.AcknowledgeAlertRequest(client_id=client, alert_id="x", note="n" * 1001), "note")):
