@@ -35,6 +35,14 @@ public final class Projector: @unchecked Sendable {
     /// its OpenLineage run events (for the lineage topic).
     private let noticeSink: (@Sendable ([OutgoingRecord]) -> Void)?
     private let namespaces: OpenLineage.Namespaces
+    /// The lineage run in progress: the batches of up to a second (this projector's thread only).
+    private var window: LineageWindow?
+    private var windowOpenedAt = ContinuousClock.now
+    /// Read models' latest applied event times not saved yet, and when they were last saved:
+    /// view_freshness is written at most once a second (this projector's thread only).
+    private var pendingFreshness: [String: Instant] = [:]
+    private var freshnessSavedAt = ContinuousClock.now
+    static let windowLength: Duration = .seconds(1)
 
     public init(configuration: KafkaConfiguration, bootstrap: String, databaseURL: String, gate: ProjectionGate,
                 noticeSink: (@Sendable ([OutgoingRecord]) -> Void)? = nil) {
@@ -163,7 +171,10 @@ public final class Projector: @unchecked Sendable {
                 Log.error("projector", message)
                 break
             }
-            guard !records.isEmpty else { continue }
+            guard !records.isEmpty else {
+                idle(connection)
+                continue
+            }
             var delay = 0.05
             while let db = connected() {
                 do {
@@ -186,6 +197,8 @@ public final class Projector: @unchecked Sendable {
                 delay = min(1, delay * 2)
             }
         }
+        closeWindow()
+        if let db = connection, db.isHealthy, !pendingFreshness.isEmpty { try? ReadModels.saveFreshness(pendingFreshness, on: db) }
         consumer.close()
         Log.info("projector", "stopped")
     }
@@ -196,11 +209,34 @@ public final class Projector: @unchecked Sendable {
         let report = ProjectionReport()
         let (reached, letters) = try apply(records, group: group, report: report, on: db)
         HoldingsMetrics.shared.projected(report.accepted, keptOut: letters)
-        noticeSink?(OpenLineage.records(batchStarted: started, committed: .now, topic: configuration.topics.lineage,
-                                        sourceTopics: configuration.topics.all, namespaces: namespaces, report: report))
+        if window == nil {
+            window = LineageWindow(started: started)
+            windowOpenedAt = ContinuousClock.now
+        }
+        window?.add(report)
+        if ContinuousClock.now - windowOpenedAt >= Self.windowLength { closeWindow() }
         gate.quarantine(letters.filter(\.blocksAggregate).compactMap { $0.event?.aggregateId })
         for (partition, next) in reached { gate.projected(partition, next: next) }
         if !letters.isEmpty { announce(letters, on: db) }
+    }
+
+    /// Ends the lineage run in progress and sends its run events.
+    private func closeWindow() {
+        guard let window else { return }
+        self.window = nil
+        noticeSink?(OpenLineage.records(window: window, closed: .now, topic: configuration.topics.lineage,
+                                        sourceTopics: configuration.topics.all, namespaces: namespaces))
+    }
+
+    /// Between batches: closes a lineage window and saves freshness that are a second old.
+    private func idle(_ connection: PostgresConnection?) {
+        if ContinuousClock.now - windowOpenedAt >= Self.windowLength { closeWindow() }
+        guard !pendingFreshness.isEmpty, ContinuousClock.now - freshnessSavedAt >= Self.windowLength,
+              let db = connection, db.isHealthy else { return }
+        if (try? ReadModels.saveFreshness(pendingFreshness, on: db)) != nil {
+            pendingFreshness = [:]
+            freshnessSavedAt = ContinuousClock.now
+        }
     }
 
     /// One record of a batch that hit a data error: stored, or, when it fails alone with a
@@ -243,14 +279,21 @@ public final class Projector: @unchecked Sendable {
             if let time = record.timestampMilliseconds { times[key] = max(times[key] ?? time, time) }
         }
         let (candidates, dead) = Self.decodeAll(records)
+        var freshness = pendingFreshness
+        let due = ContinuousClock.now - freshnessSavedAt >= Self.windowLength
         let letters = try db.transaction {
             report.accepted = []
+            report.latest = [:]
             let letters = dead + (try Self.project(candidates, blocked: gate.quarantined, cache: cache, report: report, on: db))
             report.keptOut = letters
+            freshness.merge(report.latest) { max($0, $1) }
             try ReadModels.saveDeadLetters(letters, on: db)
             try ReadModels.saveOffsets(group: group, reached, times: times, on: db)
+            if due { try ReadModels.saveFreshness(freshness, on: db) }
             return letters
         }
+        pendingFreshness = due ? [:] : freshness
+        if due { freshnessSavedAt = ContinuousClock.now }
         return (reached, letters)
     }
 
@@ -501,7 +544,7 @@ public final class Projector: @unchecked Sendable {
         let saved = changed.sorted().compactMap { positions[$0] }
         try ReadModels.savePositions(saved, before: stored, on: db)
         for position in saved { cache.remember(position) }
-        try ReadModels.saveFreshness(latest, on: db)
+        if let report { report.latest.merge(latest) { max($0, $1) } } else { try ReadModels.saveFreshness(latest, on: db) }
         return dead
     }
 

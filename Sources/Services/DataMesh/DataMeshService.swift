@@ -160,6 +160,7 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
             } else {
                 let id = request.positionId
                 start = try await model.pool.withConnection { try ReadModels.lineageEvents(aggregate: id, limit: maxNodes, on: $0) }
+                    .filter(visible)
             }
             var nodes: [String: (row: ReadModels.LineageRow, distance: Int)] = [:]
             var order: [String] = []
@@ -407,7 +408,8 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
                     current = next
                 } else {
                     if let done = current { positions.append(done) }
-                    current = try PositionState.opened(by: event)
+                    // A buy of a run not completed by then opened nothing yet.
+                    current = RebalancingEvents.isVoid(event) ? nil : try PositionState.opened(by: event)
                 }
             }
             if let done = current { positions.append(done) }

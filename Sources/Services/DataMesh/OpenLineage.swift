@@ -10,15 +10,63 @@ final class ProjectionReport {
     var accepted: [ReadModels.Recorded] = []
     /// Records kept out (dead letters and quarantined records).
     var keptOut: [DeadLetter] = []
+    /// Per read model, the latest occurred_at of the events applied to it.
+    var latest: [String: Instant] = [:]
+}
+
+/// The projection of up to a second (the projector's lineage run): what the batches
+/// committed in it read and wrote, in counts (the projector's thread only).
+final class LineageWindow {
+    struct TopicFigures {
+        /// Events applied, by quality score.
+        var scores: [Int32: Int] = [:]
+        /// Rules failed by a record read (applied or kept out).
+        var failed: Set<String> = []
+        var keptOut = 0
+    }
+
+    let runId = UUIDText.random()
+    let started: Instant
+    var topics: [String: TopicFigures] = [:]
+    var tables: Set<String> = []
+    var applied = 0
+    var keptOut = 0
+    /// Rebalancing outcomes and triggers applied, in log order.
+    var runs: [(event: Ultracore_Holdings_V1_Event, topic: String)] = []
+
+    init(started: Instant) { self.started = started }
+
+    func add(_ report: ProjectionReport) {
+        for item in report.accepted {
+            topics[item.topic, default: TopicFigures()].scores[item.quality.score, default: 0] += 1
+            topics[item.topic, default: TopicFigures()].failed.formUnion(item.quality.failed)
+            tables.formUnion(DataProducts.views(fedBy: item.event.eventType))
+            switch item.event.payload {
+            case .rebalancingTriggered?, .rebalancingCompleted?, .rebalancingAborted?: runs.append((item.event, item.topic))
+            default: break
+            }
+        }
+        for letter in report.keptOut {
+            topics[letter.topic, default: TopicFigures()].keptOut += 1
+            topics[letter.topic, default: TopicFigures()].failed.formUnion(letter.failedRules)
+        }
+        if !report.keptOut.isEmpty { tables.insert("dead_letters") }
+        applied += report.accepted.count
+        keptOut += report.keptOut.count
+    }
+
+    var isEmpty: Bool { applied == 0 && keptOut == 0 }
 }
 
 /// OpenLineage run events (https://openlineage.io, spec 2-0-2) on the lineage topic, as JSON:
-/// one run per projector batch (job "holdings.projector": the event topic in, the read models
-/// it changed out) and one per rebalancing run (job "holdings.rebalancing": START when its
-/// trigger is projected, COMPLETE or ABORT with its outcome). The input dataset carries the
-/// batch's quality (dataQualityMetrics: row count and the quality_score column's count, min,
-/// max, sum and quantiles; dataQualityAssertions: one assertion per rule, failed when an
-/// event of the batch failed it); each output read model carries its column lineage.
+/// one run per projection window (job "holdings.projector": the batches committed within a
+/// second, so that a busy log does not write two lineage records per small batch; the event
+/// topic in, the read models it changed out) and one per rebalancing run (job
+/// "holdings.rebalancing": START when its trigger is projected, COMPLETE or ABORT with its
+/// outcome, a child of the window that applied it). The input dataset carries the window's
+/// quality (dataQualityMetrics: row count and the quality_score column's count, min, max, sum
+/// and quantiles; dataQualityAssertions: one assertion per rule, failed when a record read in
+/// the window failed it); each output read model carries its column lineage.
 enum OpenLineage {
     static let schemaURL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
     static let producer = "https://github.com/ultracore/holdings/holdingsd"
@@ -71,23 +119,30 @@ enum OpenLineage {
         fields.merging(["_producer": producer, "_schemaURL": facetSchema(name, version: version)]) { current, _ in current }
     }
 
-    /// The event topic as the batch's input, with the batch's quality: the scores of the
-    /// events applied, and the rules failed by any record read (applied or kept out).
-    static func topicInput(_ topic: String, namespaces: Namespaces, events: [ReadModels.Recorded], keptOut: [DeadLetter]) -> [String: Any] {
-        let scores = events.map { Double($0.quality.score) }.sorted()
-        var column: [String: Any] = ["count": Double(scores.count), "nullCount": 0]
-        if let first = scores.first, let last = scores.last {
-            column["min"] = first
-            column["max"] = last
-            column["sum"] = scores.reduce(0, +)
-            column["distinctCount"] = Set(scores).count
-            column["quantiles"] = Dictionary(uniqueKeysWithValues: [0.25, 0.5, 0.75].map { q in
-                (String(q), scores[min(scores.count - 1, Int((Double(scores.count - 1) * q).rounded(.down)))])
-            })
+    /// The event topic as the window's input, with its quality: the scores of the events
+    /// applied, and the rules failed by any record read (applied or kept out).
+    static func topicInput(_ topic: String, namespaces: Namespaces, figures: LineageWindow.TopicFigures) -> [String: Any] {
+        let sorted = figures.scores.sorted { $0.key < $1.key }
+        let count = sorted.reduce(0) { $0 + $1.value }
+        var column: [String: Any] = ["count": Double(count), "nullCount": 0]
+        if let first = sorted.first, let last = sorted.last {
+            column["min"] = Double(first.key)
+            column["max"] = Double(last.key)
+            column["sum"] = sorted.reduce(0.0) { $0 + Double($1.key) * Double($1.value) }
+            column["distinctCount"] = sorted.count
+            /// The score at rank ⌊(count − 1)·q⌋ (0-based), lower nearest rank.
+            func quantile(_ q: Double) -> Double {
+                var rank = Int((Double(count - 1) * q).rounded(.down))
+                for (score, n) in sorted {
+                    if rank < n { return Double(score) }
+                    rank -= n
+                }
+                return Double(last.key)
+            }
+            column["quantiles"] = Dictionary(uniqueKeysWithValues: [0.25, 0.5, 0.75].map { (String($0), quantile($0)) })
         }
-        let failed = Set(events.flatMap(\.quality.failed) + keptOut.flatMap(\.failedRules))
         let assertions: [[String: Any]] = DataQuality.rules.map { rule in
-            ["assertion": rule.name, "success": !failed.contains(rule.name), "column": "quality_score",
+            ["assertion": rule.name, "success": !figures.failed.contains(rule.name), "column": "quality_score",
              "severity": rule.critical ? "error" : "warn"]
         }
         return [
@@ -95,7 +150,7 @@ enum OpenLineage {
             "inputFacets": [
                 "dataQualityAssertions": facet("DataQualityAssertionsDatasetFacet", version: "1-1-0", ["assertions": assertions]),
                 "dataQualityMetrics": facet("DataQualityMetricsInputDatasetFacet", version: "1-0-3",
-                                            ["rowCount": events.count + keptOut.count, "columnMetrics": ["quality_score": column]]),
+                                            ["rowCount": count + figures.keptOut, "columnMetrics": ["quality_score": column]]),
             ],
         ]
     }
@@ -134,34 +189,26 @@ enum OpenLineage {
         return output
     }
 
-    /// The run events of one committed batch, as records for the lineage topic.
-    static func records(batchStarted: Instant, committed: Instant, topic lineageTopic: String, sourceTopics: [String],
-                        namespaces: Namespaces, report: ProjectionReport) -> [OutgoingRecord] {
-        guard !report.accepted.isEmpty || !report.keptOut.isEmpty else { return [] }
+    /// The run events of one closed window, as records for the lineage topic.
+    static func records(window: LineageWindow, closed: Instant, topic lineageTopic: String, sourceTopics: [String],
+                        namespaces: Namespaces) -> [OutgoingRecord] {
+        guard !window.isEmpty else { return [] }
         var events: [[String: Any]] = []
-        let batchRun = UUIDText.random()
-        let byTopic = Dictionary(grouping: report.accepted, by: \.topic)
-        let keptOutTopics = Set(report.keptOut.map(\.topic))
-        let inputs = sourceTopics.filter { byTopic[$0] != nil || keptOutTopics.contains($0) }
-            .map { topic in
-                topicInput(topic, namespaces: namespaces, events: byTopic[topic] ?? [], keptOut: report.keptOut.filter { $0.topic == topic })
-            }
-        var tables = Set<String>()
-        for item in report.accepted { tables.formUnion(DataProducts.views(fedBy: item.event.eventType)) }
-        if !report.keptOut.isEmpty { tables.insert("dead_letters") }
-        let outputs = tables.sorted().map { table in
-            tableOutput(table, topic: sourceTopics.first ?? "", namespaces: namespaces,
-                        rows: table == "dead_letters" ? report.keptOut.count : table == "events" ? report.accepted.count : nil)
+        let inputs = sourceTopics.compactMap { topic in
+            window.topics[topic].map { topicInput(topic, namespaces: namespaces, figures: $0) }
         }
-        events.append(event("START", runId: batchRun, job: "holdings.projector", at: batchStarted, inputs: inputs))
-        events.append(event("COMPLETE", runId: batchRun, job: "holdings.projector", at: committed, inputs: inputs, outputs: outputs))
+        let outputs = window.tables.sorted().map { table in
+            tableOutput(table, topic: sourceTopics.first ?? "", namespaces: namespaces,
+                        rows: table == "dead_letters" ? window.keptOut : table == "events" ? window.applied : nil)
+        }
+        events.append(event("START", runId: window.runId, job: "holdings.projector", at: window.started, inputs: inputs))
+        events.append(event("COMPLETE", runId: window.runId, job: "holdings.projector", at: closed, inputs: inputs, outputs: outputs))
         // Rebalancing runs: their trigger starts them, their outcome ends them.
-        for item in report.accepted {
-            let event = item.event
-            let at = event.occurredAt.flatMap(Instant.init) ?? committed
-            let parent: [String: Any] = ["parent": facet("ParentRunFacet", version: "1-2-0", [
-                "run": ["runId": batchRun], "job": ["namespace": jobNamespace, "name": "holdings.projector"]])]
-            let runInput = [["namespace": namespaces.kafka, "name": item.topic, "facets": [String: Any]()] as [String: Any]]
+        let parent: [String: Any] = ["parent": facet("ParentRunFacet", version: "1-2-0", [
+            "run": ["runId": window.runId], "job": ["namespace": jobNamespace, "name": "holdings.projector"]])]
+        for (event, topic) in window.runs {
+            let at = event.occurredAt.flatMap(Instant.init) ?? closed
+            let runInput = [["namespace": namespaces.kafka, "name": topic, "facets": [String: Any]()] as [String: Any]]
             switch event.payload {
             case .rebalancingTriggered(let run)?:
                 events.append(Self.event("START", runId: runId(for: run.rebalancingId), job: "holdings.rebalancing", at: at,
@@ -170,11 +217,11 @@ enum OpenLineage {
                 events.append(Self.event("COMPLETE", runId: runId(for: run.rebalancingId), job: "holdings.rebalancing", at: at,
                                          inputs: runInput,
                                          outputs: ["rebalancing_runs", "positions", "lots"].map {
-                                             tableOutput($0, topic: item.topic, namespaces: namespaces) },
+                                             tableOutput($0, topic: topic, namespaces: namespaces) },
                                          runFacets: parent))
             case .rebalancingAborted(let run)?:
                 events.append(Self.event("ABORT", runId: runId(for: run.rebalancingId), job: "holdings.rebalancing", at: at,
-                                         inputs: runInput, outputs: [tableOutput("rebalancing_runs", topic: item.topic, namespaces: namespaces)],
+                                         inputs: runInput, outputs: [tableOutput("rebalancing_runs", topic: topic, namespaces: namespaces)],
                                          runFacets: parent))
             default:
                 break

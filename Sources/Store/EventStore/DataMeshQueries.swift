@@ -177,7 +177,8 @@ extension ReadModels {
         guard !events.isEmpty, limit > 0 else { return [] }
         let ids = events.map(\.eventId)
         let correlations = Array(Set(events.map(\.correlationId).filter { !$0.isEmpty }))
-        let causes = Array(Set(events.map(\.causationId).filter { !$0.isEmpty }))
+        // Causation ids that are event ids (a UUID; a request's id is not an event of the trail).
+        let causes = Array(Set(events.map(\.causationId).filter { $0.utf8.count == 36 && UUID(uuidString: $0) != nil }))
         var aggregates: [String?] = [], versions: [String?] = []
         for event in events {
             for version in [event.aggregateVersion - 1, event.aggregateVersion + 1] where version > 0 {
@@ -187,9 +188,9 @@ extension ReadModels {
         }
         return lineageRows(try connection.execute("""
             SELECT \(lineageColumns) WHERE e.event_id IN (
-                SELECT event_id FROM events WHERE causation_id = ANY($1::text[])
-                UNION SELECT event_id FROM events WHERE event_id::text = ANY($2::text[])
-                UNION (SELECT event_id FROM events WHERE correlation_id = ANY($3::text[]) LIMIT \(limit))
+                SELECT event_id FROM events WHERE causation_id = ANY($1::text[]) AND causation_id <> ''
+                UNION SELECT event_id FROM events WHERE event_id = ANY($2::uuid[])
+                UNION (SELECT event_id FROM events WHERE correlation_id = ANY($3::text[]) AND correlation_id <> '' LIMIT \(limit))
                 UNION SELECT x.event_id FROM events x JOIN unnest($4::text[], $5::int8[]) AS k(a, v)
                       ON x.aggregate_id = k.a AND x.aggregate_version = k.v)
             ORDER BY e.occurred_at, e.aggregate_id, e.aggregate_version LIMIT \(limit)
