@@ -400,11 +400,15 @@ public final class Projector: @unchecked Sendable {
         let known = try ReadModels.knownEventIds(candidates.map(\.event.eventId), on: db)
         var fresh: [ReadModels.Recorded] = []
         var reused: [ReadModels.Recorded] = []
+        var batchBodies: [String: [UInt8]] = [:]
         for item in candidates {
             if let digest = known[item.event.eventId] {
                 // The same body again is a replay (skipped); another body under a taken id is not.
                 if digest != Digest.sha256Hex(item.body) { reused.append(item) }
+            } else if let earlier = batchBodies[item.event.eventId] {
+                if earlier != item.body { reused.append(item) }  // the same id twice in this batch
             } else {
+                batchBodies[item.event.eventId] = item.body
                 fresh.append(item)
             }
         }

@@ -105,6 +105,43 @@ struct ProjectorTests {
         #expect(try ReadModels.loadPositions(["pos-t1"], on: db)["pos-t1"]?.version == 3)
     }
 
+    @Test("a record that fails a critical quality rule, or reuses a taken event id with another body, is quarantined with its rule and holds nothing back")
+    func quarantinesForQuality() throws {
+        let db = try TestDatabase.make()
+        let opened = try Self.buy(nil, quantity: "10", price: "100", positionId: "pos-q")
+        let position = try PositionState.opened(by: opened)
+        // Another producer's version 2 whose lot does not reconcile: quarantined, not applied.
+        var broken = try Self.buy(position, quantity: "1", price: "101", positionId: "pos-q")
+        guard case .lotAdded(var added)? = broken.payload else { Issue.record("not a buy"); return }
+        added.lot?.costBasis = "999"
+        broken.payload = .lotAdded(added)
+        // Our own version 2 follows: the quarantine did not block the aggregate.
+        let good = try Self.buy(position, quantity: "2", price: "102", positionId: "pos-q")
+        // A record reusing the opening's event id with another body, twice: across batches and within one.
+        var impostor = try Self.buy(nil, client: "c9", quantity: "3", price: "5", positionId: "pos-imp")
+        impostor.eventId = opened.eventId
+        var twin = try Self.buy(nil, client: "c8", quantity: "4", price: "6", positionId: "pos-twin")
+        let twinId = twin.eventId
+        var twinRival = try Self.buy(nil, client: "c8", quantity: "5", price: "6", positionId: "pos-twin2")
+        twinRival.eventId = twinId
+        twin.eventId = twinId
+
+        try db.execute("BEGIN")
+        let first = try Projector.project(Self.recorded([opened, broken, good]), blocked: [], on: db)
+        let second = try Projector.project(Self.recorded([impostor, twin, twinRival, opened], from: 3), blocked: [], on: db)
+        try db.execute("COMMIT")
+        #expect(first.map(\.event?.eventId) == [broken.eventId] && first[0].failedRules == ["amounts_reconcile"])
+        #expect(!first[0].blocksAggregate && first[0].reason.contains("cost_basis 999"))
+        #expect(try ReadModels.loadPositions(["pos-q"], on: db)["pos-q"]?.quantity == ExactDecimal(12))
+        #expect(second.map(\.event?.aggregateId).sorted { ($0 ?? "") < ($1 ?? "") } == ["pos-imp", "pos-twin2"])
+        #expect(second.allSatisfy { $0.failedRules == ["unique_ids"] && !$0.blocksAggregate })
+        #expect(try db.execute("SELECT aggregate_id FROM events WHERE event_id = '\(opened.eventId)'").rows[0][0] == "pos-q")
+        #expect(try db.execute("SELECT count(*) FROM events WHERE event_id = '\(twinId)'").rows[0][0] == "1")
+        #expect(try ReadModels.loadPositions(["pos-twin2"], on: db)["pos-twin2"] == nil)
+        let scores = try db.execute("SELECT DISTINCT quality_score, array_to_string(failed_rules, ',') FROM events").rows
+        #expect(scores.map { [$0[0] ?? "", $0[1] ?? ""] } == [["95", "booked_promptly"]])  // trade time long before occurred_at
+    }
+
     @Test("an event whose version another event took is dead-lettered, and so are later events of its aggregate; other aggregates flow")
     func deadLettersWithoutWedging() throws {
         let db = try TestDatabase.make()

@@ -37,7 +37,8 @@ final class EventRecorder: Sendable {
     }
 
     /// Produces the events of one client and waits for the broker (and, embedded, Postgres).
-    /// Each is scored first (DataQuality: the score and failed rules travel in its envelope);
+    /// Each is scored first (DataQuality, as of its occurred_at: the score and failed rules
+    /// travel in its envelope);
     /// one that fails a critical rule is a defect of the write path and is not produced
     /// (INTERNAL). Events whose partition is too far behind the projection are not produced
     /// (UNAVAILABLE).
@@ -47,9 +48,11 @@ final class EventRecorder: Sendable {
         var records: [OutgoingRecord] = []
         var sent: [Int] = []
         let target = partition(of: client)
-        let now = Instant.now
         for index in events.indices {
-            let assessment = DataQuality.stamp(&events[index], ingestedAt: now)
+            // Judged as ingested when it occurred: the stamp is a function of the event alone, so
+            // a retried event is the same bytes (the projector, which sees the log's time, still
+            // judges timeliness for itself).
+            let assessment = DataQuality.stamp(&events[index], ingestedAt: events[index].occurredAt.flatMap(Instant.init) ?? .now)
             let event = events[index]
             if !assessment.failedCritical.isEmpty {
                 Log.error("event-recorder", "REFUSED event \(event.eventId) (\(event.eventType.protoName ?? "?") of \(event.aggregateId)): "
