@@ -171,9 +171,10 @@ public struct Ultracore_Holdings_V1_GetDataQualityRequest: ProtoMessage {
     /// Score this position's events.
     public var positionId: String = ""
 
-    /// Only events of this data product (a DataProduct name of ListDataProducts whose
-    /// event_types are listed: "positions", "valuations", "trades", "rebalancing", "alerts");
-    /// empty means all. Another name is INVALID_ARGUMENT.
+    /// Only events of this data product: "positions" (opened, added, sold, closed, corporate
+    /// actions), "lots" (the events that change lots: those of positions and TRADE_EXECUTED),
+    /// "valuations" (POSITION_VALUED), "trades" (TRADE_EXECUTED), "rebalancing" (runs and
+    /// schedules), "policies" or "alerts"; empty means all. Another name is INVALID_ARGUMENT.
     public var dataProduct: String = ""
 
     /// Only events that occurred at or after this time; unset means from the first.
@@ -259,7 +260,8 @@ public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     /// The average score unrounded (2 places): 100 − Σ rules.points_lost.
     public var scoreExact: Double = 0
 
-    /// Per data product, in name order.
+    /// Per data product (see data_product), in name order; "lots" overlaps "positions" and
+    /// "trades", the others share no event.
     public var products: [Ultracore_Holdings_V1_QualitySlice] = []
 
     /// Per UTC day of occurred_at, oldest first (at most the last 366 days examined).

@@ -123,9 +123,12 @@ public enum DataProducts {
         "schema_version in the envelope and the schema-version header change only with an incompatible change; every stored version must decode with the current code (tested)",
     ]
 
-    /// The data products GetDataQuality slices events by, and their event types.
+    /// The data products GetDataQuality slices events by, and their event types. "lots"
+    /// overlaps "positions" and "trades" (the events that change lots); the others partition
+    /// the event types.
     public static let eventProducts: [(name: String, types: [Ultracore_Holdings_V1_EventType])] = [
         ("alerts", [.agentAlert, .alertAcknowledged]),
+        ("lots", positionEvents + [.tradeExecuted]),
         ("policies", [.policyTrained]),
         ("positions", positionEvents),
         ("rebalancing", [.rebalancingTriggered, .rebalancingCompleted, .rebalancingAborted, .rebalancingScheduled]),

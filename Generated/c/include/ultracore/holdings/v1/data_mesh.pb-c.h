@@ -158,9 +158,10 @@ struct  Ultracore__Holdings__V1__GetDataQualityRequest
    */
   char *position_id;
   /*
-   * Only events of this data product (a DataProduct name of ListDataProducts whose
-   * event_types are listed: "positions", "valuations", "trades", "rebalancing", "alerts");
-   * empty means all. Another name is INVALID_ARGUMENT.
+   * Only events of this data product: "positions" (opened, added, sold, closed, corporate
+   * actions), "lots" (the events that change lots: those of positions and TRADE_EXECUTED),
+   * "valuations" (POSITION_VALUED), "trades" (TRADE_EXECUTED), "rebalancing" (runs and
+   * schedules), "policies" or "alerts"; empty means all. Another name is INVALID_ARGUMENT.
    */
   char *data_product;
   /*
@@ -283,7 +284,8 @@ struct  Ultracore__Holdings__V1__GetDataQualityResponse
    */
   double score_exact;
   /*
-   * Per data product, in name order.
+   * Per data product (see data_product), in name order; "lots" overlaps "positions" and
+   * "trades", the others share no event.
    */
   size_t n_products;
   Ultracore__Holdings__V1__QualitySlice **products;
