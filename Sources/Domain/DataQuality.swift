@@ -77,6 +77,23 @@ public enum DataQuality {
 
     /// The rules that apply to events of `type`.
     public static func applicable(to type: Ultracore_Holdings_V1_EventType) -> [Rule] {
+        if let known = applicableByType[type.rawValue] { return known.rules }
+        return computeApplicable(type)
+    }
+
+    /// Σ weight of the rules that apply to events of `type`.
+    public static func applicableWeight(of type: Ultracore_Holdings_V1_EventType) -> Int {
+        applicableByType[type.rawValue]?.weight ?? computeApplicable(type).reduce(0) { $0 + $1.weight }
+    }
+
+    /// `applicable` of every known type, computed once (scoring runs for every event twice).
+    private static let applicableByType: [Int32: (rules: [Rule], weight: Int)] = Dictionary(uniqueKeysWithValues:
+        Ultracore_Holdings_V1_EventType.allCases.map { type in
+            let rules = computeApplicable(type)
+            return (type.rawValue, (rules, rules.reduce(0) { $0 + $1.weight }))
+        })
+
+    private static func computeApplicable(_ type: Ultracore_Holdings_V1_EventType) -> [Rule] {
         rules.filter { rule in
             switch rule.name {
             case quantitiesPositive.name, amountsReconcile.name:
@@ -110,6 +127,7 @@ public enum DataQuality {
         var checker = Checker(event: event, ingestedAt: ingestedAt)
         checker.run()
         if let duplicate { checker.fail(uniqueIds, duplicate) }
+        if checker.failures.isEmpty { return Assessment(score: 100, failed: [], details: []) }
         let applicable = applicable(to: event.eventType)
         let total = applicable.reduce(0) { $0 + $1.weight }
         let failedNames = Set(checker.failures.map(\.0))
@@ -489,9 +507,10 @@ private struct Checker {
         let bytes = Array(text.utf8)
         guard bytes.count == 36 else { return false }
         for (index, byte) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
+            switch index {
+            case 8, 13, 18, 23:
                 guard byte == UInt8(ascii: "-") else { return false }
-            } else {
+            default:
                 guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46) else { return false }
             }
         }

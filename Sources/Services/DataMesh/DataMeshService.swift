@@ -96,7 +96,7 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
             var points = 0.0
             for failure in failures where failure.rule == rule.name {
                 item.failed += failure.count
-                let applicableWeight = DataQuality.applicable(to: eventType(named: failure.type)).reduce(0) { $0 + $1.weight }
+                let applicableWeight = DataQuality.applicableWeight(of: eventType(named: failure.type))
                 if applicableWeight > 0 { points += Double(failure.count) * 100 * Double(rule.weight) / Double(applicableWeight) }
             }
             item.passed = item.failed == 0
