@@ -310,7 +310,8 @@ private struct Checker {
         return difference.magnitude <= tolerance
     }
 
-    static let rounding = ExactDecimal("0.000000001")!
+    static let rounding = ExactDecimal(unchecked: 1, scale: 9)
+    static let unitCostRounding = ExactDecimal(unchecked: 1, scale: 10)
 
     mutating func newLots(_ lots: [Ultracore_Holdings_V1_Lot], required: Bool) {
         if !required { fail(DataQuality.payloadComplete, "lot is missing") }
@@ -328,7 +329,7 @@ private struct Checker {
             nonNegative(lot.fees.isEmpty ? "0" : lot.fees, "lot \(lot.lotId) fees")
             let unitCost = nonNegative(lot.unitCost, "lot \(lot.lotId) unit_cost")
             if let quantity, let basis, let unitCost, let product = try? unitCost.multiplied(by: quantity),
-               let tolerance = try? quantity.multiplied(by: ExactDecimal("0.0000000001")!).adding(Self.rounding),
+               let tolerance = try? quantity.multiplied(by: Self.unitCostRounding).adding(Self.rounding),
                !Self.close(product, basis, within: tolerance) {
                 fail(DataQuality.amountsReconcile, "lot \(lot.lotId): unit_cost \(unitCost) × quantity \(quantity) ≠ cost_basis \(basis)")
             }
