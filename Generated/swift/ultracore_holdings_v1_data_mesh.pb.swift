@@ -232,7 +232,7 @@ public struct Ultracore_Holdings_V1_QualitySlice: ProtoMessage {
     /// The data product name, or the day's start (RFC 3339 date, UTC) for `days`.
     public var name: String = ""
 
-    /// Average event score, rounded half up.
+    /// Average of the slice's events' quality_score (each already rounded), rounded half up.
     public var score: Int32 = 0
 
     /// Events in the slice.
@@ -248,7 +248,7 @@ public struct Ultracore_Holdings_V1_QualitySlice: ProtoMessage {
 public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     public static let protoMessageName = "ultracore.holdings.v1.GetDataQualityResponse"
 
-    /// Average of the examined events' scores, rounded half up; 100 when none were examined.
+    /// score_exact rounded half up; 100 when no event was examined.
     public var score: Int32 = 0
 
     /// Every rule, in QualityRuleName order.
@@ -257,7 +257,9 @@ public struct Ultracore_Holdings_V1_GetDataQualityResponse: ProtoMessage {
     /// Events examined (the audit trail; quarantined records are not events of the client).
     public var eventsExamined: Int64 = 0
 
-    /// The average score unrounded (2 places): 100 − Σ rules.points_lost.
+    /// The average of the examined events' exact scores (100 × passed weight ÷ applicable
+    /// weight, before the per-event rounding of quality_score), 2 places; equal to
+    /// 100 − Σ rules.points_lost.
     public var scoreExact: Double = 0
 
     /// Per data product (see data_product), in name order; "lots" overlaps "positions" and
@@ -410,15 +412,17 @@ public struct Ultracore_Holdings_V1_MaterializedView: ProtoMessage {
     /// Rows (Postgres' exact count).
     public var rowCount: Int64 = 0
 
-    /// Occurred-at time of the last event applied to it; unset when none.
+    /// Occurred-at time of the last event applied to it (the projector saves it at most once
+    /// a second); unset when none.
     public var lastAppliedAt: Google_Protobuf_Timestamp? = nil
 
     /// Records on the topics feeding it that the projector has not applied (Σ over the
     /// partitions of high watermark − stored next offset).
     public var lagEvents: Int64 = 0
 
-    /// How long the oldest unapplied record has waited, seconds: now − the occurred_at of the
-    /// next unapplied record; 0 when lag_events is 0.
+    /// Time lag, seconds: while records of its topics wait, now − the log timestamp of the
+    /// last record the projector applied on a waiting partition (the oldest such), which bounds
+    /// how long the oldest waiting record has waited; 0 when lag_events is 0.
     public var lagSeconds: Double = 0
 
     /// Owning team.

@@ -243,7 +243,7 @@ struct  Ultracore__Holdings__V1__QualitySlice
    */
   char *name;
   /*
-   * Average event score, rounded half up.
+   * Average of the slice's events' quality_score (each already rounded), rounded half up.
    */
   int32_t score;
   /*
@@ -267,7 +267,7 @@ struct  Ultracore__Holdings__V1__GetDataQualityResponse
 {
   ProtobufCMessage base;
   /*
-   * Average of the examined events' scores, rounded half up; 100 when none were examined.
+   * score_exact rounded half up; 100 when no event was examined.
    */
   int32_t score;
   /*
@@ -280,7 +280,9 @@ struct  Ultracore__Holdings__V1__GetDataQualityResponse
    */
   int64_t events_examined;
   /*
-   * The average score unrounded (2 places): 100 − Σ rules.points_lost.
+   * The average of the examined events' exact scores (100 × passed weight ÷ applicable
+   * weight, before the per-event rounding of quality_score), 2 places; equal to
+   * 100 − Σ rules.points_lost.
    */
   double score_exact;
   /*
@@ -506,7 +508,8 @@ struct  Ultracore__Holdings__V1__MaterializedView
    */
   int64_t row_count;
   /*
-   * Occurred-at time of the last event applied to it; unset when none.
+   * Occurred-at time of the last event applied to it (the projector saves it at most once
+   * a second); unset when none.
    */
   Google__Protobuf__Timestamp *last_applied_at;
   /*
@@ -515,8 +518,9 @@ struct  Ultracore__Holdings__V1__MaterializedView
    */
   int64_t lag_events;
   /*
-   * How long the oldest unapplied record has waited, seconds: now − the occurred_at of the
-   * next unapplied record; 0 when lag_events is 0.
+   * Time lag, seconds: while records of its topics wait, now − the log timestamp of the
+   * last record the projector applied on a waiting partition (the oldest such), which bounds
+   * how long the oldest waiting record has waited; 0 when lag_events is 0.
    */
   double lag_seconds;
   /*
