@@ -19,7 +19,8 @@ public enum Ultracore_Holdings_V1_QualityRuleName: ProtoEnum, CaseIterable {
     /// times. All event types.
     case payloadComplete // PAYLOAD_COMPLETE = 2
     /// "quantities_positive", validity, 10, critical: every quantity is a decimal > 0 (a
-    /// valued position's quantity may be 0). Position events and TRADE_EXECUTED.
+    /// valued position's quantity may be 0; a run's trade count >= 0). Position events,
+    /// TRADE_EXECUTED and REBALANCING_COMPLETED.
     case quantitiesPositive // QUANTITIES_POSITIVE = 3
     /// "prices_positive", validity, 10, critical: prices and split ratios are decimals > 0;
     /// fees, costs and cost bases are decimals >= 0. Position events, TRADE_EXECUTED and

@@ -96,7 +96,10 @@ public enum DataQuality {
     private static func computeApplicable(_ type: Ultracore_Holdings_V1_EventType) -> [Rule] {
         rules.filter { rule in
             switch rule.name {
-            case quantitiesPositive.name, amountsReconcile.name:
+            case quantitiesPositive.name:
+                return [.positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied,
+                        .tradeExecuted, .rebalancingCompleted].contains(type)
+            case amountsReconcile.name:
                 return [.positionOpened, .lotAdded, .lotsSold, .positionClosed, .positionValued, .corporateActionApplied,
                         .tradeExecuted].contains(type)
             case pricesPositive.name:
@@ -130,11 +133,16 @@ public enum DataQuality {
         if checker.failures.isEmpty { return Assessment(score: 100, failed: [], details: []) }
         let applicable = applicable(to: event.eventType)
         let total = applicable.reduce(0) { $0 + $1.weight }
-        let failedNames = Set(checker.failures.map(\.0))
+        // Only the rules of the event's type count (a dividend's reinvested lot may be dated
+        // back to the effective date: booking timeliness is not a rule of corporate actions).
+        let names = Set(applicable.map(\.name))
+        let failures = checker.failures.filter { names.contains($0.0) }
+        if failures.isEmpty { return Assessment(score: 100, failed: [], details: []) }
+        let failedNames = Set(failures.map(\.0))
         let passed = applicable.filter { !failedNames.contains($0.name) }.reduce(0) { $0 + $1.weight }
         let score = total == 0 ? 100 : Int32((passed * 200 + total) / (2 * total))
         return Assessment(score: score, failed: rules.map(\.name).filter(failedNames.contains),
-                          details: checker.failures.map { "\($0.0): \($0.1)" })
+                          details: failures.map { "\($0.0): \($0.1)" })
     }
 
     /// Sets the envelope's score and failed rules from `assess`.

@@ -95,6 +95,46 @@ import Testing
         #expect(DataQuality.assess(dayOld, ingestedAt: Self.t0).score == 100)
     }
 
+    @Test func onlyTheRulesOfTheEventsTypeCount() {
+        // A dividend reinvested into a lot dated back to the effective date three days ago:
+        // booking timeliness is not a rule of corporate actions.
+        let effective = Instant(microseconds: Self.t0.microseconds - 3 * 86_400_000_000)
+        var event = context().envelope(aggregateId: "pos-1", version: 2, clientId: "c1")
+        var action = Ultracore_Holdings_V1_CorporateActionApplied()
+        action.actionId = "ca-1"
+        action.positionId = "pos-1"
+        action.clientId = "c1"
+        action.ticker = "AAPL"
+        action.type = .cashDividend
+        action.dividendPerShare = "0.5"
+        action.dividendAmount = "5"
+        action.effectiveAt = effective.timestamp
+        var lot = Ultracore_Holdings_V1_Lot()
+        lot.lotId = "L2"
+        lot.sourceEventId = Self.eventId
+        lot.acquiredAt = effective.timestamp
+        lot.quantity = "0.04"
+        lot.originalQuantity = "0.04"
+        lot.unitCost = "125"
+        lot.costBasis = "5"
+        lot.fees = "0"
+        action.reinvestedLot = lot
+        event.eventType = .corporateActionApplied
+        event.payload = .corporateActionApplied(action)
+        let assessment = DataQuality.assess(event, ingestedAt: Self.t0)
+        #expect(assessment.score == 100 && assessment.failed.isEmpty, "\(assessment.details)")
+        // The same lot on a buy is booked late.
+        var buy = context().envelope(aggregateId: "pos-1", version: 2, clientId: "c1")
+        var added = Ultracore_Holdings_V1_LotAdded()
+        added.positionId = "pos-1"
+        added.clientId = "c1"
+        added.ticker = "AAPL"
+        added.lot = lot
+        buy.eventType = .lotAdded
+        buy.payload = .lotAdded(added)
+        #expect(DataQuality.assess(buy, ingestedAt: Self.t0).failed == ["booked_promptly"])
+    }
+
     @Test func aSaleMustReconcileItsParts() throws {
         let opened = try buy("10", "100", fees: "0")
         let position = try PositionState.opened(by: opened)

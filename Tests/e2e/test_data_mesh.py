@@ -34,7 +34,7 @@ NOW = datetime.now(timezone.utc)
 POSITION = {ev.POSITION_OPENED, ev.LOT_ADDED, ev.LOTS_SOLD, ev.POSITION_CLOSED, ev.CORPORATE_ACTION_APPLIED}
 AMOUNTS = POSITION | {ev.POSITION_VALUED, ev.TRADE_EXECUTED}
 RULES = {
-    "envelope_complete": (15, None), "payload_complete": (10, None), "quantities_positive": (10, AMOUNTS),
+    "envelope_complete": (15, None), "payload_complete": (10, None), "quantities_positive": (10, AMOUNTS | {ev.REBALANCING_COMPLETED}),
     "prices_positive": (10, AMOUNTS | {ev.REBALANCING_COMPLETED}), "identifiers_valid": (5, None), "time_not_future": (5, None),
     "amounts_reconcile": (15, AMOUNTS), "version_sequence": (10, None), "unique_ids": (10, None),
     "ingested_promptly": (5, None),

@@ -68,7 +68,8 @@ typedef enum _Ultracore__Holdings__V1__QualityRuleName {
   ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__PAYLOAD_COMPLETE = 2,
   /*
    * "quantities_positive", validity, 10, critical: every quantity is a decimal > 0 (a
-   * valued position's quantity may be 0). Position events and TRADE_EXECUTED.
+   * valued position's quantity may be 0; a run's trade count >= 0). Position events,
+   * TRADE_EXECUTED and REBALANCING_COMPLETED.
    */
   ULTRACORE__HOLDINGS__V1__QUALITY_RULE_NAME__QUANTITIES_POSITIVE = 3,
   /*
