@@ -315,9 +315,12 @@ do {
 }
 if let metricsPort {
     if let model = running.model { HoldingsMetrics.shared.observeFreshness(of: model) }
-    let host = metricsHost
-    MetricsServer.start(host: host, port: metricsPort, metrics: HoldingsMetrics.shared) { port in
-        FileHandle.standardOutput.write(Data("holdingsd metrics on http://\(host):\(port)/metrics\n".utf8))
+    do {
+        let port = try MetricsServer.start(host: metricsHost, port: metricsPort, metrics: HoldingsMetrics.shared)
+        FileHandle.standardOutput.write(Data("holdingsd metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
+    } catch {
+        running.stop()
+        fail("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)", status: 1)
     }
 }
 if backbone.role == .projector {

@@ -706,3 +706,15 @@ def test_metrics_endpoint_counts_calls_events_quality_and_lag(mesh):
         reply = raw.recv(200)
         assert reply == b"" or reply.startswith(b"HTTP/1.1 4")
     assert value(scrape(mesh), "holdings_dead_letters_open_records") >= 1
+
+
+def test_a_metrics_port_that_cannot_be_bound_stops_holdingsd_with_the_reason(postgres):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(holdingsd_command(postgres.new_database(), "--no-agent", "--metrics-port", str(port)),
+                             capture_output=True, text=True, timeout=90)
+    assert run.returncode != 0
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in run.stderr + run.stdout, (run.stdout + run.stderr)[-2000:]

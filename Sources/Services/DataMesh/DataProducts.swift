@@ -136,10 +136,6 @@ public enum DataProducts {
         ("valuations", [.positionValued]),
     ]
 
-    public static func product(of type: Ultracore_Holdings_V1_EventType) -> String {
-        eventProducts.first { $0.types.contains(type) }?.name ?? "other"
-    }
-
     /// The read models an accepted event of `type` feeds (the projector's freshness).
     public static func views(fedBy type: Ultracore_Holdings_V1_EventType) -> [String] {
         views.filter { $0.eventTypes.contains(type) }.map(\.name)
