@@ -232,7 +232,7 @@ private struct Checker {
 
     mutating func envelope() {
         var missing: [String] = []
-        if !Self.isUUID(event.eventId) { missing.append("event_id is not a UUID") }
+        if !Validation.isUUID(event.eventId) { missing.append("event_id is not a UUID") }
         if event.aggregateId.isEmpty { missing.append("aggregate_id is empty") }
         if event.aggregateVersion < 1 { missing.append("aggregate_version \(event.aggregateVersion) < 1") }
         if event.occurredAt.flatMap(Instant.init) == nil { missing.append("occurred_at is missing or invalid") }
@@ -247,7 +247,7 @@ private struct Checker {
         }
         if !missing.isEmpty { fail(DataQuality.envelopeComplete, missing.joined(separator: "; ")) }
         for (field, value) in [("aggregate_id", event.aggregateId), ("client_id", event.clientId), ("request_id", event.requestId)]
-        where !value.isEmpty && !Self.isIdentifier(value) {
+        where !value.isEmpty && (try? Validation.identifier(value, field: field)) == nil {
             fail(DataQuality.identifiersValid, "\(field) is not printable ASCII of at most 128 bytes")
         }
     }
@@ -325,7 +325,7 @@ private struct Checker {
         if !required { fail(DataQuality.payloadComplete, "lot is missing") }
         for lot in lots {
             if lot.lotId.isEmpty { fail(DataQuality.payloadComplete, "a lot has no lot_id") }
-            if !Self.isUUID(lot.sourceEventId) { fail(DataQuality.payloadComplete, "lot \(lot.lotId) has no source_event_id (a UUID)") }
+            if !Validation.isUUID(lot.sourceEventId) { fail(DataQuality.payloadComplete, "lot \(lot.lotId) has no source_event_id (a UUID)") }
             guard let acquired = lot.acquiredAt.flatMap(Instant.init) else {
                 fail(DataQuality.payloadComplete, "lot \(lot.lotId) has no acquired_at")
                 continue
@@ -508,25 +508,5 @@ private struct Checker {
         default:
             break
         }
-    }
-
-    // MARK: formats
-
-    static func isUUID(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return false }
-        for (index, byte) in bytes.enumerated() {
-            switch index {
-            case 8, 13, 18, 23:
-                guard byte == UInt8(ascii: "-") else { return false }
-            default:
-                guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46) else { return false }
-            }
-        }
-        return true
-    }
-
-    static func isIdentifier(_ text: String) -> Bool {
-        text.utf8.count <= 128 && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 }

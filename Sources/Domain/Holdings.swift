@@ -142,6 +142,21 @@ public enum Validation {
         return value
     }
 
+    /// Whether `text` is a UUID in its 36-character form (hex digits of either case).
+    public static func isUUID(_ text: String) -> Bool {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 36 else { return false }
+        for (index, byte) in utf8.enumerated() {
+            switch index {
+            case 8, 13, 18, 23:
+                guard byte == UInt8(ascii: "-") else { return false }
+            default:
+                guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) || (byte >= 65 && byte <= 70) else { return false }
+            }
+        }
+        return true
+    }
+
     /// 1–12 characters of A–Z, 0–9, '.', '-'.
     public static func ticker(_ value: String) throws(DomainError) -> String {
         guard !value.isEmpty else { throw .invalidArgument(field: "ticker", reason: "is required") }

@@ -15,17 +15,21 @@ enum PortfolioValuation {
         return try portfolio(client: client, inReportOrder: open, prices: prices, offset: offset, limit: limit)
     }
 
+    /// a + b of a portfolio total: FAILED_PRECONDITION beyond the range of exact decimals,
+    /// never a rounded total.
+    static func sum(_ a: ExactDecimal, _ b: ExactDecimal, client: String) throws -> ExactDecimal {
+        do { return try a.adding(b) } catch {
+            throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
+        }
+    }
+
     /// The same from open positions' summaries already in report order (a client book's).
     static func portfolio(client: String, inReportOrder positions: [PositionSummary], prices: [String: ExactDecimal] = [:],
                           offset: Int = 0, limit: Int = .max) throws -> Ultracore_Holdings_V1_GetPortfolioValueResponse {
         var response = Ultracore_Holdings_V1_GetPortfolioValueResponse()
         response.clientId = client
         var total = ExactDecimal.zero, basis = ExactDecimal.zero, unrealized = ExactDecimal.zero
-        func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal {
-            do { return try a.adding(b) } catch {
-                throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
-            }
-        }
+        func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal { try Self.sum(a, b, client: client) }
         var values: [ExactDecimal] = []
         values.reserveCapacity(positions.count)
         let priced = !prices.isEmpty

@@ -596,18 +596,7 @@ enum UUIDText {
         }
     }
 
-    static func isValid(_ text: String) -> Bool {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 36 else { return false }
-        for (index, byte) in utf8.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return false }
-            } else {
-                guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) || (byte >= 65 && byte <= 70) else { return false }
-            }
-        }
-        return true
-    }
+    static func isValid(_ text: String) -> Bool { Validation.isUUID(text) }
 }
 
 /// Why a record of an event topic is not an event the projector can store.

@@ -375,16 +375,19 @@ let reflection = ReflectionService(
     files: HoldingsProtoFiles.files,
     services: contract.map(\.name) + [Grpc_Health_V1_Health.name, Grpc_Reflection_V1_ServerReflection.name,
                                       Grpc_Reflection_V1alpha_ServerReflection.name])
-let holdings = HoldingsService(model: running.model!)
-let costBasis = CostBasisService(model: running.model!)
-let analytics = AnalyticsService(model: running.model!)
-let rebalancing = RebalancingService(model: running.model!)
-let agent = AgentService(model: running.model!)
-let scheduler = RebalancingScheduler(model: running.model!, clock: schedulerClock, interval: schedulerInterval)
+// Roles projector and agent never get here (onSignals does not return); the serving roles
+// always have a write model.
+guard let model = running.model else { fail("holdingsd \(backbone.role) started without a write model", status: 1) }
+let holdings = HoldingsService(model: model)
+let costBasis = CostBasisService(model: model)
+let analytics = AnalyticsService(model: model)
+let rebalancing = RebalancingService(model: model)
+let agent = AgentService(model: model)
+let scheduler = RebalancingScheduler(model: model, clock: schedulerClock, interval: schedulerInterval)
 scheduler.start()
-let monitor = agentEnabled ? MonitoringAgent(model: running.model!, configuration: backbone.kafka, bootstrap: running.bootstrap) : nil
+let monitor = agentEnabled ? MonitoringAgent(model: model, configuration: backbone.kafka, bootstrap: running.bootstrap) : nil
 monitor?.start()
-let dataMesh = DataMeshService(model: running.model!)
+let dataMesh = DataMeshService(model: model)
 let services: [any RPCService] = [health, holdings, costBasis, analytics, rebalancing, agent, dataMesh]
     + (reflectionEnabled ? reflection.services : [])
 // Fail closed: every served method must have a declared access requirement.

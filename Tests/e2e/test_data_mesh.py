@@ -18,6 +18,8 @@ from conftest import holdings_channel, holdingsd_command, start, stop, token
 
 import samples
 from test_event_backbone import expect_status
+import test_trust as trust
+from test_trust import wait_for
 
 M = samples.holdings_modules()
 pb = M["holdings_pb2"]
@@ -98,19 +100,8 @@ def psql(mesh, sql):
 
 
 def produce(mesh, body, key="", partition=0):
-    import tempfile
-    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
-        file.write(body)
-        file.flush()
-        subprocess.run(["kcat", "-P", "-b", mesh["bootstrap"], "-t", "holdings.positions", "-p", str(partition), "-k", key, file.name],
-                       check=True, timeout=30)
-
-
-def wait_for(predicate, explain=lambda: "", timeout=20):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not reached {explain()}"
-        time.sleep(0.1)
+    """One record on holdings.positions as another producer would write it (kcat)."""
+    trust.produce(mesh["bootstrap"], body, partition=partition, key=key)
 
 
 def a_life(s, client, backdated_days=3):

@@ -54,15 +54,17 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
             }
             try await model.waitForAuditTrail(context, timeout: readYourWritesTimeout)
             let query = filter
-            let (types, failures, days, quarantined) = try await model.pool.withConnection { db in
-                (try ReadModels.qualityByType(query, on: db), try ReadModels.failuresByTypeAndRule(query, on: db),
-                 try ReadModels.qualityByDay(query, days: 366, on: db),
-                 try ReadModels.quarantinedCount(client: query.aggregate == nil ? query.client : nil, aggregate: query.aggregate, on: db))
+            let (types, failures, days, quarantined, failing) = try await model.pool.withConnection { db in
+                let failures = try ReadModels.failuresByTypeAndRule(query, on: db)
+                var failing: [String: [(event: Ultracore_Holdings_V1_Event, ingestedAt: Instant?)]] = [:]
+                for rule in Set(failures.map(\.rule)) { failing[rule] = try ReadModels.failingEvents(query, rule: rule, limit: 5, on: db) }
+                return (try ReadModels.qualityByType(query, on: db), failures, try ReadModels.qualityByDay(query, days: 366, on: db),
+                        try ReadModels.quarantinedCount(client: query.aggregate == nil ? query.client : nil, aggregate: query.aggregate, on: db),
+                        failing)
             }
             var examples: [String: String] = [:]
-            for rule in Set(failures.map(\.rule)) {
-                let failing = try await model.pool.withConnection { try ReadModels.failingEvents(query, rule: rule, limit: 5, on: $0) }
-                examples[rule] = failing.map { item in
+            for (rule, events) in failing {
+                examples[rule] = events.map { item in
                     let assessment = DataQuality.assess(item.event, ingestedAt: item.ingestedAt ?? item.event.occurredAt.flatMap(Instant.init) ?? .now)
                     let why = assessment.details.first { $0.hasPrefix(rule + ":") }.map { String($0.dropFirst(rule.count + 2)) } ?? "failed"
                     return "\(item.event.eventId): \(why)"
@@ -199,9 +201,8 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
     static func lineage(nodes: [(row: ReadModels.LineageRow, distance: Int)], truncated: Bool) -> Ultracore_Holdings_V1_GetLineageResponse {
         var response = Ultracore_Holdings_V1_GetLineageResponse()
         response.truncated = truncated
-        let sorted = nodes.sorted {
-            ($0.distance, $0.row.event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), $0.row.event.aggregateId, $0.row.event.aggregateVersion)
-                < ($1.distance, $1.row.event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), $1.row.event.aggregateId, $1.row.event.aggregateVersion)
+        let sorted = nodes.sorted { a, b in
+            a.distance != b.distance ? a.distance < b.distance : logOrder(a.row.event) < logOrder(b.row.event)
         }
         for (row, distance) in sorted {
             let event = row.event
@@ -222,6 +223,11 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
         }
         response.edges = edges(among: sorted.map(\.row.event))
         return response
+    }
+
+    /// Events in the order they happened: occurred_at, then aggregate and version.
+    static func logOrder(_ event: Ultracore_Holdings_V1_Event) -> (Instant, String, Int64) {
+        (event.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), event.aggregateId, event.aggregateVersion)
     }
 
     /// Causation, next-version and same-correlation relations among `events`.
@@ -247,10 +253,7 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
         }
         let byCorrelation = Dictionary(grouping: events.filter { !$0.correlationId.isEmpty }, by: \.correlationId)
         for correlation in byCorrelation.keys.sorted() {
-            let members = byCorrelation[correlation, default: []].sorted {
-                ($0.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), $0.aggregateId, $0.aggregateVersion)
-                    < ($1.occurredAt.flatMap(Instant.init) ?? Instant(microseconds: 0), $1.aggregateId, $1.aggregateVersion)
-            }
+            let members = byCorrelation[correlation, default: []].sorted { logOrder($0) < logOrder($1) }
             guard let first = members.first else { continue }
             for member in members.dropFirst() where !ids.contains(member.causationId) { add(first.eventId, member.eventId, "correlation") }
         }
@@ -416,11 +419,7 @@ public struct DataMeshService: Ultracore_Holdings_V1_DataMeshService.ServiceProt
             var response = Ultracore_Holdings_V1_GetPortfolioAsOfResponse()
             response.eventsApplied = Int64(events.count)
             var value = ExactDecimal.zero, basis = ExactDecimal.zero, realized = ExactDecimal.zero
-            func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal {
-                do { return try a.adding(b) } catch {
-                    throw RPCError(.failedPrecondition, "the portfolio of \(client) adds up beyond the range of exact decimals (±10^18)")
-                }
-            }
+            func sum(_ a: ExactDecimal, _ b: ExactDecimal) throws -> ExactDecimal { try PortfolioValuation.sum(a, b, client: client) }
             let open = positions.filter { $0.status == .open }.sorted { ($0.ticker, $0.positionId) < ($1.ticker, $1.positionId) }
             for position in positions { realized = try sum(realized, position.realizedGain) }
             for position in open {

@@ -2,6 +2,7 @@ import Domain
 import EventLog
 import Foundation
 import HoldingsProto
+import Security
 import Store
 
 /// The data products of the service, one descriptor each: the Postgres read models and
@@ -161,25 +162,14 @@ extension WriteModel {
     /// Every event partition's high watermark next to the projector's stored offset, and
     /// the last event applied to each read model.
     func partitionFreshness() async throws -> Freshness {
-        let producer = recorder.producer
-        let topics = self.topics
-        let (marks, cluster) = try await Blocking.run {
-            var marks: [PartitionKey: Int64] = [:]
-            for topic in topics.all {
-                for partition in 0..<(try producer.partitionCount(of: topic)) {
-                    marks[PartitionKey(topic: topic, partition: partition)] = try producer.watermarks(topic: topic, partition: partition).high
-                }
-            }
-            return (marks, try producer.clusterId())
-        }
-        let key = OffsetsKey.of(group: projectorGroup, clusterId: cluster)
+        let (marks, key) = try await logMarks()
         let (lastEvents, stored) = try await pool.withConnection {
             (try ReadModels.viewLastEvents(on: $0), try ReadModels.projectorOffsets(group: key, on: $0))
         }
         var partitions: [PartitionKey: (next: Int64, high: Int64, lastRecordAt: Instant?)] = [:]
-        for (partition, high) in marks {
+        for (partition, mark) in marks {
             let position = stored[partition]
-            partitions[partition] = (position?.next ?? 0, high, position?.lastRecordAt)
+            partitions[partition] = (position?.next ?? 0, mark.high, position?.lastRecordAt)
         }
         return Freshness(partitions: partitions, lastEvents: lastEvents)
     }
@@ -189,11 +179,6 @@ extension WriteModel {
 enum RFC3339 {
     static func format(_ instant: Instant) -> String {
         let seconds = instant.microseconds >= 0 ? instant.microseconds / 1_000_000 : (instant.microseconds - 999_999) / 1_000_000
-        let micros = instant.microseconds - seconds * 1_000_000
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        let base = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
-        let fraction = String(micros)
-        return base.dropLast() + "." + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
+        return AuditLog.rfc3339(seconds: Int(seconds), fraction: Int(instant.microseconds - seconds * 1_000_000), digits: 6)
     }
 }

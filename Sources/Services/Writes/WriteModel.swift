@@ -85,22 +85,28 @@ public final class WriteModel: Sendable {
 
     // MARK: Rebuild
 
-    /// Waits until the projector stored every event below the current high watermarks,
-    /// then loads positions and request outcomes from Postgres. Throws when the log lost
-    /// events the projector never stored.
-    public func rebuild(progress: @escaping @Sendable (String) -> Void) async throws {
+    /// The watermarks of every partition of the event topics, and the key under which the
+    /// projector stores its offsets in this cluster.
+    func logMarks() async throws -> (marks: [PartitionKey: (low: Int64, high: Int64)], offsetsKey: String) {
         let producer = recorder.producer
         let topics = self.topics
-        let marks: [PartitionKey: (low: Int64, high: Int64)] = try await Blocking.run {
+        let group = projectorGroup
+        return try await Blocking.run {
             var marks: [PartitionKey: (low: Int64, high: Int64)] = [:]
             for topic in topics.all {
                 for partition in 0..<(try producer.partitionCount(of: topic)) {
                     marks[PartitionKey(topic: topic, partition: partition)] = try producer.watermarks(topic: topic, partition: partition)
                 }
             }
-            return marks
+            return (marks, OffsetsKey.of(group: group, clusterId: try producer.clusterId()))
         }
-        let key = OffsetsKey.of(group: projectorGroup, clusterId: try await Blocking.run { try producer.clusterId() })
+    }
+
+    /// Waits until the projector stored every event below the current high watermarks,
+    /// then loads positions and request outcomes from Postgres. Throws when the log lost
+    /// events the projector never stored.
+    public func rebuild(progress: @escaping @Sendable (String) -> Void) async throws {
+        let (marks, key) = try await logMarks()
         let stored = try await pool.withConnection { try ReadModels.loadOffsets(group: key, on: $0) }
         for (key, mark) in marks where mark.low > (stored[key] ?? 0) {
             throw RPCError(.dataLoss, "\(key): the log starts at offset \(mark.low) but Postgres holds events only below \(stored[key] ?? 0); events were lost")
