@@ -6,7 +6,12 @@
 #   Generated/swift-samples fully-populated sample messages for tests (holdings-protogen)
 #   Generated/testing-c, Generated/testing-swift
 #                           grpc.testing (the official interop protos) for the conformance server
-# Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev and grpc-proto.
+#   Generated/swift/*.json.swift
+#                           proto3 JSON codecs (holdings-protogen)
+#   Generated/swift/HoldingsHTTPRoutes.swift
+#                           the REST route table (google.api.http) and the OpenAPI document
+# Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev, grpc-proto,
+# and google/api/{annotations,http}.proto from the googleapis-common-protos wheel in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +21,10 @@ PROTOS=$(cd proto && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 STANDARD="grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto"
 TESTING="grpc/testing/test.proto grpc/testing/messages.proto grpc/testing/empty.proto"
 WELL_KNOWN="google/protobuf/timestamp.proto"
+OPTION_PROTOS="google/api/annotations.proto google/api/http.proto"
+PYTHON=python3; [ -x .venv/bin/python3 ] && PYTHON=.venv/bin/python3
+GOOGLEAPIS=$("$PYTHON" -c 'import google.api, os; print(os.path.dirname(os.path.dirname(list(google.api.__path__)[0])))')
+[ -f "$GOOGLEAPIS/google/api/http.proto" ] || { echo "generate.sh: no google/api/http.proto (pip install googleapis-common-protos)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -41,7 +50,7 @@ write_module() { # $1 = target dir, $2 = module name
 # 1. C codecs.
 mkdir -p "$tmp/c" "$tmp/descriptor"
 # shellcheck disable=SC2086
-protoc-c -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --c_out="$tmp/c" $PROTOS $STANDARD $WELL_KNOWN
+protoc-c -I proto -I "$GRPC_PROTO" -I "$INCLUDE" -I "$GOOGLEAPIS" --c_out="$tmp/c" $PROTOS $STANDARD $WELL_KNOWN
 split_c_output "$tmp/c" Generated/c
 write_module Generated/c HoldingsProtoC
 mkdir -p "$tmp/testing-c"
@@ -49,13 +58,19 @@ mkdir -p "$tmp/testing-c"
 protoc-c -I "$GRPC_PROTO" --c_out="$tmp/testing-c" $TESTING
 split_c_output "$tmp/testing-c" Generated/testing-c
 write_module Generated/testing-c GRPCTestingProtoC
-protoc-c -I "$INCLUDE" --c_out="$tmp/descriptor" google/protobuf/descriptor.proto
+# shellcheck disable=SC2086
+protoc-c -I "$INCLUDE" -I "$GOOGLEAPIS" --c_out="$tmp/descriptor" google/protobuf/descriptor.proto $OPTION_PROTOS
 split_c_output "$tmp/descriptor" Generated/descriptor
 write_module Generated/descriptor CProtoDescriptor
+# Our protos' C headers include the option protos' headers (protobuf-c ignores the options
+# themselves): the headers only, outside HoldingsProtoC's umbrella header.
+for f in google/protobuf/descriptor.pb-c.h google/api/annotations.pb-c.h google/api/http.pb-c.h; do
+  mkdir -p "Generated/c/include/$(dirname "$f")"; cp "Generated/descriptor/include/$f" "Generated/c/include/$f"
+done
 
 # 2. The descriptor set our generator reads.
 # shellcheck disable=SC2086
-protoc -I proto -I "$GRPC_PROTO" -I "$INCLUDE" --include_imports --include_source_info \
+protoc -I proto -I "$GRPC_PROTO" -I "$INCLUDE" -I "$GOOGLEAPIS" --include_imports --include_source_info \
   --descriptor_set_out="$tmp/set.pb" $PROTOS $STANDARD
 # shellcheck disable=SC2086
 protoc -I "$GRPC_PROTO" --include_imports --include_source_info --descriptor_set_out="$tmp/testing.pb" $TESTING
@@ -65,7 +80,8 @@ swift build --product holdings-protogen -c debug >/dev/null
 rm -f Generated/swift/*.swift Generated/swift-samples/*.swift Generated/testing-swift/*.swift  # after the build: the targets must not be empty while it runs
 protogen="$(swift build --show-bin-path -c debug)/holdings-protogen"
 "$protogen" --descriptor-set "$tmp/set.pb" --c-module HoldingsProtoC --registry HoldingsProtoFiles \
-  --swift-out Generated/swift --samples-out Generated/swift-samples
+  --swift-out Generated/swift --samples-out Generated/swift-samples --json --routes HoldingsHTTPRoutes \
+  --openapi-out Generated/openapi/holdings.openapi.json
 "$protogen" --descriptor-set "$tmp/testing.pb" --c-module GRPCTestingProtoC --registry GRPCTestingProtoFiles \
   --swift-out Generated/testing-swift
 echo "generate.sh: Generated/ is up to date with proto/"

@@ -8,8 +8,8 @@ extension Google_Protobuf_Timestamp: ProtoSample {
 
     public static func sample(variant: Int, depth: Int) -> Self {
         var m = Self()
-        m.seconds = SampleValue.int64(1, depth)
-        m.nanos = SampleValue.int32(2, depth)
+        m.seconds = 1_700_000_000 + Int64(depth * 1000 + variant)
+        m.nanos = 500_000_000 + Int32(depth)
         return m
     }
 }

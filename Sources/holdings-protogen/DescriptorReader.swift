@@ -28,6 +28,13 @@ enum DescriptorReader {
     private static func readFile(_ file: UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto>) throws -> ProtoFile {
         let f = file.pointee
         let name = text(f.name)
+        if optionFiles.contains(name) {
+            let result = ProtoFile(name: name, package: text(f.package))
+            result.dependencies = (0..<f.n_dependency).map { text(f.dependency[$0]) }
+            result.generatesTypes = false
+            result.descriptorBytes = packWithoutSourceInfo(file)
+            return result
+        }
         let syntax = text(f.syntax)
         guard syntax == "proto3" else {
             throw Failure(description: "\(name): only proto3 files are supported (found '\(syntax.isEmpty ? "proto2" : syntax)')")
@@ -66,21 +73,69 @@ enum DescriptorReader {
                     outputType: String(text(method.output_type).dropFirst()),
                     clientStreaming: method.has_client_streaming != 0 && method.client_streaming != 0,
                     serverStreaming: method.has_server_streaming != 0 && method.server_streaming != 0,
-                    comment: comments[[6, Int32(index), 2, Int32(m)]] ?? ""))
+                    comment: comments[[6, Int32(index), 2, Int32(m)]] ?? "",
+                    httpBindings: try httpBindings(method.options, method: text(method.name)),
+                    idempotencyLevel: method.options.map { $0.pointee.has_idempotency_level != 0 ? Int($0.pointee.idempotency_level.rawValue) : 0 } ?? 0))
             }
             result.services.append(Service(
                 name: serviceName, fullName: prefix + serviceName, methods: methods,
                 comment: comments[[6, Int32(index)]] ?? ""))
         }
 
-        // The descriptor without source info, as reflection serves it.
+        result.descriptorBytes = packWithoutSourceInfo(file)
+        return result
+    }
+
+    /// Files imported for their options only (see `ProtoFile.generatesTypes`).
+    static let optionFiles: Set<String> = ["google/protobuf/descriptor.proto", "google/api/annotations.proto", "google/api/http.proto"]
+
+    /// The descriptor without source info, as reflection serves it.
+    private static func packWithoutSourceInfo(_ file: UnsafeMutablePointer<Google__Protobuf__FileDescriptorProto>) -> [UInt8] {
         let savedInfo = file.pointee.source_code_info
         file.pointee.source_code_info = nil
+        defer { file.pointee.source_code_info = savedInfo }
         let size = google__protobuf__file_descriptor_proto__get_packed_size(file)
-        result.descriptorBytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             count = google__protobuf__file_descriptor_proto__pack(file, buffer.baseAddress)
         }
-        file.pointee.source_code_info = savedInfo
+    }
+
+    /// The `google.api.http` extension (field 72295728 of MethodOptions), which protobuf-c
+    /// keeps as an unknown field: decoded with the HttpRule codec.
+    private static func httpBindings(_ options: UnsafeMutablePointer<Google__Protobuf__MethodOptions>?, method: String) throws -> [HTTPBinding] {
+        guard let options else { return [] }
+        let base = options.pointee.base
+        var result: [HTTPBinding] = []
+        for index in 0..<Int(base.n_unknown_fields) {
+            let field = base.unknown_fields[index]
+            guard field.tag == 72_295_728 else { continue }
+            // protobuf-c keeps a length-delimited unknown field with its length prefix.
+            var prefix = 0
+            while prefix < field.len, field.data[prefix] & 0x80 != 0 { prefix += 1 }
+            prefix += 1
+            guard prefix <= field.len,
+                  let rule = google__api__http_rule__unpack(nil, field.len - prefix, field.data + prefix) else {
+                throw Failure(description: "\(method): google.api.http option does not decode as an HttpRule")
+            }
+            defer { google__api__http_rule__free_unpacked(rule, nil) }
+            func binding(_ rule: Google__Api__HttpRule) throws -> HTTPBinding {
+                let verb: String
+                let path: String
+                switch rule.pattern_case {
+                case GOOGLE__API__HTTP_RULE__PATTERN_GET: (verb, path) = ("GET", text(rule.get))
+                case GOOGLE__API__HTTP_RULE__PATTERN_POST: (verb, path) = ("POST", text(rule.post))
+                case GOOGLE__API__HTTP_RULE__PATTERN_PUT: (verb, path) = ("PUT", text(rule.put))
+                case GOOGLE__API__HTTP_RULE__PATTERN_DELETE: (verb, path) = ("DELETE", text(rule.delete_))
+                case GOOGLE__API__HTTP_RULE__PATTERN_PATCH: (verb, path) = ("PATCH", text(rule.patch))
+                default: throw Failure(description: "\(method): google.api.http needs get, post, put, delete or patch")
+                }
+                return HTTPBinding(verb: verb, path: path, body: text(rule.body))
+            }
+            result.append(try binding(rule.pointee))
+            for extra in 0..<rule.pointee.n_additional_bindings {
+                result.append(try binding(rule.pointee.additional_bindings[extra]!.pointee))
+            }
+        }
         return result
     }
 

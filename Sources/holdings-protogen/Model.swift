@@ -76,6 +76,17 @@ final class EnumType {
     }
 }
 
+/// One `google.api.http` binding of a method: an HTTP verb and path template, and which
+/// part of the request the body carries.
+struct HTTPBinding {
+    /// GET, POST, PUT, DELETE or PATCH.
+    var verb: String
+    /// Path template, for example `/api/v1/holdings/positions/{position_id}`.
+    var path: String
+    /// `*` (the whole request but the path variables), a field name, or empty (no body).
+    var body: String
+}
+
 struct Method {
     var name: String
     var inputType: String
@@ -83,6 +94,10 @@ struct Method {
     var clientStreaming: Bool
     var serverStreaming: Bool
     var comment: String
+    /// The method's `google.api.http` rule and its additional bindings, in order.
+    var httpBindings: [HTTPBinding] = []
+    /// `option idempotency_level`: 0 unknown, 1 NO_SIDE_EFFECTS, 2 IDEMPOTENT.
+    var idempotencyLevel: Int = 0
 }
 
 struct Service {
@@ -101,6 +116,10 @@ final class ProtoFile {
     /// The FileDescriptorProto as protoc wrote it, without source info (for reflection).
     var descriptorBytes: [UInt8] = []
     var dependencies: [String] = []
+    /// False for the files our protos import only for their options (descriptor.proto,
+    /// google/api/annotations.proto, google/api/http.proto): reflection serves them, no
+    /// Swift types are generated.
+    var generatesTypes = true
 
     init(name: String, package: String) {
         self.name = name

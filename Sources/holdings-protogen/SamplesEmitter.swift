@@ -2,7 +2,8 @@
 /// mirrored by `Tests/interop/samples.py`, so Swift and Python build equal messages):
 /// field number n at depth d gets value(n, d) (repeated: value(n, d), value(n + 1000, d));
 /// enums get their last declared value (then 0); message fields recurse below depth 3;
-/// a oneof sets member `variant % count`.
+/// a oneof sets member `variant % count`; a google.protobuf.Timestamp is
+/// 1_700_000_000 + depth × 1000 + variant seconds and 500_000_000 + depth nanos.
 struct SamplesEmitter {
     let swift: SwiftEmitter
 
@@ -57,6 +58,13 @@ struct SamplesEmitter {
             w.line()
             w.block("public static func sample(variant: Int, depth: Int) -> Self {") {
                 w.line(message.fields.isEmpty ? "let m = Self()" : "var m = Self()")
+                if message.fullName == "google.protobuf.Timestamp" {
+                    // A time JSON can carry (years 1–9999), unlike the general rule's values.
+                    w.line("m.seconds = 1_700_000_000 + Int64(depth * 1000 + variant)")
+                    w.line("m.nanos = 500_000_000 + Int32(depth)")
+                    w.line("return m")
+                    return
+                }
                 for field in message.plainFields {
                     let property = "m.\(swift.propertyName(field))"
                     if swift.isMap(field) {

@@ -15,6 +15,11 @@ struct Options {
     var samplesOut: String?
     /// Name of the enum listing the set's files for reflection (written to swift-out).
     var registry: String?
+    /// Emit proto3 JSON codecs (`*.json.swift`) and their registry.
+    var json = false
+    /// Name of the enum holding the REST routes, Connect methods and OpenAPI document.
+    var routes: String?
+    var openAPIOut: String?
 }
 
 func parseOptions() -> Options {
@@ -31,11 +36,14 @@ func parseOptions() -> Options {
         case "--swift-out": options.swiftOut = value(argument)
         case "--samples-out": options.samplesOut = value(argument)
         case "--registry": options.registry = value(argument)
+        case "--json": options.json = true
+        case "--routes": options.routes = value(argument)
+        case "--openapi-out": options.openAPIOut = value(argument)
         default: fail("unknown argument \(argument)")
         }
     }
     if options.descriptorSet.isEmpty || options.cModule.isEmpty || options.swiftOut.isEmpty {
-        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR] [--registry NAME]")
+        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR] [--registry NAME] [--json] [--routes NAME] [--openapi-out FILE]")
     }
     return options
 }
@@ -70,16 +78,32 @@ do {
     fail("\(options.descriptorSet): \(error)")
 }
 let emitter = SwiftEmitter(files: files, cModule: options.cModule)
-for file in files {
+let typedFiles = files.filter(\.generatesTypes)
+for file in typedFiles {
     write(emitter.emit(file), to: options.swiftOut, name: outputName(file.name, suffix: ".pb.swift"))
+}
+if options.json {
+    let json = JSONEmitter(swift: emitter)
+    for file in typedFiles {
+        write(json.emit(file), to: options.swiftOut, name: outputName(file.name, suffix: ".json.swift"))
+    }
+    write(json.emitRegistry(typedFiles, name: "HoldingsProtoJSON"), to: options.swiftOut, name: "HoldingsProtoJSON.swift")
+}
+if let routes = options.routes {
+    let emitter = RoutesEmitter(swift: emitter, files: files)
+    write(emitter.emitSwift(name: routes), to: options.swiftOut, name: "\(routes).swift")
+    if let path = options.openAPIOut {
+        let url = URL(fileURLWithPath: path)
+        write(emitter.openAPIText() + "\n", to: url.deletingLastPathComponent().path, name: url.lastPathComponent)
+    }
 }
 if let registry = options.registry {
     write(emitter.emitRegistry(files, name: registry), to: options.swiftOut, name: "\(registry).swift")
 }
 if let samplesOut = options.samplesOut {
     let samples = SamplesEmitter(swift: emitter)
-    for file in files {
+    for file in typedFiles {
         write(samples.emit(file), to: samplesOut, name: outputName(file.name, suffix: ".samples.swift"))
     }
-    write(samples.emitRegistry(files), to: samplesOut, name: "AllSamples.swift")
+    write(samples.emitRegistry(typedFiles), to: samplesOut, name: "AllSamples.swift")
 }
