@@ -22,6 +22,7 @@ import PackageDescription
 //                         statement of the audit trail, read models, offsets, dead letters and request records
 //   Services              RPC handlers over the write model, the projector, backpressure, metrics
 //   MetricsServer         GET /metrics over HTTP/1.1 (Hummingbird)
+//   HTTPGateway           REST/JSON and Connect over HTTP/1.1 and HTTP/2, calling the same handlers (Hummingbird)
 
 let package = Package(
     name: "UltraCoreHoldings",
@@ -51,6 +52,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // Hummingbird's logger (already in its graph): quieted so its lines stay out of ours.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // HTTP field types of Hummingbird's requests (already in its graph).
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // The five C libraries of the shape.
@@ -117,6 +120,13 @@ let package = Package(
         // The HTTP/1.1 side door: GET /metrics in Prometheus text format (Hummingbird).
         .target(name: "MetricsServer", dependencies: ["Services", .product(name: "Hummingbird", package: "hummingbird"),
                                                       .product(name: "Logging", package: "swift-log")]),
+        // REST/JSON (google.api.http routes) and the Connect protocol over the same handlers,
+        // HTTP/1.1 and cleartext HTTP/2 (Hummingbird).
+        .target(name: "HTTPGateway", dependencies: ["GRPCServer", "GRPCTransport", "HoldingsProto", "RPCCore", "ProtoCodec",
+                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                                                    .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
@@ -127,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "holdingsd",
             dependencies: ["HoldingsProto", "NativeLibraries", "GRPCServer", "GRPCClient", "GRPCTransport", "StandardServices", "Services", "EventLog", "Store", "Security",
-                           "MetricsServer"]),
+                           "MetricsServer", "HTTPGateway"]),
 
         .testTarget(
             name: "ProtoCodecTests",

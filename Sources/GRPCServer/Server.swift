@@ -242,3 +242,104 @@ public struct ServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
 }
+
+// MARK: - Calls from inside the process
+
+/// How a call made through ``LocalCalls`` ended.
+public struct LocalCallOutcome: Sendable {
+    /// OK, or the status the call failed with.
+    public var status: RPCError
+    /// The metadata the handler set for the response headers and trailers.
+    public var initialMetadata: Metadata
+    public var trailingMetadata: Metadata
+}
+
+/// Runs the server's handlers for callers that are not HTTP/2 gRPC peers (the REST and
+/// Connect gateway): the same routing, call guard (authentication, authorization, audit),
+/// principal, observer (metrics) and deadline as a call from the wire.
+public struct LocalCalls: Sendable {
+    fileprivate let router: Router
+    fileprivate let configuration: ServerConfiguration
+
+    /// The method served at `path` (`/package.Service/Method`), or nil.
+    public func method(at path: String) -> MethodDescriptor? { router.handler(for: path)?.method }
+
+    /// Largest request message the server accepts, bytes.
+    public var maxMessageSize: Int { configuration.maxMessageSize }
+
+    /// Calls the method at `path` with one request message; each response message is given
+    /// to `onMessage` (a unary method gives one). Never throws: the outcome carries the status.
+    public func call(
+        path: String, metadata: Metadata, peer: String, timeout: Duration?, request: [UInt8],
+        onMessage: @escaping @Sendable ([UInt8]) async throws -> Void
+    ) async -> LocalCallOutcome {
+        guard let handler = router.handler(for: path) else {
+            return LocalCallOutcome(status: RPCError(.unimplemented, router.unknownMethodMessage(path)), initialMetadata: Metadata(), trailingMetadata: Metadata())
+        }
+        let response = ResponseOptions()
+        var context = ServerContext(
+            method: handler.method, metadata: metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer,
+            response: response, request: RequestInfo())
+        let callGuard = configuration.callGuard
+        let observer = configuration.callObserver
+        let startedAt = ContinuousClock.now
+        observer?.started(handler.method)
+        var status = RPCError(.ok, "")
+        if request.count > configuration.maxMessageSize {
+            status = RPCError(.resourceExhausted, "the request message is \(request.count) bytes, more than the \(configuration.maxMessageSize) this server accepts")
+        } else {
+            let delivered = Mutex(false)
+            let requests = RequestStream<[UInt8]> {
+                delivered.withLock { sent in
+                    if sent { return nil }
+                    sent = true
+                    return request
+                }
+            }
+            let writer = ResponseWriter<[UInt8]> { message, _ in
+                try Task.checkCancellation()
+                try await onMessage(message)
+            }
+            do {
+                if let callGuard { context.principal = try await callGuard.admit(context) }
+                let admitted = context
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await Principal.$current.withValue(admitted.principal) {
+                            try await handler.handle(requests, writer, admitted)
+                        }
+                    }
+                    if let timeout {
+                        group.addTask {
+                            try await Task.sleep(for: timeout)
+                            throw RPCError(.deadlineExceeded, "the deadline passed before the call finished")
+                        }
+                    }
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            } catch let error as RPCError {
+                status = error
+            } catch is CancellationError {
+                status = RPCError(.cancelled, "the call was cancelled")
+            } catch {
+                status = RPCError(.unknown, "\(error)")
+            }
+        }
+        callGuard?.finished(context, status: status)
+        observer?.finished(context.method, status: status.code, duration: ContinuousClock.now - startedAt)
+        var trailing = response.trailingMetadata
+        for entry in status.metadata.entries {
+            switch entry.value {
+            case .string(let text): trailing.add(entry.key, text)
+            case .binary(let bytes): trailing.add(entry.key, binary: bytes)
+            }
+        }
+        return LocalCallOutcome(status: status, initialMetadata: response.initialMetadata, trailingMetadata: trailing)
+    }
+}
+
+extension GRPCServer {
+    /// Calls into this server's handlers from the same process.
+    public var localCalls: LocalCalls { LocalCalls(router: router, configuration: configuration) }
+}

@@ -14,7 +14,7 @@ public enum HTTPFieldKind: Sendable, Hashable {
 }
 
 /// A request field as a URL may set it.
-public struct HTTPField: Sendable, Hashable {
+public struct HTTPRouteField: Sendable, Hashable {
     /// The proto3 JSON name (`positionId`).
     public let jsonName: String
     public let kind: HTTPFieldKind
@@ -43,9 +43,9 @@ public struct HTTPRoute: Sendable {
     /// query string sets the fields; otherwise the proto name of the field the body is.
     public let body: String
     /// The request message's fields by proto name and by JSON name.
-    public let fields: [String: HTTPField]
+    public let fields: [String: HTTPRouteField]
 
-    public init(method: MethodDescriptor, verb: String, template: String, body: String, fields: [String: HTTPField]) {
+    public init(method: MethodDescriptor, verb: String, template: String, body: String, fields: [String: HTTPRouteField]) {
         self.method = method
         self.verb = verb
         self.template = template

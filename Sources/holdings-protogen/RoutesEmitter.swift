@@ -53,7 +53,7 @@ struct RoutesEmitter {
                         var fields: [String] = []
                         for field in request.fields {
                             let json = JSONEmitter.jsonName(field.name)
-                            let value = "HTTPField(jsonName: \"\(json)\", kind: \(fieldKind(field)))"
+                            let value = "HTTPRouteField(jsonName: \"\(json)\", kind: \(fieldKind(field)))"
                             fields.append("\"\(field.name)\": \(value)")
                             if json != field.name { fields.append("\"\(json)\": \(value)") }
                         }

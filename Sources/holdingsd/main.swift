@@ -8,6 +8,7 @@ import NativeLibraries
 import RPCCore
 import Security
 import MetricsServer
+import HTTPGateway
 import Services
 import StandardServices
 
@@ -31,6 +32,7 @@ func usage() -> String {
                      [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
                      [--scheduler-interval-ms N] [--scheduler-clock-file FILE]
                      [--metrics-port N] [--metrics-host ADDR]
+                     [--http-port N] [--http2-port N] [--http-host ADDR]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -60,6 +62,13 @@ func usage() -> String {
                                 port, 0 for any free one; off unless given. No client data:
                                 labels are methods, statuses, event types, topics and tables
       --metrics-host ADDR       address of the metrics endpoint (default 127.0.0.1)
+      --http-port N             serve REST/JSON (the google.api.http routes), the Connect
+                                protocol and GET /openapi.json over HTTP/1.1 on this port, 0 for
+                                any free one; off unless given. Same handlers, authentication
+                                and errors as gRPC
+      --http2-port N            the same over cleartext HTTP/2 (prior knowledge) on this port
+      --http-host ADDR          address of the HTTP ports (default 127.0.0.1); loopback only:
+                                they have no TLS, put a TLS-terminating proxy in front
       --handshake-timeout S     TLS handshake + HTTP/2 preface + SETTINGS within S (default 10)
       --idle-timeout S          close connections without a call for S, with GOAWAY (default 300)
       --keepalive-interval S    PING a client silent for S (default 60)
@@ -120,6 +129,9 @@ var reflectionEnabled = false
 var agentEnabled = true
 var metricsPort: Int?
 var metricsHost = "127.0.0.1"
+var httpPort: Int?
+var http2Port: Int?
+var httpHost = "127.0.0.1"
 var apiAddress: String?
 var apiTokenFile: String?
 var apiCAFile: String?
@@ -191,6 +203,9 @@ while let argument = arguments.popFirst() {
     case "--no-agent": agentEnabled = false
     case "--metrics-port": metricsPort = Int(number(argument, UInt16.self))
     case "--metrics-host": metricsHost = value(argument)
+    case "--http-port": httpPort = Int(number(argument, UInt16.self))
+    case "--http2-port": http2Port = Int(number(argument, UInt16.self))
+    case "--http-host": httpHost = value(argument)
     case "--api-address": apiAddress = value(argument)
     case "--api-token-file": apiTokenFile = value(argument)
     case "--api-ca-file": apiCAFile = value(argument)
@@ -404,6 +419,19 @@ do {
     fail("\(error)", status: 1)
 }
 server.start()
+for (port, http2) in [(httpPort, false), (http2Port, true)] {
+    guard let port else { continue }
+    guard httpHost.hasPrefix("127.") else {
+        fail("--http-host \(httpHost) is not a loopback address: the HTTP gateway has no TLS (put a TLS-terminating proxy in front)")
+    }
+    do {
+        let bound = try HTTPGateway.start(host: httpHost, port: port, http2: http2, calls: server.localCalls)
+        FileHandle.standardOutput.write(Data("holdingsd \(http2 ? "HTTP/2 (prior knowledge)" : "HTTP/1.1") REST and Connect on http://\(httpHost):\(bound)/api/v1/holdings (OpenAPI at /openapi.json)\n".utf8))
+    } catch {
+        running.stop()
+        fail("cannot serve HTTP on \(httpHost):\(port): \(error)", status: 1)
+    }
+}
 let scheme = configuration.tls == nil ? (insecureDevelopment ? "h2c, INSECURE DEVELOPMENT MODE" : "h2c, bearer tokens") : (clientCA == nil ? "h2 over TLS" : "h2 over TLS, client certificates")
 FileHandle.standardOutput.write(Data(
     "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))\n".utf8))
