@@ -34,6 +34,7 @@ let package = Package(
         .executable(name: "holdings-load", targets: ["holdings-load"]),
         .executable(name: "holdings-token", targets: ["holdings-token"]),
         .executable(name: "holdings-policy", targets: ["holdings-policy"]),
+        .executable(name: "holdings-mcp", targets: ["holdings-mcp"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
@@ -52,6 +53,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // Hummingbird's logger (already in its graph): quieted so its lines stay out of ours.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // The Model Context Protocol server of holdings-mcp (stdio and streamable HTTP).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
         // HTTP field types of Hummingbird's requests (already in its graph).
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
@@ -127,6 +130,12 @@ let package = Package(
                                                     .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                                                     .product(name: "HTTPTypes", package: "swift-http-types"),
                                                     .product(name: "Logging", package: "swift-log")]),
+        // The MCP server: ten tools for assistants over holdingsd's gRPC API (stdio, streamable HTTP).
+        .executableTarget(name: "holdings-mcp", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
+                                                               .product(name: "MCP", package: "swift-sdk"),
+                                                               .product(name: "Hummingbird", package: "hummingbird"),
+                                                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                               .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "holdings-broker", dependencies: ["EventLog"]),
         .executableTarget(name: "holdings-load", dependencies: ["EventLog", "GRPCClient", "HoldingsProto", "RPCCore", "Store"]),
         .executableTarget(name: "holdings-bench", dependencies: ["GRPCClient", "HoldingsProto", "RPCCore"]),
