@@ -4,7 +4,8 @@
 # development: h2c on loopback behind bearer tokens signed with a development secret
 # (.data/dev-jwt-secret); it prints an admin development token to use as
 # `authorization: Bearer <token>`. holdingsd prints the address it serves on (default
-# 127.0.0.1:50051) and the broker's bootstrap address. Flags pass through, e.g.
+# 127.0.0.1:50051), the REST/Connect address (127.0.0.1:8080, HOLDINGS_HTTP_PORT to change)
+# and the broker's bootstrap address. Flags pass through, e.g.
 # `bash deploy/run.sh --port 0`; set HOLDINGS_KAFKA_BROKERS or --kafka-brokers to use a
 # real cluster instead. For TLS and client certificates, see the README.
 set -euo pipefail
@@ -20,4 +21,4 @@ token=$(dev_token "$bin" dev admin)
 echo "run: development token (admin, 12 hours; more with $bin/holdings-token --secret-file $dev_secret --scope ...):"
 echo "$token"
 export HOLDINGS_DATABASE_URL="${HOLDINGS_DATABASE_URL:-$url}"
-exec "$bin/holdingsd" --plaintext --jwt-hs256-secret-file "$dev_secret" "$@"
+exec "$bin/holdingsd" --plaintext --jwt-hs256-secret-file "$dev_secret" --http-port "${HOLDINGS_HTTP_PORT:-8080}" "$@"

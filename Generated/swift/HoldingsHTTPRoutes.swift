@@ -5691,7 +5691,7 @@ private let openAPIDocumentText = ###"""
     }
   },
   "info" : {
-    "description" : "Lot-level holdings, cost basis, analytics, rebalancing, agents and data mesh of the UltraCore wealth platform. The same services as the gRPC API (proto/ultracore/holdings/v1): REST routes from the google.api.http options, and every method by the Connect protocol. Bodies are proto3 JSON: lowerCamel names (proto names accepted), 64-bit integers as strings, enums by name, timestamps in RFC 3339, unknown fields refused. Send `Authorization: Bearer <token>` when the server requires tokens.",
+    "description" : "Lot-level holdings, cost basis, analytics, rebalancing, agents and data mesh of the UltraCore wealth platform. The same services as the gRPC API (proto/ultracore/holdings/v1): REST routes from the google.api.http options, and every method by the Connect protocol. Bodies are proto3 JSON: lowerCamel names (proto names accepted), 64-bit integers as strings, enums by name, timestamps in RFC 3339, unknown fields refused (send `X-Ignore-Unknown-Fields: true` to have them skipped). Errors are Connect's JSON {code, message} with its HTTP status mapping. Send `Authorization: Bearer <token>` when the server requires tokens.",
     "title" : "UltraCore Holdings",
     "version" : "v1"
   },

@@ -157,7 +157,14 @@ struct GatewayResponder: HTTPResponder {
         "host", "content-type", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "te",
         "accept", "accept-encoding", "content-encoding", "connect-protocol-version", "connect-timeout-ms",
         "connect-accept-encoding", "connect-content-encoding", "user-agent", "expect", "http2-settings",
+        "x-ignore-unknown-fields",
     ]
+
+    /// `X-Ignore-Unknown-Fields: true`: JSON fields (and enum names) this build does not know
+    /// are skipped instead of refused.
+    static func ignoresUnknown(_ headers: HTTPFields) -> Bool {
+        headers[HTTPField.Name("X-Ignore-Unknown-Fields")!]?.lowercased() == "true"
+    }
 
     static func metadata(_ headers: HTTPFields) throws(GatewayError) -> Metadata {
         var metadata = Metadata()
@@ -329,7 +336,7 @@ struct GatewayResponder: HTTPResponder {
         if json {
             let value: JSONValue
             do { value = try JSONValue.parse(body.isEmpty ? Array("{}".utf8) : body) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
-            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: false)
+            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: Self.ignoresUnknown(headers))
         } else {
             requestBytes = body
         }
@@ -373,7 +380,7 @@ struct GatewayResponder: HTTPResponder {
         if json {
             let value: JSONValue
             do { value = try JSONValue.parse(payload.isEmpty ? Array("{}".utf8) : payload) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
-            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: false)
+            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: Self.ignoresUnknown(request.headers))
         } else {
             requestBytes = payload
         }
@@ -475,7 +482,8 @@ struct GatewayResponder: HTTPResponder {
             let trimmed = body.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
             if !trimmed.isEmpty {
                 let contentType = (request.headers[.contentType] ?? "application/json").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-                guard contentType == "application/json" else {
+                // curl -d labels its body application/x-www-form-urlencoded: read as JSON too.
+                guard contentType == "application/json" || contentType == "application/x-www-form-urlencoded" else {
                     throw GatewayError(.invalidArgument, "the body must be application/json, not \"\(contentType.prefix(60))\"", http: .unsupportedMediaType)
                 }
                 let value: JSONValue
@@ -515,7 +523,7 @@ struct GatewayResponder: HTTPResponder {
             object[field.jsonName] = .string(value)
             if field.jsonName != name { object[name] = nil }
         }
-        let requestBytes = try Self.requestBytes(.object(object), type: route.method.requestType, ignoreUnknown: false)
+        let requestBytes = try Self.requestBytes(.object(object), type: route.method.requestType, ignoreUnknown: Self.ignoresUnknown(request.headers))
         if route.method.kind.serverStreams {
             return streamNDJSON(route.method, requestBytes, metadata: metadata, timeout: timeout)
         }

@@ -331,6 +331,19 @@ def test_bad_input_gets_connect_errors_and_the_server_keeps_serving(gw):
         status, _, answer = call(gw, verb, path, headers=headers, raw=raw)
         assert status == http_status, (verb, path, status, answer)
         assert answer["code"] == code and words in answer.get("message", ""), (verb, path, answer)
+    # curl -d without -H: its form content type is read as JSON; text/plain is refused.
+    body = json.dumps({"clientId": client, "ticker": "CURL", "quantity": "1", "price": "2"}).encode()
+    status, _, answer = call(gw, "POST", "/api/v1/holdings/positions/open", raw=body,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and answer["position"]["ticker"] == "CURL", answer
+    status, _, answer = call(gw, "POST", "/api/v1/holdings/positions/open", raw=body, headers={"Content-Type": "text/plain"})
+    assert status == 415 and answer["code"] == "invalid_argument"
+    # Unknown fields are skipped when asked.
+    status, _, answer = call(gw, "POST", "/ultracore.holdings.v1.DataMeshService/ListDataProducts", raw=b'{"colour": "red"}',
+                             headers={"X-Ignore-Unknown-Fields": "true"})
+    assert status == 200 and answer["products"], answer
+    status, _, answer = call(gw, "POST", "/ultracore.holdings.v1.DataMeshService/ListDataProducts", raw=b'{"colour": "red"}')
+    assert status == 400 and "colour" in answer["message"]
     # No token: unauthenticated (401), like gRPC.
     status, _, answer = call(gw, "GET", "/api/v1/holdings/portfolio/c1/value", bearer=False)
     assert status == 401 and answer["code"] == "unauthenticated"
