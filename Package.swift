@@ -55,6 +55,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // The Model Context Protocol server of holdings-mcp (stdio and streamable HTTP).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
+        // The channel type of Hummingbird's server callbacks (SwiftNIO, already in its graph).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // HTTP field types of Hummingbird's requests (already in its graph).
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
@@ -121,14 +123,14 @@ let package = Package(
         .target(name: "Services", dependencies: ["Domain", "Learning", "EventLog", "Store", "HoldingsProto", "RPCCore", "Security", "COpenSSL", "GRPCClient",
                                                  .product(name: "Prometheus", package: "swift-prometheus")]),
         // The HTTP/1.1 side door: GET /metrics in Prometheus text format (Hummingbird).
-        .target(name: "MetricsServer", dependencies: ["Services", .product(name: "Hummingbird", package: "hummingbird"),
-                                                      .product(name: "Logging", package: "swift-log")]),
+        .target(name: "MetricsServer", dependencies: ["Services", "HTTPGateway", .product(name: "Hummingbird", package: "hummingbird")]),
         // REST/JSON (google.api.http routes) and the Connect protocol over the same handlers,
         // HTTP/1.1 and cleartext HTTP/2 (Hummingbird).
         .target(name: "HTTPGateway", dependencies: ["GRPCServer", "GRPCTransport", "HoldingsProto", "RPCCore", "ProtoCodec",
                                                     .product(name: "Hummingbird", package: "hummingbird"),
                                                     .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                                                     .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                    .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "Logging", package: "swift-log")]),
         // The MCP server: ten tools for assistants over holdingsd's gRPC API (stdio, streamable HTTP).
         .executableTarget(name: "holdings-mcp", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",

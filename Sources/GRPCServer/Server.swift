@@ -277,57 +277,40 @@ public struct LocalCalls: Sendable {
             return LocalCallOutcome(status: RPCError(.unimplemented, router.unknownMethodMessage(path)), initialMetadata: Metadata(), trailingMetadata: Metadata())
         }
         let response = ResponseOptions()
-        var context = ServerContext(
+        let context = ServerContext(
             method: handler.method, metadata: metadata, deadline: timeout.map { ContinuousClock.now + $0 }, peer: peer,
             response: response, request: RequestInfo())
-        let callGuard = configuration.callGuard
-        let observer = configuration.callObserver
         let startedAt = ContinuousClock.now
-        observer?.started(handler.method)
-        var status = RPCError(.ok, "")
-        if request.count > configuration.maxMessageSize {
-            status = RPCError(.resourceExhausted, "the request message is \(request.count) bytes, more than the \(configuration.maxMessageSize) this server accepts")
-        } else {
-            let delivered = Mutex(false)
-            let requests = RequestStream<[UInt8]> {
-                delivered.withLock { sent in
-                    if sent { return nil }
-                    sent = true
-                    return request
-                }
-            }
-            let writer = ResponseWriter<[UInt8]> { message, _ in
-                try Task.checkCancellation()
-                try await onMessage(message)
-            }
-            do {
-                if let callGuard { context.principal = try await callGuard.admit(context) }
-                let admitted = context
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        try await Principal.$current.withValue(admitted.principal) {
-                            try await handler.handle(requests, writer, admitted)
-                        }
-                    }
-                    if let timeout {
-                        group.addTask {
-                            try await Task.sleep(for: timeout)
-                            throw RPCError(.deadlineExceeded, "the deadline passed before the call finished")
-                        }
-                    }
-                    _ = try await group.next()
-                    group.cancelAll()
-                }
-            } catch let error as RPCError {
-                status = error
-            } catch is CancellationError {
-                status = RPCError(.cancelled, "the call was cancelled")
-            } catch {
-                status = RPCError(.unknown, "\(error)")
+        configuration.callObserver?.started(handler.method)
+        let maxMessageSize = configuration.maxMessageSize
+        let delivered = Mutex(false)
+        let requests = RequestStream<[UInt8]> {
+            delivered.withLock { sent in
+                if sent { return nil }
+                sent = true
+                return request
             }
         }
-        callGuard?.finished(context, status: status)
-        observer?.finished(context.method, status: status.code, duration: ContinuousClock.now - startedAt)
+        let writer = ResponseWriter<[UInt8]> { message, _ in
+            try Task.checkCancellation()
+            try await onMessage(message)
+        }
+        let status = await configuration.runCall(context, startedAt: startedAt) { admitted in
+            guard request.count <= maxMessageSize else {
+                throw RPCError(.resourceExhausted, "the request message is \(request.count) bytes, more than the \(maxMessageSize) this server accepts")
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await handler.handle(requests, writer, admitted) }
+                if let timeout {
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        throw RPCError(.deadlineExceeded, "the deadline passed before the call finished")
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
         var trailing = response.trailingMetadata
         for entry in status.metadata.entries {
             switch entry.value {
@@ -336,6 +319,31 @@ public struct LocalCalls: Sendable {
             }
         }
         return LocalCallOutcome(status: status, initialMetadata: response.initialMetadata, trailingMetadata: trailing)
+    }
+}
+
+extension ServerConfiguration {
+    /// Runs a routed call: the call guard admits it (authentication, authorization), `run`
+    /// runs the handler as the admitted principal, and the guard (audit) and the observer
+    /// (metrics) hear how it ended. Returns the status, OK included.
+    func runCall(_ context: ServerContext, startedAt: ContinuousClock.Instant,
+                 _ run: @Sendable (ServerContext) async throws -> Void) async -> RPCError {
+        var status = RPCError(.ok, "")
+        var context = context
+        do {
+            if let callGuard { context.principal = try await callGuard.admit(context) }
+            let admitted = context
+            try await Principal.$current.withValue(admitted.principal) { try await run(admitted) }
+        } catch let error as RPCError {
+            status = error
+        } catch is CancellationError {
+            status = RPCError(.cancelled, "the call was cancelled")
+        } catch {
+            status = RPCError(.unknown, "\(error)")
+        }
+        callGuard?.finished(context, status: status)
+        callObserver?.finished(context.method, status: status.code, duration: ContinuousClock.now - startedAt)
+        return status
     }
 }
 

@@ -193,10 +193,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         let context = ServerContext(
             method: handler.method, metadata: head.metadata, deadline: deadline, peer: peer,
             response: call.response, request: requestInfo, peerCertificate: peerCertificate)
-        let callGuard = configuration.callGuard
-        let observer = configuration.callObserver
         let startedAt = ContinuousClock.now
-        observer?.started(handler.method)
+        configuration.callObserver?.started(handler.method)
 
         let loop = self.loop
         let inbound = InboundMessages(info: requestInfo) { [self] size in loop.execute { [self] in messageRead(streamID, size) } }
@@ -213,25 +211,11 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             try await gate.waitForRoom()
         }
         let requests = RequestStream<[UInt8]> { try await inbound.next() }
+        let configuration = self.configuration
         call.task = Task { [self] in
-            var status = RPCError(.ok, "")
-            var context = context
-            do {
-                if let callGuard { context.principal = try await callGuard.admit(context) }
-                let admitted = context
-                try await Principal.$current.withValue(admitted.principal) {
-                    try await handler.handle(requests, writer, admitted)
-                }
-            } catch let error as RPCError {
-                status = error
-            } catch is CancellationError {
-                status = RPCError(.cancelled, "the call was cancelled")
-            } catch {
-                status = RPCError(.unknown, "\(error)")
+            let finalStatus = await configuration.runCall(context, startedAt: startedAt) { admitted in
+                try await handler.handle(requests, writer, admitted)
             }
-            let finalStatus = status
-            callGuard?.finished(context, status: finalStatus)
-            observer?.finished(context.method, status: finalStatus.code, duration: ContinuousClock.now - startedAt)
             loop.execute { [self] in finishCall(streamID, finalStatus) }
         }
         if let deadline {

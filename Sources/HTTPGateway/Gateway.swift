@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdHTTP2
 import HTTPTypes
 import Logging
+import NIOCore
 import ProtoCodec
 import RPCCore
 import Synchronization
@@ -18,29 +19,42 @@ import Synchronization
 /// Routes come from the generated table (`HoldingsHTTPRoutes`, from the protos'
 /// `google.api.http` options); JSON is proto3's canonical mapping (generated codecs).
 public enum HTTPGateway {
-    public struct StartError: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Largest request body accepted, bytes (JSON is larger than the binary message).
     public static let maxBodySize = 8 * 1024 * 1024
 
     /// Starts serving HTTP/1.1 (or cleartext HTTP/2 with prior knowledge when `http2`) and
     /// returns the port bound once it listens; throws when it cannot bind within 10 s.
     public static func start(host: String, port: Int, http2: Bool, calls: LocalCalls) throws -> Int {
-        let responder = GatewayResponder(calls: calls)
+        try HTTPListener.start(port: port, what: "the HTTP gateway") { onRunning, logger in
+            Application(
+                responder: GatewayResponder(calls: calls), server: http2 ? .plaintextHTTP2() : .http1(),
+                configuration: .init(address: .hostname(host, port: port), serverName: "holdingsd"),
+                onServerRunning: onRunning, logger: logger)
+        }
+    }
+}
+
+/// Runs a Hummingbird application of holdingsd (the HTTP gateway, the metrics endpoint) on a
+/// task of its own, its log lines quieted (holdingsd prints its own).
+public enum HTTPListener {
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts the application `make` builds and returns the port bound once it listens;
+    /// throws when it cannot bind within 10 s.
+    public static func start<App: ApplicationProtocol>(
+        port: Int, what: String,
+        _ make: (_ onRunning: @escaping @Sendable (any Channel) async -> Void, _ logger: Logger) -> App
+    ) throws -> Int {
         let outcome = Mutex<Result<Int, StartError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         var logger = Logger(label: "holdingsd.http")
         logger.logLevel = .warning
-        let application = Application(
-            responder: responder,
-            server: http2 ? .plaintextHTTP2() : .http1(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "holdingsd"),
-            onServerRunning: { channel in
-                outcome.withLock { $0 = .success(channel.localAddress?.port ?? port) }
-                ready.signal()
-            }, logger: logger)
+        let application = make({ channel in
+            outcome.withLock { $0 = .success(channel.localAddress?.port ?? port) }
+            ready.signal()
+        }, logger)
         Task {
             do {
                 try await application.runService(gracefulShutdownSignals: [])
@@ -50,11 +64,11 @@ public enum HTTPGateway {
                     result = .failure(StartError(description: "\(error)"))
                     return true
                 }
-                if first { ready.signal() } else { print("holdingsd: the HTTP gateway stopped: \(error)") }
+                if first { ready.signal() } else { print("holdingsd: \(what) stopped: \(error)") }
             }
         }
         guard ready.wait(timeout: .now() + 10) == .success, let result = outcome.withLock({ $0 }) else {
-            throw StartError(description: "the HTTP gateway did not start within 10 s")
+            throw StartError(description: "\(what) did not start within 10 s")
         }
         return try result.get()
     }

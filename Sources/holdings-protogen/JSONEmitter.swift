@@ -57,7 +57,7 @@ struct JSONEmitter {
     func readElement(_ type: FieldType, _ source: String) -> String {
         switch type {
         case .scalar(let kind):
-            "try ProtoJSONRead.\(readerName(kind))(\(source))"
+            "try ProtoJSONRead.\(kind.family)(\(source))"
         case .enumeration(let name):
             "try ProtoJSONRead.enumeration(\(source), \(swift.swiftName(name)).self, name: \"\(name)\", options: options)"
         case .message(let name):
@@ -65,31 +65,10 @@ struct JSONEmitter {
         }
     }
 
-    func readerName(_ kind: ScalarKind) -> String {
-        switch kind {
-        case .double: "double"
-        case .float: "float"
-        case .int64, .sint64, .sfixed64: "int64"
-        case .uint64, .fixed64: "uint64"
-        case .int32, .sint32, .sfixed32: "int32"
-        case .uint32, .fixed32: "uint32"
-        case .bool: "bool"
-        case .string: "string"
-        case .bytes: "bytes"
-        }
-    }
-
     /// Statement writing the value `value` of `type`.
     func writeElement(_ type: FieldType, _ value: String) -> String {
         switch type {
-        case .scalar(let kind):
-            switch kind {
-            case .int64, .sint64, .sfixed64: "writer.int64(\(value))"
-            case .uint64, .fixed64: "writer.uint64(\(value))"
-            case .int32, .sint32, .sfixed32: "writer.int32(\(value))"
-            case .uint32, .fixed32: "writer.uint32(\(value))"
-            default: "writer.\(readerName(kind))(\(value))"
-            }
+        case .scalar(let kind): "writer.\(kind.family)(\(value))"
         case .enumeration: "writer.enumeration(\(value))"
         case .message: "\(value).writeProtoJSON(to: &writer)"
         }

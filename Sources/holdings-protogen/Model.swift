@@ -4,6 +4,24 @@ enum ScalarKind: Equatable {
     case double, float, int64, uint64, int32, fixed64, fixed32, bool, string, bytes, uint32, sfixed32, sfixed64, sint32, sint64
 }
 
+extension ScalarKind {
+    /// The family of the kind by its value range (`int32` for int32, sint32 and sfixed32):
+    /// how the sample values and the JSON readers and writers are named.
+    var family: String {
+        switch self {
+        case .double: "double"
+        case .float: "float"
+        case .int64, .sint64, .sfixed64: "int64"
+        case .uint64, .fixed64: "uint64"
+        case .int32, .sint32, .sfixed32: "int32"
+        case .uint32, .fixed32: "uint32"
+        case .bool: "bool"
+        case .string: "string"
+        case .bytes: "bytes"
+        }
+    }
+}
+
 enum FieldType: Equatable {
     case scalar(ScalarKind)
     case message(String)  // full proto name, no leading dot

@@ -7,20 +7,6 @@
 struct SamplesEmitter {
     let swift: SwiftEmitter
 
-    func sampleFunction(_ kind: ScalarKind) -> String {
-        switch kind {
-        case .double: "double"
-        case .float: "float"
-        case .int64, .sint64, .sfixed64: "int64"
-        case .uint64, .fixed64: "uint64"
-        case .int32, .sint32, .sfixed32: "int32"
-        case .uint32, .fixed32: "uint32"
-        case .bool: "bool"
-        case .string: "string"
-        case .bytes: "bytes"
-        }
-    }
-
     func lastEnumValue(_ name: String) -> Int32 { swift.index.enumeration(name).values.last?.number ?? 0 }
 
     /// The first (`second == false`) or second sample value of a field type; nil for
@@ -28,7 +14,7 @@ struct SamplesEmitter {
     func value(_ type: FieldType, number: Int32, second: Bool) -> String {
         switch type {
         case .scalar(let kind):
-            return "SampleValue.\(sampleFunction(kind))(\(Int(number) + (second ? 1000 : 0)), depth)"
+            return "SampleValue.\(kind.family)(\(Int(number) + (second ? 1000 : 0)), depth)"
         case .enumeration(let name):
             return "\(swift.swiftName(name))(rawValue: \(second ? 0 : lastEnumValue(name)))"
         case .message(let name):
