@@ -157,9 +157,17 @@ public enum ProtoJSONRead {
     public static func string(_ value: JSONValue) throws(ProtoJSONError) -> String {
         switch value {
         case .null: return ""
-        case .string(let text): return text
+        case .string(let text):
+            try refuseNUL(text)
+            return text
         default: throw ProtoJSONError(path: [], "must be a string, not \(value.kind)")
         }
+    }
+
+    /// protobuf-c cuts a string at U+0000 ("abc\0x" would travel as "abc"): refused, as the
+    /// binary decoder refuses it, so that no id can stand for another.
+    @usableFromInline static func refuseNUL(_ text: String) throws(ProtoJSONError) {
+        if text.utf8.contains(0) { throw ProtoJSONError(path: [], "holds the character U+0000") }
     }
 
     public static func bool(_ value: JSONValue) throws(ProtoJSONError) -> Bool {
@@ -300,6 +308,7 @@ public enum ProtoJSONRead {
         }
         var result: [String: T] = [:]
         for (key, item) in entries {
+            do { try refuseNUL(key) } catch { throw error.prefixed(key) }
             if case .null = item { throw ProtoJSONError(path: [key], "is null (map values hold no nulls)") }
             do {
                 if let element = try element(item) { result[key] = element }

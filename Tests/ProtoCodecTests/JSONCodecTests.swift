@@ -105,6 +105,7 @@ struct JSONCodecTests {
         #expect(failure(#"{"maxLots":1.5}"#)?.contains("whole number") == true)
         #expect(failure(#"{"maxLots":true}"#)?.contains("must be an integer") == true)
         #expect(failure(#"{"clientId":7}"#)?.contains("field clientId must be a string") == true)
+        #expect(failure(#"{"clientId":"a\u0000b"}"#)?.contains("field clientId holds the character U+0000") == true)
         #expect(failure(#"{"tradeTime":"2026-02-30T00:00:00Z"}"#)?.contains("field tradeTime is not an RFC 3339") == true)
         #expect(failure(#"{"tradeTime":"10000-01-01T00:00:00Z"}"#) != nil)
         #expect(failure(#"{"clientId":"c1""#)?.contains("not valid JSON") == true)

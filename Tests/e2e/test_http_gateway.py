@@ -97,12 +97,26 @@ def test_every_seed_route_answers_over_http1_and_connect_as_grpc_does(gw):
     other = "H" + uuid.uuid4().hex[:4].upper()
     compared = []
 
-    def same_write(verb, path, body, grpc_call, request):
+    def same_write(verb, path, body, grpc_call, request, connect=True):
         """A write over REST with a request id; the same request over gRPC is a retry that
-        returns the first outcome, which must equal the REST answer."""
+        returns the first outcome, which must equal the REST answer. Then the same write with
+        another request id over Connect (connectrpc), compared with its gRPC retry too."""
         status, _, answer = call(gw, verb, path, body)
         assert status == 200, (path, answer)
         assert answer == as_json(grpc_call(request, timeout=30)), path
+        if connect:
+            service, method = grpc_call._method.decode().strip("/").split("/")
+            again = type(request)()
+            again.CopyFrom(request)
+            again.request_id = uuid.uuid4().hex
+            response_type = type(grpc_call(again, timeout=30))  # the first outcome of `again`, recorded over gRPC...
+            retried = connect_call(gw, service.split(".")[-1], method, again, response_type)  # ...is what Connect's retry gets
+            assert as_json(retried) == as_json(grpc_call(again, timeout=30)), path
+            third = type(request)()
+            third.CopyFrom(request)
+            third.request_id = uuid.uuid4().hex
+            first = connect_call(gw, service.split(".")[-1], method, third, response_type, json_codec=False)
+            assert as_json(first) == as_json(grpc_call(third, timeout=30)), path  # a Connect write, retried over gRPC
         compared.append(path)
         return answer
 
@@ -198,7 +212,16 @@ def test_every_seed_route_answers_over_http1_and_connect_as_grpc_does(gw):
     assert status == 200, dry
     rid = uuid.uuid4().hex
     same_write("POST", "/api/v1/holdings/rebalancing/execute", {"clientId": client, "planId": plan["planId"], "requestId": rid},
-               g["rebalancing"].ExecuteRebalancing, rb.ExecuteRebalancingRequest(client_id=client, plan_id=plan["planId"], request_id=rid))
+               g["rebalancing"].ExecuteRebalancing, rb.ExecuteRebalancingRequest(client_id=client, plan_id=plan["planId"], request_id=rid),
+               connect=False)
+    # A plan and its execution over Connect, the execution retried over gRPC.
+    plan_request = rb.PlanRebalancingRequest(client_id=client, target_weights={tick: "0.6", other: "0.4"}, strategy=ev.THRESHOLD,
+                                             band=ev.DriftBand(absolute="0.01"))
+    connect_plan = connect_call(gw, "RebalancingService", "PlanRebalancing", plan_request, rb.PlanRebalancingResponse)
+    assert connect_plan.plan_id and connect_plan.trades
+    execute = rb.ExecuteRebalancingRequest(client_id=client, plan_id=connect_plan.plan_id, request_id=uuid.uuid4().hex)
+    executed = connect_call(gw, "RebalancingService", "ExecuteRebalancing", execute, rb.ExecuteRebalancingResponse)
+    assert executed.rebalancing_id and as_json(executed) == as_json(g["rebalancing"].ExecuteRebalancing(execute, timeout=30))
     rid = uuid.uuid4().hex
     same_write("POST", "/api/v1/holdings/rebalancing/schedule",
                {"clientId": client, "cadence": "MONTHLY", "strategy": "THRESHOLD", "targetWeights": targets,
@@ -318,6 +341,9 @@ def test_bad_input_gets_connect_errors_and_the_server_keeps_serving(gw):
         ("POST", "/api/v1/holdings/positions/open", None, json.dumps({"clientId": client, "ticker": "bad ticker", "quantity": "1", "price": "1"}).encode(),
          400, "invalid_argument", "ticker"),
         ("GET", "/api/v1/holdings/positions/", None, None, 400, "invalid_argument", "empty"),
+        ("GET", "/api/v1/holdings/positions/a%00b", None, None, 400, "invalid_argument", "U+0000"),
+        ("POST", "/api/v1/holdings/positions/open", None, b'{"clientId": "c\\u0000d"}', 400, "invalid_argument", "U+0000"),
+        ("GET", "/api/v1/holdings/portfolio/c1/positions?page_size=99999999999", None, None, 400, "invalid_argument", "out of range"),
         ("GET", "/api/v1/holdings/positions/nope-" + uuid.uuid4().hex, None, None, 404, "not_found", ""),
         ("GET", "/api/v1/holdings/positionz/x", None, None, 404, "unimplemented", "close routes"),
         ("DELETE", "/api/v1/holdings/positions/open", None, None, 405, "unimplemented", "POST"),
