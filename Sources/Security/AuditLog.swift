@@ -3,7 +3,8 @@ import RPCCore
 
 /// The audit trail of calls: one JSON object per line on stderr, for every denied call and
 /// every write (whatever its outcome):
-/// `{"audit":"call","time":…,"principal":…,"method":…,"clients":[…],"request_id":…,"outcome":…,"code":…,"peer":…,"message":…}`.
+/// `{"audit":"call","time":…,"level":…,"component":"audit","message":…,"principal":…,"method":…,"clients":[…],"request_id":…,"outcome":…,"code":…,"peer":…}`
+/// (the keys of holdingsd's `--log-format json` lines first; message is the status message, or the outcome).
 /// Written on every write, so the line is built directly (keys fixed, strings escaped per
 /// RFC 8259) rather than through JSONSerialization, which cost 17 % of a write's CPU.
 public struct AuditLog: Sendable {
@@ -27,6 +28,8 @@ public struct AuditLog: Sendable {
         message: String, peer: String
     ) -> String {
         var line = #"{"audit":"call","time":"# + quoted(time)
+        line += #","level":"# + (outcome == "ok" ? #""info""# : #""warning""#)
+        line += #","component":"audit","message":"# + quoted(message.isEmpty ? outcome : message)
         line += #","principal":"# + quoted(principal)
         line += #","method":"# + quoted(method)
         line += #","clients":["# + clients.map(quoted).joined(separator: ",") + "]"
@@ -34,7 +37,6 @@ public struct AuditLog: Sendable {
         line += #","outcome":"# + quoted(outcome)
         line += #","code":"# + quoted(code)
         line += #","peer":"# + quoted(peer)
-        if !message.isEmpty { line += #","message":"# + quoted(message) }
         return line + "}"
     }
 

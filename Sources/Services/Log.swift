@@ -1,22 +1,69 @@
 import Foundation
 import Security
 import Store
+import Synchronization
 
-/// Service log lines on stderr: `2026-11-25T10:00:00.123Z holdingsd[projector] message`.
+/// How holdingsd writes its log lines.
+public enum LogFormat: String, Sendable {
+    /// `2026-11-25T10:00:00.123Z holdingsd[projector] message` (ERROR before errors).
+    case text
+    /// One JSON object per line: `{"time":…,"level":…,"component":…,"message":…}` and, where
+    /// known, `request_id`, `client_id` and other fields.
+    case json
+}
+
+/// Service log lines on stderr (and the startup announcements on stdout), as text or JSON.
 public enum Log {
     static let process = "holdingsd"
+    private static let chosen = Mutex(LogFormat.text)
 
-    public static func info(_ component: String, _ message: String) {
-        write("\(stamp()) \(process)[\(component)] \(message)\n")
+    /// The format of every line from now on (set once at start, from `--log-format`).
+    public static var format: LogFormat {
+        get { chosen.withLock { $0 } }
+        set { chosen.withLock { $0 = newValue } }
     }
 
-    public static func error(_ component: String, _ message: String) {
-        write("\(stamp()) \(process)[\(component)] ERROR \(message)\n")
+    public static func info(_ component: String, _ message: String, _ fields: [(String, String)] = []) {
+        write(line("info", component, message, fields), to: .standardError)
     }
 
-    private static func write(_ line: String) {
-        FileHandle.standardError.write(Data(line.utf8))
+    public static func warning(_ component: String, _ message: String, _ fields: [(String, String)] = []) {
+        write(line("warning", component, message, fields), to: .standardError)
     }
 
-    private static func stamp() -> String { AuditLog.timestamp() }
+    public static func error(_ component: String, _ message: String, _ fields: [(String, String)] = []) {
+        write(line("error", component, message, fields), to: .standardError)
+    }
+
+    /// A startup line on stdout (`listening on …`), which scripts wait for: the message
+    /// alone in text format, a JSON line in JSON format.
+    public static func announce(_ component: String, _ message: String) {
+        write(format == .json ? line("info", component, message, []) : message + "\n", to: .standardOutput)
+    }
+
+    /// librdkafka's syslog levels (0 emergency … 7 debug) as ours.
+    public static func kafka(level: Int32, facility: String, message: String) {
+        let name = level <= 3 ? "error" : level == 4 ? "warning" : level <= 6 ? "info" : "debug"
+        write(line(name, "kafka", message, [("facility", facility)]), to: .standardError)
+    }
+
+    static func line(_ level: String, _ component: String, _ message: String, _ fields: [(String, String)]) -> String {
+        switch format {
+        case .text:
+            let marker = level == "error" ? "ERROR " : level == "warning" ? "WARNING " : ""
+            let extra = fields.map { " \($0.0)=\($0.1)" }.joined()
+            return "\(AuditLog.timestamp()) \(process)[\(component)] \(marker)\(message)\(extra)\n"
+        case .json:
+            var text = #"{"time":"# + AuditLog.quoted(AuditLog.timestamp())
+            text += #","level":"# + AuditLog.quoted(level)
+            text += #","component":"# + AuditLog.quoted(component)
+            text += #","message":"# + AuditLog.quoted(message)
+            for (key, value) in fields { text += "," + AuditLog.quoted(key) + ":" + AuditLog.quoted(value) }
+            return text + "}\n"
+        }
+    }
+
+    private static func write(_ line: String, to handle: FileHandle) {
+        handle.write(Data(line.utf8))
+    }
 }

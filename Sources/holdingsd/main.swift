@@ -7,6 +7,7 @@ import HoldingsProto
 import NativeLibraries
 import RPCCore
 import Security
+import EventLog
 import MetricsServer
 import HTTPGateway
 import Services
@@ -32,7 +33,7 @@ func usage() -> String {
                      [--max-projection-lag N] [--kafka-message-timeout-ms N] [--watch-buffer N]
                      [--scheduler-interval-ms N] [--scheduler-clock-file FILE]
                      [--metrics-port N] [--metrics-host ADDR]
-                     [--http-port N] [--http2-port N] [--http-host ADDR]
+                     [--http-port N] [--http2-port N] [--http-host ADDR] [--log-format text|json]
 
       --host ADDR               IPv4 address to listen on (default 127.0.0.1)
       --port N                  TCP port, 0 for any free one (default 50051)
@@ -67,6 +68,9 @@ func usage() -> String {
                                 any free one; off unless given. Same handlers, authentication
                                 and errors as gRPC
       --http2-port N            the same over cleartext HTTP/2 (prior knowledge) on this port
+      --log-format F            text (default) or json: one object per line with time, level,
+                                component, message and, where known, request and client ids;
+                                librdkafka's own lines too (env HOLDINGS_LOG_FORMAT)
       --http-host ADDR          address of the HTTP ports (default 127.0.0.1); loopback only:
                                 they have no TLS, put a TLS-terminating proxy in front
       --handshake-timeout S     TLS handshake + HTTP/2 preface + SETTINGS within S (default 10)
@@ -113,7 +117,11 @@ func usage() -> String {
 }
 
 func fail(_ message: String, status: Int32 = 2) -> Never {
-    FileHandle.standardError.write(Data("holdingsd: \(message)\n".utf8))
+    if Log.format == .json {
+        Log.error("holdingsd", message, [("exit_status", String(status))])
+    } else {
+        FileHandle.standardError.write(Data("holdingsd: \(message)\n".utf8))
+    }
     exit(status)
 }
 
@@ -171,6 +179,7 @@ func carriesPassword(_ url: String) -> Bool {
 }
 for pair in (environment["HOLDINGS_KAFKA_PROPERTIES"] ?? "").split(separator: ";") { kafkaProperty(pair) }
 var arguments = CommandLine.arguments.dropFirst()
+if let text = ProcessInfo.processInfo.environment["HOLDINGS_LOG_FORMAT"], let format = LogFormat(rawValue: text) { Log.format = format }
 @MainActor func value(_ flag: String) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value\n\(usage())") }
     return value
@@ -203,6 +212,10 @@ while let argument = arguments.popFirst() {
     case "--no-agent": agentEnabled = false
     case "--metrics-port": metricsPort = Int(number(argument, UInt16.self))
     case "--metrics-host": metricsHost = value(argument)
+    case "--log-format":
+        let text = value(argument)
+        guard let format = LogFormat(rawValue: text) else { fail("--log-format is text or json, not \(text)") }
+        Log.format = format
     case "--http-port": httpPort = Int(number(argument, UInt16.self))
     case "--http2-port": http2Port = Int(number(argument, UInt16.self))
     case "--http-host": httpHost = value(argument)
@@ -297,7 +310,11 @@ if backbone.role != .projector && backbone.role != .agent {
             ************************************************************************
 
             """
-        FileHandle.standardError.write(Data(warning.utf8))
+        if Log.format == .json {
+            Log.warning("security", "insecure development mode: no TLS and no authentication, every caller acts as admin on every client")
+        } else {
+            FileHandle.standardError.write(Data(warning.utf8))
+        }
     } else {
         var tokens: AccessTokenVerifier?
         var certificates: ClientCertificatePrincipals?
@@ -320,6 +337,8 @@ if backbone.role != .projector && backbone.role != .agent {
     configuration.log = { Log.info("server", $0) }
 }
 ResourceLimits.raiseOpenFiles()
+// librdkafka's own lines through our logger (its handles are made from here on).
+KafkaLogging.route { level, facility, message in Log.kafka(level: level, facility: facility, message: message) }
 configuration.callObserver = HoldingsMetrics.shared
 
 let running: Backbone
@@ -332,14 +351,14 @@ if let metricsPort {
     if let model = running.model { HoldingsMetrics.shared.observeFreshness(of: model) }
     do {
         let port = try MetricsServer.start(host: metricsHost, port: metricsPort, metrics: HoldingsMetrics.shared)
-        FileHandle.standardOutput.write(Data("holdingsd metrics on http://\(metricsHost):\(port)/metrics\n".utf8))
+        Log.announce("holdingsd", "holdingsd metrics on http://\(metricsHost):\(port)/metrics")
     } catch {
         running.stop()
         fail("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)", status: 1)
     }
 }
 if backbone.role == .projector {
-    FileHandle.standardOutput.write(Data("holdingsd \(version) projector running (brokers \(running.bootstrap))\n".utf8))
+    Log.announce("holdingsd", "holdingsd \(version) projector running (brokers \(running.bootstrap))")
     GracefulShutdown.onSignals { running.stop() }
 }
 if backbone.role == .agent, let apiAddress {
@@ -356,7 +375,7 @@ if backbone.role == .agent, let apiAddress {
         fail("cannot start the agent: \(error)", status: 1)
     }
     agent.start()
-    FileHandle.standardOutput.write(Data("holdingsd \(version) agent running (brokers \(running.bootstrap), acting through \(apiAddress))\n".utf8))
+    Log.announce("holdingsd", "holdingsd \(version) agent running (brokers \(running.bootstrap), acting through \(apiAddress))")
     GracefulShutdown.onSignals {
         agent.stop()
         running.stop()
@@ -426,15 +445,15 @@ for (port, http2) in [(httpPort, false), (http2Port, true)] {
     }
     do {
         let bound = try HTTPGateway.start(host: httpHost, port: port, http2: http2, calls: server.localCalls)
-        FileHandle.standardOutput.write(Data("holdingsd \(http2 ? "HTTP/2 (prior knowledge)" : "HTTP/1.1") REST and Connect on http://\(httpHost):\(bound)/api/v1/holdings (OpenAPI at /openapi.json)\n".utf8))
+        Log.announce("holdingsd", "holdingsd \(http2 ? "HTTP/2 (prior knowledge)" : "HTTP/1.1") REST and Connect on http://\(httpHost):\(bound)/api/v1/holdings (OpenAPI at /openapi.json)")
     } catch {
         running.stop()
         fail("cannot serve HTTP on \(httpHost):\(port): \(error)", status: 1)
     }
 }
 let scheme = configuration.tls == nil ? (insecureDevelopment ? "h2c, INSECURE DEVELOPMENT MODE" : "h2c, bearer tokens") : (clientCA == nil ? "h2 over TLS" : "h2 over TLS, client certificates")
-FileHandle.standardOutput.write(Data(
-    "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))\n".utf8))
+Log.announce("holdingsd",
+    "holdingsd \(version) listening on \(configuration.host):\(server.port) (\(scheme), \(configuration.threads) event loops, brokers \(running.bootstrap))")
 GracefulShutdown.onSignals {
     health.set("", .notServing)
     scheduler.stop()

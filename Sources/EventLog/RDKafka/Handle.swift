@@ -1,5 +1,6 @@
 internal import CRDKafka
 import Foundation
+import Synchronization
 
 /// Builds an `rd_kafka_conf_t` from key/value pairs; the conf is freed here unless
 /// ownership passed to `rd_kafka_new` (which takes it only on success).
@@ -14,11 +15,34 @@ func makeHandle(type: rd_kafka_type_t, properties: [(String, String)],
         }
     }
     configure(conf)
+    if KafkaLogging.routed {
+        rd_kafka_conf_set_log_cb(conf) { _, level, facility, message in
+            KafkaLogging.deliver(level: level, facility: facility.map { String(cString: $0) } ?? "",
+                                 message: message.map { String(cString: $0) } ?? "")
+        }
+    }
     guard let handle = rd_kafka_new(type, conf, &error, error.count) else {
         rd_kafka_conf_destroy(conf)
         throw KafkaError(code: -1, message: "rd_kafka_new: \(cText(error))")
     }
     return handle
+}
+
+/// Where librdkafka's own log lines go: to the service's logger once `route` is called
+/// (handles made afterwards use it), else librdkafka's default (stderr).
+public enum KafkaLogging {
+    private static let sink = Mutex<(@Sendable (Int32, String, String) -> Void)?>(nil)
+
+    /// Sends every later handle's log lines (syslog level, facility, message) to `to`.
+    public static func route(to handler: @escaping @Sendable (_ level: Int32, _ facility: String, _ message: String) -> Void) {
+        sink.withLock { $0 = handler }
+    }
+
+    static var routed: Bool { sink.withLock { $0 != nil } }
+
+    static func deliver(level: Int32, facility: String, message: String) {
+        sink.withLock { $0 }?(level, facility, message)
+    }
 }
 
 func kafkaError(_ code: rd_kafka_resp_err_t, _ context: String) -> KafkaError {
