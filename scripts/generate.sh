@@ -8,6 +8,8 @@
 #                           grpc.testing (the official interop protos) for the conformance server
 #   Generated/swift/*.json.swift
 #                           proto3 JSON codecs (holdings-protogen)
+#   clients/python/src/ultracore/holdings/v1
+#                           the Python client package's stubs (grpcio-tools, pinned in Tests/interop/requirements.txt)
 #   Generated/swift/HoldingsHTTPRoutes.swift
 #                           the REST route table (google.api.http) and the OpenAPI document
 # Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev, grpc-proto,
@@ -84,4 +86,11 @@ protogen="$(swift build --show-bin-path -c debug)/holdings-protogen"
   --openapi-out Generated/openapi/holdings.openapi.json
 "$protogen" --descriptor-set "$tmp/testing.pb" --c-module GRPCTestingProtoC --registry GRPCTestingProtoFiles \
   --swift-out Generated/testing-swift
-echo "generate.sh: Generated/ is up to date with proto/"
+# 4. The Python client package's stubs (messages, gRPC stubs, type stubs), by grpcio-tools.
+rm -rf clients/python/src/ultracore/holdings/v1
+mkdir -p clients/python/src/ultracore/holdings/v1
+GRPC_TOOLS_PROTO=$("$PYTHON" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')
+# shellcheck disable=SC2086
+"$PYTHON" -m grpc_tools.protoc -I proto -I "$GRPC_TOOLS_PROTO" -I "$GOOGLEAPIS" --python_out=clients/python/src \
+  --grpc_python_out=clients/python/src --pyi_out=clients/python/src $PROTOS
+echo "generate.sh: Generated/ and clients/python are up to date with proto/"

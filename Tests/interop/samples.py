@@ -50,15 +50,23 @@ def googleapis_root():
 _GENERATED = None
 
 
+def proto_files():
+    """The .proto files of proto/, relative to it, sorted."""
+    proto_root = os.path.join(ROOT, "proto")
+    return sorted(os.path.relpath(p, proto_root) for p in glob.glob(os.path.join(proto_root, "**", "*.proto"), recursive=True))
+
+
 def generate_dir():
-    """Compile proto/ once per process with grpcio-tools (messages and gRPC stubs) into a
-    temp dir on sys.path; returns (dir, proto files)."""
+    """The stubs the tests use: the Python client package (clients/python, installed into
+    .venv by deploy/install-deps.sh; scripts/check-generated.sh keeps them equal to a fresh
+    grpcio-tools run on proto/). Returns (its source dir, proto files)."""
     global _GENERATED
     if _GENERATED is None:
-        out = tempfile.mkdtemp(prefix="uc-py-proto-")
-        files = run_protoc(f"--python_out={out}", f"--grpc_python_out={out}")
-        sys.path.insert(0, out)
-        _GENERATED = (out, files)
+        source = os.path.join(ROOT, "clients", "python", "src")
+        if source not in sys.path:
+            sys.path.insert(0, source)
+        importlib.import_module("ultracore.holdings.v1.holdings_pb2")
+        _GENERATED = (source, proto_files())
     return _GENERATED
 
 
