@@ -35,6 +35,7 @@ let package = Package(
         .executable(name: "holdings-token", targets: ["holdings-token"]),
         .executable(name: "holdings-policy", targets: ["holdings-policy"]),
         .executable(name: "holdings-mcp", targets: ["holdings-mcp"]),
+        .executable(name: "holdings", targets: ["holdings-cli"]),
         .executable(name: "interop-server", targets: ["interop-server"]),
         .executable(name: "interop-client", targets: ["interop-client"]),
         .library(name: "GRPCClient", targets: ["GRPCClient"]),
@@ -53,6 +54,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // Hummingbird's logger (already in its graph): quieted so its lines stay out of ours.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // The holdings command line: subcommands, options, help and shell completion.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         // The Model Context Protocol server of holdings-mcp (stdio and streamable HTTP).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
         // The channel type of Hummingbird's server callbacks (SwiftNIO, already in its graph).
@@ -132,6 +135,9 @@ let package = Package(
                                                     .product(name: "HTTPTypes", package: "swift-http-types"),
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "Logging", package: "swift-log")]),
+        // The holdings command line over holdingsd's gRPC API.
+        .executableTarget(name: "holdings-cli", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
+                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The MCP server: ten tools for assistants over holdingsd's gRPC API (stdio, streamable HTTP).
         .executableTarget(name: "holdings-mcp", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
                                                                .product(name: "MCP", package: "swift-sdk"),
