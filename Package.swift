@@ -56,6 +56,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // The holdings command line: subcommands, options, help and shell completion.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // CSV files of the command line (transactions to import, return series).
+        .package(url: "https://github.com/swiftcsv/SwiftCSV.git", from: "0.10.0"),
         // The Model Context Protocol server of holdings-mcp (stdio and streamable HTTP).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", exact: "0.12.1"),
         // The channel type of Hummingbird's server callbacks (SwiftNIO, already in its graph).
@@ -137,7 +139,8 @@ let package = Package(
                                                     .product(name: "Logging", package: "swift-log")]),
         // The holdings command line over holdingsd's gRPC API.
         .executableTarget(name: "holdings-cli", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
-                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                               .product(name: "SwiftCSV", package: "SwiftCSV")]),
         // The MCP server: ten tools for assistants over holdingsd's gRPC API (stdio, streamable HTTP).
         .executableTarget(name: "holdings-mcp", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
                                                                .product(name: "MCP", package: "swift-sdk"),

@@ -18,7 +18,8 @@ struct Holdings: AsyncParsableCommand {
             exits with its gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 16 UNAUTHENTICATED, …), a bad \
             command line with 64. Shell completion: holdings --generate-completion-script bash|zsh|fish.
             """,
-        subcommands: [Health.self, Methods.self, Call.self, Positions.self, Portfolio.self, CostBasis.self, Events.self])
+        subcommands: [Health.self, Methods.self, Call.self, Positions.self, Portfolio.self, CostBasis.self, Analytics.self, Rebalance.self,
+                      Import.self, Events.self])
 }
 
 // MARK: - health

@@ -96,3 +96,48 @@ def test_exit_codes_follow_grpc_statuses_and_bad_command_lines(cli):
     assert unreachable.returncode == 14, unreachable.stderr
     completion = run(cli, "--generate-completion-script", "bash")
     assert completion.returncode == 0 and "positions" in completion.stdout and "cost-basis" in completion.stdout
+
+
+def test_csv_import_dry_run_idempotent_reimport_and_workflows(cli):
+    client = "cimp-" + uuid.uuid4().hex[:8]
+    transactions = cli["dir"] / "transactions.csv"
+    transactions.write_text("Date,Ticker,Action,Quantity,Price,Fees\n"
+                            "2025-01-02,imp,BUY,10,100,1\n"
+                            "2025-03-03,IMP,BUY,10,120,1\n"
+                            "2025-03-03,IMP,BUY,10,120,1\n"  # the same trade twice: two trades
+                            '2025-06-02,IMP,SELL,5,130,"0.5"\n'
+                            "2025-06-03T15:30:00Z,OTH,BUY,3,40,\n")
+    dry = run(cli, "import", str(transactions), "--client", client, "--dry-run")
+    assert dry.returncode == 0 and "5 transactions" in dry.stdout and "nothing sent" in dry.stdout
+    assert list(cli["holdings"].ListPositions(pb.ListPositionsRequest(client_id=client), timeout=10).positions) == []
+    first = run(cli, "import", str(transactions), "--client", client)
+    assert first.returncode == 0, first.stderr
+    assert [line for line in first.stdout.splitlines() if line.startswith("5/5 ")]  # plain progress lines when piped
+    events = lambda: cli["holdings"].ListEvents(pb.ListEventsRequest(client_id=client, page_size=1000), timeout=10).events
+    recorded = len(events())
+    positions = {p.ticker: p for p in cli["holdings"].ListPositions(pb.ListPositionsRequest(client_id=client), timeout=10).positions}
+    assert positions["IMP"].quantity == "25" and positions["OTH"].quantity == "3" and recorded == 5
+    again = run(cli, "import", str(transactions), "--client", client)
+    assert again.returncode == 0 and len(events()) == recorded  # re-import records nothing twice
+    # On a terminal (a pseudo-terminal from script(1)) the progress is a bar redrawn in place.
+    other = cli["dir"] / "other.csv"
+    other.write_text("date,ticker,action,quantity,price\n2025-01-02,TTY,BUY,1,1\n2025-01-03,TTY,BUY,1,2\n")
+    command = " ".join([binary("holdings"), "import", str(other), "--client", client, "--server", cli["address"],
+                        "--token-file", cli["token_file"]])
+    tty = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, timeout=60)  # bytes: keep the \r
+    assert tty.returncode == 0 and b"\r[###############...............] 1/2" in tty.stdout and b"] 2/2" in tty.stdout, tty.stdout
+    bad = cli["dir"] / "bad.csv"
+    bad.write_text("date,ticker,action,quantity,price\n2025-01-02,IMP,HOLD,1,1\n")
+    refused = run(cli, "import", str(bad), "--client", client)
+    assert refused.returncode == 64 and "line 2" in refused.stderr and "BUY or SELL" in refused.stderr
+    # analytics from a returns file, and a rebalancing plan from --targets
+    returns = cli["dir"] / "returns.csv"
+    returns.write_text("date,return\n2025-01-02,0.01\n2025-01-03,-0.02\n2025-01-06,0.03\n2025-01-07,0.005\n")
+    sharpe = run(cli, "analytics", "sharpe", "--returns-file", str(returns), "--json")
+    an = M["analytics_pb2"]
+    expected = M["analytics_pb2_grpc"].AnalyticsServiceStub(holdings_channel(cli["address"])).ComputeSharpe(an.ComputeSharpeRequest(
+        series=an.SeriesInput(returns=an.ReturnSeries(returns=[0.01, -0.02, 0.03, 0.005])), periods_per_year=252), timeout=10)
+    assert json.loads(sharpe.stdout) == as_json(expected)
+    plan = run(cli, "rebalance", "plan", client, "--targets", "IMP=0.5,OTH=0.5")
+    assert plan.returncode == 0 and "plan " in plan.stdout, plan.stderr
+    assert "BUY" in plan.stdout and "OTH" in plan.stdout
