@@ -17,6 +17,7 @@ PACKAGES=(
   protobuf-compiler protobuf-c-compiler libprotobuf-dev grpc-proto
   python3 python3-venv python3-pip nghttp2-client openssl procps
   postgresql postgresql-client kcat
+  chromium   # the headless browser that renders `holdings report` in the tests
 )
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -19,7 +19,7 @@ struct Holdings: AsyncParsableCommand {
             command line with 64. Shell completion: holdings --generate-completion-script bash|zsh|fish.
             """,
         subcommands: [Health.self, Methods.self, Call.self, Positions.self, Portfolio.self, CostBasis.self, Analytics.self, Rebalance.self,
-                      Import.self, Events.self])
+                      Import.self, Report.self, Events.self])
 }
 
 // MARK: - health
