@@ -250,9 +250,7 @@ struct CostBasis: AsyncParsableCommand {
         @Option(help: "Idempotency key (default: a new one).") var requestId: String?
 
         func run() async throws {
-            guard let chosen = Ultracore_Holdings_V1_CostBasisMethod.allCases.first(where: { $0.protoName == method.uppercased() }),
-                  ["FIFO", "LIFO", "HIFO", "AVERAGE"].contains(method.uppercased())
-            else { throw ValidationError("--method is FIFO, LIFO, HIFO or AVERAGE, not \(method)") }
+            let chosen = try saleMethod(method)
             var request = Ultracore_Holdings_V1_SellLotsRequest()
             request.clientId = client
             request.ticker = ticker

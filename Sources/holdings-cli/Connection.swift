@@ -95,6 +95,14 @@ func decimalArgument(_ text: String, _ name: String) throws -> String {
     return text
 }
 
+/// A cost-basis method a sale of the command line may name (SPECIFIC_ID needs lot ids: `call`).
+func saleMethod(_ name: String) throws -> Ultracore_Holdings_V1_CostBasisMethod {
+    guard ["FIFO", "LIFO", "HIFO", "AVERAGE"].contains(name.uppercased()),
+          let method = Ultracore_Holdings_V1_CostBasisMethod.allCases.first(where: { $0.protoName == name.uppercased() })
+    else { throw ValidationError("--method is FIFO, LIFO, HIFO or AVERAGE, not \(name)") }
+    return method
+}
+
 func timeText(_ timestamp: Google_Protobuf_Timestamp?) -> String {
     guard let timestamp else { return "" }
     return RFC3339.format(seconds: timestamp.seconds, nanos: 0) ?? ""

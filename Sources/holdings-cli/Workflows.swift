@@ -21,22 +21,7 @@ struct Analytics: AsyncParsableCommand {
         @Option(help: "Risk-free rate per period.") var riskFree: Double = 0
 
         func run() async throws {
-            let csv: CSV<Named>
-            do {
-                csv = try CSV<Named>(url: URL(fileURLWithPath: returnsFile), delimiter: .comma)
-            } catch {
-                throw ValidationError("cannot read \(returnsFile) as CSV: \(error)")
-            }
-            guard let column = csv.header.first(where: { $0.lowercased() == "return" }) ?? csv.header.last else {
-                throw ValidationError("\(returnsFile) has no columns")
-            }
-            var returns: [Double] = []
-            for (index, row) in csv.rows.enumerated() {
-                guard let text = row[column], let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                    throw ValidationError("\(returnsFile) row \(index + 2): \(column) is not a number")
-                }
-                returns.append(value)
-            }
+            let returns = try readReturns(returnsFile)
             var series = Ultracore_Holdings_V1_ReturnSeries()
             series.returns = returns
             var input = Ultracore_Holdings_V1_SeriesInput()
@@ -190,9 +175,7 @@ struct Import: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let sellMethod = Ultracore_Holdings_V1_CostBasisMethod.allCases.first(where: { $0.protoName == method.uppercased() }),
-              ["FIFO", "LIFO", "HIFO", "AVERAGE"].contains(method.uppercased())
-        else { throw ValidationError("--method is FIFO, LIFO, HIFO or AVERAGE, not \(method)") }
+        let sellMethod = try saleMethod(method)
         let rows = try rows()
         if dryRun {
             printTable(["line", "date", "action", "ticker", "quantity", "price", "fees", "request id"], rows.map { row in
