@@ -506,7 +506,11 @@ struct GatewayResponder: HTTPResponder {
                 object = fields
             }
         }
-        // Query parameters (routes without a body; with one, only the path binds fields).
+        // Query parameters (routes without a body; with one, only the path binds fields, and a
+        // query string is refused rather than ignored).
+        if !route.body.isEmpty, let query = request.uri.query, !query.isEmpty {
+            throw GatewayError(.invalidArgument, "\(route.verb) \(route.template) reads no query parameters: put the fields in the JSON body")
+        }
         if route.body.isEmpty {
             var repeated: [String: [JSONValue]] = [:]
             for (key, value) in request.uri.queryParameters {

@@ -162,7 +162,10 @@ do {
 let router = Router()
 router.on("mcp", method: .post) { request, _ -> Response in
     var request = request
-    let body = try await request.collectBody(upTo: 1 << 20)
+    guard let body = try? await request.collectBody(upTo: 1 << 20) else {
+        return Response(status: .contentTooLarge, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"jsonrpc":"2.0","error":{"code":-32600,"message":"the request body is larger than 1 MiB"},"id":null}"#)))
+    }
     var headers: [String: String] = [:]
     for field in request.headers { headers[field.name.canonicalName] = field.value }
     let answer = await transport.handleRequest(MCP.HTTPRequest(

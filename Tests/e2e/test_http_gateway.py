@@ -348,6 +348,7 @@ def test_bad_input_gets_connect_errors_and_the_server_keeps_serving(gw):
         ("GET", "/api/v1/holdings/positionz/x", None, None, 404, "unimplemented", "close routes"),
         ("DELETE", "/api/v1/holdings/positions/open", None, None, 405, "unimplemented", "POST"),
         ("GET", "/api/v1/holdings/portfolio/c1/value?bogus=1", None, None, 400, "invalid_argument", "bogus"),
+        ("POST", "/api/v1/holdings/positions/open?clientId=c1", None, b"{}", 400, "invalid_argument", "reads no query parameters"),
         ("GET", "/api/v1/holdings/portfolio/c1/positions?include_closed=maybe", None, None, 400, "invalid_argument", "include_closed"),
         ("POST", "/ultracore.holdings.v1.HoldingsService/OpenPosition", {"Content-Type": "text/plain"}, b"{}", 415, "invalid_argument", "Content-Type"),
         ("GET", "/ultracore.holdings.v1.HoldingsService/OpenPosition?encoding=json&message={}", None, None, 405, "unimplemented", "side effects"),

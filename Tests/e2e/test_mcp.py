@@ -158,6 +158,13 @@ def test_streamable_http_with_writes_and_bounded_answers(backend):
         url = re.search(r"\((http://\S+/mcp)\)", "".join(process.output)).group(1)
         called = asyncio.run(with_http(url, lambda s: exercise(s, backend, writes=True)))
         assert called == TOOLS
+        import urllib.error
+        import urllib.request
+        huge = urllib.request.Request(url, data=b" " * (2 << 20), method="POST",
+                                      headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(huge, timeout=30)
+        assert refused.value.code == 413
         assert process.poll() is None
     finally:
         stop(process)
