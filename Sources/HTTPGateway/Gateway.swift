@@ -145,14 +145,19 @@ struct GatewayResponder: HTTPResponder {
         code == .cancelled ? "canceled" : code.description.lowercased()
     }
 
-    static func errorJSON(_ status: RPCError) -> [UInt8] {
-        var writer = ProtoJSONWriter()
+    /// Connect's error object, `{"code": …, "message": …}`, as the next value of `writer`.
+    static func writeError(_ status: RPCError, to writer: inout ProtoJSONWriter) {
         writer.beginObject()
         writer.key("code")
         writer.string(connectCode(status.code))
         writer.key("message")
         writer.string(status.message)
         writer.endObject()
+    }
+
+    static func errorJSON(_ status: RPCError) -> [UInt8] {
+        var writer = ProtoJSONWriter()
+        writeError(status, to: &writer)
         return writer.bytes
     }
 
@@ -177,7 +182,12 @@ struct GatewayResponder: HTTPResponder {
     /// `X-Ignore-Unknown-Fields: true`: JSON fields (and enum names) this build does not know
     /// are skipped instead of refused.
     static func ignoresUnknown(_ headers: HTTPFields) -> Bool {
-        headers[HTTPField.Name("X-Ignore-Unknown-Fields")!]?.lowercased() == "true"
+        header(headers, "x-ignore-unknown-fields")?.lowercased() == "true"
+    }
+
+    /// The first value of the header named `name` (lowercase).
+    static func header(_ headers: HTTPFields, _ name: String) -> String? {
+        headers.first { $0.name.canonicalName == name }?.value
     }
 
     static func metadata(_ headers: HTTPFields) throws(GatewayError) -> Metadata {
@@ -186,12 +196,10 @@ struct GatewayResponder: HTTPResponder {
             let name = field.name.canonicalName
             if reservedHeaders.contains(name) || name.hasPrefix("grpc-") || name.hasPrefix(":") { continue }
             if name.hasSuffix("-bin") {
-                var text = field.value
-                while text.utf8.count % 4 != 0 { text += "=" }
-                guard let bytes = Data(base64Encoded: text) else {
+                guard let bytes = Base64.decode(field.value) else {
                     throw GatewayError(.invalidArgument, "header \(name) is not base64")
                 }
-                metadata.add(name, binary: [UInt8](bytes))
+                metadata.add(name, binary: bytes)
             } else {
                 metadata.add(name, field.value)
             }
@@ -214,6 +222,11 @@ struct GatewayResponder: HTTPResponder {
     static func messageType(_ name: String) throws(GatewayError) -> any ProtoJSONMessage.Type {
         guard let type = HoldingsProtoJSON.messageTypes[name] else { throw GatewayError(.internal, "no JSON codec for \(name)") }
         return type
+    }
+
+    /// A request body's JSON text, parsed; INVALID_ARGUMENT saying why it is not JSON.
+    static func parse(_ body: [UInt8]) throws(GatewayError) -> JSONValue {
+        do { return try JSONValue.parse(body) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
     }
 
     /// JSON (an object tree) to the request's wire bytes.
@@ -265,7 +278,7 @@ struct GatewayResponder: HTTPResponder {
     }
 
     static func timeout(_ headers: HTTPFields) throws(GatewayError) -> Duration? {
-        guard let text = headers[HTTPField.Name("Connect-Timeout-Ms")!] else { return nil }
+        guard let text = header(headers, "connect-timeout-ms") else { return nil }
         guard text.count <= 10, let milliseconds = Int64(text), milliseconds >= 0 else {
             throw GatewayError(.invalidArgument, "Connect-Timeout-Ms must be a whole number of milliseconds (at most 10 digits), not \"\(text.prefix(20))\"")
         }
@@ -294,7 +307,7 @@ struct GatewayResponder: HTTPResponder {
     func connect(_ request: Request, _ info: HTTPMethodInfo) async throws(GatewayError) -> Response {
         var request = request
         let headers = request.headers
-        if let version = headers[HTTPField.Name("Connect-Protocol-Version")!], version != "1" {
+        if let version = Self.header(headers, "connect-protocol-version"), version != "1" {
             throw GatewayError(.invalidArgument, "Connect-Protocol-Version must be 1, not \"\(version.prefix(20))\"")
         }
         let contentType = (headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
@@ -333,14 +346,15 @@ struct GatewayResponder: HTTPResponder {
             default: throw GatewayError(.invalidArgument, "a Connect GET needs encoding=json or encoding=proto, not \"\(encoding.prefix(20))\"")
             }
             let message = query["message"].map(String.init) ?? ""
+            var sent = Array(message.utf8)
             if query["base64"] == "1" {
-                var text = message.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-                while text.utf8.count % 4 != 0 { text += "=" }
-                guard let data = Data(base64Encoded: text) else { throw GatewayError(.invalidArgument, "the message parameter is not base64") }
-                body = try Self.decode([UInt8](data), encoding: query["compression"].map(String.init))
-            } else {
-                body = try Self.decode(Array(message.utf8), encoding: query["compression"].map(String.init))
+                // URL-safe alphabet, padded or not.
+                guard let bytes = Base64.decode(message.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")) else {
+                    throw GatewayError(.invalidArgument, "the message parameter is not base64")
+                }
+                sent = bytes
             }
+            body = try Self.decode(sent, encoding: query["compression"].map(String.init))
         default:
             var error = GatewayError(.unimplemented, "Connect calls are POST (or GET for methods without side effects)", http: .methodNotAllowed)
             error.headers[.allow] = info.noSideEffects ? "GET, POST" : "POST"
@@ -348,9 +362,8 @@ struct GatewayResponder: HTTPResponder {
         }
         let requestBytes: [UInt8]
         if json {
-            let value: JSONValue
-            do { value = try JSONValue.parse(body.isEmpty ? Array("{}".utf8) : body) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
-            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: Self.ignoresUnknown(headers))
+            requestBytes = try Self.requestBytes(try Self.parse(body.isEmpty ? Array("{}".utf8) : body), type: method.requestType,
+                                                 ignoreUnknown: Self.ignoresUnknown(headers))
         } else {
             requestBytes = body
         }
@@ -385,16 +398,15 @@ struct GatewayResponder: HTTPResponder {
         guard body.count == 5 + length else { throw GatewayError(.invalidArgument, "the request envelope's length (\(length)) does not match its body") }
         var payload = Array(body[5...])
         if body[0] & 0x01 != 0 {
-            guard let encoding = request.headers[HTTPField.Name("Connect-Content-Encoding")!] else {
+            guard let encoding = Self.header(request.headers, "connect-content-encoding") else {
                 throw GatewayError(.invalidArgument, "a compressed envelope needs Connect-Content-Encoding")
             }
             payload = try Self.decode(payload, encoding: encoding)
         }
         let requestBytes: [UInt8]
         if json {
-            let value: JSONValue
-            do { value = try JSONValue.parse(payload.isEmpty ? Array("{}".utf8) : payload) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
-            requestBytes = try Self.requestBytes(value, type: method.requestType, ignoreUnknown: Self.ignoresUnknown(request.headers))
+            requestBytes = try Self.requestBytes(try Self.parse(payload.isEmpty ? Array("{}".utf8) : payload), type: method.requestType,
+                                                 ignoreUnknown: Self.ignoresUnknown(request.headers))
         } else {
             requestBytes = payload
         }
@@ -421,12 +433,7 @@ struct GatewayResponder: HTTPResponder {
             end.beginObject()
             if outcome.status.code != .ok {
                 end.key("error")
-                end.beginObject()
-                end.key("code")
-                end.string(Self.connectCode(outcome.status.code))
-                end.key("message")
-                end.string(outcome.status.message)
-                end.endObject()
+                Self.writeError(outcome.status, to: &end)
             }
             var trailers: [(String, String)] = []
             for entry in outcome.trailingMetadata.entries {
@@ -500,9 +507,7 @@ struct GatewayResponder: HTTPResponder {
                 guard contentType == "application/json" || contentType == "application/x-www-form-urlencoded" else {
                     throw GatewayError(.invalidArgument, "the body must be application/json, not \"\(contentType.prefix(60))\"", http: .unsupportedMediaType)
                 }
-                let value: JSONValue
-                do { value = try JSONValue.parse(body) } catch { throw GatewayError(.invalidArgument, "request JSON: \(error.description)") }
-                guard case .object(let fields) = value else { throw GatewayError(.invalidArgument, "request JSON: the body must be an object") }
+                guard case .object(let fields) = try Self.parse(body) else { throw GatewayError(.invalidArgument, "request JSON: the body must be an object") }
                 object = fields
             }
         }

@@ -88,6 +88,12 @@ enum SwiftNames {
         return result
     }
 
+    /// A method's Swift member name (`GetPortfolioValue` → `getPortfolioValue`), as the
+    /// service enum, the client and the service protocol name it.
+    static func methodMember(_ method: String) -> String {
+        lowerCamel(CNames.camelToLower(method))
+    }
+
     /// `ultracore.holdings.v1` → `Ultracore_Holdings_V1_`.
     static func packagePrefix(_ package: String) -> String {
         guard !package.isEmpty else { return "" }

@@ -11,18 +11,10 @@ struct RoutesEmitter {
             .filter { !$0.1.fullName.hasPrefix("grpc.") }
     }
 
-    func kindName(_ method: Method) -> String {
-        switch (method.clientStreaming, method.serverStreaming) {
-        case (false, false): ".unary"
-        case (false, true): ".serverStreaming"
-        case (true, false): ".clientStreaming"
-        case (true, true): ".bidirectionalStreaming"
-        }
-    }
-
-    func descriptor(_ service: Service, _ method: Method) -> String {
-        "MethodDescriptor(service: \"\(service.fullName)\", method: \"\(method.name)\", kind: \(kindName(method)), "
-            + "requestType: \"\(method.inputType)\", responseType: \"\(method.outputType)\")"
+    /// The method's descriptor as the generated service enum declares it.
+    func descriptor(_ file: ProtoFile, _ service: Service, _ method: Method) -> String {
+        let swiftService = SwiftNames.packagePrefix(file.package) + service.name
+        return "\(swiftService).Method.\(SwiftNames.declared(SwiftNames.methodMember(method.name))).descriptor"
     }
 
     func fieldKind(_ field: Field) -> String {
@@ -47,7 +39,7 @@ struct RoutesEmitter {
         w.block("public enum \(name) {") {
             w.line("/// Every `google.api.http` binding, in declaration order.")
             w.block("public static let routes: [HTTPRoute] = [", "]") {
-                for (_, service) in services {
+                for (file, service) in services {
                     for method in service.methods {
                         let request = swift.index.message(method.inputType)
                         var fields: [String] = []
@@ -59,7 +51,7 @@ struct RoutesEmitter {
                         }
                         for binding in method.httpBindings {
                             w.line("HTTPRoute(")
-                            w.line("    method: \(descriptor(service, method)),")
+                            w.line("    method: \(descriptor(file, service, method)),")
                             w.line("    verb: \"\(binding.verb)\", template: \"\(binding.path)\", body: \"\(binding.body)\",")
                             w.line("    fields: [\(fields.isEmpty ? ":" : fields.joined(separator: ", "))]),")
                         }
@@ -69,9 +61,9 @@ struct RoutesEmitter {
             w.line()
             w.line("/// Every method of our services, for the Connect protocol.")
             w.block("public static let methods: [HTTPMethodInfo] = [", "]") {
-                for (_, service) in services {
+                for (file, service) in services {
                     for method in service.methods {
-                        w.line("HTTPMethodInfo(method: \(descriptor(service, method)), noSideEffects: \(method.idempotencyLevel == 1)),")
+                        w.line("HTTPMethodInfo(method: \(descriptor(file, service, method)), noSideEffects: \(method.idempotencyLevel == 1)),")
                     }
                 }
             }

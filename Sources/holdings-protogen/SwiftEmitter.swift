@@ -385,12 +385,12 @@ struct SwiftEmitter {
                 for method in service.methods {
                     w.doc(method.comment)
                     let types = "\(swiftName(method.inputType)), \(swiftName(method.outputType))"
-                    w.line("public static let \(SwiftNames.declared(SwiftNames.lowerCamel(CNames.camelToLower(method.name))))"
+                    w.line("public static let \(SwiftNames.declared(SwiftNames.methodMember(method.name)))"
                         + " = RPCMethod<\(types)>(service: name, method: \"\(method.name)\", kind: .\(kind(method)))")
                 }
             }
             w.line()
-            let methodNames = service.methods.map { "Method.\(SwiftNames.lowerCamel(CNames.camelToLower($0.name))).descriptor" }
+            let methodNames = service.methods.map { "Method.\(SwiftNames.methodMember($0.name)).descriptor" }
             w.line("public static let descriptor = ServiceDescriptor(")
             w.line("    name: name,")
             w.line("    methods: [\(methodNames.joined(separator: ", "))],")
@@ -423,7 +423,7 @@ struct SwiftEmitter {
             w.block("public var methodHandlers: [ServerMethodHandler] {") {
                 w.block("[", "]") {
                     for method in service.methods {
-                        let name = SwiftNames.lowerCamel(CNames.camelToLower(method.name))
+                        let name = SwiftNames.methodMember(method.name)
                         let descriptor = "\(swift).Method.\(name)"
                         switch kind(method) {
                         case "unary":
@@ -442,7 +442,7 @@ struct SwiftEmitter {
     }
 
     func emitClientMethod(_ method: Method, _ w: CodeWriter) {
-        let name = SwiftNames.declared(SwiftNames.lowerCamel(CNames.camelToLower(method.name)))
+        let name = SwiftNames.declared(SwiftNames.methodMember(method.name))
         let input = swiftName(method.inputType)
         let output = swiftName(method.outputType)
         let descriptor = "Method.\(name)"
@@ -520,7 +520,7 @@ struct SwiftEmitter {
     }
 
     func requirement(_ method: Method) -> String {
-        let name = SwiftNames.lowerCamel(CNames.camelToLower(method.name))
+        let name = SwiftNames.methodMember(method.name)
         let input = swiftName(method.inputType)
         let output = swiftName(method.outputType)
         switch kind(method) {
