@@ -137,8 +137,15 @@ let package = Package(
                                                     .product(name: "HTTPTypes", package: "swift-http-types"),
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "Logging", package: "swift-log")]),
-        // The holdings command line over holdingsd's gRPC API.
-        .executableTarget(name: "holdings-cli", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
+        // The holdings command line over holdingsd's gRPC API: its support code (connection,
+        // request building, tables), the generated command of every method (Generated/cli), and
+        // the executable with the workflows (import, report, training, price batches).
+        .target(name: "HoldingsCLIKit", dependencies: ["GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
+                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "HoldingsCLICommands", dependencies: ["HoldingsCLIKit", "HoldingsProto",
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Generated/cli"),
+        .executableTarget(name: "holdings-cli", dependencies: ["HoldingsCLIKit", "HoldingsCLICommands", "GRPCClient", "HoldingsProto", "ProtoCodec", "RPCCore",
                                                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                                .product(name: "SwiftCSV", package: "SwiftCSV")]),
         // The MCP server: ten tools for assistants over holdingsd's gRPC API (stdio, streamable HTTP).

@@ -12,6 +12,7 @@
 #                           the Python client package's stubs (grpcio-tools, pinned in Tests/interop/requirements.txt)
 #   Generated/swift/HoldingsHTTPRoutes.swift
 #                           the REST route table (google.api.http) and the OpenAPI document
+#   Generated/cli           the holdings command line's command of every method (holdings-protogen)
 # Needs protoc (protobuf-compiler), protoc-c (protobuf-c-compiler), libprotobuf-dev, grpc-proto,
 # and google/api/{annotations,http}.proto from the googleapis-common-protos wheel in .venv.
 set -euo pipefail
@@ -79,11 +80,11 @@ protoc -I "$GRPC_PROTO" --include_imports --include_source_info --descriptor_set
 
 # 3. Swift.
 swift build --product holdings-protogen -c debug >/dev/null
-rm -f Generated/swift/*.swift Generated/swift-samples/*.swift Generated/testing-swift/*.swift  # after the build: the targets must not be empty while it runs
+rm -f Generated/swift/*.swift Generated/swift-samples/*.swift Generated/testing-swift/*.swift Generated/cli/*.swift  # after the build: the targets must not be empty while it runs
 protogen="$(swift build --show-bin-path -c debug)/holdings-protogen"
 "$protogen" --descriptor-set "$tmp/set.pb" --c-module HoldingsProtoC --registry HoldingsProtoFiles \
   --swift-out Generated/swift --samples-out Generated/swift-samples --json --routes HoldingsHTTPRoutes \
-  --openapi-out Generated/openapi/holdings.openapi.json
+  --openapi-out Generated/openapi/holdings.openapi.json --cli HoldingsCLICommands --cli-out Generated/cli
 "$protogen" --descriptor-set "$tmp/testing.pb" --c-module GRPCTestingProtoC --registry GRPCTestingProtoFiles \
   --swift-out Generated/testing-swift
 # 4. The Python client package's stubs (messages, gRPC stubs, type stubs), by grpcio-tools.

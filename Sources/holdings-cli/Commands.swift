@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GRPCClient
+import HoldingsCLICommands
+import HoldingsCLIKit
 import HoldingsProto
 import ProtoCodec
 import RPCCore
@@ -13,13 +15,34 @@ struct Holdings: AsyncParsableCommand {
         commandName: "holdings",
         abstract: "The command line of UltraCore Holdings (gRPC to holdingsd).",
         discussion: """
-            Every method of the six services is reachable with `holdings call SERVICE/METHOD JSON`; the \
-            common ones have commands of their own with tables (--json for proto3 JSON). A failed call \
-            exits with its gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 16 UNAUTHENTICATED, …), a bad \
-            command line with 64. Shell completion: holdings --generate-completion-script bash|zsh|fish.
+            Every method of the six services has a command of its own, in the group of its service \
+            (positions, cost-basis, analytics, rebalance, agent, data-mesh), named after the method \
+            (`holdings positions get-position --position-id pos-…`), with an option per request field; \
+            `holdings methods` lists them. A few common tasks have shorter commands with tables \
+            (positions open|list|get, portfolio value, cost-basis sell, analytics sharpe, rebalance plan, \
+            events watch|export, prices publish, agent train) and there are workflows over many calls (import, \
+            report). Answers print as tables, or as proto3 JSON with --json. A failed call exits with its \
+            gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 16 UNAUTHENTICATED, …), a bad command line \
+            with 64. Shell completion: holdings --generate-completion-script bash|zsh|fish.
             """,
         subcommands: [Health.self, Methods.self, Call.self, Positions.self, Portfolio.self, CostBasis.self, Analytics.self, Rebalance.self,
-                      Import.self, Report.self, Events.self])
+                      Agent.self, DataMesh.self, Events.self, Prices.self, Import.self, Report.self])
+}
+
+/// The group of each service's commands on the command line.
+let serviceGroups: [(group: String, service: String)] = [
+    ("positions", "HoldingsService"), ("cost-basis", "CostBasisService"), ("analytics", "AnalyticsService"),
+    ("rebalance", "RebalancingService"), ("agent", "AgentService"), ("data-mesh", "DataMeshService"),
+]
+
+/// The generated commands of a service's methods (Generated/cli).
+func generatedCommands(_ service: String) -> [any ParsableCommand.Type] {
+    (HoldingsCLICommands.services.first { $0.service == service }?.commands ?? []).map(\.type)
+}
+
+/// A service's summary, from its proto comment.
+func serviceAbstract(_ service: String) -> String {
+    HoldingsCLICommands.services.first { $0.service == service }?.abstract ?? ""
 }
 
 // MARK: - health
@@ -47,18 +70,26 @@ struct Health: AsyncParsableCommand {
 // MARK: - methods and call
 
 struct Methods: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Every method, with its REST route.")
+    static let configuration = CommandConfiguration(abstract: "Every method, with its command and its REST route.")
 
     func run() async throws {
         var routes: [String: String] = [:]
         for route in HoldingsHTTPRoutes.routes where routes[route.method.path] == nil {
             routes[route.method.path] = "\(route.verb) \(route.template)"
         }
-        printTable(["method", "kind", "REST"], HoldingsHTTPRoutes.methods.map { info in
+        var commands: [String: String] = [:]
+        for (group, service) in serviceGroups {
+            for (method, type) in HoldingsCLICommands.services.first(where: { $0.service == service })?.commands ?? [] {
+                commands["/ultracore.holdings.v1.\(service)/\(method)"] = "\(group) \(type.configuration.commandName ?? "")"
+            }
+        }
+        printTable(["method", "kind", "command", "REST"], HoldingsHTTPRoutes.methods.map { info in
             let method = info.method
-            return ["\(method.service.split(separator: ".").last ?? "")/\(method.method)", method.kind.rawValue, routes[method.path] ?? ""]
+            return ["\(method.service.split(separator: ".").last ?? "")/\(method.method)", method.kind.rawValue,
+                    commands[method.path] ?? "", routes[method.path] ?? ""]
         })
     }
+
 }
 
 struct Call: AsyncParsableCommand {
@@ -89,34 +120,16 @@ struct Call: AsyncParsableCommand {
               let requestType = HoldingsProtoJSON.messageTypes[descriptor.requestType],
               let responseType = HoldingsProtoJSON.messageTypes[descriptor.responseType]
         else { throw ValidationError("\(method) cannot be called from the command line") }
-        let text: Data
-        if request == "-" {
-            text = FileHandle.standardInput.readDataToEndOfFile()
-        } else if request.hasPrefix("@") {
-            guard let data = FileManager.default.contents(atPath: String(request.dropFirst())) else {
-                throw ValidationError("cannot read \(request.dropFirst())")
-            }
-            text = data
-        } else {
-            text = Data(request.utf8)
-        }
+        let text = try argumentText(request, name: "the request")
         let message: any ProtoJSONMessage
         do {
             message = try requestType.init(jsonBytes: [UInt8](text), options: ProtoJSONOptions())
         } catch {
             throw ValidationError("the request is not a \(descriptor.requestType): \(error.description)")
         }
-        var options = connection.options
-        if descriptor.kind.serverStreams { options.timeout = nil }
-        let requestBytes = message.serializedBytes()
-        try await connection.run { channel in
-            let stream = try await channel.openStream(descriptor, options: options)
-            try? await stream.send(requestBytes, compress: nil)
-            await stream.closeSend()
-            while let bytes = try await stream.receive() {
-                let answer = try responseType.init(serializedBytes: bytes)
-                try connection.printJSON(answer, pretty: !descriptor.kind.serverStreams)
-            }
+        try await MethodCommand.invoke(descriptor, requestBytes: message.serializedBytes(), connection: connection) { bytes in
+            let answer = try responseType.init(serializedBytes: bytes)
+            try connection.printJSON(answer, pretty: !descriptor.kind.serverStreams)
         }
     }
 }
@@ -125,7 +138,9 @@ struct Call: AsyncParsableCommand {
 
 struct Positions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Buy, list and show positions.", subcommands: [Open.self, List.self, Get.self])
+        abstract: "Positions: open, list, get, and every method of HoldingsService.",
+        discussion: serviceAbstract("HoldingsService"),
+        subcommands: [Open.self, List.self, Get.self] + generatedCommands("HoldingsService"))
 
     struct Open: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Buys shares: opens a position or adds a lot.")
@@ -235,7 +250,9 @@ struct Portfolio: AsyncParsableCommand {
 // MARK: - cost basis
 
 struct CostBasis: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cost-basis", abstract: "Sales by lot.", subcommands: [Sell.self])
+    static let configuration = CommandConfiguration(
+        commandName: "cost-basis", abstract: "Sales by lot, gains, tax-loss harvesting: every method of CostBasisService.",
+        discussion: serviceAbstract("CostBasisService"), subcommands: [Sell.self] + generatedCommands("CostBasisService"))
 
     struct Sell: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sells shares by FIFO, LIFO, HIFO or AVERAGE; prints the lots that paid.")
@@ -277,7 +294,8 @@ struct CostBasis: AsyncParsableCommand {
 // MARK: - events
 
 struct Events: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The event log.", subcommands: [Watch.self])
+    static let configuration = CommandConfiguration(
+        abstract: "The event log: watch it live, or export a client's events.", subcommands: [Watch.self, Export.self])
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Prints events as they are recorded (Ctrl-C to stop).")

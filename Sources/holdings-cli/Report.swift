@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRPCClient
+import HoldingsCLIKit
 import HoldingsProto
 import ProtoCodec
 import RPCCore
@@ -30,8 +31,7 @@ struct Report: AsyncParsableCommand {
 
 /// The `return` column (or the last one) of a CSV file.
 func readReturns(_ file: String) throws -> [Double] {
-    let csv: CSV<Named>
-    do { csv = try CSV<Named>(url: URL(fileURLWithPath: file), delimiter: .comma) } catch { throw ValidationError("cannot read \(file) as CSV: \(error)") }
+    let csv = try CSVFile(file)
     guard let column = csv.header.first(where: { $0.lowercased() == "return" }) ?? csv.header.last else { throw ValidationError("\(file) has no columns") }
     return try csv.rows.enumerated().map { index, row in
         guard let value = row[column].flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), value.isFinite else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRPCClient
+import HoldingsCLIKit
 import HoldingsProto
 import ProtoCodec
 import RPCCore
@@ -9,7 +10,9 @@ import SwiftCSV
 // MARK: - analytics
 
 struct Analytics: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Performance measures of a return series.", subcommands: [Sharpe.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Returns, CAGR, Sharpe, Sortino, drawdown, alpha/beta: every method of AnalyticsService.",
+        discussion: serviceAbstract("AnalyticsService"), subcommands: [Sharpe.self] + generatedCommands("AnalyticsService"))
 
     struct Sharpe: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -45,7 +48,9 @@ func format(_ value: Double) -> String { value.isFinite ? String(format: "%.4f",
 // MARK: - rebalance
 
 struct Rebalance: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Rebalancing plans.", subcommands: [Plan.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Rebalancing: evaluate, plan, execute, schedule (every method of RebalancingService).",
+        discussion: serviceAbstract("RebalancingService"), subcommands: [Plan.self] + generatedCommands("RebalancingService"))
 
     struct Plan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The trades that reach target weights, with costs and tax (nothing traded).")
@@ -55,12 +60,7 @@ struct Rebalance: AsyncParsableCommand {
         @Option(help: "Drift tolerated before trading (absolute weight).") var band: String = "0.01"
 
         func run() async throws {
-            var weights: [String: String] = [:]
-            for pair in targets.split(separator: ",") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--targets wants TICKER=WEIGHT,…, not \(pair)") }
-                weights[parts[0]] = try decimalArgument(parts[1], "--targets \(parts[0])")
-            }
+            let weights = try weightsArgument(targets, "--targets")
             var request = Ultracore_Holdings_V1_PlanRebalancingRequest()
             request.clientId = client
             request.targetWeights = weights
@@ -81,24 +81,6 @@ struct Rebalance: AsyncParsableCommand {
 }
 
 // MARK: - import
-
-/// Shows progress on a terminal (a bar redrawn in place), plain lines when piped.
-struct Progress {
-    let total: Int
-    let terminal = isatty(STDOUT_FILENO) != 0
-
-    func step(_ done: Int, _ what: String) {
-        if terminal {
-            let width = 30
-            let filled = total == 0 ? width : width * done / total
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardOutput.write(Data("\r[\(bar)] \(done)/\(total) \(what.prefix(40))\u{1B}[K".utf8))
-            if done == total { FileHandle.standardOutput.write(Data("\n".utf8)) }
-        } else {
-            emit("\(done)/\(total) \(what)")
-        }
-    }
-}
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -139,26 +121,14 @@ struct Import: AsyncParsableCommand {
     }
 
     func rows() throws -> [Row] {
-        let csv: CSV<Named>
-        do {
-            csv = try CSV<Named>(url: URL(fileURLWithPath: file), delimiter: .comma)
-        } catch {
-            throw ValidationError("cannot read \(file) as CSV: \(error)")
-        }
-        let columns = Dictionary(csv.header.map { ($0.lowercased().trimmingCharacters(in: .whitespaces), $0) }, uniquingKeysWith: { a, _ in a })
-        for needed in ["date", "ticker", "action", "quantity", "price"] where columns[needed] == nil {
-            throw ValidationError("\(file) has no \(needed) column (header: \(csv.header.joined(separator: ",")))")
-        }
+        let csv = try CSVFile(file)
+        try csv.require(["date", "ticker", "action", "quantity", "price"])
         var seen: [String: Int] = [:]
         return try csv.rows.enumerated().map { index, raw in
             let line = index + 2
-            func cell(_ name: String) -> String { columns[name].flatMap { raw[$0] }?.trimmingCharacters(in: .whitespaces) ?? "" }
+            func cell(_ name: String) -> String { csv.cell(raw, name) }
             let date = cell("date")
-            let text = date.count == 10 ? date + "T00:00:00Z" : date
-            guard let parsed = RFC3339.parse(text) else { throw ValidationError("\(file) line \(line): date \(date) is not 2026-01-31 or RFC 3339") }
-            var time = Google_Protobuf_Timestamp()
-            time.seconds = parsed.seconds
-            time.nanos = parsed.nanos
+            let time = try timestampArgument(date, "\(file) line \(line): date")
             let action = cell("action").uppercased()
             guard action == "BUY" || action == "SELL" else { throw ValidationError("\(file) line \(line): action is BUY or SELL, not \(action)") }
             let quantity = try decimalArgument(cell("quantity"), "\(file) line \(line): quantity")

@@ -20,6 +20,9 @@ struct Options {
     /// Name of the enum holding the REST routes, Connect methods and OpenAPI document.
     var routes: String?
     var openAPIOut: String?
+    /// Name of the enum of the command line's typed commands, and where it is written.
+    var cli: String?
+    var cliOut: String?
 }
 
 func parseOptions() -> Options {
@@ -39,11 +42,13 @@ func parseOptions() -> Options {
         case "--json": options.json = true
         case "--routes": options.routes = value(argument)
         case "--openapi-out": options.openAPIOut = value(argument)
+        case "--cli": options.cli = value(argument)
+        case "--cli-out": options.cliOut = value(argument)
         default: fail("unknown argument \(argument)")
         }
     }
     if options.descriptorSet.isEmpty || options.cModule.isEmpty || options.swiftOut.isEmpty {
-        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR] [--registry NAME] [--json] [--routes NAME] [--openapi-out FILE]")
+        fail("usage: holdings-protogen --descriptor-set SET.pb --c-module MODULE --swift-out DIR [--samples-out DIR] [--registry NAME] [--json] [--routes NAME] [--openapi-out FILE] [--cli NAME --cli-out DIR]")
     }
     return options
 }
@@ -96,6 +101,10 @@ if let routes = options.routes {
         let url = URL(fileURLWithPath: path)
         write(emitter.openAPIText() + "\n", to: url.deletingLastPathComponent().path, name: url.lastPathComponent)
     }
+}
+if let cli = options.cli, let directory = options.cliOut {
+    let emitter = CLIEmitter(swift: emitter, routes: RoutesEmitter(swift: emitter, files: files))
+    write(emitter.emitSwift(name: cli), to: directory, name: "\(cli).swift")
 }
 if let registry = options.registry {
     write(emitter.emitRegistry(files, name: registry), to: options.swiftOut, name: "\(registry).swift")
