@@ -333,7 +333,9 @@ extension ServerConfiguration {
         do {
             if let callGuard { context.principal = try await callGuard.admit(context) }
             let admitted = context
-            try await Principal.$current.withValue(admitted.principal) { try await run(admitted) }
+            try await CallLogContext.$current.withValue(CallLogContext(method: admitted.method.path, audit: admitted.audit)) {
+                try await Principal.$current.withValue(admitted.principal) { try await run(admitted) }
+            }
         } catch let error as RPCError {
             status = error
         } catch is CancellationError {

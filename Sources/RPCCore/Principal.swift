@@ -119,6 +119,21 @@ public final class CallAudit: Sendable {
     public var denied: Bool { state.withLock { $0.denied } }
 }
 
+/// The call a log line is written in: bound by the server around each handler, so that a
+/// line written while the call runs (on its task or a child task) names the method, and the
+/// clients and the request id as far as the handler has learned them.
+public struct CallLogContext: Sendable {
+    public let method: String
+    public let audit: CallAudit
+
+    public init(method: String, audit: CallAudit) {
+        self.method = method
+        self.audit = audit
+    }
+
+    @TaskLocal public static var current: CallLogContext?
+}
+
 /// The certificate a TLS client presented.
 public enum PeerCertificate: Sendable, Equatable {
     /// Verified against the configured CA; the leaf certificate, DER.

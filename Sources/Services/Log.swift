@@ -1,4 +1,5 @@
 import Foundation
+import RPCCore
 import Security
 import Store
 import Synchronization
@@ -48,6 +49,7 @@ public enum Log {
     }
 
     static func line(_ level: String, _ component: String, _ message: String, _ fields: [(String, String)]) -> String {
+        let fields = fields + callFields(besides: fields)
         switch format {
         case .text:
             let marker = level == "error" ? "ERROR " : level == "warning" ? "WARNING " : ""
@@ -61,6 +63,18 @@ public enum Log {
             for (key, value) in fields { text += "," + AuditLog.quoted(key) + ":" + AuditLog.quoted(value) }
             return text + "}\n"
         }
+    }
+
+    /// The fields of the call the line is written in (its method, the clients it named and
+    /// its request id, as far as the handler learned them), unless the line gives them.
+    static func callFields(besides given: [(String, String)]) -> [(String, String)] {
+        guard let call = CallLogContext.current else { return [] }
+        var fields: [(String, String)] = [("method", call.method)]
+        let clients = call.audit.clients
+        if !clients.isEmpty { fields.append(("client_id", clients.joined(separator: ","))) }
+        let requestId = call.audit.requestId
+        if !requestId.isEmpty { fields.append(("request_id", requestId)) }
+        return fields.filter { field in !given.contains { $0.0 == field.0 } }
     }
 
     private static func write(_ line: String, to handle: FileHandle) {

@@ -366,7 +366,8 @@ public final class Projector: @unchecked Sendable {
     private func announce(_ letters: [DeadLetter], on db: PostgresConnection) {
         for letter in letters {
             Log.error("projector", "DEAD LETTER \(letter.topic)[\(letter.partition)]@\(letter.offset) "
-                      + "\(letter.event.map { "event \($0.eventId) (\($0.aggregateId) v\($0.aggregateVersion))" } ?? "record"): \(letter.reason)")
+                      + "\(letter.event.map { "event \($0.eventId) (\($0.aggregateId) v\($0.aggregateVersion))" } ?? "record"): \(letter.reason)",
+                      letter.event.map { [("client_id", $0.clientId), ("event_id", $0.eventId)] } ?? [])
         }
         refreshDeadLetterCount(on: db)
         noticeSink?(letters.map { letter in

@@ -414,6 +414,9 @@ extension WriteModel {
                 book.executions[stored.planId] = RequestRecord(requestId: requestId, fingerprint: fingerprint,
                                                                outcome: .execution(rebalancingId: rebalancingId, response: done))
             }
+            // A run moves money: one line for operators (a call's method and request id ride on it).
+            Log.info("rebalancing", "run \(rebalancingId) of plan \(stored.planId) executed \(executed.count) trades at a cost of \(response.totalCost)",
+                     [("client_id", client), ("rebalancing_id", rebalancingId)])
             return response
         }
     }

@@ -226,9 +226,9 @@ public final class RebalancingScheduler: Sendable {
         let id = entry.schedule.scheduleId, client = entry.schedule.clientId
         do {
             let notes = try await model.runSchedule(entry, now: now)
-            Log.info("scheduler", "schedule \(id) of \(client) at \(now.isoText): \(notes.joined(separator: "; "))")
+            Log.info("scheduler", "schedule \(id) of \(client) at \(now.isoText): \(notes.joined(separator: "; "))", [("client_id", client)])
         } catch let error as DomainError {
-            Log.error("scheduler", "schedule \(id) of \(client): \(ServiceError.status(error).message); moving to the next run")
+            Log.error("scheduler", "schedule \(id) of \(client): \(ServiceError.status(error).message); moving to the next run", [("client_id", client)])
             do {
                 var schedule = entry.schedule
                 let cadence = try RebalancingCadence(schedule.cadence, field: "cadence")
@@ -236,10 +236,10 @@ public final class RebalancingScheduler: Sendable {
                 schedule.nextRunAt = cadence.boundary(after: now).timestamp
                 try await model.saveSchedule(schedule, after: entry.version, requestId: "", fingerprint: "", source: "scheduler/\(id)", now: .now)
             } catch {
-                Log.error("scheduler", "schedule \(id) of \(client) not moved: \(ServiceError.status(error).message); retrying")
+                Log.error("scheduler", "schedule \(id) of \(client) not moved: \(ServiceError.status(error).message); retrying", [("client_id", client)])
             }
         } catch {
-            Log.error("scheduler", "schedule \(id) of \(client): \(ServiceError.status(error).message); retrying at the next tick")
+            Log.error("scheduler", "schedule \(id) of \(client): \(ServiceError.status(error).message); retrying at the next tick", [("client_id", client)])
         }
     }
 }
