@@ -18,6 +18,7 @@ PACKAGES=(
   python3 python3-venv python3-pip nghttp2-client openssl procps
   postgresql postgresql-client kcat
   chromium   # the headless browser that renders `holdings report` in the tests
+  nginx      # the TLS front of deploy/cluster, run for real by Tests/e2e/test_deploy_files.py
 )
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -27,7 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "install-deps: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
+  # No package starts its service (nginx on :80, Debian's own Postgres cluster): our scripts
+  # start what they need, where they need it. policy-rc.d exit 101 is Debian's "do not start".
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy"
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then $SUDO rm -f "$policy"; fi
 fi
 
 if [ ! -x .venv/bin/python3 ]; then
