@@ -89,7 +89,6 @@ struct Methods: AsyncParsableCommand {
                     commands[method.path] ?? "", routes[method.path] ?? ""]
         })
     }
-
 }
 
 struct Call: AsyncParsableCommand {
