@@ -6,14 +6,14 @@ import HoldingsProto
 
 /// The typed command of every method, grouped by service, and the shapes of our messages.
 public enum HoldingsCLICommands {
-    /// Per service: its group's name on the command line, its summary and its methods' commands.
-    public static let services: [(name: String, service: String, abstract: String, commands: [(method: String, type: any ParsableCommand.Type)])] = [
-        ("analytics", "AnalyticsService", "Performance analytics over a client's valuation history or an explicit series.", [("ComputePerformance", AnalyticsServiceComputePerformanceCommand.self), ("ComputeSharpe", AnalyticsServiceComputeSharpeCommand.self), ("ComputeMaxDrawdown", AnalyticsServiceComputeMaxDrawdownCommand.self), ("ComputeAlphaBeta", AnalyticsServiceComputeAlphaBetaCommand.self)]),
-        ("agent", "AgentService", "Monitoring agents and the reinforcement-learning portfolio policy.", [("AssessRisk", AgentServiceAssessRiskCommand.self), ("DetectAnomalies", AgentServiceDetectAnomaliesCommand.self), ("RecommendRebalancing", AgentServiceRecommendRebalancingCommand.self), ("TrainPolicy", AgentServiceTrainPolicyCommand.self), ("RecommendAction", AgentServiceRecommendActionCommand.self), ("ListAlerts", AgentServiceListAlertsCommand.self), ("AcknowledgeAlert", AgentServiceAcknowledgeAlertCommand.self)]),
-        ("cost-basis", "CostBasisService", "Cost basis, realized and unrealized gains with holding periods, tax-loss harvesting.", [("GetCostBasisSummary", CostBasisServiceGetCostBasisSummaryCommand.self), ("SellLots", CostBasisServiceSellLotsCommand.self), ("GetTaxLossHarvestCandidates", CostBasisServiceGetTaxLossHarvestCandidatesCommand.self), ("GetUnrealizedGainLoss", CostBasisServiceGetUnrealizedGainLossCommand.self), ("GetRealizedGains", CostBasisServiceGetRealizedGainsCommand.self)]),
-        ("data-mesh", "DataMeshService", "Data products of the service: how good the data is, where it came from, how it looked at any version, how fresh the read models are, and who owns what.", [("GetDataQuality", DataMeshServiceGetDataQualityCommand.self), ("GetLineage", DataMeshServiceGetLineageCommand.self), ("ListMaterializedViews", DataMeshServiceListMaterializedViewsCommand.self), ("ListDataProducts", DataMeshServiceListDataProductsCommand.self), ("GetPortfolioAsOf", DataMeshServiceGetPortfolioAsOfCommand.self), ("DiffPosition", DataMeshServiceDiffPositionCommand.self), ("ListQuarantinedRecords", DataMeshServiceListQuarantinedRecordsCommand.self)]),
-        ("holdings", "HoldingsService", "Lot-level positions of clients.", [("OpenPosition", HoldingsServiceOpenPositionCommand.self), ("ClosePosition", HoldingsServiceClosePositionCommand.self), ("GetPosition", HoldingsServiceGetPositionCommand.self), ("UpdatePositionValue", HoldingsServiceUpdatePositionValueCommand.self), ("PublishPrices", HoldingsServicePublishPricesCommand.self), ("ReconstructPosition", HoldingsServiceReconstructPositionCommand.self), ("ListPositions", HoldingsServiceListPositionsCommand.self), ("GetPortfolioValue", HoldingsServiceGetPortfolioValueCommand.self), ("MonitorPortfolio", HoldingsServiceMonitorPortfolioCommand.self), ("ApplyCorporateAction", HoldingsServiceApplyCorporateActionCommand.self), ("ListEvents", HoldingsServiceListEventsCommand.self), ("WatchEvents", HoldingsServiceWatchEventsCommand.self)]),
-        ("rebalancing", "RebalancingService", "Automated rebalancing of a client's portfolio toward target weights.", [("EvaluateRebalancing", RebalancingServiceEvaluateRebalancingCommand.self), ("PlanRebalancing", RebalancingServicePlanRebalancingCommand.self), ("ExecuteRebalancing", RebalancingServiceExecuteRebalancingCommand.self), ("ScheduleRebalancing", RebalancingServiceScheduleRebalancingCommand.self)]),
+    /// Per service: its name, its summary and its methods' commands (the command line puts them in a group).
+    public static let services: [(service: String, abstract: String, commands: [(method: String, type: any ParsableCommand.Type)])] = [
+        ("AnalyticsService", "Performance analytics over a client's valuation history or an explicit series.", [("ComputePerformance", AnalyticsServiceComputePerformanceCommand.self), ("ComputeSharpe", AnalyticsServiceComputeSharpeCommand.self), ("ComputeMaxDrawdown", AnalyticsServiceComputeMaxDrawdownCommand.self), ("ComputeAlphaBeta", AnalyticsServiceComputeAlphaBetaCommand.self)]),
+        ("AgentService", "Monitoring agents and the reinforcement-learning portfolio policy.", [("AssessRisk", AgentServiceAssessRiskCommand.self), ("DetectAnomalies", AgentServiceDetectAnomaliesCommand.self), ("RecommendRebalancing", AgentServiceRecommendRebalancingCommand.self), ("TrainPolicy", AgentServiceTrainPolicyCommand.self), ("RecommendAction", AgentServiceRecommendActionCommand.self), ("ListAlerts", AgentServiceListAlertsCommand.self), ("AcknowledgeAlert", AgentServiceAcknowledgeAlertCommand.self)]),
+        ("CostBasisService", "Cost basis, realized and unrealized gains with holding periods, tax-loss harvesting.", [("GetCostBasisSummary", CostBasisServiceGetCostBasisSummaryCommand.self), ("SellLots", CostBasisServiceSellLotsCommand.self), ("GetTaxLossHarvestCandidates", CostBasisServiceGetTaxLossHarvestCandidatesCommand.self), ("GetUnrealizedGainLoss", CostBasisServiceGetUnrealizedGainLossCommand.self), ("GetRealizedGains", CostBasisServiceGetRealizedGainsCommand.self)]),
+        ("DataMeshService", "Data products of the service: how good the data is, where it came from, how it looked at any version, how fresh the read models are, and who owns what.", [("GetDataQuality", DataMeshServiceGetDataQualityCommand.self), ("GetLineage", DataMeshServiceGetLineageCommand.self), ("ListMaterializedViews", DataMeshServiceListMaterializedViewsCommand.self), ("ListDataProducts", DataMeshServiceListDataProductsCommand.self), ("GetPortfolioAsOf", DataMeshServiceGetPortfolioAsOfCommand.self), ("DiffPosition", DataMeshServiceDiffPositionCommand.self), ("ListQuarantinedRecords", DataMeshServiceListQuarantinedRecordsCommand.self)]),
+        ("HoldingsService", "Lot-level positions of clients.", [("OpenPosition", HoldingsServiceOpenPositionCommand.self), ("ClosePosition", HoldingsServiceClosePositionCommand.self), ("GetPosition", HoldingsServiceGetPositionCommand.self), ("UpdatePositionValue", HoldingsServiceUpdatePositionValueCommand.self), ("PublishPrices", HoldingsServicePublishPricesCommand.self), ("ReconstructPosition", HoldingsServiceReconstructPositionCommand.self), ("ListPositions", HoldingsServiceListPositionsCommand.self), ("GetPortfolioValue", HoldingsServiceGetPortfolioValueCommand.self), ("MonitorPortfolio", HoldingsServiceMonitorPortfolioCommand.self), ("ApplyCorporateAction", HoldingsServiceApplyCorporateActionCommand.self), ("ListEvents", HoldingsServiceListEventsCommand.self), ("WatchEvents", HoldingsServiceWatchEventsCommand.self)]),
+        ("RebalancingService", "Automated rebalancing of a client's portfolio toward target weights.", [("EvaluateRebalancing", RebalancingServiceEvaluateRebalancingCommand.self), ("PlanRebalancing", RebalancingServicePlanRebalancingCommand.self), ("ExecuteRebalancing", RebalancingServiceExecuteRebalancingCommand.self), ("ScheduleRebalancing", RebalancingServiceScheduleRebalancingCommand.self)]),
     ]
 
     /// Every message of our package: its fields in declaration order, for printing answers.
@@ -158,7 +158,7 @@ public enum HoldingsCLICommands {
     ]
 }
 
-/// `holdings analytics compute-performance`: AnalyticsService.ComputePerformance.
+/// `holdings <group of AnalyticsService> compute-performance`: AnalyticsService.ComputePerformance.
 public struct AnalyticsServiceComputePerformanceCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compute-performance",
@@ -196,7 +196,7 @@ public struct AnalyticsServiceComputePerformanceCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings analytics compute-sharpe`: AnalyticsService.ComputeSharpe.
+/// `holdings <group of AnalyticsService> compute-sharpe`: AnalyticsService.ComputeSharpe.
 public struct AnalyticsServiceComputeSharpeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compute-sharpe",
@@ -234,7 +234,7 @@ public struct AnalyticsServiceComputeSharpeCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings analytics compute-max-drawdown`: AnalyticsService.ComputeMaxDrawdown.
+/// `holdings <group of AnalyticsService> compute-max-drawdown`: AnalyticsService.ComputeMaxDrawdown.
 public struct AnalyticsServiceComputeMaxDrawdownCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compute-max-drawdown",
@@ -260,7 +260,7 @@ public struct AnalyticsServiceComputeMaxDrawdownCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings analytics compute-alpha-beta`: AnalyticsService.ComputeAlphaBeta.
+/// `holdings <group of AnalyticsService> compute-alpha-beta`: AnalyticsService.ComputeAlphaBeta.
 public struct AnalyticsServiceComputeAlphaBetaCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compute-alpha-beta",
@@ -298,7 +298,7 @@ public struct AnalyticsServiceComputeAlphaBetaCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent assess-risk`: AgentService.AssessRisk.
+/// `holdings <group of AgentService> assess-risk`: AgentService.AssessRisk.
 public struct AgentServiceAssessRiskCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "assess-risk",
@@ -344,7 +344,7 @@ public struct AgentServiceAssessRiskCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent detect-anomalies`: AgentService.DetectAnomalies.
+/// `holdings <group of AgentService> detect-anomalies`: AgentService.DetectAnomalies.
 public struct AgentServiceDetectAnomaliesCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "detect-anomalies",
@@ -378,7 +378,7 @@ public struct AgentServiceDetectAnomaliesCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent recommend-rebalancing`: AgentService.RecommendRebalancing.
+/// `holdings <group of AgentService> recommend-rebalancing`: AgentService.RecommendRebalancing.
 public struct AgentServiceRecommendRebalancingCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "recommend-rebalancing",
@@ -416,7 +416,7 @@ public struct AgentServiceRecommendRebalancingCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent train-policy`: AgentService.TrainPolicy.
+/// `holdings <group of AgentService> train-policy`: AgentService.TrainPolicy.
 public struct AgentServiceTrainPolicyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "train-policy",
@@ -478,7 +478,7 @@ public struct AgentServiceTrainPolicyCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent recommend-action`: AgentService.RecommendAction.
+/// `holdings <group of AgentService> recommend-action`: AgentService.RecommendAction.
 public struct AgentServiceRecommendActionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "recommend-action",
@@ -512,7 +512,7 @@ public struct AgentServiceRecommendActionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent list-alerts`: AgentService.ListAlerts.
+/// `holdings <group of AgentService> list-alerts`: AgentService.ListAlerts.
 public struct AgentServiceListAlertsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-alerts",
@@ -546,7 +546,7 @@ public struct AgentServiceListAlertsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings agent acknowledge-alert`: AgentService.AcknowledgeAlert.
+/// `holdings <group of AgentService> acknowledge-alert`: AgentService.AcknowledgeAlert.
 public struct AgentServiceAcknowledgeAlertCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "acknowledge-alert",
@@ -584,7 +584,7 @@ public struct AgentServiceAcknowledgeAlertCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings cost-basis get-cost-basis-summary`: CostBasisService.GetCostBasisSummary.
+/// `holdings <group of CostBasisService> get-cost-basis-summary`: CostBasisService.GetCostBasisSummary.
 public struct CostBasisServiceGetCostBasisSummaryCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-cost-basis-summary",
@@ -618,7 +618,7 @@ public struct CostBasisServiceGetCostBasisSummaryCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings cost-basis sell-lots`: CostBasisService.SellLots.
+/// `holdings <group of CostBasisService> sell-lots`: CostBasisService.SellLots.
 public struct CostBasisServiceSellLotsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sell-lots",
@@ -684,7 +684,7 @@ public struct CostBasisServiceSellLotsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings cost-basis get-tax-loss-harvest-candidates`: CostBasisService.GetTaxLossHarvestCandidates.
+/// `holdings <group of CostBasisService> get-tax-loss-harvest-candidates`: CostBasisService.GetTaxLossHarvestCandidates.
 public struct CostBasisServiceGetTaxLossHarvestCandidatesCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-tax-loss-harvest-candidates",
@@ -730,7 +730,7 @@ public struct CostBasisServiceGetTaxLossHarvestCandidatesCommand: AsyncParsableC
     }
 }
 
-/// `holdings cost-basis get-unrealized-gain-loss`: CostBasisService.GetUnrealizedGainLoss.
+/// `holdings <group of CostBasisService> get-unrealized-gain-loss`: CostBasisService.GetUnrealizedGainLoss.
 public struct CostBasisServiceGetUnrealizedGainLossCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-unrealized-gain-loss",
@@ -764,7 +764,7 @@ public struct CostBasisServiceGetUnrealizedGainLossCommand: AsyncParsableCommand
     }
 }
 
-/// `holdings cost-basis get-realized-gains`: CostBasisService.GetRealizedGains.
+/// `holdings <group of CostBasisService> get-realized-gains`: CostBasisService.GetRealizedGains.
 public struct CostBasisServiceGetRealizedGainsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-realized-gains",
@@ -802,7 +802,7 @@ public struct CostBasisServiceGetRealizedGainsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh get-data-quality`: DataMeshService.GetDataQuality.
+/// `holdings <group of DataMeshService> get-data-quality`: DataMeshService.GetDataQuality.
 public struct DataMeshServiceGetDataQualityCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-data-quality",
@@ -844,7 +844,7 @@ public struct DataMeshServiceGetDataQualityCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh get-lineage`: DataMeshService.GetLineage.
+/// `holdings <group of DataMeshService> get-lineage`: DataMeshService.GetLineage.
 public struct DataMeshServiceGetLineageCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-lineage",
@@ -882,7 +882,7 @@ public struct DataMeshServiceGetLineageCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh list-materialized-views`: DataMeshService.ListMaterializedViews.
+/// `holdings <group of DataMeshService> list-materialized-views`: DataMeshService.ListMaterializedViews.
 public struct DataMeshServiceListMaterializedViewsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-materialized-views",
@@ -904,7 +904,7 @@ public struct DataMeshServiceListMaterializedViewsCommand: AsyncParsableCommand 
     }
 }
 
-/// `holdings data-mesh list-data-products`: DataMeshService.ListDataProducts.
+/// `holdings <group of DataMeshService> list-data-products`: DataMeshService.ListDataProducts.
 public struct DataMeshServiceListDataProductsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-data-products",
@@ -926,7 +926,7 @@ public struct DataMeshServiceListDataProductsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh get-portfolio-as-of`: DataMeshService.GetPortfolioAsOf.
+/// `holdings <group of DataMeshService> get-portfolio-as-of`: DataMeshService.GetPortfolioAsOf.
 public struct DataMeshServiceGetPortfolioAsOfCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-portfolio-as-of",
@@ -960,7 +960,7 @@ public struct DataMeshServiceGetPortfolioAsOfCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh diff-position`: DataMeshService.DiffPosition.
+/// `holdings <group of DataMeshService> diff-position`: DataMeshService.DiffPosition.
 public struct DataMeshServiceDiffPositionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "diff-position",
@@ -994,7 +994,7 @@ public struct DataMeshServiceDiffPositionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings data-mesh list-quarantined-records`: DataMeshService.ListQuarantinedRecords.
+/// `holdings <group of DataMeshService> list-quarantined-records`: DataMeshService.ListQuarantinedRecords.
 public struct DataMeshServiceListQuarantinedRecordsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-quarantined-records",
@@ -1028,7 +1028,7 @@ public struct DataMeshServiceListQuarantinedRecordsCommand: AsyncParsableCommand
     }
 }
 
-/// `holdings holdings open-position`: HoldingsService.OpenPosition.
+/// `holdings <group of HoldingsService> open-position`: HoldingsService.OpenPosition.
 public struct HoldingsServiceOpenPositionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "open-position",
@@ -1082,7 +1082,7 @@ public struct HoldingsServiceOpenPositionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings close-position`: HoldingsService.ClosePosition.
+/// `holdings <group of HoldingsService> close-position`: HoldingsService.ClosePosition.
 public struct HoldingsServiceClosePositionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "close-position",
@@ -1132,7 +1132,7 @@ public struct HoldingsServiceClosePositionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings get-position`: HoldingsService.GetPosition.
+/// `holdings <group of HoldingsService> get-position`: HoldingsService.GetPosition.
 public struct HoldingsServiceGetPositionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-position",
@@ -1166,7 +1166,7 @@ public struct HoldingsServiceGetPositionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings update-position-value`: HoldingsService.UpdatePositionValue.
+/// `holdings <group of HoldingsService> update-position-value`: HoldingsService.UpdatePositionValue.
 public struct HoldingsServiceUpdatePositionValueCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "update-position-value",
@@ -1208,7 +1208,7 @@ public struct HoldingsServiceUpdatePositionValueCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings publish-prices`: HoldingsService.PublishPrices.
+/// `holdings <group of HoldingsService> publish-prices`: HoldingsService.PublishPrices.
 public struct HoldingsServicePublishPricesCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "publish-prices",
@@ -1238,7 +1238,7 @@ public struct HoldingsServicePublishPricesCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings reconstruct-position`: HoldingsService.ReconstructPosition.
+/// `holdings <group of HoldingsService> reconstruct-position`: HoldingsService.ReconstructPosition.
 public struct HoldingsServiceReconstructPositionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "reconstruct-position",
@@ -1280,7 +1280,7 @@ public struct HoldingsServiceReconstructPositionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings list-positions`: HoldingsService.ListPositions.
+/// `holdings <group of HoldingsService> list-positions`: HoldingsService.ListPositions.
 public struct HoldingsServiceListPositionsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-positions",
@@ -1322,7 +1322,7 @@ public struct HoldingsServiceListPositionsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings get-portfolio-value`: HoldingsService.GetPortfolioValue.
+/// `holdings <group of HoldingsService> get-portfolio-value`: HoldingsService.GetPortfolioValue.
 public struct HoldingsServiceGetPortfolioValueCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get-portfolio-value",
@@ -1356,7 +1356,7 @@ public struct HoldingsServiceGetPortfolioValueCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings monitor-portfolio`: HoldingsService.MonitorPortfolio.
+/// `holdings <group of HoldingsService> monitor-portfolio`: HoldingsService.MonitorPortfolio.
 public struct HoldingsServiceMonitorPortfolioCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "monitor-portfolio",
@@ -1394,7 +1394,7 @@ public struct HoldingsServiceMonitorPortfolioCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings apply-corporate-action`: HoldingsService.ApplyCorporateAction.
+/// `holdings <group of HoldingsService> apply-corporate-action`: HoldingsService.ApplyCorporateAction.
 public struct HoldingsServiceApplyCorporateActionCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "apply-corporate-action",
@@ -1456,7 +1456,7 @@ public struct HoldingsServiceApplyCorporateActionCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings list-events`: HoldingsService.ListEvents.
+/// `holdings <group of HoldingsService> list-events`: HoldingsService.ListEvents.
 public struct HoldingsServiceListEventsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list-events",
@@ -1498,7 +1498,7 @@ public struct HoldingsServiceListEventsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings holdings watch-events`: HoldingsService.WatchEvents.
+/// `holdings <group of HoldingsService> watch-events`: HoldingsService.WatchEvents.
 public struct HoldingsServiceWatchEventsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "watch-events",
@@ -1532,7 +1532,7 @@ public struct HoldingsServiceWatchEventsCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings rebalancing evaluate-rebalancing`: RebalancingService.EvaluateRebalancing.
+/// `holdings <group of RebalancingService> evaluate-rebalancing`: RebalancingService.EvaluateRebalancing.
 public struct RebalancingServiceEvaluateRebalancingCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "evaluate-rebalancing",
@@ -1594,7 +1594,7 @@ public struct RebalancingServiceEvaluateRebalancingCommand: AsyncParsableCommand
     }
 }
 
-/// `holdings rebalancing plan-rebalancing`: RebalancingService.PlanRebalancing.
+/// `holdings <group of RebalancingService> plan-rebalancing`: RebalancingService.PlanRebalancing.
 public struct RebalancingServicePlanRebalancingCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "plan-rebalancing",
@@ -1644,7 +1644,7 @@ public struct RebalancingServicePlanRebalancingCommand: AsyncParsableCommand {
     }
 }
 
-/// `holdings rebalancing execute-rebalancing`: RebalancingService.ExecuteRebalancing.
+/// `holdings <group of RebalancingService> execute-rebalancing`: RebalancingService.ExecuteRebalancing.
 public struct RebalancingServiceExecuteRebalancingCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "execute-rebalancing",
@@ -1682,7 +1682,7 @@ public struct RebalancingServiceExecuteRebalancingCommand: AsyncParsableCommand 
     }
 }
 
-/// `holdings rebalancing schedule-rebalancing`: RebalancingService.ScheduleRebalancing.
+/// `holdings <group of RebalancingService> schedule-rebalancing`: RebalancingService.ScheduleRebalancing.
 public struct RebalancingServiceScheduleRebalancingCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "schedule-rebalancing",

@@ -42,12 +42,6 @@ struct CLIEmitter {
         return result + "\""
     }
 
-    /// The group a service's commands live in: `HoldingsService` → `holdings`.
-    static func groupName(_ service: Service) -> String {
-        let base = service.name.hasSuffix("Service") ? String(service.name.dropLast("Service".count)) : service.name
-        return kebab(base)
-    }
-
     /// The first sentence of a comment's first paragraph, on one line.
     func abstract(_ comment: String) -> String {
         let paragraph = routes.description(comment).components(separatedBy: "\n\n").first ?? ""
@@ -161,11 +155,11 @@ struct CLIEmitter {
         w.line()
         w.line("/// The typed command of every method, grouped by service, and the shapes of our messages.")
         w.block("public enum \(name) {") {
-            w.line("/// Per service: its group's name on the command line, its summary and its methods' commands.")
-            w.block("public static let services: [(name: String, service: String, abstract: String, commands: [(method: String, type: any ParsableCommand.Type)])] = [", "]") {
+            w.line("/// Per service: its name, its summary and its methods' commands (the command line puts them in a group).")
+            w.block("public static let services: [(service: String, abstract: String, commands: [(method: String, type: any ParsableCommand.Type)])] = [", "]") {
                 for (_, service) in routes.services {
                     let commands = service.methods.filter { !$0.clientStreaming }.map { "(\(Self.literal($0.name)), \(commandType(service, $0)).self)" }
-                    w.line("(\(Self.literal(Self.groupName(service))), \(Self.literal(service.name)), \(Self.literal(abstract(service.comment))), [\(commands.joined(separator: ", "))]),")
+                    w.line("(\(Self.literal(service.name)), \(Self.literal(abstract(service.comment))), [\(commands.joined(separator: ", "))]),")
                 }
             }
             w.line()
@@ -205,7 +199,7 @@ struct CLIEmitter {
         for binding in method.httpBindings { discussion += "\n\nREST: \(binding.verb) \(binding.path)" }
         discussion += "\ngRPC: \(service.fullName)/\(method.name)"
         if method.serverStreaming { discussion += "\nStreams its answers: one per line with --json, until the stream ends or Ctrl-C." }
-        w.line("/// `holdings \(Self.groupName(service)) \(Self.kebab(method.name))`: \(service.name).\(method.name).")
+        w.line("/// `holdings <group of \(service.name)> \(Self.kebab(method.name))`: \(service.name).\(method.name).")
         w.block("public struct \(commandType(service, method)): AsyncParsableCommand {") {
             w.line("public static let configuration = CommandConfiguration(")
             w.line("    commandName: \(Self.literal(Self.kebab(method.name))),")
