@@ -941,7 +941,7 @@ public struct DataMeshServiceGetPortfolioAsOfCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: ArgumentHelp("Owner; required.", valueName: "text"))
     var field_client_id: String?
 
-    @Option(name: .customLong("as-of-time"), help: ArgumentHelp("The time; required, not after now. RFC 3339, or a date (midnight UTC).", valueName: "time"))
+    @Option(name: .customLong("as-of-time"), help: ArgumentHelp("The time, against when events were recorded (Event.occurred_at, the server's clock), not their trade times: a backdated buy counts from when it was recorded. Required, not after now. RFC 3339, or a date (midnight UTC).", valueName: "time"))
     var field_as_of_time: String?
 
     @Option(name: .customLong("max-positions"), help: ArgumentHelp("How many positions the answer lists at most (ticker order); 0 means 1,000, at most 10,000.", valueName: "integer"))
@@ -1256,7 +1256,7 @@ public struct HoldingsServiceReconstructPositionCommand: AsyncParsableCommand {
     @Option(name: .customLong("as-of-version"), help: ArgumentHelp("Apply events up to and including this version; 0 means the latest.", valueName: "integer"))
     var field_as_of_version: String?
 
-    @Option(name: .customLong("as-of-time"), help: ArgumentHelp("Apply events that occurred at or before this time; unset means no time limit. RFC 3339, or a date (midnight UTC).", valueName: "time"))
+    @Option(name: .customLong("as-of-time"), help: ArgumentHelp("Apply events recorded at or before this time (Event.occurred_at, the server's clock), whatever their trade times: a backdated buy counts from when it was recorded. Unset means no time limit. RFC 3339, or a date (midnight UTC).", valueName: "time"))
     var field_as_of_time: String?
 
     @Option(name: .customLong("max-lots"), help: ArgumentHelp("How many open lots the answer's position carries at most (acquisition order; Position.lot_count tells how many it has): 0 means 1,000, at most 100,000, negative is INVALID_ARGUMENT.", valueName: "integer"))

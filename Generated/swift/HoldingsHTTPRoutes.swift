@@ -2471,7 +2471,7 @@ private let openAPIDocumentText = ###"""
         "description" : "Input of DataMeshService.GetPortfolioAsOf.",
         "properties" : {
           "asOfTime" : {
-            "description" : "The time; required, not after now.",
+            "description" : "The time, against when events were recorded (Event.occurred_at, the server's clock), not\ntheir trade times: a backdated buy counts from when it was recorded. Required, not after now.",
             "format" : "date-time",
             "type" : "string"
           },
@@ -4919,7 +4919,7 @@ private let openAPIDocumentText = ###"""
         "description" : "Input of HoldingsService.ReconstructPosition.",
         "properties" : {
           "asOfTime" : {
-            "description" : "Apply events that occurred at or before this time; unset means no time limit.",
+            "description" : "Apply events recorded at or before this time (Event.occurred_at, the server's clock), whatever\ntheir trade times: a backdated buy counts from when it was recorded. Unset means no time limit.",
             "format" : "date-time",
             "type" : "string"
           },
@@ -7081,7 +7081,7 @@ private let openAPIDocumentText = ###"""
             "name" : "as_of_time",
             "required" : false,
             "schema" : {
-              "description" : "The time; required, not after now.",
+              "description" : "The time, against when events were recorded (Event.occurred_at, the server's clock), not\ntheir trade times: a backdated buy counts from when it was recorded. Required, not after now.",
               "format" : "date-time",
               "type" : "string"
             }
@@ -7540,7 +7540,7 @@ private let openAPIDocumentText = ###"""
             "name" : "as_of_time",
             "required" : false,
             "schema" : {
-              "description" : "Apply events that occurred at or before this time; unset means no time limit.",
+              "description" : "Apply events recorded at or before this time (Event.occurred_at, the server's clock), whatever\ntheir trade times: a backdated buy counts from when it was recorded. Unset means no time limit.",
               "format" : "date-time",
               "type" : "string"
             }

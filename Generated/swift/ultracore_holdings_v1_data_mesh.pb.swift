@@ -529,7 +529,8 @@ public struct Ultracore_Holdings_V1_GetPortfolioAsOfRequest: ProtoMessage {
     /// Owner; required.
     public var clientId: String = ""
 
-    /// The time; required, not after now.
+    /// The time, against when events were recorded (Event.occurred_at, the server's clock), not
+    /// their trade times: a backdated buy counts from when it was recorded. Required, not after now.
     public var asOfTime: Google_Protobuf_Timestamp? = nil
 
     /// How many positions the answer lists at most (ticker order); 0 means 1,000, at most 10,000.

@@ -211,7 +211,8 @@ public struct Ultracore_Holdings_V1_ReconstructPositionRequest: ProtoMessage {
     /// Apply events up to and including this version; 0 means the latest.
     public var asOfVersion: Int64 = 0
 
-    /// Apply events that occurred at or before this time; unset means no time limit.
+    /// Apply events recorded at or before this time (Event.occurred_at, the server's clock), whatever
+    /// their trade times: a backdated buy counts from when it was recorded. Unset means no time limit.
     public var asOfTime: Google_Protobuf_Timestamp? = nil
 
     /// How many open lots the answer's position carries at most (acquisition order;

@@ -28,6 +28,9 @@ let usage = """
       --max-chars N        most characters of an answer's text (default 20000)
     """
 
+/// A text part of a tool's answer.
+func textContent(_ text: String) -> Tool.Content { .text(text: text, annotations: nil, _meta: nil) }
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("holdings-mcp: \(message)\n".utf8))
     exit(2)
@@ -104,10 +107,10 @@ let byName = Dictionary(uniqueKeysWithValues: holdingsTools.map { ($0.tool.name,
 /// Runs one tool call: arguments checked, holdingsd called, the answer bounded.
 @Sendable func callTool(_ parameters: CallTool.Parameters) async -> CallTool.Result {
     guard let tool = byName[parameters.name] else {
-        return .init(content: [.text("unknown tool \(parameters.name.prefix(60)); tools: \(offered.map(\.tool.name).joined(separator: ", "))")], isError: true)
+        return .init(content: [textContent("unknown tool \(parameters.name.prefix(60)); tools: \(offered.map(\.tool.name).joined(separator: ", "))")], isError: true)
     }
     guard !tool.writes || allowWrites else {
-        return .init(content: [.text("\(tool.tool.name) writes to the book and this server is read-only: start holdings-mcp with --allow-writes")], isError: true)
+        return .init(content: [textContent("\(tool.tool.name) writes to the book and this server is read-only: start holdings-mcp with --allow-writes")], isError: true)
     }
     do {
         let arguments = try Arguments(parameters.arguments, allowed: tool.parameters)
@@ -119,13 +122,13 @@ let byName = Dictionary(uniqueKeysWithValues: holdingsTools.map { ($0.tool.name,
             let total = text.count
             text = String(text.prefix(maxChars)) + "\n… truncated at \(maxChars) of \(total) characters: ask for fewer rows (page_size, max_lots)"
         }
-        return CallTool.Result(content: [.text(text)], structuredContent: Optional(answer), isError: false)
+        return CallTool.Result(content: [textContent(text)], structuredContent: Optional(answer), isError: false)
     } catch let failure as ToolFailure {
-        return .init(content: [.text(failure.message)], isError: true)
+        return .init(content: [textContent(failure.message)], isError: true)
     } catch let error as RPCError {
-        return .init(content: [.text("holdingsd answered \(error.code): \(error.message)")], isError: true)
+        return .init(content: [textContent("holdingsd answered \(error.code): \(error.message)")], isError: true)
     } catch {
-        return .init(content: [.text("the call failed: \(error)")], isError: true)
+        return .init(content: [textContent("the call failed: \(error)")], isError: true)
     }
 }
 

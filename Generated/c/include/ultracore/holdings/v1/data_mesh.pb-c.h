@@ -686,7 +686,8 @@ struct  Ultracore__Holdings__V1__GetPortfolioAsOfRequest
    */
   char *client_id;
   /*
-   * The time; required, not after now.
+   * The time, against when events were recorded (Event.occurred_at, the server's clock), not
+   * their trade times: a backdated buy counts from when it was recorded. Required, not after now.
    */
   Google__Protobuf__Timestamp *as_of_time;
   /*

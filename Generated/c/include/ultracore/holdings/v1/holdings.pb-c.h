@@ -355,7 +355,8 @@ struct  Ultracore__Holdings__V1__ReconstructPositionRequest
    */
   int64_t as_of_version;
   /*
-   * Apply events that occurred at or before this time; unset means no time limit.
+   * Apply events recorded at or before this time (Event.occurred_at, the server's clock), whatever
+   * their trade times: a backdated buy counts from when it was recorded. Unset means no time limit.
    */
   Google__Protobuf__Timestamp *as_of_time;
   /*
