@@ -27,6 +27,31 @@ struct Holdings: AsyncParsableCommand {
             """,
         subcommands: [Health.self, Methods.self, Call.self, Positions.self, Portfolio.self, CostBasis.self, Analytics.self, Rebalance.self,
                       Agent.self, DataMesh.self, Events.self, Prices.self, Import.self, Report.self])
+
+    /// As swift-argument-parser's own entry point, but a bad value found while a command runs
+    /// (an option's JSON, a CSV row, a decimal) prints one line, `holdings: …`, and exits 64
+    /// without the usage text, which is about the command line's shape, not its values.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot(nil)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            var running = command
+            if var asyncCommand = running as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try running.run()
+            }
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("holdings: \(error.message)\n".utf8))
+            Foundation.exit(ExitStatus.usage)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// The group of each service's commands on the command line.

@@ -129,6 +129,9 @@ def test_typed_command_errors_name_the_option(cli):
     for arguments, message in cases:
         answer = run(cli, *arguments)
         assert answer.returncode == 64 and message in answer.stderr, (arguments, answer.returncode, answer.stderr)
+        assert answer.stderr.startswith("holdings: ") and "Usage:" not in answer.stderr, answer.stderr  # one line, no usage text
+    shape = run(cli, "positions", "open-position", "--no-such-option")  # the command line's shape: usage shown
+    assert shape.returncode == 64 and "Unknown option '--no-such-option'" in shape.stderr and "Usage: holdings positions open-position" in shape.stderr
     refused = run(cli, "positions", "open-position", "--client-id", client, "--ticker", "X", "--quantity=-1", "--price", "1")
     assert refused.returncode == 3 and "INVALID_ARGUMENT" in refused.stderr and "quantity" in refused.stderr
     missing = run(cli, "positions", "get-position", "--position-id", "pos-nope")
