@@ -333,9 +333,8 @@ extension ServerConfiguration {
         do {
             if let callGuard { context.principal = try await callGuard.admit(context) }
             let admitted = context
-            try await CallLogContext.$current.withValue(CallLogContext(method: admitted.method.path, audit: admitted.audit)) {
-                try await Principal.$current.withValue(admitted.principal) { try await run(admitted) }
-            }
+            let scope = CallScope(method: admitted.method.path, principal: admitted.principal, audit: admitted.audit)
+            try await CallScope.$current.withValue(scope) { try await run(admitted) }
         } catch let error as RPCError {
             status = error
         } catch is CancellationError {

@@ -30,6 +30,24 @@ public func argumentText(_ argument: String, name: String) throws -> Data {
     return Data(argument.utf8)
 }
 
+/// A time as the command line takes it, as RFC 3339 text: RFC 3339 as given, or a bare date
+/// (`2026-01-31`) meaning midnight UTC.
+public func rfc3339Text(_ text: String) -> String {
+    let isDate = text.count == 10 && text.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil
+    return isDate ? text + "T00:00:00Z" : text
+}
+
+/// A stable hex digest of `text` (FNV-1a, 64 bits), for request ids derived from what a
+/// command sends, so that sending it again is recognised as a retry.
+public func stableDigest(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01B3
+    }
+    return String(hash, radix: 16)
+}
+
 /// The values the options of a command give, as the request's proto3 JSON fields.
 public struct RequestFields {
     /// The option and the proto name of each field, by JSON name.
@@ -69,11 +87,7 @@ public struct RequestFields {
         if !list.isEmpty { values[json] = .array(try list.map { .string(try Self.enumName($0, option: option, values: names, prefix: prefix)) }) }
     }
 
-    /// RFC 3339, or a bare date (`2026-01-31`) meaning midnight UTC.
-    static func time(_ text: String) -> JSONValue {
-        let isDate = text.count == 10 && text.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil
-        return .string(isDate ? text + "T00:00:00Z" : text)
-    }
+    static func time(_ text: String) -> JSONValue { .string(rfc3339Text(text)) }
 
     public mutating func timestamp(_ json: String, _ value: String?) {
         if let value { values[json] = Self.time(value) }
@@ -281,11 +295,12 @@ public struct AnswerPrinter {
             var lines: [[String: String]] = []
             for row in rows {
                 var line: [String: String] = [:]
-                for (name, text) in flatten(row, message: type).cells {
+                let (cells, lists) = flatten(row, message: type)
+                for (name, text) in cells {
                     if !columns.contains(name) { columns.append(name) }
                     line[name] = text
                 }
-                for (name, _, elements) in flatten(row, message: type).tables {
+                for (name, _, elements) in lists {
                     if !columns.contains(name) { columns.append(name) }
                     line[name] = "[\(elements.count)]"
                 }

@@ -74,9 +74,9 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
         isAdmin || scopes.contains("clients:write:*") || (access == .read && scopes.contains("clients:read:*"))
     }
 
-    /// The principal of the call running now (set by the server around a handler), for
-    /// the event envelope's actor; nil outside calls (the rebalancing scheduler).
-    @TaskLocal public static var current: Principal?
+    /// The principal of the call running now (its `CallScope`), for the event envelope's
+    /// actor; nil outside calls (the rebalancing scheduler) and for open methods.
+    public static var current: Principal? { CallScope.current?.principal }
 }
 
 /// Checks a call before its handler runs, and hears how it ended (authentication,
@@ -119,19 +119,22 @@ public final class CallAudit: Sendable {
     public var denied: Bool { state.withLock { $0.denied } }
 }
 
-/// The call a log line is written in: bound by the server around each handler, so that a
-/// line written while the call runs (on its task or a child task) names the method, and the
-/// clients and the request id as far as the handler has learned them.
-public struct CallLogContext: Sendable {
+/// The call running now, bound by the server around each handler (one task-local per call):
+/// who calls (`Principal.current`, the event envelope's actor), the method, and what the
+/// handler learned for the audit trail. A log line written while the call runs, on its task
+/// or a child task, names the method, and the clients and the request id once known.
+public struct CallScope: Sendable {
     public let method: String
+    public let principal: Principal?
     public let audit: CallAudit
 
-    public init(method: String, audit: CallAudit) {
+    public init(method: String, principal: Principal?, audit: CallAudit) {
         self.method = method
+        self.principal = principal
         self.audit = audit
     }
 
-    @TaskLocal public static var current: CallLogContext?
+    @TaskLocal public static var current: CallScope?
 }
 
 /// The certificate a TLS client presented.

@@ -68,7 +68,7 @@ public enum Log {
     /// The fields of the call the line is written in (its method, the clients it named and
     /// its request id, as far as the handler learned them), unless the line gives them.
     static func callFields(besides given: [(String, String)]) -> [(String, String)] {
-        guard let call = CallLogContext.current else { return [] }
+        guard let call = CallScope.current else { return [] }
         var fields: [(String, String)] = [("method", call.method)]
         let clients = call.audit.clients
         if !clients.isEmpty { fields.append(("client_id", clients.joined(separator: ","))) }

@@ -105,13 +105,13 @@ struct Methods: AsyncParsableCommand {
         var commands: [String: String] = [:]
         for (group, service) in serviceGroups {
             for (method, type) in HoldingsCLICommands.services.first(where: { $0.service == service })?.commands ?? [] {
-                commands["/ultracore.holdings.v1.\(service)/\(method)"] = "\(group) \(type.configuration.commandName ?? "")"
+                commands["\(service)/\(method)"] = "\(group) \(type.configuration.commandName ?? "")"
             }
         }
         printTable(["method", "kind", "command", "REST"], HoldingsHTTPRoutes.methods.map { info in
             let method = info.method
-            return ["\(method.service.split(separator: ".").last ?? "")/\(method.method)", method.kind.rawValue,
-                    commands[method.path] ?? "", routes[method.path] ?? ""]
+            let name = "\(method.service.split(separator: ".").last ?? "")/\(method.method)"
+            return [name, method.kind.rawValue, commands[name] ?? "", routes[method.path] ?? ""]
         })
     }
 }

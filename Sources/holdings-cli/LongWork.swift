@@ -46,7 +46,7 @@ struct CSVFile {
 
 /// A date (2026-01-31, midnight UTC) or an RFC 3339 time.
 func timestampArgument(_ text: String, _ name: String) throws -> Google_Protobuf_Timestamp {
-    guard let parsed = RFC3339.parse(text.count == 10 ? text + "T00:00:00Z" : text) else {
+    guard let parsed = RFC3339.parse(rfc3339Text(text)) else {
         throw ValidationError("\(name): \(text) is not a date like 2026-01-31 or an RFC 3339 time")
     }
     var time = Google_Protobuf_Timestamp()
@@ -119,7 +119,7 @@ struct Prices: AsyncParsableCommand {
                     request.prices = quotes
                     // From the batch's place and quotes: the same file in the same batches is the same requests.
                     let content = quotes.map { "\($0.ticker),\($0.price),\($0.pricedAt.map { "\($0.seconds).\($0.nanos)" } ?? "")" }
-                    request.requestId = "prices-" + Import.requestId("\(index)|" + content.joined(separator: "|")).dropFirst("import-".count)
+                    request.requestId = "prices-" + stableDigest("\(index)|" + content.joined(separator: "|"))
                     let answer = try await holdings.publishPrices(request, options: connection.options)
                     revalued += Int(answer.positionsRevalued)
                     unheld.formUnion(answer.unheldTickers)

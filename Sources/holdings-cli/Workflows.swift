@@ -109,16 +109,9 @@ struct Import: AsyncParsableCommand {
         var requestId: String
     }
 
-    /// FNV-1a, 64 bits: a stable request id from the client and the row (and how many equal
-    /// rows came before, so that two identical trades in one file are two trades).
-    static func requestId(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return "import-" + String(hash, radix: 16)
-    }
+    /// A stable request id from the client and the row (and how many equal rows came before,
+    /// so that two identical trades in one file are two trades).
+    static func requestId(_ text: String) -> String { "import-" + stableDigest(text) }
 
     func rows() throws -> [Row] {
         let csv = try CSVFile(file)
