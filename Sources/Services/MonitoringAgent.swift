@@ -21,6 +21,11 @@ public final class MonitoringAgent: Sendable {
     private let evaluations = Atomic<Int>(0)
     /// Where a partition without stored offsets starts: its end when the agent started.
     private let startMarks = Mutex<[PartitionKey: Int64]>([:])
+    /// The end of each partition of the alerts topic when the agent started: the open alerts
+    /// are read once the projector has stored every alert before it.
+    private let alertMarks = Mutex<[PartitionKey: Int64]>([:])
+    /// The projector's consumer group, whose stored offsets say how far the read models are.
+    let projectorGroup: String
 
     /// Events after which a client is evaluated.
     static let triggers: Set<Ultracore_Holdings_V1_EventType> = [
@@ -43,6 +48,7 @@ public final class MonitoringAgent: Sendable {
 
     init(backend: any AgentBackend, configuration: KafkaConfiguration, bootstrap: String) {
         self.backend = backend
+        projectorGroup = configuration.projectorGroup
         var configuration = configuration
         configuration.projectorGroup = configuration.agentGroup
         configuration.clientId += "-agent"
@@ -56,16 +62,8 @@ public final class MonitoringAgent: Sendable {
     /// call (read here, before holdingsd serves), so no event written after the start is missed.
     public func start() {
         let producer = backend.producer
-        let topic = configuration.topics.positions
-        var marks: [PartitionKey: Int64] = [:]
-        if let partitions = try? producer.partitionCount(of: topic) {
-            for partition in 0..<partitions {
-                if let high = try? producer.watermarks(topic: topic, partition: partition).high {
-                    marks[PartitionKey(topic: topic, partition: partition)] = high
-                }
-            }
-        }
-        startMarks.withLock { $0 = marks }
+        startMarks.withLock { $0 = Self.ends(of: configuration.topics.positions, producer: producer) }
+        alertMarks.withLock { $0 = Self.ends(of: configuration.topics.agentAlerts, producer: producer) }
         let thread = Thread { [self] in run() }
         thread.name = "monitoring-agent"
         thread.start()
@@ -75,19 +73,6 @@ public final class MonitoringAgent: Sendable {
 
     private func run() {
         let pool = backend.pool
-        // Open alerts first: de-duplication survives restarts.
-        while !stopping.load(ordering: .relaxed) {
-            do {
-                let alerts = try Blocking.wait { try await pool.withConnection { try ReadModels.openAlerts(on: $0) } }
-                open.withLock { state in
-                    for alert in alerts { state[alert.clientId, default: [:]][alert.kind] = alert }
-                }
-                break
-            } catch {
-                Log.error("agent", "cannot read the open alerts (\(error)); retrying")
-                Thread.sleep(forTimeInterval: 0.5)
-            }
-        }
         let producer = backend.producer
         let key = Mutex<String>("")
         let consumer: EventConsumer
@@ -113,11 +98,24 @@ public final class MonitoringAgent: Sendable {
                 }
                 return []
             }
-            key.withLock { $0 = (try? OffsetsKey.of(group: configuration.agentGroup, clusterId: consumer.clusterId())) ?? configuration.agentGroup }
         } catch {
             Log.error("agent", "cannot join the consumer group \(configuration.agentGroup): \(error)")
             return
         }
+        // The stored offsets are keyed by the cluster's id: without it the agent would not find
+        // where it stopped (and would start at the end, missing events), so it waits for it.
+        var clusterId: String?
+        while clusterId == nil && !stopping.load(ordering: .relaxed) {
+            do {
+                clusterId = try consumer.clusterId()
+            } catch {
+                Log.error("agent", "cannot identify the cluster (\(error)); retrying")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        guard let clusterId else { return }
+        key.withLock { $0 = OffsetsKey.of(group: configuration.agentGroup, clusterId: clusterId) }
+        loadOpenAlerts(projectorKey: OffsetsKey.of(group: projectorGroup, clusterId: clusterId))
         running.store(true, ordering: .relaxed)
         Log.info("agent", "monitoring agent in consumer group \(configuration.agentGroup)")
         var deferred: [String: [Ultracore_Holdings_V1_Event]] = [:]
@@ -161,6 +159,55 @@ public final class MonitoringAgent: Sendable {
         Log.info("agent", "stopped")
     }
 
+    /// The end offset of every partition of `topic` (those the broker answered for).
+    static func ends(of topic: String, producer: EventProducer) -> [PartitionKey: Int64] {
+        var ends: [PartitionKey: Int64] = [:]
+        guard let partitions = try? producer.partitionCount(of: topic) else { return ends }
+        for partition in 0..<partitions {
+            if let high = try? producer.watermarks(topic: topic, partition: partition).high {
+                ends[PartitionKey(topic: topic, partition: partition)] = high
+            }
+        }
+        return ends
+    }
+
+    /// Reads the open alerts back (one open alert per client and kind survives restarts), once
+    /// the projector has stored every alert recorded before this start: an alert cleared just
+    /// before a kill -9 must not come back as open, or the agent would hold back on its finding
+    /// and clear it a second time.
+    private func loadOpenAlerts(projectorKey: String) {
+        let pool = backend.pool
+        let marks = alertMarks.withLock { $0 }
+        var waitingSince: ContinuousClock.Instant?
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                let alerts = try Blocking.wait {
+                    try await pool.withConnection { connection -> [Ultracore_Holdings_V1_AgentAlert]? in
+                        let stored = try ReadModels.loadOffsets(group: projectorKey, on: connection)
+                        let behind = marks.filter { (stored[$0.key] ?? 0) < $0.value }
+                        guard behind.isEmpty else { return nil }
+                        return try ReadModels.openAlerts(on: connection)
+                    }
+                }
+                if let alerts {
+                    open.withLock { state in
+                        for alert in alerts { state[alert.clientId, default: [:]][alert.kind] = alert }
+                    }
+                    return
+                }
+                let now = ContinuousClock.now
+                if let since = waitingSince, now - since < .seconds(10) {} else {
+                    Log.info("agent", "waiting for the projector (\(projectorGroup)) to store the alerts recorded before this start")
+                    waitingSince = now
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            } catch {
+                Log.error("agent", "cannot read the open alerts (\(error)); retrying")
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+    }
+
     /// One client after `seen` (its events of a batch, log order): every rule, on the state
     /// after them. False when the client already moved past them (its latest event is in a
     /// later batch): the caller keeps them for that batch.
@@ -174,7 +221,7 @@ public final class MonitoringAgent: Sendable {
             // so every decision names the event it was made on.
             guard try await backend.settle(client: client, seen: seen) else { return false }
             try await EventCause.$current.withValue(cause) {
-                try await drift(client: client, causes: causes)
+                try await drift(client: client, seen: seen, causes: causes)
                 try await concentration(client: client, causes: causes)
                 if deciding.eventType == .positionValued { try await risk(client: client, causes: causes) }
                 try await anomaly(client: client, events: events, causes: causes)
@@ -187,7 +234,7 @@ public final class MonitoringAgent: Sendable {
 
     // MARK: Rules
 
-    func drift(client: String, causes: [String]) async throws {
+    func drift(client: String, seen: [Ultracore_Holdings_V1_Event], causes: [String]) async throws {
         guard let schedule = try await backend.schedule(of: client), schedule.enabled, !schedule.targetWeights.isEmpty,
               let band = schedule.band, !(band.absolute.isEmpty && band.relative.isEmpty) else {
             try await clear(client: client, kind: .drift, causes: causes, because: "the client has no schedule with a band")
@@ -201,7 +248,12 @@ public final class MonitoringAgent: Sendable {
             try await clear(client: client, kind: .drift, causes: causes, because: "every asset is within its band")
             return
         }
-        guard openAlert(client, .drift) == nil else { return }
+        if let current = openAlert(client, .drift) {
+            // The open alert holds back a second run while its own run is the answer to the drift.
+            guard try await movedPast(run: current.rebalancingId, seen: seen) else { return }
+            try await clear(client: client, kind: .drift, causes: causes,
+                            because: "rebalancing \(current.rebalancingId) ended and later events moved the client outside the band again")
+        }
         var figures = ["ticker": worst.ticker, "drift": worst.drift.description, "weight": worst.current.description,
                        "target": worst.target.description, "band": band.absolute.isEmpty ? "relative \(band.relative)" : band.absolute,
                        "schedule_id": schedule.scheduleId, "auto_execute": schedule.autoExecute ? "true" : "false"]
@@ -218,6 +270,27 @@ public final class MonitoringAgent: Sendable {
             : schedule.autoExecute ? "rebalancing \(rebalancingId) executed" : "rebalancing \(rebalancingId) recommended"
         try await raise(client: client, kind: .drift, severity: .warning, message: "drift outside the band of schedule \(schedule.scheduleId): \(words); \(action)",
                         figures: figures, causes: causes, rebalancingId: rebalancingId)
+    }
+
+    /// Whether `seen` (a client's events of a batch, log order) holds an event after the end
+    /// (REBALANCING_COMPLETED or REBALANCING_ABORTED) of `run` that is not one of the run's own:
+    /// a drift found then is a new finding, not the one the run answered. The run's own events
+    /// never count, so a run that leaves the client outside its band does not start another.
+    /// A run that never ends (a recommendation, or none could start) holds the alert open until
+    /// the drift is back within the band.
+    func movedPast(run: String, seen: [Ultracore_Holdings_V1_Event]) async throws -> Bool {
+        guard !run.isEmpty else { return false }
+        let own = { (event: Ultracore_Holdings_V1_Event) in RebalancingEvents.runId(of: event) == run }
+        let moving = { (event: Ultracore_Holdings_V1_Event) in
+            Self.triggers.contains(event.eventType) && !RebalancingEvents.isVoid(event) && !own(event)
+        }
+        if let end = seen.lastIndex(where: { own($0) && ($0.eventType == .rebalancingCompleted || $0.eventType == .rebalancingAborted) }) {
+            return seen[(end + 1)...].contains(where: moving)
+        }
+        // The batch follows the client's earlier batches in log order: when the run ended, it
+        // ended before every event of this batch.
+        guard seen.contains(where: moving) else { return false }
+        return try await backend.runEnded(run)
     }
 
     func concentration(client: String, causes: [String]) async throws {
@@ -321,6 +394,8 @@ protocol AgentBackend: Sendable {
     func rebalance(schedule: Ultracore_Holdings_V1_RebalancingSchedule, input: EvaluationInput,
                    outcome: EvaluationOutcome) async throws -> (rebalancingId: String, trades: Int?)
     func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws
+    /// Whether a rebalancing run ended (completed or aborted) in the log the agent has seen.
+    func runEnded(_ rebalancingId: String) async throws -> Bool
     /// The client's portfolio values over time (the valuation history).
     func valuationSeries(of client: String) async throws -> [Double]
     /// The client's last market events, in log order (what DetectAnomalies reads).
@@ -373,6 +448,11 @@ struct LocalAgentBackend: AgentBackend {
 
     func recordAlert(_ alert: Ultracore_Holdings_V1_AgentAlert, version: Int64) async throws {
         try await model.recordAlert(alert, version: version)
+    }
+
+    func runEnded(_ rebalancingId: String) async throws -> Bool {
+        try await model.waitForAuditTrail()
+        return try await pool.withConnection { try ReadModels.runOutcome(rebalancingId, on: $0) } != nil
     }
 }
 

@@ -43,6 +43,11 @@ public struct RemoteAgentBackend: AgentBackend {
         return latest.map { id in seen.contains { $0.eventId == id } } ?? true
     }
 
+    /// The read models hold every event up to the batch being evaluated (``settle(client:seen:)``).
+    func runEnded(_ rebalancingId: String) async throws -> Bool {
+        try await pool.withConnection { try ReadModels.runOutcome(rebalancingId, on: $0) } != nil
+    }
+
     func schedule(of client: String) async throws -> Ultracore_Holdings_V1_RebalancingSchedule? {
         try await pool.withConnection { try ReadModels.loadSchedules(on: $0) }.first { $0.schedule.clientId == client }?.schedule
     }

@@ -16,6 +16,8 @@ final class ScriptedBackend: AgentBackend, Sendable {
         var settled = true
         var alerts: [(alert: Ultracore_Holdings_V1_AgentAlert, version: Int64, cause: String?)] = []
         var runs: [(autoExecute: Bool, cause: String?)] = []
+        /// Runs the read models say ended.
+        var ended: Set<String> = []
     }
 
     let script = Mutex(Script())
@@ -53,6 +55,7 @@ final class ScriptedBackend: AgentBackend, Sendable {
         script.withLock { $0.alerts.append((alert, version, cause)) }
     }
 
+    func runEnded(_ rebalancingId: String) async throws -> Bool { script.withLock { $0.ended.contains(rebalancingId) } }
     func valuationSeries(of client: String) async throws -> [Double] { [] }
     func marketEvents(of client: String) async throws -> [Ultracore_Holdings_V1_Event] { [] }
 }
@@ -134,6 +137,80 @@ struct MonitoringAgentTests {
         // Without a schedule there is no drift rule, and events of other kinds decide nothing.
         #expect(await agent.evaluate(client: "c2", events: [Self.event(.rebalancingScheduled, client: "c2")]))
         #expect(backend.script.withLock { $0.runs.count } == 1)
+    }
+
+    static func runEvent(_ type: Ultracore_Holdings_V1_EventType, run: String) -> Ultracore_Holdings_V1_Event {
+        var event = Self.event(type)
+        event.aggregateId = run
+        switch type {
+        case .tradeExecuted:
+            var trade = Ultracore_Holdings_V1_TradeExecuted()
+            trade.rebalancingId = run
+            event.payload = .tradeExecuted(trade)
+        case .rebalancingAborted:
+            var aborted = Ultracore_Holdings_V1_RebalancingAborted()
+            aborted.rebalancingId = run
+            event.payload = .rebalancingAborted(aborted)
+        default:
+            var completed = Ultracore_Holdings_V1_RebalancingCompleted()
+            completed.rebalancingId = run
+            event.payload = .rebalancingCompleted(completed)
+        }
+        return event
+    }
+
+    @Test("drift: once the alert's run ended, a later event outside the band is a new finding; the run's own events never are")
+    func driftAfterTheRunEnded() async throws {
+        let backend = try ScriptedBackend()
+        let agent = Self.agent(backend)
+        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
+        schedule.scheduleId = "s1"
+        schedule.clientId = "c1"
+        schedule.enabled = true
+        schedule.autoExecute = true
+        schedule.targetWeights = ["AAA": "0.5", "BBB": "0.5"]
+        var band = Ultracore_Holdings_V1_DriftBand()
+        band.absolute = "0.05"
+        schedule.band = band
+        backend.script.withLock {
+            $0.schedule = schedule
+            $0.driftOutside = true
+        }
+        func runs() -> Int { backend.script.withLock { $0.runs.count } }
+        func drifts() -> [(alert: Ultracore_Holdings_V1_AgentAlert, version: Int64, cause: String?)] {
+            backend.script.withLock { $0.alerts }.filter { $0.alert.kind == .drift }
+        }
+        #expect(await agent.evaluate(client: "c1", events: [Self.event(.positionValued)]))
+        #expect(runs() == 1 && agent.openAlert("c1", .drift)?.rebalancingId == "reb-1")
+        // The run's own trades and completion leave the client outside: the alert stands, no second run.
+        #expect(await agent.evaluate(client: "c1", events: [Self.runEvent(.tradeExecuted, run: "reb-1"),
+                                                            Self.runEvent(.rebalancingCompleted, run: "reb-1")]))
+        #expect(runs() == 1 && drifts().count == 1)
+        // A later valuation (the end is in an earlier batch: the read models say so) is a new finding.
+        backend.script.withLock { $0.ended = ["reb-1"] }
+        let later = Self.event(.positionValued)
+        #expect(await agent.evaluate(client: "c1", events: [later]))
+        #expect(runs() == 2 && backend.script.withLock { $0.runs[1].cause } == later.eventId)
+        var alerts = drifts()
+        #expect(alerts.map { "\($0.alert.rebalancingId)/\($0.version)" } == ["reb-1/1", "reb-1/2", "reb-2/1"])
+        #expect(alerts[1].alert.alertId == alerts[0].alert.alertId && alerts[1].cause == later.eventId)
+        // A batch holding the end of reb-2 (a restart's replay, with the read models already past it):
+        // only what follows the end in the batch counts, and here nothing does.
+        backend.script.withLock { $0.ended = ["reb-1", "reb-2"] }
+        #expect(await agent.evaluate(client: "c1", events: [Self.event(.positionValued), Self.runEvent(.tradeExecuted, run: "reb-2"),
+                                                            Self.runEvent(.rebalancingCompleted, run: "reb-2")]))
+        #expect(runs() == 2)
+        // A run that has not ended holds its alert open whatever comes.
+        backend.script.withLock { $0.ended = ["reb-1"] }
+        #expect(await agent.evaluate(client: "c1", events: [Self.event(.positionValued)]))
+        #expect(runs() == 2)
+        // The end and a later event in one batch (a busy client), the read models not yet past it.
+        let after = Self.event(.lotAdded)
+        #expect(await agent.evaluate(client: "c1", events: [Self.runEvent(.tradeExecuted, run: "reb-2"),
+                                                            Self.runEvent(.rebalancingAborted, run: "reb-2"), after]))
+        #expect(runs() == 3 && backend.script.withLock { $0.runs[2].cause } == after.eventId)
+        alerts = drifts()
+        #expect(alerts.map { "\($0.alert.rebalancingId)/\($0.version)" } == ["reb-1/1", "reb-1/2", "reb-2/1", "reb-2/2", "reb-3/1"])
     }
 
     @Test("a client that moved past the batch is left for the batch that holds its latest event")

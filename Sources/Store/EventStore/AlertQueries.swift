@@ -86,10 +86,12 @@ extension ReadModels {
     }
 
     /// The id of a client's latest event in the log of record (the agent's alerts left out).
+    /// Events recorded together share their time (a rebalancing run's): the log offset orders
+    /// them (a client's events are all on its partition).
     public static func latestHoldingsEvent(client: String, on connection: PostgresConnection) throws -> String? {
         try connection.execute("""
             SELECT event_id FROM events WHERE client_id = $1 AND event_type NOT IN ('AGENT_ALERT', 'ALERT_ACKNOWLEDGED')
-            ORDER BY occurred_at DESC, aggregate_id DESC, aggregate_version DESC LIMIT 1
+            ORDER BY occurred_at DESC, kafka_offset DESC LIMIT 1
             """, [.text(client)]).rows.first?[0] ?? nil
     }
 }

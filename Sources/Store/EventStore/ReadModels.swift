@@ -298,6 +298,11 @@ public enum ReadModels {
         }
     }
 
+    /// How a rebalancing run ended ("COMPLETED" or "ABORTED"); nil while it has not.
+    public static func runOutcome(_ rebalancingId: String, on connection: PostgresConnection) throws -> String? {
+        try connection.execute("SELECT outcome FROM rebalancing_runs WHERE rebalancing_id = $1", [.text(rebalancingId)]).rows.first?[0] ?? nil
+    }
+
     public static func recordRun(_ rebalancingId: String, client: String, completed: Bool, at: Instant, on connection: PostgresConnection) throws {
         _ = try connection.execute("""
             INSERT INTO rebalancing_runs (rebalancing_id, client_id, outcome, decided_at)
