@@ -196,7 +196,7 @@ public final class MonitoringAgent: Sendable {
                     return
                 }
                 let now = ContinuousClock.now
-                if let since = waitingSince, now - since < .seconds(10) {} else {
+                if waitingSince.map({ now - $0 >= .seconds(10) }) ?? true {  // a line every 10 s while it waits
                     Log.info("agent", "waiting for the projector (\(projectorGroup)) to store the alerts recorded before this start")
                     waitingSince = now
                 }
