@@ -76,6 +76,20 @@ struct MonitoringAgentTests {
                         lastPrice: ExactDecimal(1))
     }
 
+    /// Client c1's enabled schedule: 50/50 in AAA and BBB, a 5-point band, executed automatically.
+    static func autoExecutingSchedule() -> Ultracore_Holdings_V1_RebalancingSchedule {
+        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
+        schedule.scheduleId = "s1"
+        schedule.clientId = "c1"
+        schedule.enabled = true
+        schedule.autoExecute = true
+        schedule.targetWeights = ["AAA": "0.5", "BBB": "0.5"]
+        var band = Ultracore_Holdings_V1_DriftBand()
+        band.absolute = "0.05"
+        schedule.band = band
+        return schedule
+    }
+
     static func agent(_ backend: ScriptedBackend) -> MonitoringAgent {
         MonitoringAgent(backend: backend, configuration: KafkaConfiguration(), bootstrap: "127.0.0.1:9")
     }
@@ -107,17 +121,8 @@ struct MonitoringAgentTests {
     func driftStartsOneRebalancing() async throws {
         let backend = try ScriptedBackend()
         let agent = Self.agent(backend)
-        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
-        schedule.scheduleId = "s1"
-        schedule.clientId = "c1"
-        schedule.enabled = true
-        schedule.autoExecute = true
-        schedule.targetWeights = ["AAA": "0.5", "BBB": "0.5"]
-        var band = Ultracore_Holdings_V1_DriftBand()
-        band.absolute = "0.05"
-        schedule.band = band
         backend.script.withLock {
-            $0.schedule = schedule
+            $0.schedule = Self.autoExecutingSchedule()
             $0.driftOutside = true
             $0.summaries = [Self.summary("AAA", value: 60), Self.summary("BBB", value: 40), Self.summary("CCC", value: 40)]
         }
@@ -163,17 +168,8 @@ struct MonitoringAgentTests {
     func driftAfterTheRunEnded() async throws {
         let backend = try ScriptedBackend()
         let agent = Self.agent(backend)
-        var schedule = Ultracore_Holdings_V1_RebalancingSchedule()
-        schedule.scheduleId = "s1"
-        schedule.clientId = "c1"
-        schedule.enabled = true
-        schedule.autoExecute = true
-        schedule.targetWeights = ["AAA": "0.5", "BBB": "0.5"]
-        var band = Ultracore_Holdings_V1_DriftBand()
-        band.absolute = "0.05"
-        schedule.band = band
         backend.script.withLock {
-            $0.schedule = schedule
+            $0.schedule = Self.autoExecutingSchedule()
             $0.driftOutside = true
         }
         func runs() -> Int { backend.script.withLock { $0.runs.count } }
